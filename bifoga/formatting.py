@@ -1,0 +1,135 @@
+"""Formatting for the chat: sizes, times, kinds. Pure, runs under MicroPython and CPython."""
+
+from bifoga.i18n import text
+
+KIB = 1024
+MIB = 1024 * 1024
+
+
+def _decimal(value, lang, digits=1):
+    """A number with one decimal, Swedish decimal comma; trailing ',0' dropped."""
+    scaled = int(value * 10**digits + 0.5)
+    whole, frac = divmod(scaled, 10**digits)
+    if frac == 0:
+        return str(whole)
+    sep = "," if lang == "sv" else "."
+    return str(whole) + sep + str(frac).rjust(digits, "0")
+
+
+def format_size(size, lang):
+    """'3,2 MB' in Swedish, '3.2 MB' in English; binary units, as the 10 MB limit is."""
+    if size < KIB:
+        return text(lang, "unit.byte", n=str(size))
+    if size < MIB:
+        return text(lang, "unit.kb", n=_decimal(size / KIB, lang))
+    return text(lang, "unit.mb", n=_decimal(size / MIB, lang))
+
+
+def parse_iso_utc(stamp):
+    """'2026-11-27T14:05:03Z' (or +00:00, with fractions) -> (y, mo, d, h, mi, s)."""
+    s = stamp.strip()
+    date_part, _, time_part = s.partition("T")
+    y, mo, d = (int(p) for p in date_part.split("-"))
+    for end in ("Z", "+00:00"):
+        if time_part.endswith(end):
+            time_part = time_part[: -len(end)]
+    hms = time_part.split(".")[0].split(":")
+    h, mi = int(hms[0]), int(hms[1])
+    sec = int(hms[2]) if len(hms) > 2 else 0
+    return y, mo, d, h, mi, sec
+
+
+def _days_from_civil(y, m, d):
+    # Howard Hinnant's algorithm: days since 1970-01-01, no datetime module needed (MicroPython).
+    y -= m <= 2
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def _civil_from_days(z):
+    z += 719468
+    era = (z if z >= 0 else z - 146096) // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    y = yoe + era * 400
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + (3 if mp < 10 else -9)
+    return y + (m <= 2), m, d
+
+
+def to_local(stamp, utc_offset_minutes):
+    """UTC ISO stamp -> local (y, mo, d, h, mi) given the browser's offset east of UTC."""
+    y, mo, d, h, mi, _ = parse_iso_utc(stamp)
+    total = _days_from_civil(y, mo, d) * 1440 + h * 60 + mi + utc_offset_minutes
+    days, minutes = divmod(total, 1440)
+    ly, lmo, ld = _civil_from_days(days)
+    return ly, lmo, ld, minutes // 60, minutes % 60
+
+
+def format_time(stamp, lang, utc_offset_minutes=0):
+    """'14:05' in both languages (24-hour clock is the norm in Sweden and fine in English UI)."""
+    _, _, _, h, mi = to_local(stamp, utc_offset_minutes)
+    return str(h).rjust(2, "0") + ":" + str(mi).rjust(2, "0")
+
+
+def format_datetime(stamp, lang, utc_offset_minutes=0):
+    """'2026-11-27 14:05': ISO date order is what Swedish uses, and unambiguous in English."""
+    y, mo, d, h, mi = to_local(stamp, utc_offset_minutes)
+    return "%04d-%02d-%02d %02d:%02d" % (y, mo, d, h, mi)
+
+
+def kind_label(category, lang):
+    if category in ("image", "video", "document"):
+        return text(lang, "kind." + category)
+    return text(lang, "kind.unknown")
+
+
+def refusal_message(reason, name, size, max_bytes, lang):
+    """The role=alert text for a refused file: names the file, the reason and what to do."""
+    key = "refusal." + (reason or "type_not_allowed")
+    return text(
+        lang,
+        key,
+        name=name,
+        size=format_size(size, lang),
+        max=format_size(max_bytes, lang),
+        detail="",
+    )
+
+
+_TYPE_LABELS = {
+    "image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WebP",
+    "image/heic": "HEIC", "image/heif": "HEIF", "video/mp4": "MP4", "video/webm": "WebM",
+    "video/quicktime": "MOV", "application/pdf": "PDF", "application/msword": "Word",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word",
+    "application/vnd.ms-excel": "Excel",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel",
+    "application/vnd.ms-powerpoint": "PowerPoint",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "PowerPoint",
+    "application/vnd.oasis.opendocument.text": "ODT",
+    "application/vnd.oasis.opendocument.spreadsheet": "ODS",
+    "application/vnd.oasis.opendocument.presentation": "ODP",
+    "application/rtf": "RTF", "text/plain": "TXT",
+}
+
+
+def type_label(mime):
+    """A short, language-neutral name for a file type: 'PDF', 'JPEG', 'Word'."""
+    if not mime:
+        return "?"
+    return _TYPE_LABELS.get(mime) or mime.split("/")[-1].upper()[:12]
+
+
+def guess_category(mime):
+    """First guess from the browser's type, only to choose how to preview; the check decides."""
+    mime = mime or ""
+    if mime.startswith("image/") and mime != "image/svg+xml":
+        return "image"
+    if mime.startswith("video/"):
+        return "video"
+    return "document"

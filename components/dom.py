@@ -1,0 +1,86 @@
+"""Small DOM helpers shared by the components: element building and listener bookkeeping."""
+
+from pyscript import document
+from pyscript.ffi import create_proxy
+
+from bifoga.i18n import text
+
+
+def h(tag, attrs=None, children=None, content=None):
+    """Create an element. attrs: attribute dict (None values skipped); content: its text."""
+    el = document.createElement(tag)
+    if attrs:
+        for name, value in attrs.items():
+            if value is None or value is False:
+                continue
+            el.setAttribute(name, "" if value is True else str(value))
+    if content is not None:
+        el.textContent = content
+    if children:
+        for child in children:
+            if child is not None:
+                el.appendChild(child)
+    return el
+
+
+def clear(el):
+    while el.firstChild:
+        el.removeChild(el.firstChild)
+
+
+class Listeners:
+    """Keeps every event proxy it adds, so the very same proxy can be removed again.
+
+    Under MicroPython, removeEventListener with the plain Python function removes nothing.
+    """
+
+    def __init__(self):
+        self._items = []
+
+    def add(self, target, event, handler, options=None):
+        proxy = create_proxy(handler)
+        if options is None:
+            target.addEventListener(event, proxy)
+        else:
+            target.addEventListener(event, proxy, options)
+        self._items.append((target, event, proxy))
+        return proxy
+
+    def remove_target(self, target):
+        keep = []
+        for item in self._items:
+            if item[0] is target or item[0] == target:
+                item[0].removeEventListener(item[1], item[2])
+            else:
+                keep.append(item)
+        self._items = keep
+
+    def remove_all(self):
+        for target, event, proxy in self._items:
+            target.removeEventListener(event, proxy)
+        self._items = []
+
+
+class Component:
+    """Base: a root element, listeners, text lookup, and events raised up to main.py."""
+
+    def __init__(self, lang):
+        self.lang = lang
+        self.listeners = Listeners()
+        self._handlers = {}
+        self.root = None
+
+    def t(self, key, **values):
+        return text(self.lang, key, **values)
+
+    def on(self, name, callback):
+        self._handlers.setdefault(name, []).append(callback)
+
+    def emit(self, name, *args):
+        for callback in self._handlers.get(name, ()):
+            callback(*args)
+
+    def destroy(self):
+        self.listeners.remove_all()
+        if self.root is not None and self.root.parentNode:
+            self.root.parentNode.removeChild(self.root)

@@ -1,0 +1,114 @@
+"""The visit's messages, oldest first, with sender and time; files shown by their kind.
+
+Images show inline with a magnifier in the lower right corner; films as a playable video;
+documents as a file card. Each has a "Ladda ner" control. Raises "enlarge"(attachment, button)
+and "download"(attachment). The bytes come through `load_url(attachment)`, an async function
+main.py gives, that returns an object URL: the files need the visit token, so no plain src URL.
+"""
+
+import asyncio
+
+from bifoga.formatting import format_size, format_time, kind_label, type_label
+from components.dom import Component, h
+from components.icons import DOCUMENT, DOWNLOAD, MAGNIFIER, icon
+
+
+class MessageList(Component):
+    def __init__(self, lang, my_role, utc_offset_minutes, load_url):
+        super().__init__(lang)
+        self.my_role = my_role
+        self.utc_offset = utc_offset_minutes
+        self.load_url = load_url
+        self.names = {}
+        self.list = h("ol", {"class": "messages", "id": "messages", "role": "log",
+                             "aria-live": "polite", "aria-label": self.t("chat.label")})
+        self.empty = h("p", {"class": "chat-empty"}, content=self.t("chat.empty"))
+        self.root = h("section", {"class": "chat", "aria-label": self.t("chat.label")},
+                      [self.empty, self.list])
+        self._shown = {}
+
+    def set_names(self, names):
+        self.names = names
+
+    def add(self, message):
+        """Append a message once; a message already shown is left as it is."""
+        if message["id"] in self._shown:
+            return
+        mine = message["sender_role"] == self.my_role
+        sender = self.t("chat.you") if mine else message.get("sender_name") or ""
+        when = format_time(message["sent_at"], self.lang, self.utc_offset)
+        meta = h("p", {"class": "message-meta"}, [
+            h("span", {"class": "message-sender"}, content=sender),
+            h("time", {"datetime": message["sent_at"]}, content=when),
+        ])
+        body = []
+        if message.get("kind") == "attachment" and message.get("attachment"):
+            body.append(self._attachment(message["attachment"], sender, when))
+        else:
+            body.append(h("p", {"class": "message-text"}, content=message.get("text") or ""))
+        item = h("li", {"class": "message " + ("mine" if mine else "theirs"),
+                        "data-message-id": str(message["id"]),
+                        "data-sender-role": message["sender_role"]}, [meta] + body)
+        self.list.appendChild(item)
+        self._shown[message["id"]] = item
+        self.empty.hidden = True
+        item.scrollIntoView(False)  # keep the newest message in view
+
+    # --- attachments ---------------------------------------------------------------------
+    def _attachment(self, att, sender, when):
+        category = att.get("category")
+        caption = h("p", {"class": "attachment-caption"}, [
+            h("span", {"class": "attachment-name"}, content=att["name"]),
+            h("span", {"class": "attachment-info"},
+              content=type_label(att.get("mime")) + " · " + format_size(att["size"], self.lang)),
+        ])
+        if category == "image":
+            img = h("img", {"class": "attachment-image",
+                            "alt": self.t("attachment.image_alt", name=att["name"], sender=sender,
+                                          time=when),
+                            "data-attachment-id": att["id"]})
+            enlarge = h("button", {"type": "button", "class": "enlarge-button",
+                                   "aria-label": self.t("attachment.enlarge", name=att["name"])},
+                        [icon(h("span", {"class": "icon", "aria-hidden": "true"}), MAGNIFIER)])
+            self.listeners.add(enlarge, "click", lambda e: self.emit("enlarge", att, enlarge))
+            frame = h("div", {"class": "image-frame"}, [img, enlarge])
+            asyncio.create_task(self._fill(img, "src", att))
+            return h("figure", {"class": "attachment attachment-image-wrap"},
+                     [frame, caption, self._download_button(att)])
+        if category == "video":
+            video = h("video", {"class": "attachment-video", "controls": True,
+                                "preload": "metadata", "aria-label": att["name"],
+                                "data-attachment-id": att["id"]})
+            asyncio.create_task(self._fill(video, "src", att))
+            return h("figure", {"class": "attachment attachment-video-wrap"},
+                     [video, caption, self._download_button(att)])
+        card = h("div", {"class": "file-card"}, [
+            icon(h("span", {"class": "icon file-icon", "aria-hidden": "true"}), DOCUMENT),
+            h("div", {"class": "file-card-text"}, [
+                h("span", {"class": "attachment-name"}, content=att["name"]),
+                h("span", {"class": "attachment-info"},
+                  content=kind_label(category, self.lang) + " · " + type_label(att.get("mime"))
+                  + " · " + format_size(att["size"], self.lang)),
+            ]),
+            self._download_button(att),
+        ])
+        return h("div", {"class": "attachment attachment-document"}, [card])
+
+    def _download_button(self, att):
+        button = h("button", {"type": "button", "class": "download-button",
+                              "aria-label": self.t("attachment.download_named", name=att["name"])},
+                   [icon(h("span", {"class": "icon", "aria-hidden": "true"}), DOWNLOAD),
+                    h("span", {"class": "button-label"}, content=self.t("attachment.download"))])
+        self.listeners.add(button, "click", lambda e: self.emit("download", att))
+        return button
+
+    async def _fill(self, el, attr, att):
+        try:
+            url = await self.load_url(att)
+        except Exception:  # noqa: BLE001 - any failure shows the same clear text
+            url = None
+        if url:
+            el.setAttribute(attr, url)
+        else:
+            el.replaceWith(h("p", {"class": "attachment-error", "role": "alert"},
+                             content=self.t("attachment.load_failed", name=att["name"])))

@@ -1,0 +1,135 @@
+"""The "Förhandsgranska" dialog: shows the picked file, its check result, and upload progress.
+
+Raises "upload" when the user presses Ladda upp and "cancel" when the dialog is dismissed.
+"""
+
+from pyscript import window
+
+from bifoga.formatting import format_size, kind_label
+from components.dom import Component, clear, h
+from components.icons import DOCUMENT, icon
+
+
+class PreviewDialog(Component):
+    def __init__(self, lang):
+        super().__init__(lang)
+        self.title = h("h2", {"id": "preview-title"}, content=self.t("preview.title"))
+        self.media = h("div", {"class": "preview-media"})
+        self.details = h("p", {"class": "preview-details"})
+        self.status = h("p", {"class": "preview-status", "role": "status"})
+        self.alert = h("p", {"class": "preview-alert", "role": "alert"})
+        self.progress = h("progress", {"max": "100", "value": "0", "id": "upload-progress",
+                                       "aria-label": self.t("preview.progress_label")})
+        self.percent = h("span", {"class": "progress-percent", "aria-hidden": "true"})
+        self.progress_row = h("div", {"class": "progress-row", "hidden": True},
+                              [self.progress, self.percent])
+        self.cancel_button = h("button", {"type": "button", "class": "secondary"},
+                               content=self.t("preview.cancel"))
+        self.upload_button = h("button", {"type": "button", "class": "primary", "disabled": True},
+                               content=self.t("preview.upload"))
+        actions = h("div", {"class": "dialog-actions"}, [self.cancel_button, self.upload_button])
+        self.root = h(
+            "dialog",
+            {"id": "preview-dialog", "class": "dialog preview-dialog",
+             "aria-labelledby": "preview-title", "aria-modal": "true"},
+            [self.title, self.media, self.details, self.status, self.alert, self.progress_row,
+             actions],
+        )
+        self._object_url = None
+        self._busy = False
+        self.listeners.add(self.cancel_button, "click", self._cancel_clicked)
+        self.listeners.add(self.upload_button, "click", self._upload_clicked)
+        # Esc fires "cancel" on a modal <dialog>: treat it as Avbryt.
+        self.listeners.add(self.root, "cancel", self._escape)
+
+    # --- showing -------------------------------------------------------------------------
+    def show(self, file, category, name, size):
+        """Open for a picked file. category is a first guess from the browser's type."""
+        self._revoke()
+        clear(self.media)
+        self._busy = False
+        self.alert.textContent = ""
+        self.status.textContent = ""
+        self.progress_row.hidden = True
+        self.upload_button.disabled = True
+        self.cancel_button.disabled = False
+        if category in ("image", "video"):
+            self._object_url = window.URL.createObjectURL(file)
+        if category == "image":
+            self.media.appendChild(h("img", {"src": self._object_url, "alt": name,
+                                             "class": "preview-image"}))
+        elif category == "video":
+            self.media.appendChild(h("video", {"src": self._object_url, "controls": True,
+                                               "preload": "metadata", "class": "preview-video",
+                                               "aria-label": name}))
+        else:
+            card = h("div", {"class": "preview-file"}, [
+                icon(h("span", {"class": "icon file-icon", "aria-hidden": "true"}), DOCUMENT),
+                h("span", {"class": "preview-file-name"}, content=name),
+            ])
+            self.media.appendChild(card)
+        self.details.textContent = name + " · " + self.t(
+            "preview.file_info", kind=kind_label(category, self.lang),
+            size=format_size(size, self.lang))
+        if not self.root.open:
+            self.root.showModal()
+        self.cancel_button.focus()
+
+    def set_checking(self):
+        self.status.textContent = self.t("preview.checking")
+
+    def set_details(self, name, category, mime_label, size):
+        self.details.textContent = name + " · " + self.t(
+            "preview.file_info", kind=kind_label(category, self.lang) + " (" + mime_label + ")",
+            size=format_size(size, self.lang))
+
+    def set_ready(self, name):
+        self.alert.textContent = ""
+        self.status.textContent = self.t("preview.ready", name=name)
+        self.upload_button.disabled = False
+        self.upload_button.focus()
+
+    def set_refused(self, message):
+        self.status.textContent = ""
+        self.alert.textContent = message
+        self.upload_button.disabled = True
+        self.progress_row.hidden = True
+        self._busy = False
+        self.cancel_button.disabled = False
+        self.cancel_button.focus()
+
+    def set_progress(self, name, percent, label=None):
+        self._busy = True
+        self.progress_row.hidden = False
+        self.upload_button.disabled = True
+        self.progress.value = percent
+        self.percent.textContent = str(percent) + " %"
+        self.status.textContent = label or self.t("preview.uploading", name=name, percent=percent)
+
+    def close(self):
+        self._busy = False
+        if self.root.open:
+            self.root.close()
+        self._revoke()
+        clear(self.media)
+
+    @property
+    def is_open(self):
+        return bool(self.root.open)
+
+    # --- events --------------------------------------------------------------------------
+    def _upload_clicked(self, event):
+        if not self.upload_button.disabled:
+            self.emit("upload")
+
+    def _cancel_clicked(self, event):
+        self.emit("cancel")
+
+    def _escape(self, event):
+        event.preventDefault()
+        self.emit("cancel")
+
+    def _revoke(self):
+        if self._object_url:
+            window.URL.revokeObjectURL(self._object_url)
+            self._object_url = None

@@ -1,0 +1,314 @@
+"""Bifoga's main thread (MicroPython): state, handlers, wiring, start.
+
+The components build the DOM; the Pyodide worker (worker.py) checks and uploads files; this file
+only connects them through one store.
+"""
+
+import asyncio
+import json
+
+from pyscript import document, window, workers
+
+from bifoga.formatting import (format_size, format_time, guess_category, refusal_message,
+                               type_label)
+from bifoga.i18n import pick_lang, text
+from bifoga.limits import check_size
+from bifoga.links import parse_params, visit_from_fragment
+from bifoga.state import Store
+from components.announcer import Announcer
+from components.api_client import ApiClient, ApiError
+from components.composer import Composer
+from components.dom import h
+from components.image_viewer import ImageViewer
+from components.message_list import MessageList
+from components.picker import Picker
+from components.preview_dialog import PreviewDialog
+from components.visit_header import VisitHeader
+
+WORKER_NAME = "bifoga-worker"
+LONG_POLL_SECONDS = 25
+
+lang = pick_lang(parse_params(str(window.location.search)).get("lang"))
+document.documentElement.lang = lang
+document.title = text(lang, "app.title")
+visit_id, token = visit_from_fragment(str(window.location.hash))
+api_base = str(document.querySelector('meta[name="bifoga-api-base"]').content or "/api")
+
+store = Store({
+    "config": None, "visit": None, "cursor": 0, "worker": None, "pending": None,
+    "uploading": False, "object_urls": {},
+})
+worker_ready = asyncio.Event()
+
+# --- components ---------------------------------------------------------------------------
+app = document.getElementById("app")
+header = VisitHeader(lang)
+announcer = Announcer(lang)
+messages = None  # built once the visit (and so the role) is known
+composer = Composer(lang)
+picker = Picker(lang, "", text(lang, "picker.limits", max="10 MB"))
+preview = PreviewDialog(lang)
+viewer = ImageViewer(lang)
+api = ApiClient(api_base, visit_id or "", token or "")
+
+
+def t(key, **values):
+    return text(lang, key, **values)
+
+
+def utc_offset_minutes():
+    return -int(window.Date.new().getTimezoneOffset())
+
+
+# --- attachments in memory -------------------------------------------------------------------
+async def attachment_url(att):
+    """One object URL per attachment, fetched once and reused by the list and the viewer."""
+    urls = store.get("object_urls")
+    if att["id"] not in urls:
+        urls[att["id"]] = await api.object_url(att)
+    return urls[att["id"]]
+
+
+def on_enlarge(att, button):
+    async def run():
+        url = await attachment_url(att)
+        item = button.closest("li")
+        sender_line = (item.querySelector(".message-sender").textContent + ", "
+                       + item.querySelector("time").textContent) if item else ""
+        viewer.open(att, url, sender_line, button)
+    asyncio.create_task(run())
+
+
+def on_download(att):
+    async def run():
+        try:
+            url = await attachment_url(att)
+        except ApiError as exc:
+            announcer.warn(t("attachment.load_failed", name=att["name"]) + " " + str(exc))
+            return
+        link = h("a", {"href": url, "download": att["name"], "hidden": True})
+        document.body.appendChild(link)
+        link.click()
+        link.remove()
+    asyncio.create_task(run())
+
+
+# --- sending -----------------------------------------------------------------------------------
+def on_send(body):
+    async def run():
+        composer.set_enabled(False)
+        try:
+            message = await api.send_text(body)
+            messages.add(message)
+            composer.clear()
+            announcer.clear_warning()
+        except ApiError as exc:
+            if exc.status == 409:
+                announcer.warn(t("upload.visit_ended"))
+            else:
+                announcer.warn(t("composer.send_failed", detail=error_detail(exc)))
+        finally:
+            composer.set_enabled(store.get("visit", {}).get("state") == "open")
+            composer.textarea.focus()
+    asyncio.create_task(run())
+
+
+def error_detail(exc):
+    if exc.status:
+        return t("error.status", status=exc.status)
+    return t("error.network")
+
+
+def on_picked(file):
+    name, size = str(file.name), int(file.size)
+    category = guess_category(str(file.type))
+    max_bytes = store.get("config")["max_attachment_bytes"]
+    store.patch(pending={"file": file, "name": name, "size": size, "mime": str(file.type),
+                         "ok": False, "key": str(window.crypto.randomUUID())})
+    preview.show(file, category, name, size)
+    reason = check_size(size, max_bytes)
+    if reason:
+        preview.set_refused(refusal_message(reason, name, size, max_bytes, lang))
+        return
+    preview.set_checking()
+    asyncio.create_task(check_pending(file, name, size, max_bytes))
+
+
+async def check_pending(file, name, size, max_bytes):
+    await worker_ready.wait()
+    result = json.loads(str(await store.get("worker").check_attachment(file, name)))
+    pending = store.get("pending")
+    if not pending or pending["file"] != file:
+        return  # the user cancelled or picked another file meanwhile
+    if result.get("reason") == "check_failed":
+        preview.set_refused(t("refusal.check_failed", name=name, detail=result.get("detail", "")))
+    elif not result["ok"]:
+        preview.set_refused(refusal_message(result["reason"], name, size, max_bytes, lang))
+    else:
+        pending.update(ok=True, mime=result["mime"], category=result["category"])
+        preview.set_details(name, result["category"], type_label(result["mime"]), size)
+        preview.set_ready(name)
+
+
+def on_upload():
+    pending = store.get("pending")
+    if not pending or not pending["ok"] or store.get("uploading"):
+        return
+    store.patch(uploading=True)
+    preview.set_progress(pending["name"], 0)
+    params = {"key": pending["key"], "token": token, "visit_id": visit_id, "api_base": api_base,
+              "name": pending["name"], "mime": pending["mime"]}
+
+    async def run():
+        try:
+            result = json.loads(str(await store.get("worker").upload_attachment(
+                pending["file"], json.dumps(params))))
+        finally:
+            store.patch(uploading=False)
+        if store.get("pending") is not pending:
+            return  # cancelled meanwhile
+        if result["ok"]:
+            messages.add(result["message"])
+            preview.close()
+            store.patch(pending=None)
+            announcer.say(t("preview.sent", name=pending["name"]))
+            picker.button.focus()
+        elif result.get("error") == "cancelled":
+            return
+        else:
+            preview.set_refused(upload_refusal(result, pending))
+    asyncio.create_task(run())
+
+
+def upload_refusal(result, pending):
+    """The server refused or the network failed: the same clear words as the local check."""
+    code, status = result.get("error"), result.get("status")
+    max_bytes = store.get("config")["max_attachment_bytes"]
+    reasons = {"too_large": "too_large", "audio_not_allowed": "audio", "empty_file": "empty",
+               "type_not_allowed": "type_not_allowed"}
+    if code in reasons:
+        return refusal_message(reasons[code], pending["name"], pending["size"], max_bytes, lang)
+    if code == "visit_ended" or status == 409:
+        return t("upload.visit_ended")
+    detail = t("error.status", status=status) if status else t("error.network")
+    return t("upload.failed", name=pending["name"], detail=detail)
+
+
+def on_preview_cancel():
+    pending = store.get("pending")
+    store.patch(pending=None)
+    preview.close()
+    if pending and store.get("uploading") and store.get("worker"):
+        asyncio.create_task(store.get("worker").cancel_upload(pending["key"]))
+    picker.button.focus()
+
+
+def on_upload_progress(key, sent, total):
+    pending = store.get("pending")
+    if pending and pending["key"] == str(key) and int(total) > 0:
+        preview.set_progress(pending["name"], int(int(sent) * 100 // int(total)))
+
+
+def on_upload_state(key, state):
+    pending = store.get("pending")
+    if pending and pending["key"] == str(key) and str(state) == "reconnecting":
+        preview.set_progress(pending["name"], int(preview.progress.value),
+                             t("preview.reconnecting"))
+
+
+# --- visit state -------------------------------------------------------------------------------
+def render_visit(state, changed):
+    visit = state["visit"]
+    if not visit:
+        return
+    header.update(visit)
+    is_open = visit.get("state") == "open"
+    composer.set_enabled(is_open)
+    picker.set_enabled(is_open and state["config"] is not None)
+
+
+def render_config(state, changed):
+    config = state["config"]
+    picker.input.setAttribute("accept", config["accept"])
+    picker.set_limits_text(t("picker.limits", max=format_size(config["max_attachment_bytes"],
+                                                              lang)))
+
+
+async def poll_messages():
+    """Long polling: new messages and files from the other side appear without reloading."""
+    wait = 0
+    failures = 0
+    while True:
+        try:
+            data = await api.messages(store.get("cursor"), wait)
+        except ApiError as exc:
+            if exc.status in (401, 403, 404):
+                announcer.warn(t("app.bad_link"))
+                return
+            failures += 1
+            announcer.warn(t("chat.connection_lost"))
+            await asyncio.sleep(min(10, 0.5 * 2 ** min(failures, 5)))
+            continue
+        if failures:
+            announcer.clear_warning()
+        failures = 0
+        for message in data["messages"]:
+            messages.add(message)
+        store.patch(cursor=data["cursor"])
+        visit = store.get("visit")
+        if data.get("state") and visit and data["state"] != visit.get("state"):
+            store.patch(visit=await api.visit())
+        wait = LONG_POLL_SECONDS
+
+
+async def connect_worker():
+    engine = await workers[WORKER_NAME]
+    # Progress can't travel as a call argument ("could not be cloned"): the worker calls these.
+    engine.on_upload_progress = on_upload_progress
+    engine.on_upload_state = on_upload_state
+    store.patch(worker=engine)
+    worker_ready.set()
+    window.bifogaWorkerReady = window.performance.now()
+
+
+def mount():
+    global messages
+    visit = store.get("visit")
+    messages = MessageList(lang, visit["role"], utc_offset_minutes(), attachment_url)
+    messages.set_names(visit.get("participants", {}))
+    messages.on("enlarge", on_enlarge)
+    messages.on("download", on_download)
+    composer.on("send", on_send)
+    picker.on("picked", on_picked)
+    preview.on("upload", on_upload)
+    preview.on("cancel", on_preview_cancel)
+    store.subscribe(render_visit, ("visit", "config"))
+    store.subscribe(render_config, ("config",))
+    footer = h("div", {"class": "chat-footer"}, [composer.root, picker.root])
+    main = h("main", {"class": "visit", "id": "visit"},
+             [header.root, messages.root, announcer.root, footer])
+    app.replaceChildren(main, preview.root, viewer.root)
+
+
+async def start():
+    if not visit_id:
+        app.replaceChildren(h("p", {"class": "app-error", "role": "alert"}, content=t("app.bad_link")))
+        return
+    asyncio.create_task(connect_worker())
+    try:
+        config, visit = await asyncio.gather(api.config(), api.visit())
+    except ApiError as exc:
+        key = "app.bad_link" if exc.status in (401, 403, 404) else "app.load_failed"
+        app.replaceChildren(h("p", {"class": "app-error", "role": "alert"},
+                              content=t(key, detail=error_detail(exc))))
+        return
+    store.patch(visit=visit)
+    mount()
+    store.patch(config=config)
+    render_visit(store.snapshot(), ["visit"])
+    document.body.setAttribute("data-ready", "true")
+    window.bifogaReady = window.performance.now()
+    asyncio.create_task(poll_messages())
+
+
+asyncio.create_task(start())

@@ -1,0 +1,172 @@
+"""Copy the pinned browser runtime from node_modules into static/vendor/ (never committed).
+
+Why: no request may leave the app's origin, so PyScript, MicroPython and Pyodide are served by
+Bifoga itself. The npm pyodide package has no wheels: the few pure-Python wheels the worker needs
+come from PyPI (runtime-wheels.txt, hash-pinned) and their pyodide-lock.json entries are rewritten
+with the real file names and sha256, or the browser's integrity check refuses them.
+
+Pillow's wasm wheel is on no registry reachable here. When BIFOGA_PILLOW_WHEEL_URL names a source,
+the wheel is fetched and checked against the sha256 in the lock; otherwise the worker runs without
+Pillow and the app falls back to the browser's own decoder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_MODULES = ROOT / "node_modules"
+VENDOR = ROOT / "static" / "vendor"
+WHEELS_FILE = ROOT / "runtime-wheels.txt"
+STAMP = VENDOR / ".stamp"
+
+# Files each runtime needs in the browser; source maps and editors/terminals are left out.
+PYSCRIPT_SKIP_PREFIXES: tuple[str, ...] = ()  # core.js imports its plugins by name; keep them all
+PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip")
+
+
+def package_version(name: str) -> str:
+    return json.loads((NODE_MODULES / name / "package.json").read_text())["version"]
+
+
+def runtime_dirs() -> dict[str, str]:
+    """Versioned folder names, so the files can be cached as immutable."""
+    return {
+        "pyscript": f"pyscript-{package_version('@pyscript/core')}",
+        "micropython": f"micropython-{package_version('@micropython/micropython-webassembly-pyscript')}",
+        "pyodide": f"pyodide-{package_version('pyodide')}",
+    }
+
+
+def inputs_digest() -> str:
+    h = hashlib.sha256()
+    for p in (ROOT / "package-lock.json", WHEELS_FILE, Path(__file__)):
+        h.update(p.read_bytes())
+    h.update(os.environ.get("BIFOGA_PILLOW_WHEEL_URL", "").encode())
+    return h.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def copy_pyscript(dest: Path) -> None:
+    src = NODE_MODULES / "@pyscript" / "core" / "dist"
+    dest.mkdir(parents=True)
+    for f in src.iterdir():
+        if f.suffix == ".map" or f.name.startswith(PYSCRIPT_SKIP_PREFIXES):
+            continue
+        shutil.copy2(f, dest / f.name)
+
+
+def copy_micropython(dest: Path) -> None:
+    src = NODE_MODULES / "@micropython" / "micropython-webassembly-pyscript"
+    dest.mkdir(parents=True)
+    for name in ("micropython.mjs", "micropython.wasm"):
+        shutil.copy2(src / name, dest / name)
+
+
+def download_wheels(dest: Path) -> list[Path]:
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+             "--python-version", "3.14", "--platform", "any", "--require-hashes",
+             "-r", str(WHEELS_FILE), "-d", tmp],
+            check=True,
+        )
+        wheels = []
+        for whl in sorted(Path(tmp).glob("*.whl")):
+            target = dest / whl.name
+            shutil.copy2(whl, target)
+            wheels.append(target)
+        return wheels
+
+
+def wheel_project(wheel: Path) -> tuple[str, str]:
+    name, version = wheel.name.split("-")[:2]
+    return name.replace("_", "-").lower(), version
+
+
+def rewrite_lock(lock: dict, wheels: list[Path]) -> None:
+    packages = lock["packages"]
+    for whl in wheels:
+        name, version = wheel_project(whl)
+        import_name = name.replace("-", "_")
+        entry = packages.get(name) or {
+            "name": name, "depends": [], "imports": [import_name], "install_dir": "site",
+            "package_type": "package", "tool": {}, "unvendored_tests": False,
+        }
+        entry.update(file_name=whl.name, version=version, sha256=sha256_file(whl))
+        packages[name] = entry
+
+
+def fetch_pillow(lock: dict, dest: Path) -> bool:
+    """Fetch the Pillow wasm wheel named by the lock, when a source is configured and reachable."""
+    base = os.environ.get("BIFOGA_PILLOW_WHEEL_URL", "").strip()
+    entry = lock["packages"].get("pillow")
+    if not base or not entry:
+        lock["packages"].pop("pillow", None)
+        return False
+    url = base if base.endswith(".whl") else base.rstrip("/") + "/" + entry["file_name"]
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp:
+            data = resp.read()
+    except OSError as exc:
+        print(f"vendor: Pillow wheel not reachable at {url} ({exc}); the worker runs without it")
+        lock["packages"].pop("pillow", None)
+        return False
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        print("vendor: Pillow wheel sha256 does not match pyodide-lock.json; not used")
+        lock["packages"].pop("pillow", None)
+        return False
+    (dest / entry["file_name"]).write_bytes(data)
+    return True
+
+
+def copy_pyodide(dest: Path) -> dict:
+    src = NODE_MODULES / "pyodide"
+    dest.mkdir(parents=True)
+    for name in PYODIDE_FILES:
+        shutil.copy2(src / name, dest / name)
+    lock = json.loads((src / "pyodide-lock.json").read_text())
+    rewrite_lock(lock, download_wheels(dest))
+    pillow = fetch_pillow(lock, dest)
+    # Keep only entries whose files are really here, so nothing is ever looked up elsewhere.
+    present = {p.name for p in dest.iterdir()}
+    lock["packages"] = {k: v for k, v in lock["packages"].items() if v["file_name"] in present}
+    (dest / "pyodide-lock.json").write_text(json.dumps(lock, separators=(",", ":")))
+    return {"pillow": pillow, "packages": sorted(lock["packages"])}
+
+
+def main() -> int:
+    if not (NODE_MODULES / "pyodide").exists():
+        print("vendor: node_modules is missing; run `npm ci` first", file=sys.stderr)
+        return 1
+    digest = inputs_digest()
+    if STAMP.exists() and STAMP.read_text().strip() == digest and "--force" not in sys.argv:
+        return 0
+    tmp = VENDOR.with_name("vendor.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    dirs = runtime_dirs()
+    copy_pyscript(tmp / dirs["pyscript"])
+    copy_micropython(tmp / dirs["micropython"])
+    info = copy_pyodide(tmp / dirs["pyodide"])
+    (tmp / "runtime.json").write_text(json.dumps({**dirs, **info}, indent=2))
+    (tmp / ".stamp").write_text(digest)
+    shutil.rmtree(VENDOR, ignore_errors=True)
+    tmp.rename(VENDOR)
+    print(f"vendor: runtime in {VENDOR.relative_to(ROOT)} ({', '.join(dirs.values())};"
+          f" Pillow {'present' if info['pillow'] else 'absent'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

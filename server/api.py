@@ -1,0 +1,273 @@
+"""JSON endpoints: config, visits, messages (with long polling), attachments."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from bifoga.limits import ACCEPT_ATTRIBUTE, ALLOWED_MIME_TYPES
+from bifoga.sniff import classify
+from server.common import (
+    authenticate,
+    ctx_of,
+    db,
+    optional_str,
+    query_number,
+    rate_limit,
+    read_json_object,
+    require_str,
+)
+from server.config import TUS_VERSION, Settings
+from server.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotAllowedType,
+    NotFound,
+    TooLarge,
+    VisitEnded,
+)
+from server.names import clean_message_text, clean_person_name, content_disposition
+from server.store import Store, Visit
+
+MAX_TEXT_CHARS = 4000
+MAX_PERSON_NAME_CHARS = 100
+DEFAULT_PATIENT_NAME = "Alex Patient"
+DEFAULT_CLINICIAN_NAME = "Dr Sara Lind"
+# Only these may be shown inline by the browser; SVG can carry script, documents never inline.
+INLINE_CATEGORIES = ("image", "video")
+# CSP for attachment bytes: if one is ever opened directly it gets no script and no origin.
+ATTACHMENT_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
+
+
+@dataclass(frozen=True)
+class VisitLinks:
+    visit_id: str
+    patient_url: str
+    clinician_url: str
+    patient_token: str
+    clinician_token: str
+
+
+def create_visit_links(
+    store: Store, settings: Settings,
+    patient_name: str = DEFAULT_PATIENT_NAME, clinician_name: str = DEFAULT_CLINICIAN_NAME,
+) -> VisitLinks:
+    new = store.create_visit(patient_name, clinician_name)
+    base = f"{settings.public_origin}/#visit={new.visit.id}&token="
+    return VisitLinks(new.visit.id, base + new.patient_token, base + new.clinician_token,
+                      new.patient_token, new.clinician_token)
+
+
+def visit_json(visit: Visit, role: str) -> dict[str, Any]:
+    return {
+        "visit_id": visit.id,
+        "role": role,
+        "state": visit.state,
+        "ended_at": visit.ended_at,
+        "participants": {"patient": visit.patient_name, "clinician": visit.clinician_name},
+    }
+
+
+def message_json(visit: Visit, row: dict[str, Any]) -> dict[str, Any]:
+    attachment = None
+    if row["kind"] == "attachment" and row["a_id"]:
+        attachment = {
+            "id": row["a_id"],
+            "name": row["a_name"],
+            "size": row["a_size"],
+            "mime": row["a_mime"],
+            "category": row["a_category"],
+            "url": f"/api/visits/{visit.id}/attachments/{row['a_id']}",
+        }
+    return {
+        "id": row["id"],
+        "sender_role": row["sender_role"],
+        "sender_name": visit.name_of(row["sender_role"]),
+        "sent_at": row["sent_at"],
+        "kind": row["kind"],
+        "text": row["text"],
+        "attachment": attachment,
+    }
+
+
+async def get_config(request: Request) -> Response:
+    rate_limit(request)
+    settings = ctx_of(request).settings
+    return JSONResponse({
+        "max_attachment_bytes": settings.max_attachment_bytes,
+        "allowed_mime_types": list(ALLOWED_MIME_TYPES),
+        "accept": ACCEPT_ATTRIBUTE,
+        "upload_endpoint_template": "/api/visits/{visit_id}/uploads",
+        "tus_version": TUS_VERSION,
+    })
+
+
+def _person_name(body: dict[str, Any], field: str, default: str) -> str:
+    raw = optional_str(body, field)
+    name = clean_person_name(raw) if raw is not None else ""
+    if len(name) > MAX_PERSON_NAME_CHARS:
+        raise BadRequest(f"{field} is longer than {MAX_PERSON_NAME_CHARS} characters.",
+                         code="invalid_field")
+    return name or default
+
+
+async def create_visit(request: Request) -> Response:
+    ctx = ctx_of(request)
+    if not ctx.settings.demo:
+        raise NotFound()  # visits come from the care system outside demo mode
+    rate_limit(request)
+    body = await read_json_object(request)
+    patient = _person_name(body, "patient_name", DEFAULT_PATIENT_NAME)
+    clinician = _person_name(body, "clinician_name", DEFAULT_CLINICIAN_NAME)
+    links = await db(create_visit_links, ctx.store, ctx.settings, patient, clinician)
+    return JSONResponse({
+        "visit_id": links.visit_id,
+        "patient_url": links.patient_url,
+        "clinician_url": links.clinician_url,
+        "patient_token": links.patient_token,
+        "clinician_token": links.clinician_token,
+    }, status_code=201)
+
+
+async def get_visit(request: Request) -> Response:
+    visit, role = await authenticate(request, request.path_params["visit_id"])
+    return JSONResponse(visit_json(visit, role))
+
+
+async def end_visit(request: Request) -> Response:
+    ctx = ctx_of(request)
+    visit, role = await authenticate(request, request.path_params["visit_id"])
+    if role != "clinician":
+        raise Forbidden("Only the clinician can end the visit.")
+    ended = await db(ctx.store.end_visit, visit.id)
+    assert ended is not None
+    ctx.notifier.notify(visit.id)
+    return JSONResponse(visit_json(ended, role))
+
+
+async def list_messages(request: Request) -> Response:
+    ctx = ctx_of(request)
+    visit, _ = await authenticate(request, request.path_params["visit_id"])
+    after = int(query_number(request, "after", 0, integer=True))
+    wait = min(query_number(request, "wait", 0, integer=False), ctx.settings.long_poll_max_seconds)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        with ctx.notifier.listen(visit.id) as woken:
+            rows = await db(ctx.store.messages_after, visit.id, after,
+                            ctx.settings.max_messages_per_page)
+            current = await db(ctx.store.get_visit, visit.id)
+            visit = current or visit
+            remaining = deadline - loop.time()
+            if rows or visit.state == "ended" or remaining <= 0:
+                break
+            try:
+                await asyncio.wait_for(woken.wait(), remaining)
+            except TimeoutError:
+                pass
+    return JSONResponse({
+        "messages": [message_json(visit, r) for r in rows],
+        "cursor": rows[-1]["id"] if rows else after,
+        "state": visit.state,
+    })
+
+
+async def post_message(request: Request) -> Response:
+    ctx = ctx_of(request)
+    visit, role = await authenticate(request, request.path_params["visit_id"])
+    body = await read_json_object(request)
+    text = clean_message_text(require_str(body, "text"))
+    if not 1 <= len(text) <= MAX_TEXT_CHARS:
+        raise BadRequest(f"text must be 1 to {MAX_TEXT_CHARS} characters.", code="invalid_field")
+    if visit.state == "ended":
+        raise VisitEnded()
+    message_id = await db(ctx.store.add_text_message, visit.id, role, text)
+    ctx.notifier.notify(visit.id)
+    row = await db(ctx.store.message, visit.id, message_id)
+    return JSONResponse(message_json(visit, row), status_code=201)
+
+
+def _refusal(reason: str | None) -> ApiError:
+    if reason == "audio":
+        return NotAllowedType("Sound files cannot be sent in the chat.", code="audio_not_allowed")
+    if reason == "empty":
+        return BadRequest("The file is empty.", code="empty_file")
+    return NotAllowedType()
+
+
+async def finalise_attachment(request: Request) -> Response:
+    ctx = ctx_of(request)
+    visit, role = await authenticate(request, request.path_params["visit_id"])
+    upload_id = require_str(await read_json_object(request), "upload_id")
+    with ctx.upload_lock(upload_id):
+        upload = await db(ctx.store.get_upload, upload_id)
+        if upload is None or upload.visit_id != visit.id or upload.role != role:
+            raise NotFound("No such upload.", code="upload_not_found")
+        if visit.state == "ended":
+            raise VisitEnded()
+        if upload.offset < upload.length:
+            raise Conflict("The upload is not complete yet.", code="upload_incomplete")
+        path = ctx.store.upload_path(upload.id)
+        data = await run_in_threadpool(Path.read_bytes, path)
+        try:
+            if len(data) > ctx.settings.max_attachment_bytes:
+                raise TooLarge()
+            verdict = await run_in_threadpool(classify, data, upload.filename)
+            if not verdict.ok or not verdict.mime or verdict.category not in (
+                "image", "video", "document"
+            ):
+                raise _refusal(verdict.reason)
+        except ApiError:
+            # A refused file is not kept, not even as a partial upload.
+            await db(ctx.store.delete_upload, upload.id)
+            raise
+        message_id = await db(ctx.store.finalise_upload, upload, data, verdict.mime,
+                              verdict.category)
+    ctx.notifier.notify(visit.id)
+    row = await db(ctx.store.message, visit.id, message_id)
+    return JSONResponse(message_json(visit, row), status_code=201)
+
+
+async def download_attachment(request: Request) -> Response:
+    ctx = ctx_of(request)
+    visit, _ = await authenticate(request, request.path_params["visit_id"])
+    att = await db(ctx.store.get_attachment, visit.id, request.path_params["attachment_id"])
+    if att is None:
+        raise NotFound()
+    disposition = request.query_params.get("disposition", "attachment")
+    if disposition not in ("attachment", "inline"):
+        raise BadRequest("disposition must be attachment or inline.", code="bad_query")
+    if att.category not in INLINE_CATEGORIES or att.mime == "image/svg+xml":
+        disposition = "attachment"
+    return FileResponse(
+        ctx.store.attachment_path(att.stored_name),
+        media_type=att.mime,
+        headers={
+            "Content-Disposition": content_disposition(att.display_name, disposition),
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": ATTACHMENT_CSP,
+        },
+    )
+
+
+routes = [
+    Route("/api/config", get_config, methods=["GET"]),
+    Route("/api/visits", create_visit, methods=["POST"]),
+    Route("/api/visits/{visit_id}", get_visit, methods=["GET"]),
+    Route("/api/visits/{visit_id}/end", end_visit, methods=["POST"]),
+    Route("/api/visits/{visit_id}/messages", list_messages, methods=["GET"]),
+    Route("/api/visits/{visit_id}/messages", post_message, methods=["POST"]),
+    Route("/api/visits/{visit_id}/attachments", finalise_attachment, methods=["POST"]),
+    Route("/api/visits/{visit_id}/attachments/{attachment_id}", download_attachment,
+          methods=["GET"]),
+]

@@ -1,0 +1,120 @@
+"""create_app(): the Starlette application of the Bifoga reference backend."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from server import api, static, tus
+from server.common import AppContext, db, error_body
+from server.config import Settings
+from server.errors import (  # re-exported: callers import the error classes from here
+    ApiError,
+    BadRequest,
+    Forbidden,
+    NotAllowedType,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+    VisitEnded,
+)
+from server.live import RateLimiter, VisitNotifier
+from server.middleware import (
+    SecurityHeadersMiddleware,
+    StaticGZipMiddleware,
+    TusMethodOverrideMiddleware,
+)
+from server.store import Store
+
+__all__ = [
+    "ApiError", "BadRequest", "Forbidden", "NotAllowedType", "NotFound", "TooLarge",
+    "Unauthorized", "VisitEnded", "create_app",
+]
+
+log = logging.getLogger("bifoga.server")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+async def api_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(error_body(exc), status_code=exc.status, headers=exc.headers)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    # Starlette's own 404/405 (no route, wrong method) in the same JSON shape as ours.
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return JSONResponse({"error": code, "message": str(exc.detail)},
+                        status_code=exc.status_code, headers=exc.headers)
+
+
+async def internal_error_handler(request: Request, exc: Exception) -> Response:
+    # Never a trace to the client; the log has it.
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"error": "internal_error", "message": "Something went wrong."},
+                        status_code=500)
+
+
+async def _cleanup_loop(ctx: AppContext) -> None:
+    while True:
+        await asyncio.sleep(ctx.settings.cleanup_interval_seconds)
+        try:
+            await db(ctx.store.delete_expired_uploads)
+        except Exception:  # keep sweeping later; a failed sweep must not stop the server
+            log.exception("upload cleanup failed")
+
+
+def create_app(settings: Settings, app_dir: Path | None = None) -> Starlette:
+    """Build the app. `app_dir` holds index.html etc. (default: the repository root)."""
+    ctx = AppContext(
+        settings=settings,
+        store=Store(settings.data_dir),
+        notifier=VisitNotifier(),
+        limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst,
+                            settings.rate_limit_enabled),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await db(ctx.store.delete_expired_uploads)
+        if settings.demo and await db(ctx.store.count_visits) == 0:
+            links = await db(api.create_visit_links, ctx.store, settings)
+            app.state.demo_links = links
+            log.warning("demo visit: patient %s clinician %s", links.patient_url,
+                        links.clinician_url)
+        task = asyncio.create_task(_cleanup_loop(ctx))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = Starlette(
+        routes=[*api.routes, *tus.routes, *static.routes(app_dir or REPO_ROOT)],
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(TusMethodOverrideMiddleware),
+            Middleware(StaticGZipMiddleware),
+        ],
+        exception_handlers={
+            ApiError: api_error_handler,
+            HTTPException: http_error_handler,
+            Exception: internal_error_handler,
+        },
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    app.state.demo_links = None
+    return app

@@ -1,0 +1,57 @@
+"""Runtime settings of the reference backend.
+
+Every limit lives here as an explicit field so tests (and operators) can change it without
+monkeypatching module constants.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+TUS_VERSION = "1.0.0"
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    demo: bool = False
+    public_origin: str = "http://127.0.0.1:8000"
+    upload_expiry_seconds: int = 24 * 3600
+    max_json_bytes: int = 64 * 1024
+    long_poll_max_seconds: int = 25
+    # Token bucket per authenticated token (per client address when unauthenticated).
+    # Generous on purpose: a page load, a long poll and a chunked upload stay far below it.
+    rate_limit_enabled: bool = True
+    rate_limit_per_second: float = 20.0
+    rate_limit_burst: int = 100
+    # An upload reserves up to max_attachment_bytes of disk; cap how many one visit keeps open.
+    max_open_uploads_per_visit: int = 20
+    # How often the expired-upload sweep runs while the server is up.
+    cleanup_interval_seconds: int = 600
+    # At most this many messages in one GET .../messages answer (the cursor pages the rest).
+    max_messages_per_page: int = 500
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        host = os.environ.get("HOST", "127.0.0.1")
+        port = _env_int("PORT", 8000)
+        origin = os.environ.get("BIFOGA_PUBLIC_ORIGIN") or f"http://{host}:{port}"
+        return cls(
+            data_dir=Path(os.environ.get("DATA_DIR", "./data")),
+            max_attachment_bytes=_env_int("BIFOGA_MAX_BYTES", 10 * 1024 * 1024),
+            demo=os.environ.get("BIFOGA_DEMO", "") == "1",
+            public_origin=origin.rstrip("/"),
+        )

@@ -1,0 +1,74 @@
+"""API errors: raised anywhere, turned into `{"error": code, "message": msg}` by one handler."""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    status: int = 400
+    code: str = "bad_request"
+    message: str = "Bad request."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or type(self).message
+        self.code = code or type(self).code
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class BadRequest(ApiError):
+    status, code, message = 400, "bad_request", "Bad request."
+
+
+class Unauthorized(ApiError):
+    status, code, message = 401, "unauthorized", "Missing or invalid token."
+
+
+class Forbidden(ApiError):
+    status, code, message = 403, "forbidden", "Your role may not do this."
+
+
+class NotFound(ApiError):
+    status, code, message = 404, "not_found", "Not found."
+
+
+class MethodNotAllowed(ApiError):
+    status, code, message = 405, "method_not_allowed", "Method not allowed."
+
+
+class Conflict(ApiError):
+    status, code, message = 409, "conflict", "Conflict."
+
+
+class VisitEnded(Conflict):
+    code, message = "visit_ended", "The visit has ended."
+
+
+class PreconditionFailed(ApiError):
+    status, code, message = 412, "unsupported_tus_version", "Tus-Resumable must be 1.0.0."
+
+
+class TooLarge(ApiError):
+    status, code, message = 413, "too_large", "The file is larger than allowed."
+
+
+class NotAllowedType(ApiError):
+    status, code, message = 415, "type_not_allowed", "This file type is not allowed."
+
+
+class Locked(ApiError):
+    status, code, message = 423, "upload_busy", "Another request is writing this upload."
+
+
+class TooManyRequests(ApiError):
+    status, code, message = 429, "rate_limited", "Too many requests, slow down."
+
+
+class ChecksumMismatch(ApiError):
+    # 460 is the status the tus checksum extension defines.
+    status, code, message = 460, "checksum_mismatch", "The chunk does not match Upload-Checksum."

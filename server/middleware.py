@@ -1,0 +1,100 @@
+"""ASGI middleware: security headers, tus method override, gzip for the app files only."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.datastructures import MutableHeaders
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.config import TUS_VERSION
+
+# One constant so it can be tightened in one place. PyScript (Pyodide) still needs
+# 'unsafe-eval'; 'wasm-unsafe-eval' lets WebAssembly compile; blob: workers are PyScript's.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; "
+    "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'; "
+    "worker-src 'self' blob:; "
+    "connect-src 'self'; "
+    "img-src 'self' blob: data:; "
+    "media-src 'self' blob:; "
+    "style-src 'self' 'unsafe-inline'; "
+    "object-src 'none'; "
+    "base-uri 'none'; "
+    "frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+# Cross-origin isolation (COOP + COEP) gives the PyScript worker SharedArrayBuffer.
+SECURITY_HEADERS = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_TUS_PATH = re.compile(r"^/api/visits/[^/]+/uploads(/[^/]+)?/?$")
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        is_api = path.startswith("/api/") or path == "/api"
+        is_tus = bool(_TUS_PATH.match(path))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+                # A response may bring a stricter policy of its own (attachment bytes do).
+                if "content-security-policy" not in headers:
+                    headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+                if is_api:
+                    headers["Cache-Control"] = "no-store"
+                if is_tus:
+                    headers["Tus-Resumable"] = TUS_VERSION
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class TusMethodOverrideMiddleware:
+    """tus: X-HTTP-Method-Override on a POST must be taken as the request's method."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and _TUS_PATH.match(scope["path"]):
+            for name, value in scope["headers"]:
+                if name == b"x-http-method-override":
+                    method = value.decode("latin-1").strip().upper()
+                    if method in ("PATCH", "DELETE", "HEAD"):
+                        scope = dict(scope, method=method)
+                    break
+        await self.app(scope, receive, send)
+
+
+class StaticGZipMiddleware:
+    """gzip the app and runtime files, never /api/.
+
+    API answers carry attachment bytes (already compressed, or where compression must not
+    change what was sniffed) and tokens (BREACH), so they are sent as they are.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=1024, compresslevel=6)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith("/api"):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

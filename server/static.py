@@ -1,0 +1,105 @@
+"""Serves the single-page app from a short whitelist of paths; everything else is 404.
+
+The repository root also holds server/, data/, .venv and .git, so nothing is served by default.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import re
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from server.errors import MethodNotAllowed, NotFound
+
+ROOT_FILES = {
+    "": "index.html",
+    "index.html": "index.html",
+    "main.py": "main.py",
+    "worker.py": "worker.py",
+    "pyscript.toml": "pyscript.toml",
+    "worker.toml": "worker.toml",
+}
+PYTHON_PACKAGES = ("components", "bifoga")
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.py")
+_SEGMENT = re.compile(r"[A-Za-z0-9_@+~=,-][A-Za-z0-9_.@+~=,-]*")
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".py": "text/plain; charset=utf-8",
+    ".toml": "text/plain; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".md": "text/plain; charset=utf-8",
+    ".json": "application/json",
+    ".map": "application/json",
+    ".wasm": "application/wasm",
+    ".whl": "application/zip",
+    ".zip": "application/zip",
+    ".tar": "application/x-tar",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".woff2": "font/woff2",
+}
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+
+
+def resolve(app_dir: Path, path: str) -> Path | None:
+    """Map a URL path (without the leading slash) to a whitelisted file, or None."""
+    if path in ROOT_FILES:
+        return app_dir / ROOT_FILES[path]
+    parts = path.split("/")
+    if len(parts) == 2 and parts[0] in PYTHON_PACKAGES and _MODULE.fullmatch(parts[1]):
+        return app_dir / parts[0] / parts[1]
+    # Every segment is checked, so "..", hidden files and backslashes never get through.
+    if parts[0] == "static" and len(parts) > 1 and all(_SEGMENT.fullmatch(p) for p in parts[1:]):
+        return app_dir.joinpath(*parts)
+    return None
+
+
+def content_type(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in CONTENT_TYPES:
+        return CONTENT_TYPES[suffix]
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+def static_endpoint(app_dir: Path):  # type: ignore[no-untyped-def]
+    async def serve(request: Request) -> Response:
+        path: str = request.path_params.get("path", "")
+        if path.startswith("api/") or path == "api":
+            raise NotFound()
+        target = resolve(app_dir, path)
+        if target is None:
+            raise NotFound()
+        try:
+            stat = os.stat(target)
+        except OSError:
+            raise NotFound() from None
+        if not os.path.isfile(target):
+            raise NotFound()
+        if request.method not in ("GET", "HEAD"):
+            raise MethodNotAllowed(headers={"Allow": "GET, HEAD"})
+        # The runtime under static/vendor/ is versioned by directory name, so it never changes.
+        cache = IMMUTABLE if path.startswith("static/vendor/") else REVALIDATE
+        response = FileResponse(target, stat_result=stat, media_type=content_type(target),
+                                headers={"Cache-Control": cache})
+        etag = response.headers.get("etag")
+        if etag and etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers={"ETag": etag, "Cache-Control": cache})
+        return response
+
+    return serve
+
+
+def routes(app_dir: Path) -> list[Route]:
+    # Last route of the app: catches every method so unknown paths are 404, not 405.
+    return [Route("/{path:path}", static_endpoint(app_dir), methods=None)]

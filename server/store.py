@@ -1,0 +1,359 @@
+"""SQLite persistence and the files on disk.
+
+One connection guarded by a lock: SQLite serialises writers anyway, the app's load is tiny, and a
+single connection keeps transactions obvious. Every method is synchronous; async code calls them
+through a thread pool (see server.app.db).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS visits (
+    id TEXT PRIMARY KEY,
+    patient_token_hash TEXT NOT NULL UNIQUE,
+    clinician_token_hash TEXT NOT NULL UNIQUE,
+    patient_name TEXT NOT NULL,
+    clinician_name TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    ended_at TEXT
+);
+CREATE TABLE IF NOT EXISTS attachments (
+    id TEXT PRIMARY KEY,
+    visit_id TEXT NOT NULL REFERENCES visits(id),
+    display_name TEXT NOT NULL,
+    stored_name TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    mime TEXT NOT NULL,
+    category TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    sender_role TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    visit_id TEXT NOT NULL REFERENCES visits(id),
+    sender_role TEXT NOT NULL,
+    sent_at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT,
+    attachment_id TEXT REFERENCES attachments(id)
+);
+CREATE INDEX IF NOT EXISTS messages_visit ON messages(visit_id, id);
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY,
+    visit_id TEXT NOT NULL REFERENCES visits(id),
+    role TEXT NOT NULL,
+    length INTEGER NOT NULL,
+    "offset" INTEGER NOT NULL DEFAULT 0,
+    filename TEXT NOT NULL,
+    filetype TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS uploads_visit ON uploads(visit_id);
+"""
+
+ROLES = ("patient", "clinician")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def fsync_dir(path: Path) -> None:
+    # Makes a rename/creation inside `path` durable (POSIX); a no-op where dirs can't be opened.
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class Visit:
+    id: str
+    patient_token_hash: str
+    clinician_token_hash: str
+    patient_name: str
+    clinician_name: str
+    created_at: str
+    ended_at: str | None
+
+    @property
+    def state(self) -> str:
+        return "ended" if self.ended_at else "open"
+
+    def name_of(self, role: str) -> str:
+        return self.patient_name if role == "patient" else self.clinician_name
+
+
+@dataclass(frozen=True)
+class Upload:
+    id: str
+    visit_id: str
+    role: str
+    length: int
+    offset: int
+    filename: str
+    filetype: str
+    created_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class Attachment:
+    id: str
+    visit_id: str
+    display_name: str
+    stored_name: str
+    size: int
+    mime: str
+    category: str
+    sha256: str
+    sender_role: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class NewVisit:
+    visit: Visit
+    patient_token: str
+    clinician_token: str
+
+
+class Store:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.attachments_dir = data_dir / "attachments"
+        self.uploads_dir = data_dir / "uploads"
+        for d in (data_dir, self.attachments_dir, self.uploads_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            data_dir / "bifoga.sqlite3", check_same_thread=False, isolation_level=None
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: a message the server answered 201 for must survive a power cut.
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _one(self, sql: str, args: tuple[Any, ...]) -> sqlite3.Row | None:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchone()
+
+    # visits -------------------------------------------------------------------------------
+    def create_visit(self, patient_name: str, clinician_name: str) -> NewVisit:
+        patient_token, clinician_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        visit = Visit(
+            id=secrets.token_urlsafe(12),
+            patient_token_hash=hash_token(patient_token),
+            clinician_token_hash=hash_token(clinician_token),
+            patient_name=patient_name,
+            clinician_name=clinician_name,
+            created_at=now_iso(),
+            ended_at=None,
+        )
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO visits VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (visit.id, visit.patient_token_hash, visit.clinician_token_hash,
+                 visit.patient_name, visit.clinician_name, visit.created_at, None),
+            )
+        return NewVisit(visit, patient_token, clinician_token)
+
+    def count_visits(self) -> int:
+        row = self._one("SELECT COUNT(*) FROM visits", ())
+        return int(row[0]) if row else 0
+
+    def get_visit(self, visit_id: str) -> Visit | None:
+        row = self._one("SELECT * FROM visits WHERE id = ?", (visit_id,))
+        return Visit(**dict(row)) if row else None
+
+    def token_hash_exists(self, token_hash: str) -> bool:
+        row = self._one(
+            "SELECT 1 FROM visits WHERE patient_token_hash = ? OR clinician_token_hash = ?",
+            (token_hash, token_hash),
+        )
+        return row is not None
+
+    def end_visit(self, visit_id: str) -> Visit | None:
+        with self._tx() as c:
+            c.execute(
+                "UPDATE visits SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
+                (now_iso(), visit_id),
+            )
+        return self.get_visit(visit_id)
+
+    # messages -----------------------------------------------------------------------------
+    def add_text_message(self, visit_id: str, role: str, text: str) -> int:
+        with self._tx() as c:
+            cur = c.execute(
+                "INSERT INTO messages (visit_id, sender_role, sent_at, kind, text) "
+                "VALUES (?, ?, ?, 'text', ?)",
+                (visit_id, role, now_iso(), text),
+            )
+            return int(cur.lastrowid or 0)
+
+    def messages_after(self, visit_id: str, after: int, limit: int) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT m.id, m.sender_role, m.sent_at, m.kind, m.text, a.id AS a_id, "
+                "a.display_name AS a_name, a.size AS a_size, a.mime AS a_mime, "
+                "a.category AS a_category FROM messages m "
+                "LEFT JOIN attachments a ON a.id = m.attachment_id "
+                "WHERE m.visit_id = ? AND m.id > ? ORDER BY m.id LIMIT ?",
+                (visit_id, after, limit),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def message(self, visit_id: str, message_id: int) -> dict[str, Any]:
+        rows = self.messages_after(visit_id, message_id - 1, 1)
+        return rows[0]
+
+    # uploads ------------------------------------------------------------------------------
+    def upload_path(self, upload_id: str) -> Path:
+        return self.uploads_dir / upload_id
+
+    def create_upload(
+        self, visit_id: str, role: str, length: int, filename: str, filetype: str, ttl: int
+    ) -> Upload:
+        now = time.time()
+        up = Upload(secrets.token_urlsafe(16), visit_id, role, length, 0, filename, filetype,
+                    now, now + ttl)
+        # The empty file exists before the row, so a row never points at a missing file.
+        with open(self.upload_path(up.id), "xb") as f:
+            os.fsync(f.fileno())
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (up.id, visit_id, role, length, 0, filename, filetype, now, up.expires_at),
+            )
+        return up
+
+    def count_open_uploads(self, visit_id: str) -> int:
+        row = self._one(
+            "SELECT COUNT(*) FROM uploads WHERE visit_id = ? AND expires_at > ?",
+            (visit_id, time.time()),
+        )
+        return int(row[0]) if row else 0
+
+    def get_upload(self, upload_id: str) -> Upload | None:
+        row = self._one("SELECT * FROM uploads WHERE id = ?", (upload_id,))
+        return Upload(**dict(row)) if row else None
+
+    def set_upload_offset(self, upload_id: str, offset: int) -> None:
+        with self._tx() as c:
+            c.execute('UPDATE uploads SET "offset" = ? WHERE id = ?', (offset, upload_id))
+
+    def delete_upload(self, upload_id: str) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+        self.upload_path(upload_id).unlink(missing_ok=True)
+
+    def delete_expired_uploads(self, now: float | None = None) -> int:
+        """Drop expired uploads and any partial file without a row (left by a crash)."""
+        now = time.time() if now is None else now
+        with self._lock:
+            expired = [r[0] for r in self._conn.execute(
+                "SELECT id FROM uploads WHERE expires_at <= ?", (now,))]
+            for upload_id in expired:
+                self.delete_upload(upload_id)
+            known = {r[0] for r in self._conn.execute("SELECT id FROM uploads")}
+            known_stored = {r[0] for r in self._conn.execute("SELECT stored_name FROM attachments")}
+        for p in self.uploads_dir.iterdir():
+            if p.name not in known:
+                p.unlink(missing_ok=True)
+        for p in self.attachments_dir.iterdir():
+            # Temp files of an interrupted finalisation; never touch a stored attachment.
+            if p.name.startswith(".tmp-") and p.name[5:] not in known_stored:
+                p.unlink(missing_ok=True)
+        return len(expired)
+
+    # attachments --------------------------------------------------------------------------
+    def attachment_path(self, stored_name: str) -> Path:
+        return self.attachments_dir / stored_name
+
+    def finalise_upload(
+        self, upload: Upload, data: bytes, mime: str, category: str
+    ) -> int:
+        """Store `data` as an attachment and post its message, atomically. Returns message id.
+
+        The bytes are written under a temp name, fsynced and renamed into place before the DB
+        rows exist, so a row never points at a missing or half-written file.
+        """
+        stored_name = secrets.token_urlsafe(24)
+        final = self.attachment_path(stored_name)
+        tmp = self.attachments_dir / f".tmp-{stored_name}"
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+        fsync_dir(self.attachments_dir)
+        att_id = secrets.token_urlsafe(16)
+        now = now_iso()
+        try:
+            with self._tx() as c:
+                c.execute(
+                    "INSERT INTO attachments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (att_id, upload.visit_id, upload.filename, stored_name, len(data), mime,
+                     category, hashlib.sha256(data).hexdigest(), upload.role, now),
+                )
+                cur = c.execute(
+                    "INSERT INTO messages (visit_id, sender_role, sent_at, kind, attachment_id) "
+                    "VALUES (?, ?, ?, 'attachment', ?)",
+                    (upload.visit_id, upload.role, now, att_id),
+                )
+                c.execute("DELETE FROM uploads WHERE id = ?", (upload.id,))
+                message_id = int(cur.lastrowid or 0)
+        except BaseException:
+            final.unlink(missing_ok=True)
+            raise
+        self.upload_path(upload.id).unlink(missing_ok=True)
+        return message_id
+
+    def get_attachment(self, visit_id: str, attachment_id: str) -> Attachment | None:
+        row = self._one(
+            "SELECT * FROM attachments WHERE id = ? AND visit_id = ?", (attachment_id, visit_id)
+        )
+        return Attachment(**dict(row)) if row else None

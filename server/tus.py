@@ -1,0 +1,286 @@
+"""A tus 1.0.0 server: core, creation, termination, expiration and checksum (sha256).
+
+Spec: https://tus.io/protocols/resumable-upload. Partial files live in data_dir/uploads/<id>;
+the offset in the database is the truth, the file is truncated back to it before each PATCH.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+import time
+from contextlib import aclosing
+from email.utils import formatdate
+from typing import BinaryIO
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bifoga.limits import ALLOWED_MIME_TYPES
+from server.common import AppContext, authenticate, ctx_of, db
+from server.config import TUS_VERSION
+from server.errors import (
+    ApiError,
+    BadRequest,
+    ChecksumMismatch,
+    Conflict,
+    NotAllowedType,
+    NotFound,
+    PreconditionFailed,
+    TooLarge,
+    TooManyRequests,
+    VisitEnded,
+)
+from server.names import sanitize_display_name
+from server.store import Upload, Visit
+
+TUS_EXTENSIONS = "creation,termination,expiration,checksum"
+OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
+# Buffer this much of a PATCH body before one write() in the thread pool.
+WRITE_BUFFER_BYTES = 1024 * 1024
+_DIGITS = re.compile(r"[0-9]{1,19}")
+_META_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+# Declared types a browser uses when it does not know: the sniffer decides later.
+_UNKNOWN_TYPES = ("", "application/octet-stream")
+# Names some systems give allowed types; the bytes are sniffed at finalisation anyway.
+_TYPE_ALIASES = {
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "image/heic-sequence": "image/heic",
+    "image/heif-sequence": "image/heif",
+    "text/rtf": "application/rtf",
+    "application/x-rtf": "application/rtf",
+}
+
+
+def http_date(ts: float) -> str:
+    return formatdate(ts, usegmt=True)
+
+
+def _parse_length(raw: str | None, name: str) -> int:
+    if raw is None or not _DIGITS.fullmatch(raw.strip()):
+        raise BadRequest(f"{name} must be a non-negative integer.",
+                         code=f"bad_{name.lower().replace('-', '_')}")
+    return int(raw.strip())
+
+
+def parse_metadata(raw: str) -> dict[str, str]:
+    """`key b64value,key2 b64value2` (a value may be absent) into a dict of UTF-8 strings."""
+    result: dict[str, str] = {}
+    if not raw.strip():
+        return result
+    for pair in raw.split(","):
+        parts = pair.strip().split(" ")
+        if len(parts) > 2 or not _META_KEY.fullmatch(parts[0]) or parts[0] in result:
+            raise BadRequest("Upload-Metadata is malformed.", code="bad_upload_metadata")
+        value = ""
+        if len(parts) == 2:
+            try:
+                value = base64.b64decode(parts[1], validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                raise BadRequest("Upload-Metadata values must be base64 of UTF-8.",
+                                 code="bad_upload_metadata") from None
+        result[parts[0]] = value
+    return result
+
+
+def check_declared_type(filetype: str) -> None:
+    """Refuse early what the browser already calls audio or a type we never accept."""
+    if filetype.startswith("audio/"):
+        raise NotAllowedType("Sound files cannot be sent in the chat.", code="audio_not_allowed")
+    filetype = _TYPE_ALIASES.get(filetype, filetype)
+    if filetype not in _UNKNOWN_TYPES and filetype not in ALLOWED_MIME_TYPES:
+        raise NotAllowedType()
+
+
+def _require_tus(request: Request) -> None:
+    if request.headers.get("tus-resumable", "").strip() != TUS_VERSION:
+        raise PreconditionFailed(headers={"Tus-Version": TUS_VERSION})
+
+
+async def _load(ctx: AppContext, visit: Visit, role: str, upload_id: str) -> Upload:
+    upload = await db(ctx.store.get_upload, upload_id)
+    # Another role's or visit's upload is as invisible as a missing one.
+    if upload is None or upload.visit_id != visit.id or upload.role != role:
+        raise NotFound("No such upload.", code="upload_not_found")
+    if upload.expires_at <= time.time():
+        await db(ctx.store.delete_upload, upload.id)
+        raise NotFound("The upload has expired.", code="upload_not_found")
+    return upload
+
+
+async def uploads_collection(request: Request) -> Response:
+    ctx = ctx_of(request)
+    settings = ctx.settings
+    if request.method == "OPTIONS":
+        # Discovery only, the same for every visit id: no token needed and nothing revealed.
+        return Response(status_code=204, headers={
+            "Tus-Version": TUS_VERSION,
+            "Tus-Extension": TUS_EXTENSIONS,
+            "Tus-Max-Size": str(settings.max_attachment_bytes),
+            "Tus-Checksum-Algorithm": "sha256",
+        })
+    visit, role = await authenticate(request, request.path_params["visit_id"])
+    _require_tus(request)
+    if "upload-defer-length" in request.headers:
+        raise BadRequest("Upload-Defer-Length is not supported.", code="bad_upload_length")
+    length = _parse_length(request.headers.get("upload-length"), "Upload-Length")
+    if length > settings.max_attachment_bytes:
+        raise TooLarge(f"Files may be at most {settings.max_attachment_bytes} bytes.")
+    if length == 0:
+        raise BadRequest("The file is empty.", code="empty_file")
+    meta = parse_metadata(request.headers.get("upload-metadata", ""))
+    if "filename" not in meta:
+        raise BadRequest("Upload-Metadata must carry a filename.", code="missing_filename")
+    filetype = meta.get("filetype", "").split(";")[0].strip().lower()
+    check_declared_type(filetype)
+    if visit.state == "ended":
+        raise VisitEnded()
+    if await db(ctx.store.count_open_uploads, visit.id) >= settings.max_open_uploads_per_visit:
+        raise TooManyRequests("Too many unfinished uploads in this visit.",
+                              code="too_many_uploads")
+    upload = await db(ctx.store.create_upload, visit.id, role, length,
+                      sanitize_display_name(meta["filename"]), filetype,
+                      settings.upload_expiry_seconds)
+    return Response(status_code=201, headers={
+        "Location": f"/api/visits/{visit.id}/uploads/{upload.id}",
+        "Upload-Expires": http_date(upload.expires_at),
+        "Upload-Offset": "0",
+    })
+
+
+async def upload_resource(request: Request) -> Response:
+    ctx = ctx_of(request)
+    visit, role = await authenticate(request, request.path_params["visit_id"])
+    _require_tus(request)
+    upload_id = request.path_params["upload_id"]
+    if request.method == "HEAD":
+        upload = await _load(ctx, visit, role, upload_id)
+        return Response(status_code=200, headers={
+            "Upload-Offset": str(upload.offset),
+            "Upload-Length": str(upload.length),
+            "Upload-Expires": http_date(upload.expires_at),
+            "Cache-Control": "no-store",
+        })
+    if request.method == "DELETE":
+        with ctx.upload_lock(upload_id):
+            upload = await _load(ctx, visit, role, upload_id)
+            await db(ctx.store.delete_upload, upload.id)
+        return Response(status_code=204)
+    return await _patch(request, ctx, visit, role, upload_id)
+
+
+def _parse_checksum(raw: str | None) -> bytes | None:
+    if raw is None:
+        return None
+    algorithm, _, value = raw.strip().partition(" ")
+    if algorithm.lower() != "sha256":
+        raise BadRequest("Only sha256 checksums are supported.", code="bad_checksum_algorithm")
+    try:
+        digest = base64.b64decode(value.strip(), validate=True)
+    except binascii.Error:
+        digest = b""
+    if len(digest) != 32:
+        raise BadRequest("Upload-Checksum is not a base64 sha256 digest.", code="bad_checksum")
+    return digest
+
+
+def _open_at(path: os.PathLike[str] | str, offset: int) -> BinaryIO:
+    f = open(path, "r+b")  # closed by _finish_write (or on error by the caller)
+    # Bytes past the stored offset are from a request that never got its offset persisted.
+    f.truncate(offset)
+    f.seek(offset)
+    return f
+
+
+def _finish_write(f: BinaryIO, tail: bytes, keep: bool, start: int) -> int:
+    """Write the buffered tail (or roll back to `start`), fsync, close; return the offset."""
+    try:
+        if keep:
+            f.write(tail)
+        else:
+            f.truncate(start)
+        f.flush()
+        os.fsync(f.fileno())
+        return f.tell() if keep else start
+    finally:
+        f.close()
+
+
+async def _patch(
+    request: Request, ctx: AppContext, visit: Visit, role: str, upload_id: str
+) -> Response:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != OFFSET_CONTENT_TYPE:
+        raise NotAllowedType(f"Content-Type must be {OFFSET_CONTENT_TYPE}.",
+                             code="bad_content_type")
+    offset = _parse_length(request.headers.get("upload-offset"), "Upload-Offset")
+    expected_digest = _parse_checksum(request.headers.get("upload-checksum"))
+    with ctx.upload_lock(upload_id):
+        upload = await _load(ctx, visit, role, upload_id)
+        if visit.state == "ended":
+            raise VisitEnded()
+        if offset != upload.offset:
+            raise Conflict("Upload-Offset does not match the stored offset.",
+                           code="offset_mismatch", headers={"Upload-Offset": str(upload.offset)})
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and offset + int(declared) > upload.length:
+            raise TooLarge("The chunk would pass Upload-Length.", code="chunk_past_length")
+        new_offset, error = await _receive_chunk(request, ctx, upload, expected_digest)
+        if new_offset != upload.offset:
+            await db(ctx.store.set_upload_offset, upload.id, new_offset)
+        if error is not None:
+            raise error
+    return Response(status_code=204, headers={
+        "Upload-Offset": str(new_offset),
+        "Upload-Expires": http_date(upload.expires_at),
+    })
+
+
+async def _receive_chunk(
+    request: Request, ctx: AppContext, upload: Upload, expected_digest: bytes | None
+) -> tuple[int, ApiError | None]:
+    """Stream the body into the file. Returns the offset to persist and an error to answer."""
+    f = await run_in_threadpool(_open_at, ctx.store.upload_path(upload.id), upload.offset)
+    position = upload.offset
+    buffer = bytearray()
+    hasher = hashlib.sha256()
+    error: ApiError | None = None
+    keep = True
+    try:
+        async with aclosing(request.stream()) as body:
+            async for chunk in body:
+                if position + len(buffer) + len(chunk) > upload.length:
+                    # Refuse the whole request at once: no byte past Upload-Length is accepted.
+                    error = TooLarge("The chunk would pass Upload-Length.",
+                                     code="chunk_past_length")
+                    keep = False
+                    break
+                buffer += chunk
+                hasher.update(chunk)
+                if len(buffer) >= WRITE_BUFFER_BYTES:
+                    await run_in_threadpool(f.write, bytes(buffer))
+                    position += len(buffer)
+                    buffer.clear()
+    except ClientDisconnect:
+        # Keep what arrived so the client can resume from it, unless it cannot be verified.
+        keep = expected_digest is None
+    except BaseException:
+        f.close()  # the stored offset is unchanged; the next PATCH truncates back to it
+        raise
+    if keep and expected_digest is not None and hasher.digest() != expected_digest:
+        keep, error = False, ChecksumMismatch()
+    new_offset = await run_in_threadpool(_finish_write, f, bytes(buffer), keep, upload.offset)
+    return new_offset, error
+
+
+routes = [
+    Route("/api/visits/{visit_id}/uploads", uploads_collection, methods=["OPTIONS", "POST"]),
+    Route("/api/visits/{visit_id}/uploads/{upload_id}", upload_resource,
+          methods=["HEAD", "PATCH", "DELETE"]),
+]

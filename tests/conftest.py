@@ -1,0 +1,128 @@
+"""Shared pytest fixtures. Keep them generic: several parts of the project use this file."""
+
+from __future__ import annotations
+
+import base64
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """/work/shared/fixtures (or $BIFOGA_FIXTURES): photo_gps.jpg, clip.mp4, document.pdf,
+    tone.mp3. shared/ sits beside the repository clone, locally and in CI."""
+    path = Path(os.environ.get("BIFOGA_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures"))
+    if not path.is_dir():
+        pytest.skip(f"shared fixtures not found at {path}")
+    return path
+
+
+# --- reference backend (server/) -----------------------------------------------------------
+
+
+@pytest.fixture
+def server_settings(tmp_path: Path) -> Any:
+    """Settings for a test server: demo on, rate limiting off, short long-poll cap."""
+    from server.config import Settings
+
+    return Settings(data_dir=tmp_path / "data", demo=True, rate_limit_enabled=False,
+                    long_poll_max_seconds=5, public_origin="http://testserver")
+
+
+@pytest.fixture
+def make_server_client(server_settings: Any) -> Iterator[Callable[..., Any]]:
+    """make_server_client(**settings_overrides) -> a started TestClient (lifespan has run)."""
+    from starlette.exceptions import StarletteDeprecationWarning
+
+    with warnings.catch_warnings():
+        # Starlette 1.10 prefers httpx2; httpx (requirements-dev.txt) works the same here.
+        warnings.simplefilter("ignore", StarletteDeprecationWarning)
+        from starlette.testclient import TestClient
+
+    from server.app import create_app
+
+    clients: list[Any] = []
+
+    def make(**overrides: Any) -> Any:
+        client = TestClient(create_app(replace(server_settings, **overrides)))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def server_client(make_server_client: Callable[..., Any]) -> Any:
+    return make_server_client()
+
+
+class VisitHandle:
+    """A visit created through POST /api/visits, with per-role auth headers."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.id: str = body["visit_id"]
+        self.body = body
+        self.patient = {"Authorization": f"Bearer {body['patient_token']}"}
+        self.clinician = {"Authorization": f"Bearer {body['clinician_token']}"}
+
+    def headers(self, role: str = "patient", **extra: str) -> dict[str, str]:
+        base = self.patient if role == "patient" else self.clinician
+        return {**base, **{k.replace("_", "-"): v for k, v in extra.items()}}
+
+    def url(self, suffix: str = "") -> str:
+        return f"/api/visits/{self.id}{suffix}"
+
+
+@pytest.fixture
+def new_visit(server_client: Any) -> Callable[..., VisitHandle]:
+    def make(client: Any = None, **names: str) -> VisitHandle:
+        response = (client or server_client).post("/api/visits", json=names)
+        assert response.status_code == 201, response.text
+        return VisitHandle(response.json())
+
+    return make
+
+
+@pytest.fixture
+def visit(new_visit: Callable[..., VisitHandle]) -> VisitHandle:
+    return new_visit()
+
+
+def tus_metadata(**values: str) -> str:
+    return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in values.items())
+
+
+@pytest.fixture
+def tus_upload(server_client: Any) -> Callable[..., Any]:
+    """tus_upload(visit, data, name, filetype="", role="patient", chunk=None, client=None)
+    creates a tus upload, sends `data` in chunks and returns the upload URL."""
+
+    def upload(visit: VisitHandle, data: bytes, name: str, filetype: str = "",
+               role: str = "patient", chunk: int | None = None, client: Any = None) -> str:
+        client = client or server_client
+        meta = {"filename": name, **({"filetype": filetype} if filetype else {})}
+        created = client.post(visit.url("/uploads"), headers=visit.headers(
+            role, Tus_Resumable="1.0.0", Upload_Length=str(len(data)),
+            Upload_Metadata=tus_metadata(**meta)))
+        assert created.status_code == 201, created.text
+        location = created.headers["location"]
+        step = chunk or max(1, len(data))
+        for start in range(0, len(data), step):
+            response = client.patch(location, content=data[start:start + step], headers=visit.headers(
+                role, Tus_Resumable="1.0.0", Upload_Offset=str(start),
+                Content_Type="application/offset+octet-stream"))
+            assert response.status_code == 204, response.text
+        return location
+
+    return upload

@@ -1,0 +1,64 @@
+"""Run a snippet under the MicroPython WebAssembly build (the one PyScript loads) in node."""
+
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MICROPYTHON_MJS = (
+    REPO / "node_modules" / "@micropython" / "micropython-webassembly-pyscript" / "micropython.mjs"
+)
+
+# The .mjs is minified; a crash dumps it whole, so only the tail of stderr is worth keeping.
+_STDERR_TAIL = 2000
+
+_SCRIPT = """\
+import {{ loadMicroPython }} from {mjs};
+const lines = [];
+const mp = await loadMicroPython({{ stdout: (l) => lines.push(l), stderr: (l) => lines.push(l) }});
+const files = {files};
+for (const [path, text] of Object.entries(files)) mp.FS.writeFile(path, text);
+try {{
+  mp.runPython({code});
+}} catch (e) {{
+  process.stderr.write(lines.join("\\n") + "\\n" + String(e) + "\\n");
+  process.exit(1);
+}}
+process.stdout.write(lines.join("\\n") + "\\n");
+"""
+
+
+def micropython_available() -> bool:
+    """True when node and the npm MicroPython build are both present."""
+    return shutil.which("node") is not None and MICROPYTHON_MJS.is_file()
+
+
+def run_micropython(code: str, files: dict[str, str], timeout: float = 60.0) -> str:
+    """Write `files` (absolute paths in the MicroPython FS) and run `code`; return stdout.
+
+    Raises RuntimeError with the last part of stderr when node or MicroPython fails.
+    """
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node is not installed")
+    script = _SCRIPT.format(
+        mjs=json.dumps(MICROPYTHON_MJS.as_uri()),
+        files=json.dumps(files),
+        code=json.dumps(code),
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        runner = Path(tmp) / "run.mjs"
+        runner.write_text(script, encoding="utf-8")
+        proc = subprocess.run(
+            [node, str(runner)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout)[-_STDERR_TAIL:]
+        raise RuntimeError(f"MicroPython run failed (exit {proc.returncode}):\n{tail}")
+    return proc.stdout

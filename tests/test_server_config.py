@@ -1,0 +1,72 @@
+"""Settings.from_env and GET /api/config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bifoga.limits import ACCEPT_ATTRIBUTE, ALLOWED_MIME_TYPES
+from server.config import Settings
+
+
+def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DATA_DIR", "BIFOGA_MAX_BYTES", "BIFOGA_DEMO", "HOST", "PORT",
+                 "BIFOGA_PUBLIC_ORIGIN"):
+        monkeypatch.delenv(name, raising=False)
+    s = Settings.from_env()
+    assert s.data_dir == Path("./data")
+    assert s.max_attachment_bytes == 10 * 1024 * 1024 == 10_485_760
+    assert s.demo is False
+    assert s.public_origin == "http://127.0.0.1:8000"
+    assert s.upload_expiry_seconds == 24 * 3600
+    assert s.max_json_bytes == 64 * 1024
+    assert s.long_poll_max_seconds == 25
+    assert s.rate_limit_enabled
+
+
+def test_settings_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BIFOGA_MAX_BYTES", "1234")
+    monkeypatch.setenv("BIFOGA_DEMO", "1")
+    monkeypatch.setenv("HOST", "0.0.0.0")
+    monkeypatch.setenv("PORT", "9000")
+    monkeypatch.delenv("BIFOGA_PUBLIC_ORIGIN", raising=False)
+    s = Settings.from_env()
+    assert (s.data_dir, s.max_attachment_bytes, s.demo) == (tmp_path, 1234, True)
+    assert s.public_origin == "http://0.0.0.0:9000"
+    monkeypatch.setenv("BIFOGA_PUBLIC_ORIGIN", "https://bifoga.example/")
+    assert Settings.from_env().public_origin == "https://bifoga.example"
+
+
+def test_settings_bad_int(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BIFOGA_MAX_BYTES", "ten")
+    with pytest.raises(ValueError, match="BIFOGA_MAX_BYTES"):
+        Settings.from_env()
+
+
+def test_settings_frozen(server_settings: Settings) -> None:
+    with pytest.raises(AttributeError):
+        server_settings.demo = False  # type: ignore[misc]
+
+
+def test_api_config(server_client: Any) -> None:
+    r = server_client.get("/api/config")
+    assert r.status_code == 200
+    assert r.headers["cache-control"] == "no-store"
+    assert r.json() == {
+        "max_attachment_bytes": 10_485_760,
+        "allowed_mime_types": list(ALLOWED_MIME_TYPES),
+        "accept": ACCEPT_ATTRIBUTE,
+        "upload_endpoint_template": "/api/visits/{visit_id}/uploads",
+        "tus_version": "1.0.0",
+    }
+    assert not any(m.startswith("audio/") for m in r.json()["allowed_mime_types"])
+
+
+def test_api_config_follows_settings(make_server_client: Any) -> None:
+    client = make_server_client(max_attachment_bytes=5000)
+    assert client.get("/api/config").json()["max_attachment_bytes"] == 5000
+    options = client.options("/api/visits/x/uploads")
+    assert options.headers["tus-max-size"] == "5000"
