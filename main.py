@@ -9,8 +9,7 @@ import json
 
 from pyscript import document, window, workers
 
-from bifoga.formatting import (format_size, format_time, guess_category, refusal_message,
-                               type_label)
+from bifoga.formatting import format_size, guess_category, refusal_message, type_label
 from bifoga.i18n import pick_lang, text
 from bifoga.limits import check_size
 from bifoga.links import parse_params, visit_from_fragment
@@ -128,7 +127,7 @@ def on_picked(file):
     preview.show(file, category, name, size)
     reason = check_size(size, max_bytes)
     if reason:
-        preview.set_refused(refusal_message(reason, name, size, max_bytes, lang))
+        preview.set_refused(refusal_message(reason, name, size, max_bytes, lang), name)
         return
     preview.set_checking()
     asyncio.create_task(check_pending(file, name, size, max_bytes))
@@ -143,7 +142,7 @@ async def check_pending(file, name, size, max_bytes):
     if result.get("reason") == "check_failed":
         preview.set_refused(t("refusal.check_failed", name=name, detail=result.get("detail", "")))
     elif not result["ok"]:
-        preview.set_refused(refusal_message(result["reason"], name, size, max_bytes, lang))
+        preview.set_refused(refusal_message(result["reason"], name, size, max_bytes, lang), name)
     else:
         pending.update(ok=True, mime=result["mime"], category=result["category"])
         preview.set_details(name, result["category"], type_label(result["mime"]), size)
@@ -290,17 +289,20 @@ def mount():
     app.replaceChildren(main, preview.root, viewer.root)
 
 
+def show_fatal(message):
+    app.replaceChildren(h("p", {"class": "app-error", "role": "alert"}, content=message))
+
+
 async def start():
     if not visit_id:
-        app.replaceChildren(h("p", {"class": "app-error", "role": "alert"}, content=t("app.bad_link")))
+        show_fatal(t("app.bad_link"))
         return
     asyncio.create_task(connect_worker())
     try:
         config, visit = await asyncio.gather(api.config(), api.visit())
     except ApiError as exc:
         key = "app.bad_link" if exc.status in (401, 403, 404) else "app.load_failed"
-        app.replaceChildren(h("p", {"class": "app-error", "role": "alert"},
-                              content=t(key, detail=error_detail(exc))))
+        show_fatal(t(key, detail=error_detail(exc)))
         return
     store.patch(visit=visit)
     mount()

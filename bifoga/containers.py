@@ -604,6 +604,8 @@ _ODF_MIMES = (
     "application/vnd.oasis.opendocument.presentation",
 )
 _MAX_CONTENT_TYPES = 1 << 20  # read at most this much of [Content_Types].xml (zip bombs)
+_MAX_ZIP_ENTRIES = 10_000  # office files have hundreds of parts at most
+_EOCD = b"PK\x05\x06"
 
 
 def _read_member(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
@@ -611,8 +613,21 @@ def _read_member(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
         return member.read(limit)
 
 
+def _zip_entry_count(buf: bytes) -> int | None:
+    """Entry count from the end-of-central-directory record (it sits in the last 64 KiB)."""
+    at = buf.rfind(_EOCD, max(0, len(buf) - 65_557))
+    if at < 0 or len(buf) - at < 22:
+        return None
+    return _u16le(buf, at + 10)
+
+
 def inspect_zip(buf: bytes) -> Finding:
     """OOXML (docx/xlsx/pptx) and OpenDocument (odt/ods/odp) pass; other zips do not."""
+    count = _zip_entry_count(buf)
+    # zipfile parses every central directory entry in Python: cap hostile archives first.
+    # 0xFFFF means ZIP64, which no office document of 10 MB needs.
+    if count is None or count > _MAX_ZIP_ENTRIES:
+        return _refused()
     try:
         with zipfile.ZipFile(io.BytesIO(buf)) as zf:
             names = zf.namelist()

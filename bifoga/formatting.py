@@ -6,14 +6,12 @@ KIB = 1024
 MIB = 1024 * 1024
 
 
-def _decimal(value, lang, digits=1):
-    """A number with one decimal, Swedish decimal comma; trailing ',0' dropped."""
-    scaled = int(value * 10**digits + 0.5)
-    whole, frac = divmod(scaled, 10**digits)
-    if frac == 0:
+def _decimal(value, lang):
+    """A number with one decimal, Swedish decimal comma; a trailing ',0' is dropped."""
+    whole, tenth = divmod(int(value * 10 + 0.5), 10)
+    if tenth == 0:
         return str(whole)
-    sep = "," if lang == "sv" else "."
-    return str(whole) + sep + str(frac).rjust(digits, "0")
+    return str(whole) + ("," if lang == "sv" else ".") + str(tenth)
 
 
 def format_size(size, lang):
@@ -74,13 +72,13 @@ def to_local(stamp, utc_offset_minutes):
 def format_time(stamp, lang, utc_offset_minutes=0):
     """'14:05' in both languages (24-hour clock is the norm in Sweden and fine in English UI)."""
     _, _, _, h, mi = to_local(stamp, utc_offset_minutes)
-    return str(h).rjust(2, "0") + ":" + str(mi).rjust(2, "0")
+    return "{:02d}:{:02d}".format(h, mi)
 
 
 def format_datetime(stamp, lang, utc_offset_minutes=0):
     """'2026-11-27 14:05': ISO date order is what Swedish uses, and unambiguous in English."""
     y, mo, d, h, mi = to_local(stamp, utc_offset_minutes)
-    return "%04d-%02d-%02d %02d:%02d" % (y, mo, d, h, mi)
+    return "{:04d}-{:02d}-{:02d} {:02d}:{:02d}".format(y, mo, d, h, mi)
 
 
 def kind_label(category, lang):

@@ -431,17 +431,34 @@ def _jpeg_check_tables(marker: int, p: bytes, pos: int) -> None:
         if i != n or n == 0:
             raise bad("DHT")
     elif marker in _SOF_MARKERS:
-        if n < 6 or p[5] == 0 or n != 6 + 3 * p[5]:
+        lossless = marker in (0xC3, 0xC7, 0xCB, 0xCF)
+        if n < 6 or not 1 <= p[5] <= 4 or n != 6 + 3 * p[5]:
             raise bad("SOF")
+        if not (2 <= p[0] <= 16 if lossless else p[0] in (8, 12, 16)):
+            raise bad("SOF")
+        for i in range(6, n, 3):
+            h, v = p[i + 1] >> 4, p[i + 1] & 15
+            if not (1 <= h <= 4 and 1 <= v <= 4 and p[i + 2] <= 3):
+                raise bad("SOF")
     elif marker == 0xDA:  # SOS
         if n < 1 or not 1 <= p[0] <= 4 or n != 4 + 2 * p[0]:
+            raise bad("SOS")
+        if any((p[i] >> 4) > 3 or (p[i] & 15) > 3 for i in range(2, n - 3, 2)):
+            raise bad("SOS")
+        if p[-3] > 63 or p[-2] > 63 or (p[-1] >> 4) > 13 or (p[-1] & 15) > 13:
             raise bad("SOS")
     elif marker in (0xDD, 0xDC):  # DRI, DNL
         if n != 2:
             raise bad("DRI/DNL")
-    elif marker == 0xCC:  # DAC
-        if n == 0 or n % 2:
+    elif marker == 0xCC:  # DAC: up to 4 DC + 4 AC conditioning pairs
+        if n == 0 or n % 2 or n > 16:
             raise bad("DAC")
+        for i in range(0, n, 2):
+            tc, tb, cs = p[i] >> 4, p[i] & 15, p[i + 1]
+            bad_ac = tc == 1 and not 1 <= cs <= 63
+            bad_dc = tc == 0 and (cs & 15) > (cs >> 4)
+            if tc > 1 or tb > 3 or bad_ac or bad_dc:
+                raise bad("DAC")
 
 
 def _jpeg(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memoryview]:
@@ -490,6 +507,11 @@ def _jpeg(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
         pos = end
 
         if 0xE0 <= marker <= 0xEF or marker == 0xFE:
+            if seen_sos:  # between scans decoders ignore them: all dropped, nothing taken over
+                stray = _Acc("jpeg")
+                _jpeg_app(marker, payload, stray)
+                acc.found.update(stray.found or {"other_exif"})
+                continue
             if marker == 0xE1 and bytes(payload[:5]) == _EXIF_ID and exif_slot is None:
                 exif_slot = len(out)
             kept = _jpeg_app(marker, payload, acc)
@@ -617,7 +639,7 @@ def _png(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memory
     mv = memoryview(data)
     out: list[bytes | memoryview] = [_PNG_SIG]
     pos = 8
-    first_idat: int | None = None
+    first_idat: int | None = None  # where a new eXIf goes: before the first fcTL/IDAT
     first = True
     while True:
         if pos + 12 > n:
@@ -639,7 +661,7 @@ def _png(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memory
         chunk = mv[pos:end]
         pos = end
         if ctype in _PNG_KEEP:
-            if ctype == b"IDAT" and first_idat is None:
+            if ctype in (b"IDAT", b"fcTL") and first_idat is None:
                 first_idat = len(out)
             if ctype == b"iCCP":
                 acc.icc = True
@@ -671,7 +693,7 @@ def _png(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memory
             acc.found.add("other_exif")
         else:
             raise MetadataError(f"unsupported critical PNG chunk {ctype!r}")
-    if first_idat is None:
+    if first_idat is None or not any(bytes(c[4:8]) == b"IDAT" for c in out[1:]):
         raise MetadataError("corrupt PNG: no IDAT chunk")
     new = acc.new_exif(keep_capture_date)
     if new is not None:

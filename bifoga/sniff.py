@@ -117,8 +117,9 @@ def _is_mpeg_audio(buf: bytes) -> bool:
     length = _mpeg_frame_length(buf, 0)
     if length is None:
         return False
-    # One valid header could be chance; a second one right after the first frame is not.
-    return length >= len(buf) or _mpeg_frame_length(buf, length) is not None
+    # One valid header could be chance (a UTF-16 BOM is one); a second one right after the
+    # first frame is not.
+    return _mpeg_frame_length(buf, length) is not None
 
 
 def _is_adts(buf: bytes) -> bool:

@@ -137,12 +137,7 @@ def encode_metadata(d: Mapping[str, str]) -> str:
     """
     parts = []
     for key, value in d.items():
-        if (
-            not key
-            or not key.isascii()
-            or any(c in key for c in " ,")
-            or not key.isprintable()
-        ):
+        if not key or not key.isascii() or any(c in key for c in " ,") or not key.isprintable():
             raise ValueError(f"invalid tus metadata key: {key!r}")
         if value == "":
             parts.append(key)

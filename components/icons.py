@@ -1,6 +1,7 @@
 """Inline SVG icons (static markup, never user data), hidden from assistive technology."""
 
-_SVG = '<svg aria-hidden="true" focusable="false" viewBox="0 0 24 24" width="20" height="20">{}</svg>'
+_SVG = ('<svg aria-hidden="true" focusable="false" viewBox="0 0 24 24" width="20" height="20">'
+        '{}</svg>')
 
 PAPERCLIP = _SVG.format(
     '<path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" '

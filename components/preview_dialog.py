@@ -63,11 +63,7 @@ class PreviewDialog(Component):
                                                "preload": "metadata", "class": "preview-video",
                                                "aria-label": name}))
         else:
-            card = h("div", {"class": "preview-file"}, [
-                icon(h("span", {"class": "icon file-icon", "aria-hidden": "true"}), DOCUMENT),
-                h("span", {"class": "preview-file-name"}, content=name),
-            ])
-            self.media.appendChild(card)
+            self._show_card(name)
         self.details.textContent = name + " · " + self.t(
             "preview.file_info", kind=kind_label(category, self.lang),
             size=format_size(size, self.lang))
@@ -89,7 +85,11 @@ class PreviewDialog(Component):
         self.upload_button.disabled = False
         self.upload_button.focus()
 
-    def set_refused(self, message):
+    def set_refused(self, message, name=None):
+        """Show why the file can't be sent. With a name, the media preview becomes a plain
+        file card: a refused file is never rendered (a song named .jpg shows no broken image)."""
+        if name is not None:
+            self._show_card(name)
         self.status.textContent = ""
         self.alert.textContent = message
         self.upload_button.disabled = True
@@ -105,6 +105,14 @@ class PreviewDialog(Component):
         self.progress.value = percent
         self.percent.textContent = str(percent) + " %"
         self.status.textContent = label or self.t("preview.uploading", name=name, percent=percent)
+
+    def _show_card(self, name):
+        self._revoke()
+        clear(self.media)
+        self.media.appendChild(h("div", {"class": "preview-file"}, [
+            icon(h("span", {"class": "icon file-icon", "aria-hidden": "true"}), DOCUMENT),
+            h("span", {"class": "preview-file-name"}, content=name),
+        ]))
 
     def close(self):
         self._busy = False

@@ -41,7 +41,8 @@ def runtime_dirs() -> dict[str, str]:
     """Versioned folder names, so the files can be cached as immutable."""
     return {
         "pyscript": f"pyscript-{package_version('@pyscript/core')}",
-        "micropython": f"micropython-{package_version('@micropython/micropython-webassembly-pyscript')}",
+        "micropython": "micropython-"
+        + package_version("@micropython/micropython-webassembly-pyscript"),
         "pyodide": f"pyodide-{package_version('pyodide')}",
     }
 

@@ -168,7 +168,7 @@ async def list_messages(request: Request) -> Response:
             current = await db(ctx.store.get_visit, visit.id)
             visit = current or visit
             remaining = deadline - loop.time()
-            if rows or visit.state == "ended" or remaining <= 0:
+            if rows or visit.state == "ended" or remaining <= 0 or ctx.notifier.closing:
                 break
             try:
                 await asyncio.wait_for(woken.wait(), remaining)

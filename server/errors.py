@@ -37,10 +37,6 @@ class NotFound(ApiError):
     status, code, message = 404, "not_found", "Not found."
 
 
-class MethodNotAllowed(ApiError):
-    status, code, message = 405, "method_not_allowed", "Method not allowed."
-
-
 class Conflict(ApiError):
     status, code, message = 409, "conflict", "Conflict."
 

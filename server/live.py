@@ -19,6 +19,9 @@ class VisitNotifier:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        # Set when the server shuts down: held long polls answer at once, so a graceful
+        # shutdown does not wait up to long_poll_max_seconds for them.
+        self.closing = False
 
     @contextmanager
     def listen(self, visit_id: str) -> Iterator[asyncio.Event]:
@@ -37,9 +40,20 @@ class VisitNotifier:
                     if not waiters:
                         del self._waiters[visit_id]
 
+    def close(self) -> None:
+        """Wake every long poll for good (safe from a signal handler or another thread)."""
+        self.closing = True
+        with self._lock:
+            waiters = [w for ws in self._waiters.values() for w in ws]
+        self._wake(waiters)
+
     def notify(self, visit_id: str) -> None:
         with self._lock:
             waiters = list(self._waiters.get(visit_id, ()))
+        self._wake(waiters)
+
+    @staticmethod
+    def _wake(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:
         for loop, event in waiters:
             try:
                 loop.call_soon_threadsafe(event.set)

@@ -8,13 +8,14 @@ from __future__ import annotations
 import mimetypes
 import os
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from server.errors import MethodNotAllowed, NotFound
+from server.errors import NotFound
 
 ROOT_FILES = {
     "": "index.html",
@@ -72,7 +73,7 @@ def content_type(path: Path) -> str:
     return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
-def static_endpoint(app_dir: Path):  # type: ignore[no-untyped-def]
+def static_endpoint(app_dir: Path) -> Callable[[Request], Awaitable[Response]]:
     async def serve(request: Request) -> Response:
         path: str = request.path_params.get("path", "")
         if path.startswith("api/") or path == "api":
@@ -86,8 +87,6 @@ def static_endpoint(app_dir: Path):  # type: ignore[no-untyped-def]
             raise NotFound() from None
         if not os.path.isfile(target):
             raise NotFound()
-        if request.method not in ("GET", "HEAD"):
-            raise MethodNotAllowed(headers={"Allow": "GET, HEAD"})
         # The runtime under static/vendor/ is versioned by directory name, so it never changes.
         cache = IMMUTABLE if path.startswith("static/vendor/") else REVALIDATE
         response = FileResponse(target, stat_result=stat, media_type=content_type(target),
@@ -101,5 +100,5 @@ def static_endpoint(app_dir: Path):  # type: ignore[no-untyped-def]
 
 
 def routes(app_dir: Path) -> list[Route]:
-    # Last route of the app: catches every method so unknown paths are 404, not 405.
-    return [Route("/{path:path}", static_endpoint(app_dir), methods=None)]
+    # Last route of the app. GET/HEAD only, so a wrong method on an API path stays a 405.
+    return [Route("/{path:path}", static_endpoint(app_dir), methods=["GET", "HEAD"])]

@@ -119,9 +119,9 @@ def tus_upload(server_client: Any) -> Callable[..., Any]:
         location = created.headers["location"]
         step = chunk or max(1, len(data))
         for start in range(0, len(data), step):
-            response = client.patch(location, content=data[start:start + step], headers=visit.headers(
-                role, Tus_Resumable="1.0.0", Upload_Offset=str(start),
-                Content_Type="application/offset+octet-stream"))
+            headers = visit.headers(role, Tus_Resumable="1.0.0", Upload_Offset=str(start),
+                                    Content_Type="application/offset+octet-stream")
+            response = client.patch(location, content=data[start:start + step], headers=headers)
             assert response.status_code == 204, response.text
         return location
 

@@ -19,7 +19,13 @@ import {{ loadMicroPython }} from {mjs};
 const lines = [];
 const mp = await loadMicroPython({{ stdout: (l) => lines.push(l), stderr: (l) => lines.push(l) }});
 const files = {files};
-for (const [path, text] of Object.entries(files)) mp.FS.writeFile(path, text);
+for (const [path, text] of Object.entries(files)) {{
+  const parts = path.split("/").slice(1, -1);
+  for (let i = 1; i <= parts.length; i++) {{
+    try {{ mp.FS.mkdir("/" + parts.slice(0, i).join("/")); }} catch (e) {{ /* exists */ }}
+  }}
+  mp.FS.writeFile(path, text);
+}}
 try {{
   mp.runPython({code});
 }} catch (e) {{

@@ -339,3 +339,13 @@ def test_long_poll_ignores_other_visits(server_client: Any, new_visit: Any) -> N
     r = server_client.get(a.url("/messages?wait=1"), headers=a.patient)
     thread.join()
     assert r.json()["messages"] == []
+
+
+def test_long_poll_released_on_shutdown(server_client: Any, visit: VisitHandle) -> None:
+    notifier = server_client.app.state.ctx.notifier
+    thread = threading.Thread(target=lambda: (time.sleep(0.3), notifier.close()))
+    start = time.monotonic()
+    thread.start()
+    r = server_client.get(visit.url("/messages?wait=5"), headers=visit.patient)
+    thread.join()
+    assert r.json()["messages"] == [] and time.monotonic() - start < 3

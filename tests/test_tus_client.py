@@ -393,7 +393,10 @@ def test_413_at_creation_is_too_large():
 @pytest.mark.parametrize(
     "body,code",
     [
-        (b'{"error": "audio_not_allowed", "message": "Ljud kan inte skickas"}', "audio_not_allowed"),
+        (
+            b'{"error": "audio_not_allowed", "message": "Ljud kan inte skickas"}',
+            "audio_not_allowed",
+        ),
         (b'{"error": "type_not_allowed", "message": "no"}', "type_not_allowed"),
         (b"", "type_not_allowed"),
         (b"<html>Unsupported</html>", "type_not_allowed"),
@@ -409,7 +412,8 @@ def test_415_at_creation(body, code):
 
 
 @pytest.mark.parametrize(
-    "status,code", [(401, "unauthorized"), (403, "forbidden"), (404, "not_found"), (400, "bad_request")]
+    "status,code",
+    [(401, "unauthorized"), (403, "forbidden"), (404, "not_found"), (400, "bad_request")],
 )
 def test_auth_and_client_errors_are_not_retried(status, code):
     io = MemoryTusIO(blob(10))

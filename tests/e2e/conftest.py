@@ -1,0 +1,161 @@
+"""End-to-end fixtures: the real server in a subprocess, Debian's Chromium driven by Playwright.
+
+Every test here is marked `e2e`. Two browser contexts play the patient and the clinician.
+Every request either page makes is recorded, so tests can prove nothing leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("BIFOGA_CHROMIUM", "/usr/bin/chromium")
+# Without the background-networking flags Chromium tries to reach Google's hosts at start.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-default-apps", "--disable-domain-reliability",
+]
+READY_TIMEOUT_MS = 30_000
+WORKER_TIMEOUT_MS = 90_000
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """`python -m server` on a free port with its own data directory."""
+
+    def __init__(self, data_dir: Path, **env: str) -> None:
+        self.port = _free_port()
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.log_path = data_dir.parent / f"server-{self.port}.log"
+        self.env = {**os.environ, "PORT": str(self.port), "HOST": "127.0.0.1",
+                    "DATA_DIR": str(data_dir), "BIFOGA_DEMO": "1", **env}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen([sys.executable, "-m", "server"], cwd=REPO_ROOT,
+                                     env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited:\n" + self.log_path.read_text()[-2000:])
+            try:
+                with urllib.request.urlopen(self.origin + "/api/config", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start:\n" + self.log_path.read_text()[-2000:])
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+                raise AssertionError("the server did not stop within 15 s of SIGTERM") from None
+
+    def new_visit(self) -> dict:
+        request = urllib.request.Request(self.origin + "/api/visits", data=b"{}", method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def api(self, path: str, token: str) -> dict:
+        request = urllib.request.Request(self.origin + path,
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return json.loads(resp.read())
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = LiveServer(tmp_path_factory.mktemp("e2e") / "data")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Participant:
+    """One role's browser context and page, with every request URL it made."""
+
+    def __init__(self, browser, url: str, role: str, **context_options) -> None:
+        self.role = role
+        self.url = url
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.context = browser.new_context(accept_downloads=True, **context_options)
+        self.context.on("request", lambda r: self.requests.append(r.url))
+        # Workers' requests are seen through the context too (service workers aside).
+        self.page = self.context.new_page()
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def open(self, wait_for_worker: bool = True, query: str = "") -> None:
+        base, _, fragment = self.url.partition("#")
+        self.page.goto(base + query + "#" + fragment)
+        self.page.wait_for_selector("body[data-ready]", timeout=READY_TIMEOUT_MS)
+        if wait_for_worker:
+            self.page.wait_for_function("window.bifogaWorkerReady", timeout=WORKER_TIMEOUT_MS)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def visit(live_server: LiveServer) -> dict:
+    return live_server.new_visit()
+
+
+@pytest.fixture
+def make_participant(browser):
+    made: list[Participant] = []
+
+    def make(url: str, role: str, **options) -> Participant:
+        participant = Participant(browser, url, role, **options)
+        made.append(participant)
+        return participant
+
+    yield make
+    for participant in made:
+        participant.close()

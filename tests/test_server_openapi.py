@@ -1,0 +1,87 @@
+"""openapi.yaml describes exactly the routes the app has."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from starlette.routing import Match, Route
+
+from server.app import create_app
+
+SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+SAMPLE_PARAMS = {"path": "vendor/pyodide/pyodide.mjs", "module": "composer.py"}
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    return yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def routes(server_settings: Any) -> list[Route]:
+    return [r for r in create_app(server_settings).routes if isinstance(r, Route)]
+
+
+def spec_operations(spec: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(path, method.upper()) for path, item in spec["paths"].items()
+            for method in item if method in HTTP_METHODS}
+
+
+def app_api_operations(routes: list[Route]) -> set[tuple[str, str]]:
+    ops = set()
+    for route in routes:
+        if not route.path.startswith("/api"):
+            continue
+        methods = set(route.methods or ())
+        if "GET" in methods:
+            methods.discard("HEAD")  # Starlette adds HEAD to every GET route by itself
+        ops |= {(route.path, m) for m in methods}
+    return ops
+
+
+def test_spec_basics(spec: dict[str, Any]) -> None:
+    assert spec["openapi"].startswith("3.1")
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method in HTTP_METHODS:
+                assert op.get("responses"), (path, method)
+                assert op.get("operationId"), (path, method)
+
+
+def test_every_spec_operation_is_routed(spec: dict[str, Any], routes: list[Route]) -> None:
+    for path, method in sorted(spec_operations(spec)):
+        concrete = re.sub(r"\{([^}]+)\}", lambda m: SAMPLE_PARAMS.get(m.group(1), "abc"), path)
+        scope = {"type": "http", "path": concrete, "method": method, "root_path": ""}
+        matched = [r for r in routes if r.matches(scope)[0] == Match.FULL]
+        assert matched, f"{method} {path} is in openapi.yaml but not routed"
+        if path.startswith("/api"):
+            assert matched[0].path == path, (method, path, matched[0].path)
+
+
+def test_every_api_route_is_in_spec(spec: dict[str, Any], routes: list[Route]) -> None:
+    spec_api = {(p, m) for p, m in spec_operations(spec) if p.startswith("/api")}
+    assert app_api_operations(routes) == spec_api
+
+
+def test_refs_resolve(spec: dict[str, Any]) -> None:
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "$ref":
+                    target: Any = spec
+                    for part in value.removeprefix("#/").split("/"):
+                        target = target[part]
+                    assert target, value
+                else:
+                    yield from walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from walk(value)
+        yield None
+
+    list(walk(spec))

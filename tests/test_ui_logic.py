@@ -1,0 +1,176 @@
+"""The main thread's pure logic: text catalogue, formatting, visit links, the store.
+
+The same modules run under MicroPython in the browser, so the last tests run them there too.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+from bifoga import formatting, i18n, links
+from bifoga.state import Store
+from tests.micropython_runner import REPO, micropython_available, run_micropython
+
+UI_SOURCES = [REPO / "main.py", *sorted((REPO / "components").glob("*.py"))]
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def test_both_languages_have_the_same_keys_and_placeholders():
+    sv, en = i18n.CATALOGUE["sv"], i18n.CATALOGUE["en"]
+    assert sv.keys() == en.keys()
+    for key in sv:
+        assert placeholders(sv[key]) == placeholders(en[key]), key
+        assert sv[key].strip() and en[key].strip(), key
+
+
+def test_every_key_the_ui_asks_for_exists():
+    used: set[str] = set()
+    for path in UI_SOURCES:
+        source = path.read_text()
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z_]+\.[a-z_.]+)["']""", source))
+        used |= set(re.findall(r"""text\(\s*lang,\s*["']([a-z_]+\.[a-z_.]+)["']""", source))
+    assert used, "the scan found no keys: the pattern is wrong"
+    # Keys built from a prefix ("visit.role." + role) are checked by their prefix.
+    catalogue = i18n.CATALOGUE["sv"]
+    missing = sorted(k for k in used if k not in catalogue
+                     and not (k.endswith(".") and any(c.startswith(k) for c in catalogue)))
+    assert missing == []
+
+
+def test_no_user_visible_literal_text_in_components():
+    # textContent, content= and aria-label literals must come from the catalogue.
+    pattern = re.compile(r"""(content=|textContent\s*=\s*|"aria-label":\s*)["'][A-Za-zÅÄÖåäö]""")
+    offenders = []
+    for path in UI_SOURCES:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if pattern.search(line):
+                offenders.append(f"{path.name}:{number}: {line.strip()}")
+    assert offenders == []
+
+
+def test_text_falls_back_to_swedish_and_formats_values():
+    assert i18n.pick_lang(None) == "sv"
+    assert i18n.pick_lang("en") == "en"
+    assert i18n.pick_lang("EN-gb") == "en"
+    assert i18n.pick_lang("de") == "sv"
+    assert i18n.text("sv", "picker.attach") == "Bifoga fil"
+    assert i18n.text("en", "picker.attach") == "Attach file"
+    assert (i18n.text("sv", "refusal.audio", name="semester.jpg")
+            == "semester.jpg är en ljudfil. Ljudfiler kan inte skickas.")
+    with pytest.raises(KeyError):
+        i18n.text("sv", "no.such.key")
+
+
+@pytest.mark.parametrize(("size", "lang", "expected"), [
+    (0, "sv", "0 byte"),
+    (1023, "en", "1023 bytes"),
+    (19_968, "sv", "19,5 kB"),
+    (19_968, "en", "19.5 kB"),
+    (int(3.2 * 1024 * 1024), "sv", "3,2 MB"),
+    (10 * 1024 * 1024, "sv", "10 MB"),
+    (10 * 1024 * 1024 + 1, "sv", "10 MB"),
+])
+def test_format_size(size, lang, expected):
+    assert formatting.format_size(size, lang) == expected
+
+
+@pytest.mark.parametrize(("stamp", "offset", "expected"), [
+    ("2026-11-27T14:05:03Z", 0, "14:05"),
+    ("2026-11-27T14:05:03.123Z", 60, "15:05"),
+    ("2026-11-27T23:30:00+00:00", 60, "00:30"),
+    ("2026-01-01T00:10:00Z", -120, "22:10"),
+])
+def test_format_time_in_local_time(stamp, offset, expected):
+    assert formatting.format_time(stamp, "sv", offset) == expected
+
+
+def test_format_datetime_crosses_month_and_year():
+    assert formatting.format_datetime("2026-12-31T23:30:00Z", "sv", 60) == "2027-01-01 00:30"
+    assert formatting.format_datetime("2028-02-28T23:00:00Z", "en", 120) == "2028-02-29 01:00"
+
+
+def test_refusal_message_names_file_reason_and_what_to_do():
+    message = formatting.refusal_message("too_large", "röntgen.pdf", 10_485_761, 10_485_760, "sv")
+    assert message == "röntgen.pdf är 10 MB, större än 10 MB. Välj en mindre fil."
+    assert "PDF" in formatting.refusal_message("type_not_allowed", "a.exe", 10, 10, "en")
+
+
+def test_type_label_and_category_guess():
+    assert formatting.type_label("application/pdf") == "PDF"
+    assert formatting.type_label(None) == "?"
+    assert formatting.guess_category("image/svg+xml") == "document"  # never rendered inline
+    assert formatting.guess_category("video/webm") == "video"
+
+
+@pytest.mark.parametrize(("fragment", "expected"), [
+    ("#visit=abc&token=x-Y_z", ("abc", "x-Y_z")),
+    ("visit=abc&token=a%3Db", ("abc", "a=b")),
+    ("#visit=abc", (None, None)),
+    ("", (None, None)),
+    ("#token=&visit=abc", (None, None)),
+    ("#visit=a&token=%zz", ("a", "%zz")),
+])
+def test_visit_from_fragment(fragment, expected):
+    assert links.visit_from_fragment(fragment) == expected
+
+
+def test_store_patches_notify_only_subscribers_of_changed_keys():
+    store = Store({"a": 1, "b": 2})
+    seen: list[tuple[str, list[str]]] = []
+    store.subscribe(lambda state, changed: seen.append(("a", changed)), ("a",))
+    store.subscribe(lambda state, changed: seen.append(("any", changed)))
+    assert store.patch(a=1) == []
+    assert store.patch(b=3) == ["b"]
+    assert store.patch(a=5, c=1) == ["a", "c"]
+    assert seen == [("any", ["b"]), ("a", ["a", "c"]), ("any", ["a", "c"])]
+    assert store.get("a") == 5 and store.snapshot() == {"a": 5, "b": 3, "c": 1}
+
+
+@pytest.mark.skipif(not micropython_available(), reason="npm ci has not run")
+def test_main_thread_logic_runs_under_micropython():
+    names = ["__init__", "i18n", "formatting", "links", "state", "limits"]
+    files = {f"/bifoga/{n}.py": (REPO / "bifoga" / f"{n}.py").read_text() for n in names}
+    code = """
+import sys
+sys.path.insert(0, '/')
+from bifoga import formatting, links, i18n
+from bifoga.state import Store
+from bifoga.limits import check_size
+print(formatting.format_size(int(3.2 * 1024 * 1024), 'sv'))
+print(formatting.format_time('2026-11-27T14:05:03Z', 'sv', 60))
+print(formatting.format_datetime('2026-12-31T23:30:00Z', 'sv', 60))
+print(links.visit_from_fragment('#visit=abc&token=a%3Db'))
+print(i18n.text('sv', 'refusal.audio', name='semester.jpg'))
+print(formatting.refusal_message('too_large', 'x.pdf', 10485761, 10485760, 'en'))
+s = Store({'a': 1}); s.patch(a=2); print(s.get('a'))
+print(check_size(10485761, 10485760))
+"""
+    out = run_micropython(code, files).splitlines()
+    assert out == [
+        "3,2 MB", "15:05", "2027-01-01 00:30", "('abc', 'a=b')",
+        "semester.jpg är en ljudfil. Ljudfiler kan inte skickas.",
+        "x.pdf is 10 MB, larger than 10 MB. Choose a smaller file.", "2", "too_large",
+    ]
+
+
+def test_component_sources_compile_for_micropython():
+    """The components only run in the browser; at least their syntax must be MicroPython's."""
+    if not micropython_available():
+        pytest.skip("npm ci has not run")
+    files = {f"/src/{p.name}": p.read_text() for p in UI_SOURCES}
+    code = ("import os\nfor n in os.listdir('/src'):\n"
+            "    compile(open('/src/' + n).read(), n, 'exec')\nprint('ok')")
+    assert run_micropython(code, files).strip() == "ok"
+
+
+def test_worker_and_main_thread_configs_list_existing_files():
+    for name in ("pyscript.toml", "worker.toml"):
+        for path in re.findall(r'^"\./([^"]+)" = ', (REPO / name).read_text(), re.M):
+            assert Path(REPO / path).is_file(), f"{name} names a missing file {path}"
