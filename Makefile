@@ -29,11 +29,13 @@ static/vendor/.stamp: package-lock.json runtime-wheels.txt scripts/vendor_runtim
 vendor: node_modules/.installed $(VENV)/.installed
 	$(PY) scripts/vendor_runtime.py --force
 
-# Debian's Chromium for the end-to-end tests (`playwright install` cannot download here).
+# Debian's Chromium for the end-to-end tests (`playwright install` cannot download here), and
+# ffmpeg, which the sniffing tests use to make real audio-only and film containers.
 chromium:
-	@if [ ! -x "$(CHROMIUM)" ]; then \
-	  echo "Installing Debian's chromium (needs root)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	@if [ ! -x "$(CHROMIUM)" ] || ! command -v ffmpeg >/dev/null; then \
+	  echo "Installing Debian's chromium and ffmpeg (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium fonts-dejavu-core ffmpeg >/dev/null; \
 	fi
 
 run: setup

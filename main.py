@@ -14,8 +14,10 @@ from bifoga.i18n import pick_lang, text
 from bifoga.limits import check_size
 from bifoga.links import parse_params, visit_from_fragment
 from bifoga.state import Store
+from bifoga.viewer_math import step_index
 from components.announcer import Announcer
 from components.api_client import ApiClient, ApiError
+from components.clipboard import copy_image
 from components.composer import Composer
 from components.dom import h
 from components.image_viewer import ImageViewer
@@ -35,7 +37,7 @@ api_base = str(document.querySelector('meta[name="bifoga-api-base"]').content or
 
 store = Store({
     "config": None, "visit": None, "cursor": 0, "worker": None, "pending": None,
-    "uploading": False, "object_urls": {},
+    "uploading": False, "object_urls": {}, "viewer_index": 0,
 })
 worker_ready = asyncio.Event()
 
@@ -45,7 +47,7 @@ header = VisitHeader(lang)
 announcer = Announcer(lang)
 messages = None  # built once the visit (and so the role) is known
 composer = Composer(lang)
-picker = Picker(lang, "", text(lang, "picker.limits", max="10 MB"))
+picker = Picker(lang, "", "")  # accept list and limits come from /api/config
 preview = PreviewDialog(lang)
 viewer = ImageViewer(lang)
 api = ApiClient(api_base, visit_id or "", token or "")
@@ -68,13 +70,40 @@ async def attachment_url(att):
     return urls[att["id"]]
 
 
-def on_enlarge(att, button):
+def show_image(index, from_button=False):
+    """Open (or step) the viewer at image `index` of the visit's images, oldest first."""
+    images = messages.images
+    att, button, sender_line = images[index]
+
     async def run():
-        url = await attachment_url(att)
-        item = button.closest("li")
-        sender_line = (item.querySelector(".message-sender").textContent + ", "
-                       + item.querySelector("time").textContent) if item else ""
-        viewer.open(att, url, sender_line, button)
+        try:
+            url = await attachment_url(att)
+        except ApiError:
+            announcer.warn(t("attachment.load_failed", name=att["name"]))
+            return
+        store.patch(viewer_index=index)
+        viewer.open(att, url, sender_line, button if from_button else None, index, len(images))
+    asyncio.create_task(run())
+
+
+def on_enlarge(att):
+    ids = [entry[0]["id"] for entry in messages.images]
+    show_image(ids.index(att["id"]), from_button=True)
+
+
+def on_viewer_step(delta):
+    index = step_index(store.get("viewer_index"), delta, len(messages.images))
+    if index is not None and index != store.get("viewer_index"):
+        show_image(index)
+
+
+def on_viewer_copy(att, img):
+    async def run():
+        try:
+            await copy_image(img)
+            viewer.say(t("viewer.copied"))
+        except Exception:  # noqa: BLE001 - permission refused, no clipboard: say so plainly
+            viewer.say(t("viewer.copy_failed"))
     asyncio.create_task(run())
 
 
@@ -277,6 +306,9 @@ def mount():
     messages.set_names(visit.get("participants", {}))
     messages.on("enlarge", on_enlarge)
     messages.on("download", on_download)
+    viewer.on("step", on_viewer_step)
+    viewer.on("save", on_download)
+    viewer.on("copy", on_viewer_copy)
     composer.on("send", on_send)
     picker.on("picked", on_picked)
     preview.on("upload", on_upload)

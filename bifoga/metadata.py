@@ -57,6 +57,7 @@ CATEGORIES: tuple[str, ...] = (
 )
 
 _MAX_IFDS = 16  # IFD0 + chain + Exif/GPS/Interop: real files have <= 5
+_MAX_PARTS = 100_000  # segments/chunks per file: real files have far fewer; bounds the time
 
 
 class MetadataError(ValueError):
@@ -401,6 +402,7 @@ _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _EXIF_ID = b"Exif\x00"
 _XMP_IDS = (b"http://ns.adobe.com/xap/1.0/\x00", b"http://ns.adobe.com/xmp/extension/\x00")
 _ICC_ID = b"ICC_PROFILE\x00"
+_NOT_FF = re.compile(rb"[^\xff]")
 
 
 def _jpeg_check_tables(marker: int, p: bytes, pos: int) -> None:
@@ -471,17 +473,17 @@ def _jpeg(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
     icc_parts: list[tuple[int, bytes | memoryview]] = []  # (index in out, payload)
     seen_sof = seen_dqt = seen_sos = False
     pos = 2
-    while True:
+    for _ in range(_MAX_PARTS):
         if pos >= n:
             raise MetadataError(
                 "truncated JPEG: no end-of-image marker" if seen_sos else "JPEG without SOS"
             )
         if data[pos] != 0xFF:
             raise MetadataError(f"corrupt JPEG: expected a marker at offset {pos}")
-        while pos < n and data[pos] == 0xFF:  # fill bytes
-            pos += 1
-        if pos >= n:
+        fill_end = _NOT_FF.search(data, pos)  # skip fill bytes
+        if fill_end is None:
             raise MetadataError("truncated JPEG")
+        pos = fill_end.start()
         marker = data[pos]
         pos += 1
         if marker == 0xD9:  # EOI
@@ -540,11 +542,10 @@ def _jpeg(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
                 f = data.find(b"\xff", p)
                 if f < 0:
                     raise MetadataError("truncated JPEG: no end-of-image marker")
-                q = f
-                while q < n and data[q] == 0xFF:
-                    q += 1
-                if q >= n:
+                after = _NOT_FF.search(data, f)
+                if after is None:
                     raise MetadataError("truncated JPEG: no end-of-image marker")
+                q = after.start()
                 nb = data[q]
                 if nb == 0x00 or 0xD0 <= nb <= 0xD7:
                     p = q + 1
@@ -552,6 +553,8 @@ def _jpeg(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
                 break
             out.append(mv[pos:f])
             pos = f
+    else:
+        raise MetadataError("corrupt JPEG: too many segments")
 
     _jpeg_fix_icc(icc_parts, out, acc)
     new = acc.new_exif(keep_capture_date)
@@ -641,7 +644,7 @@ def _png(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memory
     pos = 8
     first_idat: int | None = None  # where a new eXIf goes: before the first fcTL/IDAT
     first = True
-    while True:
+    for _ in range(_MAX_PARTS):
         if pos + 12 > n:
             raise MetadataError("truncated PNG: no IEND chunk")
         length = int.from_bytes(data[pos : pos + 4], "big")
@@ -693,6 +696,8 @@ def _png(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memory
             acc.found.add("other_exif")
         else:
             raise MetadataError(f"unsupported critical PNG chunk {ctype!r}")
+    else:
+        raise MetadataError("corrupt PNG: too many chunks")
     if first_idat is None or not any(bytes(c[4:8]) == b"IDAT" for c in out[1:]):
         raise MetadataError("corrupt PNG: no IDAT chunk")
     new = acc.new_exif(keep_capture_date)
@@ -728,6 +733,8 @@ def _webp(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
     chunks: list[tuple[bytes, int, int]] = []  # (fourcc, start, end incl. padding)
     pos = 12
     while pos < riff_end:
+        if len(chunks) >= _MAX_PARTS:
+            raise MetadataError("corrupt WebP: too many chunks")
         if pos + 8 > riff_end:
             raise MetadataError(f"truncated WebP: chunk header at offset {pos}")
         fourcc = bytes(data[pos : pos + 4])
@@ -752,12 +759,12 @@ def _webp(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
                     raise MetadataError("corrupt WebP: unexpected chunk after simple image")
                 acc.found.add("other_exif")
         _webp_check_bitstream(first, data, chunks[0][1])
-        out.append(mv[chunks[0][1] : chunks[0][2]])
+        out.append(_padded(mv[chunks[0][1] : chunks[0][2]]))
     elif first == b"VP8X":
         start, end = chunks[0][1], chunks[0][2]
         if end - start < 18 or int.from_bytes(data[start + 4 : start + 8], "little") < 10:
             raise MetadataError("corrupt WebP: short VP8X chunk")
-        vp8x = bytearray(data[start:end])
+        vp8x = bytearray(b"VP8X\x0a\x00\x00\x00" + data[start + 8 : start + 18])  # canonical
         animated = bool(vp8x[8] & _VP8X_ANIM)
         out.append(b"")  # placeholder for the rewritten VP8X
         stage = 0  # 0: ICCP allowed, 1: ANIM/ALPH/image, 2: after image (metadata)
@@ -765,7 +772,7 @@ def _webp(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
         for fourcc, cstart, cend in chunks[1:]:
             csize = int.from_bytes(data[cstart + 4 : cstart + 8], "little")
             body = mv[cstart + 8 : cstart + 8 + csize]
-            piece = mv[cstart:cend]
+            piece = _padded(mv[cstart:cend])
             if fourcc == b"ICCP":
                 if stage != 0 or not _valid_icc(bytes(body)):
                     raise MetadataError("corrupt WebP: bad ICCP chunk")
@@ -778,8 +785,9 @@ def _webp(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
                 stage = 1
                 out.append(piece)
             elif fourcc == b"ANMF":
-                if not animated or stage > 1 or len(body) < 16:
-                    raise MetadataError("corrupt WebP: bad ANMF chunk")
+                if not animated or stage > 1:
+                    raise MetadataError("corrupt WebP: misplaced ANMF chunk")
+                _webp_check_frame(bytes(body))
                 stage, image_seen = 1, True
                 out.append(piece)
             elif fourcc == b"ALPH":
@@ -825,6 +833,29 @@ def _webp(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
     size = 4 + sum(len(p) for p in out)
     out[:0] = [b"RIFF" + size.to_bytes(4, "little") + b"WEBP"]
     return out
+
+
+def _padded(piece: memoryview) -> bytes | memoryview:
+    """A chunk whose final pad byte was missing gets it back (chunks must start even)."""
+    return bytes(piece) + b"\x00" if len(piece) & 1 else piece
+
+
+def _webp_check_frame(body: bytes) -> None:
+    """An ANMF payload: 16-byte frame header, then [ALPH] and one VP8/VP8L sub-chunk."""
+    pos, n, kinds = 16, len(body), []
+    while pos < n:
+        if pos + 8 > n:
+            raise MetadataError("corrupt WebP: bad ANMF chunk")
+        fourcc = body[pos : pos + 4]
+        size = int.from_bytes(body[pos + 4 : pos + 8], "little")
+        if pos + 8 + size > n or fourcc not in (b"ALPH", b"VP8 ", b"VP8L"):
+            raise MetadataError("corrupt WebP: bad ANMF chunk")
+        if fourcc != b"ALPH":
+            _webp_check_bitstream(fourcc, body, pos)
+        kinds.append(fourcc)
+        pos += 8 + size + (size & 1)
+    if kinds not in ([b"VP8 "], [b"VP8L"], [b"ALPH", b"VP8 "], [b"ALPH", b"VP8L"]):
+        raise MetadataError("corrupt WebP: bad ANMF chunk")
 
 
 def _webp_check_bitstream(fourcc: bytes, data: bytes, start: int) -> None:

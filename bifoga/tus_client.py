@@ -16,11 +16,13 @@ Behaviour (see also docs/api.md):
   seen so far. It never goes backwards: after a resume from a lower server offset the reported
   value stays put until the re-sent bytes pass it. ``size`` is always reported at the end.
 * Transient failures -- ``OSError``/``ConnectionError`` from the adapter, status 408, 423, 429,
-  5xx, and 409 (offset mismatch) on PATCH -- switch the state to ``"reconnecting"`` and start
-  (or continue) a *failure streak*: waits of ``retry_delays`` (0.5, 1, 3, 5 s) and then every
-  ``retry_every`` (10 s); before each retry the client asks the server for its offset (HEAD)
-  and goes on from there. The last wait is shortened so that the last try happens exactly
-  ``give_up_after`` seconds after the streak began; if that fails too: ``TusError("gave_up")``.
+  460, 5xx, and 409 (offset mismatch) on PATCH, unless the JSON body names a permanent
+  condition (``too_many_uploads``, ``visit_ended``) -- switch the state to ``"reconnecting"``
+  and start (or continue) a *failure streak*: waits of ``retry_delays`` (0.5, 1, 3, 5 s) and
+  then every ``retry_every`` (10 s); before each retry the client asks the server for its
+  offset (HEAD) and goes on from there. The last wait is shortened so that the last try
+  happens exactly ``give_up_after`` seconds after the streak began; if that fails too:
+  ``TusError("gave_up")``.
   A ``Retry-After: <seconds>`` header on 429/503 lengthens a wait (never past the deadline).
   The state goes back to ``"uploading"`` as soon as the server answers again (HEAD ok); the
   streak (and so the schedule and the give-up clock) ends when the server acknowledges bytes
@@ -36,6 +38,8 @@ Behaviour (see also docs/api.md):
   DELETE if an upload URL exists; ``start()`` raises ``TusError("cancelled")``. A cancel that
   lands while the creation POST is in flight cannot know the new URL; such an orphan upload is
   left to the server's expiration.
+* If the task running ``start()`` is itself cancelled (page closing), the state becomes
+  ``"failed"`` and nothing is deleted: the upload stays resumable.
 * ``start()`` may be called again after a failure (``url`` is then set, so it resumes via HEAD);
   a new :class:`Upload` given ``url=`` resumes an upload made earlier (even in another page).
 * Checksums (the server offers ``Tus-Checksum-Algorithm: sha256``) are not used: the client never
@@ -67,7 +71,10 @@ __all__ = [
 TUS_VERSION = "1.0.0"
 STATES = ("uploading", "reconnecting", "done", "failed", "cancelled")
 
-_TRANSIENT_STATUS = frozenset({408, 423, 429})
+# 460: checksum mismatch (tus checksum extension), worth re-sending if an adapter checksums.
+_TRANSIENT_STATUS = frozenset({408, 423, 429, 460})
+# Body codes that make an otherwise transient status permanent (reference server, docs/api.md).
+_PERMANENT_CODES = frozenset({"too_many_uploads", "visit_ended"})
 _DEFAULT_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -335,13 +342,11 @@ class Upload:
             self._streak_start = None
             self._set_state("uploading")
             result = await self._upload()
-        except asyncio.CancelledError:
-            if self._cancelled:
+        except (asyncio.CancelledError, TusError):
+            if self._cancelled:  # by cancel()
+                self._set_state("cancelled")
                 raise TusError("cancelled", "upload cancelled") from None
-            raise
-        except TusError:
-            if self._cancelled:
-                raise TusError("cancelled", "upload cancelled") from None
+            # TusError, or the caller cancelled the task running start(): stopped, resumable
             self._set_state("failed")
             raise
         except BaseException:
@@ -430,7 +435,7 @@ class Upload:
         return TusError(code, message, status)
 
     def _check_transient(self, resp: Response, what: str) -> None:
-        if _is_transient_status(resp.status):
+        if _is_transient_status(resp.status) and _error_code(resp.body) not in _PERMANENT_CODES:
             raise _Transient(f"{what}: HTTP {resp.status}", resp.status, _retry_after(resp))
 
     async def _create(self) -> None:
@@ -481,7 +486,7 @@ class Upload:
         self._check_transient(resp, "PATCH")
         if resp.status == 409:  # offset mismatch (or a permanent conflict named in the body)
             code = _error_code(resp.body)
-            if code is None or "offset" in code or code == "conflict":
+            if code not in _PERMANENT_CODES:
                 raise _Transient("PATCH: HTTP 409 offset mismatch", 409)
             raise self._fail(resp, "PATCH")
         if not 200 <= resp.status < 300:

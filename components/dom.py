@@ -1,7 +1,7 @@
 """Small DOM helpers shared by the components: element building and listener bookkeeping."""
 
 from pyscript import document
-from pyscript.ffi import create_proxy
+from pyscript.ffi import create_proxy, to_js
 
 from bifoga.i18n import text
 
@@ -42,7 +42,7 @@ class Listeners:
         if options is None:
             target.addEventListener(event, proxy)
         else:
-            target.addEventListener(event, proxy, options)
+            target.addEventListener(event, proxy, to_js(options))
         self._items.append((target, event, proxy))
         return proxy
 

@@ -1,48 +1,206 @@
-"""The enlarged image: a modal dialog with the full image as a real <img>.
+"""The image viewer behind the magnifier: zoom, pan, rotate, save, copy, previous and next.
 
-A real <img> of the image itself, so the browser's own right-click "Spara bild som…" and
-"Kopiera bild" work. Esc or the close button closes it; focus goes back to the magnifier.
+The enlarged image is a real <img> of the image itself, so the browser's own right-click
+"Spara bild som…" and "Kopiera bild" work too. Esc, the close button or a click outside closes
+it; focus goes back to the magnifier that opened it.
+Raises "save"(attachment), "copy"(attachment, img) and "step"(delta).
 """
 
 from bifoga.formatting import format_size, type_label
+from bifoga.viewer_math import PAN_STEP, View, pinch_factor
 from components.dom import Component, h
 
 
 class ImageViewer(Component):
     def __init__(self, lang):
         super().__init__(lang)
+        self.view = View()
+        self.attachment = None
+        self._opener = None
+        self._pointers = {}
+        self._pinch_distance = 0.0
+
         self.title = h("h2", {"id": "viewer-title", "class": "viewer-title"})
-        self.image = h("img", {"class": "viewer-image", "id": "viewer-image"})
-        self.info = h("p", {"class": "viewer-info"})
+        self.position = h("p", {"class": "viewer-position"})
         self.close_button = h("button", {"type": "button", "class": "secondary viewer-close"},
                               content=self.t("viewer.close"))
-        header = h("div", {"class": "viewer-header"}, [self.title, self.close_button])
+        self.image = h("img", {"class": "viewer-image", "id": "viewer-image", "draggable": "false"})
+        self.stage = h("div", {"class": "viewer-stage", "id": "viewer-stage"}, [self.image])
+        self.zoom_label = h("output", {"class": "viewer-zoom", "aria-live": "polite"})
+        self.prev_button = self._button("viewer.previous", lambda e: self.emit("step", -1), "‹")
+        self.next_button = self._button("viewer.next", lambda e: self.emit("step", 1), "›")
+        toolbar = h("div", {"class": "viewer-toolbar", "role": "toolbar",
+                            "aria-controls": "viewer-stage"}, [
+            self.prev_button,
+            self._button("viewer.zoom_out", lambda e: self._zoom(-1), "−"),
+            self.zoom_label,
+            self._button("viewer.zoom_in", lambda e: self._zoom(1), "+"),
+            self._button("viewer.zoom_reset", lambda e: self._reset(), "1:1"),
+            self._button("viewer.rotate", lambda e: self._rotate(), "⟳"),
+            self.next_button,
+        ])
+        self.save_button = h("button", {"type": "button", "class": "secondary"},
+                             content=self.t("viewer.save"))
+        self.copy_button = h("button", {"type": "button", "class": "secondary"},
+                             content=self.t("viewer.copy"))
+        self.info = h("p", {"class": "viewer-info"})
+        self.status = h("p", {"class": "viewer-status", "role": "status"})
+        help_text = h("p", {"class": "viewer-help", "id": "viewer-help"},
+                      content=self.t("viewer.help"))
         self.root = h("dialog", {"id": "image-viewer", "class": "dialog image-viewer",
-                                 "aria-labelledby": "viewer-title", "aria-modal": "true"},
-                      [header, h("div", {"class": "viewer-stage"}, [self.image]), self.info])
-        self._opener = None
-        self.listeners.add(self.close_button, "click", lambda e: self.close())
-        self.listeners.add(self.root, "close", self._closed)
-        # A click on the backdrop (the dialog element itself, outside its content) closes it.
-        self.listeners.add(self.root, "click", self._backdrop_click)
+                                 "aria-labelledby": "viewer-title",
+                                 "aria-describedby": "viewer-help", "aria-modal": "true"}, [
+            h("div", {"class": "viewer-header"}, [self.title, self.position, self.close_button]),
+            self.stage, toolbar,
+            h("div", {"class": "viewer-footer"}, [
+                self.info, h("div", {"class": "viewer-actions"},
+                             [self.save_button, self.copy_button])]),
+            self.status, help_text,
+        ])
+        add = self.listeners.add
+        add(self.close_button, "click", lambda e: self.close())
+        add(self.save_button, "click", lambda e: self.emit("save", self.attachment))
+        add(self.copy_button, "click", lambda e: self.emit("copy", self.attachment, self.image))
+        add(self.root, "close", self._closed)
+        add(self.root, "click", self._backdrop_click)
+        add(self.root, "keydown", self._keydown)
+        add(self.stage, "wheel", self._wheel, {"passive": False})
+        add(self.stage, "pointerdown", self._pointer_down)
+        add(self.stage, "pointermove", self._pointer_move)
+        for name in ("pointerup", "pointercancel", "lostpointercapture"):
+            add(self.stage, name, self._pointer_up)
 
-    def open(self, attachment, url, sender_line, opener):
-        self._opener = opener
+    def _button(self, key, handler, symbol):
+        button = h("button", {"type": "button", "class": "viewer-tool", "aria-label": self.t(key),
+                              "title": self.t(key)},
+                   [h("span", {"aria-hidden": "true"}, content=symbol)])
+        self.listeners.add(button, "click", handler)
+        return button
+
+    # --- showing ---------------------------------------------------------------------------
+    def open(self, attachment, url, sender_line, opener=None, index=0, count=1):
+        """Show an image; `opener` gets focus back on close (kept when stepping)."""
+        if opener is not None:
+            self._opener = opener
+        self.attachment = attachment
+        self.view.reset()
+        self._apply()
+        self.status.textContent = ""
         self.title.textContent = self.t("viewer.title", name=attachment["name"])
         self.image.setAttribute("src", url)
         self.image.setAttribute("alt", attachment["name"])
         self.info.textContent = (sender_line + " · " + type_label(attachment.get("mime")) + " · "
                                  + format_size(attachment["size"], self.lang))
+        self.position.textContent = self.t("viewer.position", n=index + 1, total=count)
+        self.position.hidden = count < 2
+        self.prev_button.disabled = index <= 0
+        self.next_button.disabled = index >= count - 1
         if not self.root.open:
             self.root.showModal()
-        self.close_button.focus()
+            self.close_button.focus()
+
+    def say(self, message):
+        self.status.textContent = message
 
     def close(self):
         if self.root.open:
             self.root.close()
 
+    @property
+    def is_open(self):
+        return bool(self.root.open)
+
+    # --- view changes ----------------------------------------------------------------------
+    def _size(self):
+        return float(self.stage.clientWidth), float(self.stage.clientHeight)
+
+    def _apply(self):
+        self.image.style.transform = self.view.css()
+        self.zoom_label.textContent = self.t("viewer.zoom_level", percent=self.view.percent())
+        self.stage.classList.toggle("zoomed", self.view.zoomed)
+
+    def _zoom(self, direction):
+        w, hgt = self._size()
+        if direction > 0:
+            self.view.zoom_in(w, hgt)
+        else:
+            self.view.zoom_out(w, hgt)
+        self._apply()
+
+    def _reset(self):
+        self.view.reset()
+        self._apply()
+
+    def _rotate(self):
+        self.view.rotate()
+        self._apply()
+
+    # --- input -----------------------------------------------------------------------------
+    def _keydown(self, event):
+        key = event.key
+        w, hgt = self._size()
+        if key in ("+", "="):
+            self._zoom(1)
+        elif key == "-":
+            self._zoom(-1)
+        elif key == "0":
+            self._reset()
+        elif key in ("ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"):
+            if self.view.zoomed:
+                dx = {"ArrowLeft": PAN_STEP, "ArrowRight": -PAN_STEP}.get(key, 0)
+                dy = {"ArrowUp": PAN_STEP, "ArrowDown": -PAN_STEP}.get(key, 0)
+                self.view.pan(dx, dy, w, hgt)
+                self._apply()
+            elif key in ("ArrowLeft", "ArrowRight"):
+                self.emit("step", -1 if key == "ArrowLeft" else 1)
+            else:
+                return
+        else:
+            return
+        event.preventDefault()
+
+    def _wheel(self, event):
+        event.preventDefault()
+        rect = self.stage.getBoundingClientRect()
+        cx = float(event.clientX) - float(rect.left) - float(rect.width) / 2
+        cy = float(event.clientY) - float(rect.top) - float(rect.height) / 2
+        factor = 1.15 if float(event.deltaY) < 0 else 1 / 1.15
+        self.view.zoom(factor, cx, cy, float(rect.width), float(rect.height))
+        self._apply()
+
+    def _pointer_down(self, event):
+        self._pointers[int(event.pointerId)] = (float(event.clientX), float(event.clientY))
+        self.stage.setPointerCapture(event.pointerId)
+        if len(self._pointers) == 2:
+            self._pinch_distance = self._distance()
+
+    def _pointer_move(self, event):
+        pid = int(event.pointerId)
+        if pid not in self._pointers:
+            return
+        old_x, old_y = self._pointers[pid]
+        self._pointers[pid] = (float(event.clientX), float(event.clientY))
+        w, hgt = self._size()
+        if len(self._pointers) >= 2:
+            distance = self._distance()
+            self.view.zoom(pinch_factor(self._pinch_distance, distance), 0.0, 0.0, w, hgt)
+            self._pinch_distance = distance
+        elif self.view.zoomed:
+            self.view.pan(float(event.clientX) - old_x, float(event.clientY) - old_y, w, hgt)
+        else:
+            return
+        self._apply()
+
+    def _pointer_up(self, event):
+        self._pointers.pop(int(event.pointerId), None)
+
+    def _distance(self):
+        (x1, y1), (x2, y2) = list(self._pointers.values())[:2]
+        return ((x1 - x2) ** 2 + (y1 - y2) ** 2) ** 0.5
+
     def _closed(self, event):
         self.image.removeAttribute("src")
+        self._pointers = {}
         if self._opener is not None:
             self._opener.focus()
             self._opener = None

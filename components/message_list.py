@@ -26,6 +26,7 @@ class MessageList(Component):
         self.root = h("section", {"class": "chat", "aria-label": self.t("chat.label")},
                       [self.empty, self.list])
         self._shown = {}
+        self.images = []  # (attachment, magnifier button, sender line), in chat order
 
     def set_names(self, names):
         self.names = names
@@ -70,7 +71,8 @@ class MessageList(Component):
             enlarge = h("button", {"type": "button", "class": "enlarge-button",
                                    "aria-label": self.t("attachment.enlarge", name=att["name"])},
                         [icon(h("span", {"class": "icon", "aria-hidden": "true"}), MAGNIFIER)])
-            self.listeners.add(enlarge, "click", lambda e: self.emit("enlarge", att, enlarge))
+            self.images.append((att, enlarge, sender + ", " + when))
+            self.listeners.add(enlarge, "click", lambda e: self.emit("enlarge", att))
             frame = h("div", {"class": "image-frame"}, [img, enlarge])
             asyncio.create_task(self._fill(img, "src", att))
             return h("figure", {"class": "attachment attachment-image-wrap"},

@@ -365,9 +365,13 @@ def test_apng_chunks_kept():
     i = data.index(b"IDAT") - 4
     data = data[:i] + fx.png_chunk(b"tEXt", b"Comment\x00TEXT-SECRET") + data[i:]
     out = metadata.strip(data).data
-    assert [t for t, _ in fx.png_chunks(out)] == [
-        t for t, _ in fx.png_chunks(data) if t != b"tEXt"
-    ]
+    assert out == metadata.strip(out).data
+    # with an orientation to keep: the new eXIf goes before the first frame control chunk
+    tiff = fx.rich_exif(6, thumbnail=False)[6:]
+    with_exif = data[:33] + fx.png_chunk(b"eXIf", tiff) + data[33:]
+    types = [t for t, _ in fx.png_chunks(metadata.strip(with_exif).data)]
+    assert types.index(b"acTL") < types.index(b"eXIf") < types.index(b"fcTL")
+    assert [t for t, _ in fx.png_chunks(out)] == [t for t, _ in fx.png_chunks(data) if t != b"tEXt"]
     for n in range(2):
         a, b = Image.open(io.BytesIO(data)), Image.open(io.BytesIO(out))
         a.seek(n), b.seek(n)
@@ -670,3 +674,59 @@ def test_strip_timing_large_jpeg(big_noisy_jpeg):
     assert fx.gps_rational_bytes() not in result.data
     assert fx.scan_data(result.data) == fx.scan_data(big_noisy_jpeg)
     assert elapsed < 2.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Robustness details
+
+
+def test_pathological_inputs_are_bounded():
+    ihdr = fx.png_chunk(b"IHDR", bytes(13))
+    cases = [
+        b"\xff\xd8" + b"\xff" * 3_000_000,  # endless fill bytes
+        b"\xff\xd8" + b"\xff\xfe\x00\x02" * 500_000,  # endless empty comments
+        PNG_SIG + ihdr + fx.png_chunk(b"tEXt", b"") * 200_000,
+        b"RIFF" + (4 + 8 * 300_000).to_bytes(4, "little") + b"WEBP" + b"abcd" + bytes(4) * 300_000,
+    ]
+    for data in cases:
+        start = time.perf_counter()
+        with pytest.raises(MetadataError):
+            metadata.strip(data)
+        assert time.perf_counter() - start < 1.0
+
+
+def test_jpeg_fill_bytes_and_bad_icc():
+    buf = io.BytesIO()
+    fx.picture().save(buf, "JPEG")
+    data = buf.getvalue()
+    i = data.index(b"\xff\xdb")
+    bad_icc = fx.segment(0xE2, b"ICC_PROFILE\x00\x01\x01" + b"not a profile" * 20)
+    patched = data[:i] + bad_icc + b"\xff\xff\xff" + data[i:]
+    result = metadata.strip(patched)
+    assert result.removed == ["other_exif"] and b"not a profile" not in result.data
+    assert fx.decoded(result.data) == fx.decoded(data)
+    assert not metadata.inspect(result.data).icc
+
+
+def test_webp_missing_final_pad_is_repaired():
+    data = fx.rich_webp(orientation=6)
+    body = data[12:] + b"XMP " + (3).to_bytes(4, "little") + b"abc"  # no pad byte at the end
+    odd = b"RIFF" + (len(body) + 4).to_bytes(4, "little") + b"WEBP" + body
+    out = metadata.strip(odd).data
+    assert len(out) % 2 == 0 and int.from_bytes(out[4:8], "little") == len(out) - 8
+    assert fx.decoded(out) == fx.decoded(data)
+
+
+def test_metadata_module_does_not_need_pillow():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['PIL'] = None\n"
+        "import bifoga.metadata, bifoga.imaging\n"
+        "assert not bifoga.imaging.pillow_available()\n"
+        "r = bifoga.metadata.strip(open(sys.argv[1], 'rb').read())\n"
+        "assert r.orientation == 6 and 'gps' in r.removed\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run([sys.executable, "-c", code, str(fx.FIXTURE)], cwd=root, check=True)

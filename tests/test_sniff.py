@@ -576,6 +576,9 @@ OFFICE_CASES = {
                      "type_not_allowed"),
     "docx_truncated": (ooxml("docx")[:-40], "type_not_allowed"),
     "zip_magic_only": (b"PK\x03\x04" + b"\x00" * 26, "type_not_allowed"),
+    "docx_with_20000_parts": (  # refused from the end record, before zipfile reads them all
+        ooxml("docx", extra=[(f"word/media/{i}.xml", b"") for i in range(20_000)]),
+        "type_not_allowed"),
 }
 
 

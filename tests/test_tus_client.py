@@ -217,13 +217,15 @@ def test_resume_with_url_of_existing_upload():
 
     async def first_half():
         task = asyncio.ensure_future(first.start())
-        while first.offset < 300_000:
+        while io.script["PATCH"]:  # until the 2nd PATCH hangs
             await asyncio.sleep(0)
         task.cancel()  # the page is closed: no DELETE
         with pytest.raises(asyncio.CancelledError):
             await task
 
     run(first_half())
+    assert first.state == "failed"  # stopped, not terminated: no DELETE
+    assert "DELETE" not in io.methods()
     assert len(only_upload(io).data) == 300_000
     io.log.clear()
     rec = Recorder()
@@ -409,6 +411,15 @@ def test_415_at_creation(body, code):
         run(make_upload(io).start())
     assert (err.value.code, err.value.status) == (code, 415)
     assert io.methods() == ["POST"]
+
+
+def test_too_many_uploads_429_is_permanent():
+    io = MemoryTusIO(blob(10))
+    io.script["POST"].append(Response(429, {}, b'{"error": "too_many_uploads"}'))
+    with pytest.raises(TusError) as err:
+        run(make_upload(io).start())
+    assert (err.value.code, err.value.status) == ("too_many_uploads", 429)
+    assert io.sleeps == []
 
 
 @pytest.mark.parametrize(
@@ -600,3 +611,377 @@ def test_fake_clock_records_sleeps():
     clock = FakeClock(0)
     run(clock.sleep(2.5))
     assert clock.now() == 2.5 and clock.sleeps == [2.5]
+
+
+# =============================================================== integration: the real server
+
+MiB = 1024 * 1024
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``python -m server`` on a free port (demo mode); yields its base URL."""
+    tmp = tmp_path_factory.mktemp("tus_server")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATA_DIR": str(tmp / "data"),
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "BIFOGA_DEMO": "1",
+    }
+    out = open(tmp / "server.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server"], cwd=ROOT, env=env, stdout=out, stderr=out
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited: {(tmp / 'server.log').read_text()[-3000:]}")
+            try:
+                if httpx.get(base + "/api/config", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("server did not answer /api/config within 30 s")
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        out.close()
+
+
+class Visit:
+    def __init__(self, base: str) -> None:
+        resp = httpx.post(base + "/api/visits", json={}, timeout=10)
+        assert resp.status_code == 201, resp.text
+        body = resp.json()
+        self.base = base
+        self.id = body["visit_id"]
+        self.patient_token = body["patient_token"]
+        self.clinician_token = body["clinician_token"]
+        self.auth = {"Authorization": f"Bearer {self.patient_token}"}
+        self.endpoint = f"{base}/api/visits/{self.id}/uploads"
+
+    async def finalise(self, client: httpx.AsyncClient, url: str) -> dict:
+        upload_id = url.rstrip("/").rsplit("/", 1)[1]
+        resp = await client.post(
+            f"{self.base}/api/visits/{self.id}/attachments",
+            json={"upload_id": upload_id},
+            headers=self.auth,
+        )
+        assert resp.status_code == 201, resp.text
+        return resp.json()
+
+    async def download(self, client: httpx.AsyncClient, message: dict) -> bytes:
+        resp = await client.get(self.base + message["attachment"]["url"], headers=self.auth)
+        assert resp.status_code == 200, resp.text
+        return resp.content
+
+    async def head(self, client: httpx.AsyncClient, url: str) -> httpx.Response:
+        return await client.head(url, headers={**self.auth, "Tus-Resumable": "1.0.0"})
+
+
+def pdf_like(n: int, seed: int = 7) -> bytes:
+    head = b"%PDF-1.4\n"
+    return head + random.Random(seed).randbytes(n - len(head))
+
+
+def real_upload(io, visit: Visit, size: int, name: str, filetype: str, rec=None, **kw) -> Upload:
+    rec = rec or Recorder()
+    return Upload(
+        io,
+        visit.endpoint,
+        size,
+        {"filename": name, "filetype": filetype},
+        headers=visit.auth,
+        on_progress=rec.on_progress,
+        on_state=rec.on_state,
+        **kw,
+    )
+
+
+async def timed_upload(base: str, data: bytes, chunk_size: int | None) -> tuple[float, Upload]:
+    """Upload ``data`` to a new visit; returns (MB/s, the finished Upload)."""
+    visit = Visit(base)
+    async with httpx.AsyncClient(timeout=30) as client:
+        io = HttpxTusIO(data, client)
+        up = real_upload(io, visit, len(data), "big.pdf", "application/pdf", chunk_size=chunk_size)
+        t0 = time.perf_counter()
+        await up.start()
+        elapsed = time.perf_counter() - t0
+        head = await visit.head(client, up.url)
+        assert head.headers["upload-offset"] == str(len(data))
+    return len(data) / elapsed / 1e6, up
+
+
+def test_real_clip_in_one_patch(server):
+    clip = (FIXTURES / "clip.mp4").read_bytes()
+    visit = Visit(server)
+
+    async def scenario():
+        async with httpx.AsyncClient(timeout=30) as client:
+            io = HttpxTusIO(clip, client)
+            rec = Recorder()
+            up = real_upload(io, visit, len(clip), "clip.mp4", "video/mp4", rec)
+            url = await up.start()
+            assert url.startswith(visit.endpoint + "/")  # relative Location resolved
+            assert [m for m, _ in io.requests] == ["POST", "PATCH"]
+            assert rec.states == ["uploading", "done"]
+            assert rec.progress[-1] == (len(clip), len(clip))
+            message = await visit.finalise(client, url)
+            assert message["attachment"]["category"] == "video"
+            assert await visit.download(client, message) == clip
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("chunk_size", [None, MiB], ids=["one-patch", "1MiB-chunks"])
+def test_real_9_5_mb_upload(server, chunk_size):
+    data = pdf_like(9_500_000)
+    mbps, up = run(timed_upload(server, data, chunk_size))
+    print(f"\n9.5 MB, chunk_size={chunk_size}: {mbps:.1f} MB/s")
+    assert up.offset == len(data) and up.state == "done"
+
+
+def test_real_document_end_to_end_with_non_ascii_name(server):
+    pdf = (FIXTURES / "document.pdf").read_bytes()
+    visit = Visit(server)
+
+    async def scenario():
+        async with httpx.AsyncClient(timeout=30) as client:
+            up = real_upload(
+                HttpxTusIO(pdf, client), visit, len(pdf), "Remiss åäö.pdf", "application/pdf"
+            )
+            message = await visit.finalise(client, await up.start())
+            att = message["attachment"]
+            assert (att["name"], att["size"], att["mime"]) == (
+                "Remiss åäö.pdf",
+                len(pdf),
+                "application/pdf",
+            )
+            assert await visit.download(client, message) == pdf
+
+    run(scenario())
+
+
+class StopAfterPatches:
+    """Wraps a TusIO: the ``n``-th PATCH raises (a non-network error: the page went away)."""
+
+    class Stop(Exception):
+        pass
+
+    def __init__(self, inner, n: int) -> None:
+        self.inner, self.n, self.patches = inner, n, 0
+
+    async def control(self, *args, **kw):
+        return await self.inner.control(*args, **kw)
+
+    async def send(self, *args, **kw):
+        self.patches += 1
+        if self.patches == self.n:
+            raise self.Stop()
+        return await self.inner.send(*args, **kw)
+
+    async def sleep(self, seconds):
+        await self.inner.sleep(seconds)
+
+    def now(self):
+        return self.inner.now()
+
+
+def test_real_resume_with_new_upload_object(server):
+    data = pdf_like(2 * MiB + 12345, seed=3)
+    half = len(data) // 2 + 1
+    visit = Visit(server)
+
+    async def scenario():
+        async with httpx.AsyncClient(timeout=30) as client:
+            first_io = StopAfterPatches(HttpxTusIO(data, client), 2)
+            first = real_upload(
+                first_io, visit, len(data), "a.pdf", "application/pdf", chunk_size=half
+            )
+            with pytest.raises(StopAfterPatches.Stop):
+                await first.start()
+            assert first.offset == half
+            assert (await visit.head(client, first.url)).headers["upload-offset"] == str(half)
+
+        async with httpx.AsyncClient(timeout=30) as client:  # a new page
+            io = HttpxTusIO(data, client)
+            rec = Recorder()
+            second = real_upload(
+                io, visit, len(data), "a.pdf", "application/pdf", rec, url=first.url
+            )
+            assert await second.start() == first.url
+            assert [m for m, _ in io.requests] == ["HEAD", "PATCH"]
+            assert rec.progress[0] == (half, len(data))
+            message = await visit.finalise(client, first.url)
+            assert await visit.download(client, message) == data
+
+    run(scenario())
+
+
+class CuttingProxy:
+    """TCP proxy to the server that resets its first connection after ``cut_after`` bytes
+    from the client (later connections pass through)."""
+
+    def __init__(self, target_port: int, cut_after: int) -> None:
+        self.target_port = target_port
+        self.cut_after = cut_after
+        self.connections = 0
+        self.cuts = 0
+        self.port = 0
+        self._server: asyncio.base_events.Server | None = None
+
+    async def __aenter__(self):
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc):
+        assert self._server is not None
+        self._server.close()
+
+    async def _handle(self, reader, writer):
+        self.connections += 1
+        limit = self.cut_after if self.connections == 1 else None
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+
+        def abort():
+            writer.transport.abort()
+            up_writer.transport.abort()
+
+        async def pipe(src, dst, limit):
+            total = 0
+            try:
+                while data := await src.read(64 * 1024):
+                    if limit is not None and total + len(data) >= limit:
+                        dst.write(data[: limit - total])
+                        await dst.drain()
+                        self.cuts += 1
+                        abort()
+                        return
+                    total += len(data)
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            abort()
+
+        await asyncio.gather(pipe(reader, up_writer, limit), pipe(up_reader, writer, None))
+
+
+def test_real_connection_drop_resumes_via_head(server):
+    data = pdf_like(2 * MiB + 777, seed=5)
+    visit = Visit(server)
+    server_port = int(server.rsplit(":", 1)[1])
+
+    class Recording(HttpxTusIO):
+        def __init__(self, *a):
+            super().__init__(*a)
+            self.patch_starts: list[int] = []
+
+        async def send(self, url, headers, start, end, on_progress):
+            self.patch_starts.append(start)
+            return await super().send(url, headers, start, end, on_progress)
+
+    async def scenario():
+        async with CuttingProxy(server_port, cut_after=MiB) as proxy:
+            via_proxy = f"http://127.0.0.1:{proxy.port}/api/visits/{visit.id}/uploads"
+            async with httpx.AsyncClient(timeout=30) as client:
+                io = Recording(data, client)
+                rec = Recorder()
+                up = Upload(
+                    io,
+                    via_proxy,
+                    len(data),
+                    {"filename": "drop.pdf", "filetype": "application/pdf"},
+                    headers=visit.auth,
+                    on_progress=rec.on_progress,
+                    on_state=rec.on_state,
+                )
+                url = await up.start()
+            assert proxy.cuts == 1 and proxy.connections >= 2
+        assert "reconnecting" in rec.states and rec.states[-1] == "done"
+        assert "HEAD" in [m for m, _ in io.requests]
+        assert io.patch_starts[0] == 0 and max(io.patch_starts) > 0  # resumed, not restarted
+        values = [n for n, _ in rec.progress]
+        assert values == sorted(values) and values[-1] == len(data)
+        async with httpx.AsyncClient(timeout=30) as client:
+            message = await visit.finalise(
+                client, url.replace(f":{proxy.port}/", f":{server_port}/")
+            )
+            stored = await visit.download(client, message)
+        assert hashlib.sha256(stored).hexdigest() == hashlib.sha256(data).hexdigest()
+
+    run(scenario())
+
+
+def test_real_cancel_terminates_upload(server):
+    data = pdf_like(300_000)
+    visit = Visit(server)
+
+    class HangingPatch(HttpxTusIO):
+        async def send(self, *a, **kw):
+            self.requests.append(("PATCH", a[0]))
+            await asyncio.Event().wait()
+
+    async def scenario():
+        async with httpx.AsyncClient(timeout=30) as client:
+            io = HangingPatch(data, client)
+            up = real_upload(io, visit, len(data), "x.pdf", "application/pdf")
+            task = asyncio.ensure_future(up.start())
+            while [m for m, _ in io.requests] != ["POST", "PATCH"]:
+                await asyncio.sleep(0.01)
+            await up.cancel()
+            with pytest.raises(TusError) as err:
+                await task
+            assert err.value.code == "cancelled"
+            assert [m for m, _ in io.requests] == ["POST", "PATCH", "DELETE"]
+            assert (await visit.head(client, up.url)).status_code == 404
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(
+    "size,filetype,token,code,status",
+    [
+        (10 * MiB + 1, "application/pdf", "patient", "too_large", 413),
+        (16553, "audio/mpeg", "patient", "audio_not_allowed", 415),
+        (1000, "application/x-msdownload", "patient", "type_not_allowed", 415),
+        (1000, "application/pdf", "bad", "unauthorized", 401),
+        (1000, "application/pdf", "other-visit", "not_found", 404),
+    ],
+)
+def test_real_refusals_at_creation(server, size, filetype, token, code, status):
+    visit = Visit(server)
+    if token == "bad":
+        visit.auth = {"Authorization": "Bearer " + "x" * 43}
+    elif token == "other-visit":
+        visit.auth = Visit(server).auth
+
+    async def scenario():
+        async with httpx.AsyncClient(timeout=30) as client:
+            io = HttpxTusIO(b"", client)
+            up = real_upload(io, visit, size, "f", filetype)
+            with pytest.raises(TusError) as err:
+                await up.start()
+            assert (err.value.code, err.value.status) == (code, status)
+            assert [m for m, _ in io.requests] == ["POST"]
+            assert up.state == "failed"
+
+    run(scenario())
