@@ -27,6 +27,7 @@ from bifoga.tus_client import Response, TusError, Upload
 pyodide_http.patch_all()
 
 _uploads = {}  # upload key -> Upload, so that cancel_upload can reach it
+STALL_SECONDS = 30
 
 
 def _absolute(url):
@@ -62,8 +63,10 @@ class BrowserTusIO:
         xhr.open("PATCH", url, True)
         for name, value in headers.items():
             xhr.setRequestHeader(name, value)
+        last_progress = [self.now()]
 
         def progress(event):
+            last_progress[0] = self.now()
             on_progress(int(event.loaded))
 
         def loaded(event):
@@ -81,7 +84,18 @@ class BrowserTusIO:
             xhr.addEventListener(event, proxies[2])
         try:
             xhr.send(self.file.slice(start, end))
+            # A request that neither progresses nor fails (a half-open connection) counts as
+            # dropped after STALL_SECONDS, so the tus client resumes from the server's offset.
+            while not done.done():
+                await asyncio.wait([done], timeout=1.0)
+                if not done.done() and self.now() - last_progress[0] > STALL_SECONDS:
+                    xhr.abort()
             await done
+        except asyncio.CancelledError:
+            if not done.done():
+                done.cancel()
+            xhr.abort()  # cancel (or page teardown) must stop the bytes, not just the wait
+            raise
         finally:
             xhr.upload.removeEventListener("progress", proxies[0])
             xhr.removeEventListener("load", proxies[1])
