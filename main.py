@@ -9,7 +9,14 @@ import json
 
 from pyscript import document, window, workers
 
-from bifoga.formatting import format_size, guess_category, refusal_message, type_label
+from bifoga.formatting import (
+    format_size,
+    guess_category,
+    metadata_labels,
+    refusal_message,
+    type_label,
+    with_extension,
+)
 from bifoga.i18n import pick_lang, text
 from bifoga.limits import check_size
 from bifoga.links import parse_params, visit_from_fragment
@@ -151,31 +158,92 @@ def on_picked(file):
     name, size = str(file.name), int(file.size)
     category = guess_category(str(file.type))
     max_bytes = store.get("config")["max_attachment_bytes"]
-    store.patch(pending={"file": file, "name": name, "size": size, "mime": str(file.type),
-                         "ok": False, "key": str(window.crypto.randomUUID())})
+    pending = {"file": file, "name": name, "size": size, "mime": str(file.type), "ok": False,
+               "key": str(window.crypto.randomUUID()), "keep_date": False, "has_date": False}
+    discard_pending()
+    store.patch(pending=pending)
     preview.show(file, category, name, size)
     reason = check_size(size, max_bytes)
-    if reason:
+    # A too large photo is not simply refused: the worker may offer to reduce its size.
+    if reason and not (reason == "too_large" and category == "image"):
         preview.set_refused(refusal_message(reason, name, size, max_bytes, lang), name)
         return
     preview.set_checking()
-    asyncio.create_task(check_pending(file, name, size, max_bytes))
+    asyncio.create_task(prepare_pending(pending))
 
 
-async def check_pending(file, name, size, max_bytes):
-    await worker_ready.wait()
-    result = json.loads(str(await store.get("worker").check_attachment(file, name)))
+def in_worker(name, *args):
+    """Call a worker function without waiting for it (a JS promise is not a coroutine)."""
+    async def call():
+        await getattr(store.get("worker"), name)(*args)
+    if store.get("worker"):
+        asyncio.create_task(call())
+
+
+def discard_pending():
+    """Drop the worker's processed copy of a file that will not be sent."""
     pending = store.get("pending")
-    if not pending or pending["file"] != file:
+    if pending:
+        in_worker("discard_prepared", pending["key"])
+
+
+async def prepare_pending(pending):
+    """Content check and metadata removal in the worker, then show the result."""
+    await worker_ready.wait()
+    max_bytes = store.get("config")["max_attachment_bytes"]
+    name, size = pending["name"], pending["size"]
+    result = json.loads(str(await store.get("worker").prepare_attachment(
+        pending["file"], name, pending["key"], pending["keep_date"], max_bytes)))
+    if store.get("pending") is not pending:
         return  # the user cancelled or picked another file meanwhile
-    if result.get("reason") == "check_failed":
+    window.bifogaLastProcessingMs = result.get("processing_ms")
+    reason = result.get("reason")
+    if reason == "check_failed":
         preview.set_refused(t("refusal.check_failed", name=name, detail=result.get("detail", "")))
     elif not result["ok"]:
-        preview.set_refused(refusal_message(result["reason"], name, size, max_bytes, lang), name)
+        preview.set_refused(refusal_message(reason, name, size, max_bytes, lang), name)
+        if result.get("reducible"):
+            preview.offer_reduce()
     else:
-        pending.update(ok=True, mime=result["mime"], category=result["category"])
+        pending.update(ok=True, mime=result["mime"], category=result["category"],
+                       size=result["size"])
+        if result["category"] == "image":
+            pending["has_date"] = pending["has_date"] or "datetime" in result["removed"]
+            preview.set_metadata(metadata_labels(result["removed"], lang), pending["has_date"])
         preview.set_details(name, result["category"], type_label(result["mime"]), size)
         preview.set_ready(name)
+
+
+def on_keep_date(checked):
+    pending = store.get("pending")
+    if pending and not store.get("uploading"):
+        pending.update(keep_date=checked, ok=False)
+        preview.set_checking()
+        asyncio.create_task(prepare_pending(pending))
+
+
+def on_reduce():
+    pending = store.get("pending")
+    if not pending:
+        return
+    preview.set_reducing()
+
+    async def run():
+        max_bytes = store.get("config")["max_attachment_bytes"]
+        result = json.loads(str(await store.get("worker").reduce_attachment(
+            pending["file"], pending["key"], max_bytes)))
+        if store.get("pending") is not pending:
+            return
+        window.bifogaLastProcessingMs = result.get("processing_ms")
+        if not result["ok"]:
+            preview.set_refused(t("reduce.failed"), pending["name"])
+            return
+        pending.update(ok=True, size=result["size"], mime=result["mime"],
+                       name=with_extension(pending["name"], ".jpg"))
+        preview.set_metadata([], False)
+        preview.set_reduced(result["size"], result["width"], result["height"])
+        preview.set_ready(pending["name"])
+    asyncio.create_task(run())
 
 
 def on_upload():
@@ -213,7 +281,9 @@ def upload_refusal(result, pending):
     code, status = result.get("error"), result.get("status")
     max_bytes = store.get("config")["max_attachment_bytes"]
     reasons = {"too_large": "too_large", "audio_not_allowed": "audio", "empty_file": "empty",
-               "type_not_allowed": "type_not_allowed"}
+               "type_not_allowed": "type_not_allowed",
+               "image_does_not_decode": "image_does_not_decode",
+               "metadata_not_removed": "metadata_not_removed"}
     if code in reasons:
         return refusal_message(reasons[code], pending["name"], pending["size"], max_bytes, lang)
     if code == "visit_ended" or status == 409:
@@ -224,10 +294,11 @@ def upload_refusal(result, pending):
 
 def on_preview_cancel():
     pending = store.get("pending")
+    discard_pending()
     store.patch(pending=None)
     preview.close()
-    if pending and store.get("uploading") and store.get("worker"):
-        asyncio.create_task(store.get("worker").cancel_upload(pending["key"]))
+    if pending and store.get("uploading"):
+        in_worker("cancel_upload", pending["key"])
     picker.button.focus()
 
 
@@ -313,6 +384,8 @@ def mount():
     picker.on("picked", on_picked)
     preview.on("upload", on_upload)
     preview.on("cancel", on_preview_cancel)
+    preview.on("keep_date", on_keep_date)
+    preview.on("reduce", on_reduce)
     store.subscribe(render_visit, ("visit", "config"))
     store.subscribe(render_config, ("config",))
     footer = h("div", {"class": "chat-footer"}, [composer.root, picker.root])

@@ -1,6 +1,8 @@
 """Bifoga's Pyodide worker: the heavy work, off the main thread.
 
-- check_attachment: reads the picked File here (FileReaderSync) and decides by its content.
+- prepare_attachment: reads the picked File here (FileReaderSync), decides by its content, and
+  removes a photo's metadata losslessly (bifoga/metadata.py) before it can leave the device.
+- reduce_attachment: scales and re-encodes a too large photo (Pillow, or the browser's decoder).
 - upload_attachment: the tus upload (pure-Python protocol in bifoga.tus_client) over thin I/O:
   urllib with pyodide-http for the control requests, the browser's XHR with a Blob body for the
   bytes (a Blob body is about 5 times faster than a Uint8Array one in Chromium), then the chat
@@ -18,16 +20,24 @@ from email.parser import Parser
 
 import js
 import pyodide_http
-from pyodide.ffi import JsException, create_proxy
+from pyodide.ffi import JsException, create_proxy, to_js
 from pyscript import sync
 
+from bifoga import imaging
+from bifoga.metadata import MetadataError, strip
 from bifoga.sniff import classify
 from bifoga.tus_client import Response, TusError, Upload
 
 pyodide_http.patch_all()
 
 _uploads = {}  # upload key -> Upload, so that cancel_upload can reach it
+_prepared = {}  # upload key -> the processed bytes (metadata removed or size reduced) as a Blob
 STALL_SECONDS = 30
+# Images whose metadata Bifoga removes losslessly before they leave the device.
+STRIPPABLE = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif")
+# Images the browser itself decodes, so it can verify them and reduce their size without Pillow.
+BROWSER_DECODABLE = ("image/jpeg", "image/png", "image/webp", "image/gif")
+MIN_LONG_SIDE = 2048
 
 
 def _absolute(url):
@@ -117,15 +127,109 @@ def _read_file(file):
     return js.FileReaderSync.new().readAsArrayBuffer(file).to_py().tobytes()
 
 
-def check_attachment(file, name):
-    """Decide by content whether the file may be sent. Returns JSON text."""
+def _blob(data, mime):
+    return js.Blob.new(to_js([to_js(memoryview(data))]), to_js({"type": mime}))
+
+
+async def _decoded_size(blob):
+    """(width, height) as the browser displays it (EXIF orientation applied), or None."""
+    try:
+        bitmap = await js.createImageBitmap(blob)
+    except JsException:
+        return None
+    size = (int(bitmap.width), int(bitmap.height))
+    bitmap.close()
+    return size
+
+
+async def prepare_attachment(file, name, key, keep_capture_date, max_bytes):
+    """Check a picked file by its content and, for a photo, remove its metadata here.
+
+    Returns JSON: the verdict, what was removed, the size to send, and whether a too large
+    photo can be reduced. The processed bytes wait in the worker until upload or discard.
+    """
+    started = js.performance.now()
+    _prepared.pop(str(key), None)
     try:
         data = _read_file(file)
         verdict = classify(data, str(name))
     except Exception as exc:  # noqa: BLE001 - report, never crash the worker
         return json.dumps({"ok": False, "reason": "check_failed", "detail": str(exc)[:200]})
-    return json.dumps({"ok": verdict.ok, "mime": verdict.mime, "category": verdict.category,
-                       "reason": verdict.reason, "size": len(data)})
+    result = {"ok": verdict.ok, "mime": verdict.mime, "category": verdict.category,
+              "reason": verdict.reason, "size": len(data), "removed": [], "width": None,
+              "height": None, "reducible": False, "inline": verdict.category != "document"}
+    if not verdict.ok or verdict.category != "image":
+        result["processing_ms"] = round(float(js.performance.now() - started), 1)
+        return json.dumps(result)
+    too_large = len(data) > int(max_bytes)
+    out = data
+    if verdict.mime in STRIPPABLE:
+        try:
+            stripped = strip(data, keep_capture_date=bool(keep_capture_date))
+        except MetadataError as exc:
+            return json.dumps({**result, "ok": False, "reason": "image_does_not_decode",
+                               "detail": str(exc)[:200]})
+        out = stripped.data
+        result["removed"] = list(stripped.removed)
+    blob = _blob(out, verdict.mime)
+    size = await _decoded_size(blob) if verdict.mime in BROWSER_DECODABLE else None
+    if size is None and verdict.mime in BROWSER_DECODABLE:
+        return json.dumps({**result, "ok": False, "reason": "image_does_not_decode"})
+    if size is None:
+        # HEIC: Chromium can't show it, so it travels as a file card, metadata removed all the same.
+        result["inline"] = False
+    else:
+        result["width"], result["height"] = size
+    result["size"] = len(out)
+    result["reducible"] = too_large and verdict.mime in BROWSER_DECODABLE
+    if too_large:
+        result.update(ok=False, reason="too_large")
+    else:
+        _prepared[str(key)] = {"blob": blob, "size": len(out), "mime": verdict.mime}
+    result["processing_ms"] = round(float(js.performance.now() - started), 1)
+    return json.dumps(result)
+
+
+async def reduce_attachment(file, key, max_bytes):
+    """Scale and re-encode a too large photo until it fits, longest side >= 2048 px if it can.
+
+    With Pillow in the worker it does the work; without it, the browser's own decoder and
+    encoder (createImageBitmap + OffscreenCanvas.convertToBlob). Either way the result is an
+    upright JPEG with no metadata at all.
+    """
+    max_bytes = int(max_bytes)
+    started = js.performance.now()
+    if imaging.pillow_available():
+        try:
+            reduced = imaging.reduce_to_fit(_read_file(file), max_bytes, MIN_LONG_SIDE)
+        except MetadataError as exc:
+            return json.dumps({"ok": False, "detail": str(exc)[:200]})
+        blob, width, height = _blob(reduced.data, "image/jpeg"), reduced.width, reduced.height
+    else:
+        bitmap = await js.createImageBitmap(file)
+        width, height = int(bitmap.width), int(bitmap.height)
+        blob = None
+        for scale, quality in imaging.reduction_plan(width, height, MIN_LONG_SIDE):
+            w, h = max(1, round(width * scale)), max(1, round(height * scale))
+            canvas = js.OffscreenCanvas.new(w, h)
+            canvas.getContext("2d").drawImage(bitmap, 0, 0, w, h)
+            candidate = await canvas.convertToBlob(to_js({"type": "image/jpeg",
+                                                          "quality": quality}))
+            if int(candidate.size) <= max_bytes:
+                blob, width, height = candidate, w, h
+                break
+        bitmap.close()
+        if blob is None:
+            return json.dumps({"ok": False, "detail": "could not reduce"})
+    _prepared[str(key)] = {"blob": blob, "size": int(blob.size), "mime": "image/jpeg"}
+    return json.dumps({"ok": True, "size": int(blob.size), "width": width, "height": height,
+                       "mime": "image/jpeg",
+                       "processing_ms": round(float(js.performance.now() - started), 1)})
+
+
+def discard_prepared(key):
+    _prepared.pop(str(key), None)
+    return True
 
 
 def _post_json(url, token, payload):
@@ -153,9 +257,13 @@ async def upload_attachment(file, params_json):
     def state(value):
         sync.on_upload_state(key, value)
 
+    # Send the processed bytes (metadata removed, or size reduced) when there are any.
+    prepared = _prepared.pop(str(key), None)
+    body = prepared["blob"] if prepared else file
+    mime = prepared["mime"] if prepared else params.get("mime") or ""
     upload = Upload(
-        BrowserTusIO(file), _absolute(base + "/uploads"), int(file.size),
-        {"filename": params["name"], "filetype": params.get("mime") or ""},
+        BrowserTusIO(body), _absolute(base + "/uploads"), int(body.size),
+        {"filename": params["name"], "filetype": mime},
         headers={"Authorization": "Bearer " + token}, on_progress=progress, on_state=state)
     _uploads[key] = upload
     try:
@@ -190,4 +298,18 @@ def ready():
     return True
 
 
-__export__ = ["check_attachment", "upload_attachment", "cancel_upload", "ready"]
+async def _load_pillow():
+    """Pillow, when its wasm wheel was vendored: loaded after start-up, never in the way."""
+    try:
+        import pyodide_js
+
+        if "pillow" in pyodide_js.lockfile.packages.object_keys():
+            await pyodide_js.loadPackage("pillow")
+    except Exception:  # noqa: BLE001 - without Pillow the browser's decoder does the work
+        pass
+
+
+asyncio.get_event_loop().create_task(_load_pillow())
+
+__export__ = ["prepare_attachment", "reduce_attachment", "discard_prepared",
+              "upload_attachment", "cancel_upload", "ready"]

@@ -131,3 +131,17 @@ def guess_category(mime):
     if mime.startswith("video/"):
         return "video"
     return "document"
+
+
+def with_extension(name, extension):
+    """'utslag.png' -> 'utslag.jpg' after a re-encode; a name without one gets it added."""
+    dot = name.rfind(".")
+    stem = name[:dot] if dot > 0 else name
+    return stem + extension
+
+
+def metadata_labels(removed, lang):
+    """The plain-words list of what was removed, in the catalogue's order, without repeats."""
+    order = ("gps", "camera", "maker_notes", "datetime", "xmp", "iptc", "comment", "thumbnail",
+             "other_exif")
+    return [text(lang, "meta." + key) for key in order if key in removed]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bifoga.metadata import MetadataError
 
-__all__ = ["ReduceResult", "pillow_available", "reduce_to_fit", "verify_decodes"]
+__all__ = ["ReduceResult", "pillow_available", "reduce_to_fit", "reduction_plan", "verify_decodes"]
 
 _QUALITIES = (90, 85, 80, 75, 70, 65, 60)
 _SCALE_STEP = 0.85
@@ -200,3 +200,15 @@ def reduce_to_fit(
         if found is not None:
             return ReduceResult(found, frame.width, frame.height)
     raise MetadataError(f"cannot reduce the image below {max_bytes} bytes")
+
+
+BROWSER_QUALITIES = (0.9, 0.75, 0.6)
+
+
+def reduction_plan(width: int, height: int, min_long_side: int = 2048):
+    """(scale, quality) pairs to try, best first, for an encoder without Pillow (the browser's
+    OffscreenCanvas in the worker): the same long sides as reduce_to_fit, three qualities each."""
+    long_side = max(width, height, 1)
+    for side in _steps(long_side, min_long_side):
+        for quality in BROWSER_QUALITIES:
+            yield side / long_side, quality

@@ -364,6 +364,7 @@ class _Acc:
     capture_date: str | None = None
     exif_seen: bool = False
     icc: bool = False
+    date_dropped: bool = False  # the capture date was to be kept but could not be written back
 
     def report(self) -> Report:
         return Report(
@@ -383,7 +384,8 @@ class _Acc:
         return build_exif(orientation, date)
 
     def removed(self, keep_capture_date: bool) -> list[str]:
-        kept = {"datetime"} if keep_capture_date and self.capture_date else set()
+        keep = keep_capture_date and self.capture_date and not self.date_dropped
+        kept = {"datetime"} if keep else set()
         return [c for c in CATEGORIES if c in self.found and c not in kept]
 
 

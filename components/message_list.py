@@ -104,12 +104,33 @@ class MessageList(Component):
         self.listeners.add(button, "click", lambda e: self.emit("download", att))
         return button
 
+    def _as_card(self, img, att):
+        figure = img.closest("figure")
+        if figure is None:
+            return
+        self.listeners.remove_target(img)
+        self.images = [entry for entry in self.images if entry[0]["id"] != att["id"]]
+        figure.replaceWith(h("div", {"class": "attachment attachment-document"}, [
+            h("div", {"class": "file-card"}, [
+                icon(h("span", {"class": "icon file-icon", "aria-hidden": "true"}), DOCUMENT),
+                h("div", {"class": "file-card-text"}, [
+                    h("span", {"class": "attachment-name"}, content=att["name"]),
+                    h("span", {"class": "attachment-info"},
+                      content=kind_label("image", self.lang) + " · " + type_label(att.get("mime"))
+                      + " · " + format_size(att["size"], self.lang)),
+                ]),
+                self._download_button(att),
+            ])]))
+
     async def _fill(self, el, attr, att):
         try:
             url = await self.load_url(att)
         except Exception:  # noqa: BLE001 - any failure shows the same clear text
             url = None
         if url:
+            if el.tagName == "IMG":
+                # A photo the browser can't show (HEIC in Chromium) becomes a file card.
+                self.listeners.add(el, "error", lambda e: self._as_card(el, att))
             el.setAttribute(attr, url)
         else:
             el.replaceWith(h("p", {"class": "attachment-error", "role": "alert"},

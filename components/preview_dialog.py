@@ -1,6 +1,7 @@
 """The "Förhandsgranska" dialog: shows the picked file, its check result, and upload progress.
 
-Raises "upload" when the user presses Ladda upp and "cancel" when the dialog is dismissed.
+Raises "upload" when the user presses Ladda upp, "cancel" when the dialog is dismissed,
+"keep_date"(bool) when "Behåll fotodatum" changes, and "reduce" for "Minska storlek".
 """
 
 from pyscript import window
@@ -16,6 +17,21 @@ class PreviewDialog(Component):
         self.title = h("h2", {"id": "preview-title"}, content=self.t("preview.title"))
         self.media = h("div", {"class": "preview-media"})
         self.details = h("p", {"class": "preview-details"})
+        self.meta_heading = h("p", {"class": "meta-heading"})
+        self.meta_list = h("ul", {"class": "meta-list"})
+        self.keep_date = h("input", {"type": "checkbox", "id": "keep-date"})
+        self.keep_date_row = h("div", {"class": "keep-date", "hidden": True}, [
+            self.keep_date,
+            h("label", {"for": "keep-date"}, content=self.t("meta.keep_date")),
+            h("p", {"class": "keep-date-hint", "id": "keep-date-hint"},
+              content=self.t("meta.keep_date_hint")),
+        ])
+        self.keep_date.setAttribute("aria-describedby", "keep-date-hint")
+        self.metadata = h("section", {"class": "preview-metadata", "hidden": True,
+                                      "aria-label": self.t("meta.heading")},
+                          [self.meta_heading, self.meta_list, self.keep_date_row])
+        self.reduce_button = h("button", {"type": "button", "class": "secondary reduce-button",
+                                          "hidden": True}, content=self.t("reduce.button"))
         self.status = h("p", {"class": "preview-status", "role": "status"})
         self.alert = h("p", {"class": "preview-alert", "role": "alert"})
         self.progress = h("progress", {"max": "100", "value": "0", "id": "upload-progress",
@@ -32,13 +48,16 @@ class PreviewDialog(Component):
             "dialog",
             {"id": "preview-dialog", "class": "dialog preview-dialog",
              "aria-labelledby": "preview-title", "aria-modal": "true"},
-            [self.title, self.media, self.details, self.status, self.alert, self.progress_row,
-             actions],
+            [self.title, self.media, self.details, self.metadata, self.status, self.alert,
+             self.reduce_button, self.progress_row, actions],
         )
         self._object_url = None
         self._busy = False
         self.listeners.add(self.cancel_button, "click", self._cancel_clicked)
         self.listeners.add(self.upload_button, "click", self._upload_clicked)
+        self.listeners.add(self.reduce_button, "click", lambda e: self.emit("reduce"))
+        self.listeners.add(self.keep_date, "change",
+                           lambda e: self.emit("keep_date", bool(self.keep_date.checked)))
         # Esc fires "cancel" on a modal <dialog>: treat it as Avbryt.
         self.listeners.add(self.root, "cancel", self._escape)
 
@@ -53,6 +72,10 @@ class PreviewDialog(Component):
         self.progress_row.hidden = True
         self.upload_button.disabled = True
         self.cancel_button.disabled = False
+        self.metadata.hidden = True
+        self.reduce_button.hidden = True
+        self.keep_date_row.hidden = True
+        self.keep_date.checked = False
         if category in ("image", "video"):
             self._object_url = window.URL.createObjectURL(file)
         if category == "image":
@@ -67,6 +90,7 @@ class PreviewDialog(Component):
         self.details.textContent = name + " · " + self.t(
             "preview.file_info", kind=kind_label(category, self.lang),
             size=format_size(size, self.lang))
+        self.details.classList.remove("reduced")
         if not self.root.open:
             self.root.showModal()
         self.cancel_button.focus()
@@ -78,6 +102,33 @@ class PreviewDialog(Component):
         self.details.textContent = name + " · " + self.t(
             "preview.file_info", kind=kind_label(category, self.lang) + " (" + mime_label + ")",
             size=format_size(size, self.lang))
+
+    def set_metadata(self, labels, offer_keep_date):
+        """What will be removed before sending, in plain words; or that there is nothing."""
+        clear(self.meta_list)
+        self.meta_heading.textContent = self.t("meta.heading") if labels else self.t("meta.none")
+        for label in labels:
+            self.meta_list.appendChild(h("li", None, content=label))
+        self.meta_list.hidden = not labels
+        self.keep_date_row.hidden = not offer_keep_date
+        self.metadata.hidden = False
+
+    def offer_reduce(self):
+        self.reduce_button.hidden = False
+        self.reduce_button.disabled = False
+        self.reduce_button.focus()
+
+    def set_reducing(self):
+        self.reduce_button.disabled = True
+        self.status.textContent = self.t("reduce.working")
+
+    def set_reduced(self, size, width, height):
+        self.reduce_button.hidden = True
+        self.alert.textContent = ""
+        self.details.textContent = self.t(
+            "reduce.done", size=format_size(size, self.lang),
+            dimensions=self.t("meta.dimensions", width=width, height=height))
+        self.details.classList.add("reduced")
 
     def set_ready(self, name):
         self.alert.textContent = ""
@@ -94,6 +145,7 @@ class PreviewDialog(Component):
         self.alert.textContent = message
         self.upload_button.disabled = True
         self.progress_row.hidden = True
+        self.reduce_button.hidden = True
         self._busy = False
         self.cancel_button.disabled = False
         self.cancel_button.focus()

@@ -35,8 +35,9 @@ from server.errors import (
     TooLarge,
     VisitEnded,
 )
+from server.images import check_image
 from server.names import clean_message_text, clean_person_name, content_disposition
-from server.store import Store, Visit
+from server.store import Store, Visit, VisitClosed
 
 MAX_TEXT_CHARS = 4000
 MAX_PERSON_NAME_CHARS = 100
@@ -190,7 +191,10 @@ async def post_message(request: Request) -> Response:
         raise BadRequest(f"text must be 1 to {MAX_TEXT_CHARS} characters.", code="invalid_field")
     if visit.state == "ended":
         raise VisitEnded()
-    message_id = await db(ctx.store.add_text_message, visit.id, role, text)
+    try:
+        message_id = await db(ctx.store.add_text_message, visit.id, role, text)
+    except VisitClosed:  # ended while this request was on its way
+        raise VisitEnded() from None
     ctx.notifier.notify(visit.id)
     row = await db(ctx.store.message, visit.id, message_id)
     return JSONResponse(message_json(visit, row), status_code=201)
@@ -226,12 +230,19 @@ async def finalise_attachment(request: Request) -> Response:
                 "image", "video", "document"
             ):
                 raise _refusal(verdict.reason)
+            if verdict.category == "image":
+                async with ctx.image_checks:
+                    await run_in_threadpool(check_image, data, verdict.mime,
+                                            ctx.settings.max_image_pixels)
         except ApiError:
             # A refused file is not kept, not even as a partial upload.
             await db(ctx.store.delete_upload, upload.id)
             raise
-        message_id = await db(ctx.store.finalise_upload, upload, data, verdict.mime,
-                              verdict.category)
+        try:
+            message_id = await db(ctx.store.finalise_upload, upload, data, verdict.mime,
+                                  verdict.category)
+        except VisitClosed:  # ended while the file was being checked
+            raise VisitEnded() from None
     ctx.notifier.notify(visit.id)
     row = await db(ctx.store.message, visit.id, message_id)
     return JSONResponse(message_json(visit, row), status_code=201)

@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from server import api, static, tus
+from server import api, filing, static, tus
 from server.common import AppContext, db, error_body
 from server.config import Settings
 from server.errors import (  # re-exported: callers import the error classes from here
@@ -102,7 +102,7 @@ def create_app(settings: Settings, app_dir: Path | None = None) -> Starlette:
                 await task
 
     app = Starlette(
-        routes=[*api.routes, *tus.routes, *static.routes(app_dir or REPO_ROOT)],
+        routes=[*api.routes, *filing.routes, *tus.routes, *static.routes(app_dir or REPO_ROOT)],
         middleware=[
             Middleware(SecurityHeadersMiddleware),
             Middleware(TusMethodOverrideMiddleware),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import math
@@ -40,6 +41,11 @@ class AppContext:
     limiter: RateLimiter
     _busy_uploads: set[str] = field(default_factory=set)
     _busy_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Bounds the memory of image decoding at finalisation (see server.images).
+    image_checks: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.image_checks = asyncio.Semaphore(self.settings.max_concurrent_image_checks)
 
     @contextmanager
     def upload_lock(self, upload_id: str) -> Iterator[None]:

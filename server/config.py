@@ -43,6 +43,10 @@ class Settings:
     cleanup_interval_seconds: int = 600
     # At most this many messages in one GET .../messages answer (the cursor pages the rest).
     max_messages_per_page: int = 500
+    # Images are decoded at finalisation (server.images). Pillow's default limit: a decoded
+    # picture this large takes ~270 MB, so only a few decodes run at the same time.
+    max_image_pixels: int = 89_478_485
+    max_concurrent_image_checks: int = 2
 
     @classmethod
     def from_env(cls) -> Settings:

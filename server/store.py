@@ -64,9 +64,29 @@ CREATE TABLE IF NOT EXISTS uploads (
     expires_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS uploads_visit ON uploads(visit_id);
+-- Filing marks (the clinician saved an attachment into the record system, or found it not
+-- relevant). A table of its own, so databases made before marks existed just gain it here.
+CREATE TABLE IF NOT EXISTS attachment_marks (
+    attachment_id TEXT PRIMARY KEY REFERENCES attachments(id),
+    mark TEXT NOT NULL CHECK (mark IN ('saved', 'not_relevant')),
+    marked_at TEXT NOT NULL
+);
 """
 
 ROLES = ("patient", "clinician")
+MARKS = ("saved", "not_relevant")
+# One attachment in chat order, with its message and filing mark (see list_attachments).
+_ATTACHMENT_ROWS = (
+    "SELECT a.id, a.display_name AS name, a.stored_name, a.size, a.mime, a.category, "
+    "m.sender_role, m.sent_at, k.mark, k.marked_at FROM messages m "
+    "JOIN attachments a ON a.id = m.attachment_id "
+    "LEFT JOIN attachment_marks k ON k.attachment_id = a.id "
+    "WHERE m.visit_id = ? "
+)
+
+
+class VisitClosed(Exception):
+    """The visit ended before the write could be committed."""
 
 
 def now_iso() -> str:
@@ -216,6 +236,14 @@ class Store:
         )
         return row is not None
 
+    @staticmethod
+    def _require_open(c: sqlite3.Connection, visit_id: str) -> None:
+        # Checked inside the write transaction: a message can never land after the end, even
+        # when the visit ends while the request is being handled.
+        row = c.execute("SELECT ended_at FROM visits WHERE id = ?", (visit_id,)).fetchone()
+        if row is None or row[0] is not None:
+            raise VisitClosed(visit_id)
+
     def end_visit(self, visit_id: str) -> Visit | None:
         with self._tx() as c:
             c.execute(
@@ -227,6 +255,7 @@ class Store:
     # messages -----------------------------------------------------------------------------
     def add_text_message(self, visit_id: str, role: str, text: str) -> int:
         with self._tx() as c:
+            self._require_open(c, visit_id)
             cur = c.execute(
                 "INSERT INTO messages (visit_id, sender_role, sent_at, kind, text) "
                 "VALUES (?, ?, ?, 'text', ?)",
@@ -334,6 +363,7 @@ class Store:
         now = now_iso()
         try:
             with self._tx() as c:
+                self._require_open(c, upload.visit_id)
                 c.execute(
                     "INSERT INTO attachments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (att_id, upload.visit_id, upload.filename, stored_name, len(data), mime,
@@ -357,3 +387,36 @@ class Store:
             "SELECT * FROM attachments WHERE id = ? AND visit_id = ?", (attachment_id, visit_id)
         )
         return Attachment(**dict(row)) if row else None
+
+    # filing -------------------------------------------------------------------------------
+    def list_attachments(self, visit_id: str) -> list[dict[str, Any]]:
+        """Every attachment of the visit in chat order, with its mark (None when unmarked)."""
+        with self._lock:
+            rows = self._conn.execute(_ATTACHMENT_ROWS + "ORDER BY m.id", (visit_id,)).fetchall()
+        return [dict(r) for r in rows]
+
+    def set_mark(self, visit_id: str, attachment_id: str, mark: str | None
+                 ) -> dict[str, Any] | None:
+        """Set (or with None clear) the filing mark; None if the visit has no such attachment.
+
+        Setting the mark it already has keeps its marked_at (PUT is idempotent)."""
+        if mark is not None and mark not in MARKS:
+            raise ValueError(mark)
+        with self._tx() as c:
+            found = c.execute("SELECT 1 FROM attachments WHERE id = ? AND visit_id = ?",
+                              (attachment_id, visit_id)).fetchone()
+            if found is None:
+                return None
+            if mark is None:
+                c.execute("DELETE FROM attachment_marks WHERE attachment_id = ?",
+                          (attachment_id,))
+            else:
+                c.execute(
+                    "INSERT INTO attachment_marks VALUES (?, ?, ?) ON CONFLICT(attachment_id) "
+                    "DO UPDATE SET mark = excluded.mark, marked_at = excluded.marked_at "
+                    "WHERE mark != excluded.mark",
+                    (attachment_id, mark, now_iso()),
+                )
+            row = c.execute(_ATTACHMENT_ROWS + "AND a.id = ?", (visit_id, attachment_id)
+                            ).fetchone()
+        return dict(row) if row else None

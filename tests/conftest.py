@@ -126,3 +126,27 @@ def tus_upload(server_client: Any) -> Callable[..., Any]:
         return location
 
     return upload
+
+
+@pytest.fixture(scope="session")
+def stripped_photo(fixtures_dir: Path) -> bytes:
+    """photo_gps.jpg after bifoga.metadata.strip, as the browser sends it. The server refuses
+    the original (it still carries GPS) with 422 metadata_not_removed."""
+    from bifoga.metadata import strip
+
+    return strip((fixtures_dir / "photo_gps.jpg").read_bytes()).data
+
+
+@pytest.fixture
+def send_attachment(server_client: Any, tus_upload: Callable[..., Any]) -> Callable[..., Any]:
+    """send_attachment(visit, data, name, filetype="", role="patient", client=None) uploads
+    `data` with tus, finalises it and returns the finalisation response (201 or a refusal)."""
+
+    def send(visit: VisitHandle, data: bytes, name: str, filetype: str = "",
+             role: str = "patient", client: Any = None) -> Any:
+        client = client or server_client
+        location = tus_upload(visit, data, name, filetype, role=role, client=client)
+        return client.post(visit.url("/attachments"), headers=visit.headers(role),
+                           json={"upload_id": location.rsplit("/", 1)[1]})
+
+    return send

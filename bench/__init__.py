@@ -1,0 +1,1 @@
+"""Bifoga benchmark: `python -m bench` (see bench/README.md)."""

@@ -1,0 +1,355 @@
+"""Browser and server plumbing: the server in a subprocess, the reference pages staged under
+static/bench/, Chromium through Playwright, and one cold or warm run of one page."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import measures
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = Path(__file__).resolve().parent / "pages"
+STAGE = ROOT / "static" / "bench"
+UPPY_DIST = ROOT / "node_modules" / "uppy" / "dist"
+UPPY_FILES = ("uppy.min.mjs", "uppy.min.css")
+CHROMIUM = os.environ.get("BIFOGA_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-default-apps", "--disable-domain-reliability",
+    # performance.memory is bucketed and delayed without it.
+    "--enable-precise-memory-info",
+]
+READY_TIMEOUT_MS = 60_000
+WORKER_TIMEOUT_MS = 120_000
+FLOW_TIMEOUT_MS = 120_000
+
+
+# --- server ------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`python -m server` on a free port with a throw-away data directory (as tests/e2e do)."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self.tmp = Path(tempfile.mkdtemp(prefix="bifoga-bench-"))
+        self.log_path = self.tmp / "server.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "PORT": str(self.port), "HOST": "127.0.0.1",
+               "DATA_DIR": str(self.tmp / "data"), "BIFOGA_DEMO": "1"}
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=env,
+                                     stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited:\n" + self.log_path.read_text()[-2000:])
+            try:
+                with urllib.request.urlopen(self.origin + "/api/config", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start:\n" + self.log_path.read_text()[-2000:])
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def new_visit(self) -> dict:
+        request = urllib.request.Request(self.origin + "/api/visits", data=b"{}", method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return json.loads(resp.read())
+
+
+# --- the reference pages, served by the app's own static/ route --------------------------------
+def stage_pages() -> None:
+    """Copy bench/pages/* and Uppy's bundled dist files into static/bench/ (gitignored)."""
+    missing = [name for name in UPPY_FILES if not (UPPY_DIST / name).is_file()]
+    if missing:
+        raise RuntimeError(f"{UPPY_DIST} lacks {missing}: run `make setup` (npm ci) first")
+    unstage_pages()
+    STAGE.mkdir(parents=True)
+    for path in PAGES.iterdir():
+        if path.is_file():
+            shutil.copy2(path, STAGE / path.name)
+    for name in UPPY_FILES:
+        shutil.copy2(UPPY_DIST / name, STAGE / name)
+
+
+def unstage_pages() -> None:
+    shutil.rmtree(STAGE, ignore_errors=True)
+
+
+# --- the three pages ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Kind:
+    """How to load, pick a file in and upload from one page."""
+
+    name: str
+    url: Callable[[str, dict], str]
+    usable_js: str  # an expression: the usable mark (performance.now()) or null
+    worker_js: str | None  # Bifoga's worker-ready mark
+    open_picker: Callable[[object], None]
+
+
+def _fragment(visit: dict) -> str:
+    return visit["patient_url"].partition("#")[2]
+
+
+def _bifoga_url(origin: str, visit: dict) -> str:
+    return visit["patient_url"]
+
+
+def _bare_url(origin: str, visit: dict) -> str:
+    return origin + "/static/bench/bare.html#" + _fragment(visit)
+
+
+def _uppy_url(origin: str, visit: dict) -> str:
+    return origin + "/static/bench/uppy.html#" + _fragment(visit)
+
+
+KINDS = {
+    "bifoga": Kind("bifoga", _bifoga_url, "window.bifogaReady", "window.bifogaWorkerReady",
+                   lambda page: page.get_by_role("button", name="Bifoga fil", exact=True).click()),
+    "uppy": Kind("uppy", _uppy_url, "window.benchUsable", None,
+                 lambda page: page.locator(".uppy-Dashboard-browse").first.click()),
+    "bare": Kind("bare", _bare_url, "window.benchUsable", None,
+                 lambda page: page.locator("#bare-input").click()),
+}
+
+
+def _visit_ids(visit: dict) -> tuple[str, str]:
+    return visit["visit_id"], visit["patient_token"]
+
+
+# --- browser -----------------------------------------------------------------------------------
+class Bench:
+    """One Chromium for the whole benchmark; a new context for every cold run."""
+
+    def __init__(self, server: Server, photo: Path) -> None:
+        self.server = server
+        self.photo = photo
+        self._pw = None
+        self.browser = None
+
+    def __enter__(self) -> Bench:
+        if not Path(CHROMIUM).exists():
+            raise RuntimeError(f"Chromium not found at {CHROMIUM}: `make chromium` installs it")
+        from playwright.sync_api import sync_playwright
+
+        self._pw = sync_playwright().start()
+        self.browser = self._pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.browser:
+            self.browser.close()
+        if self._pw:
+            self._pw.stop()
+
+    @property
+    def version(self) -> str:
+        return self.browser.version if self.browser else ""
+
+    def _context(self):
+        context = self.browser.new_context()  # a new profile: empty HTTP cache, no storage
+        context.add_init_script(measures.INIT_SCRIPT)
+        net = measures.NetLog(context)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        return context, net, page, errors
+
+    def _wait_loaded(self, kind: Kind, page, net) -> None:
+        page.wait_for_function(f"({kind.usable_js}) != null", timeout=READY_TIMEOUT_MS)
+        if kind.worker_js:
+            page.wait_for_function(f"({kind.worker_js}) != null", timeout=WORKER_TIMEOUT_MS)
+        net.settle(page)
+
+    # --- one cold run: load with an empty cache, then pick the photo and upload it -------------
+    def cold_run(self, kind: Kind, visit: dict) -> dict:
+        context, net, page, errors = self._context()
+        try:
+            page.goto(kind.url(self.server.origin, visit), wait_until="commit")
+            self._wait_loaded(kind, page, net)
+            loaded_count = net.count
+            self._pick(kind, page)
+            upload = self._upload(kind, page, visit)
+            data = page.evaluate(measures.COLLECT_JS)
+            transfers = net.transfers(0, loaded_count, data["timeOrigin"])
+            return {**load_metrics(kind, data, transfers),
+                    **flow_metrics(kind, data, upload), "page_errors": errors[:5]}
+        finally:
+            context.close()
+
+    def _pick(self, kind: Kind, page) -> None:
+        with page.expect_file_chooser() as chooser:
+            kind.open_picker(page)
+        chooser.value.set_files(str(self.photo))
+        ready = "window.__bench.marks.previewDecoded !== undefined"
+        if kind.name == "bifoga":
+            ready += " && window.__bench.marks.checked !== undefined"
+        try:
+            page.wait_for_function(ready, timeout=FLOW_TIMEOUT_MS)
+        except Exception as exc:
+            raise RuntimeError(f"{kind.name}: no preview/check: {_page_state(page)}") from exc
+
+    def _upload(self, kind: Kind, page, visit: dict) -> dict:
+        if kind.name == "bifoga":
+            page.locator(measures.BIFOGA_UPLOAD_BUTTON).click()
+            try:
+                page.wait_for_function("window.__bench.marks.dialogClosed !== undefined",
+                                       timeout=FLOW_TIMEOUT_MS)
+            except Exception as exc:
+                raise RuntimeError(f"bifoga: upload did not finish: {_page_state(page)}") from exc
+            return {}
+        if kind.name == "uppy":
+            page.locator(".uppy-StatusBar-actionBtn--upload").click()
+            page.wait_for_function("window.benchMarks.uploadDone !== undefined"
+                                   " || window.benchMarks.uploadError !== undefined",
+                                   timeout=FLOW_TIMEOUT_MS)
+            return {}
+        # The bare page: one fetch() of the same File to the same server (measures.BARE_FETCH_JS).
+        result = page.evaluate(measures.BARE_FETCH_JS, list(_visit_ids(visit)))
+        if result.get("error") or result.get("status") != 204:
+            raise RuntimeError(f"bare fetch upload failed: {result}")
+        return result
+
+    # --- warm runs: the same context reloads (HTTP cache warm) ---------------------------------
+    def warm_runs(self, kind: Kind, visit: dict, count: int) -> list[dict]:
+        context, net, page, errors = self._context()
+        runs = []
+        try:
+            page.goto(kind.url(self.server.origin, visit), wait_until="commit")
+            self._wait_loaded(kind, page, net)  # the priming load, not measured
+            for _ in range(count):
+                first = net.count
+                page.reload(wait_until="commit")
+                self._wait_loaded(kind, page, net)
+                data = page.evaluate(measures.COLLECT_JS)
+                transfers = net.transfers(first, None, data["timeOrigin"])
+                runs.append({**load_metrics(kind, data, transfers), "page_errors": errors[:5]})
+        finally:
+            context.close()
+        return runs
+
+
+def _page_state(page) -> str:
+    try:
+        return json.dumps(page.evaluate("""() => ({
+            marks: window.__bench && window.__bench.marks,
+            errors: window.__bench && window.__bench.errors,
+            alert: document.querySelector('#preview-dialog .preview-alert')?.textContent,
+            status: document.querySelector('#preview-dialog .preview-status')?.textContent,
+            uppy: window.benchMarks || null })"""))
+    except Exception as exc:  # noqa: BLE001 - only for the error message
+        return f"(page state unavailable: {exc})"
+
+
+# --- turning marks into metrics ------------------------------------------------------------------
+def load_metrics(kind: Kind, data: dict, transfers: list[measures.Transfer]) -> dict:
+    usable = data["bifogaReady"] if kind.name == "bifoga" else data["benchUsable"]
+    worker = data["bifogaWorkerReady"] if kind.name == "bifoga" else None
+    origin = data["timeOrigin"]
+    before = [t for t in transfers if t.end - origin <= usable]
+    longtasks = data["longtasks"]
+    return {
+        "usable_ms": usable,
+        "worker_ready_ms": worker,
+        "bytes": sum(t.bytes for t in transfers),
+        "body_bytes": sum(t.body for t in transfers),
+        "requests": len(transfers),
+        "requests_from_server": sum(1 for t in transfers if t.bytes > 0),
+        "bytes_before_usable": sum(t.bytes for t in before),
+        "requests_before_usable": len(before),
+        "longest_task_load_ms": measures.longest_task(longtasks, 0.0, usable),
+        "longest_task_to_worker_ms": measures.longest_task(longtasks, 0.0, worker),
+        "heap_at_usable": measures.peak(data["heap"], None, usable),
+    }
+
+
+def flow_metrics(kind: Kind, data: dict, upload: dict) -> dict:
+    marks, longtasks = data["marks"], data["longtasks"]
+    pick = marks.get("pick")
+    preview = marks.get("previewDecoded")
+    checked = marks.get("checked")
+    if kind.name == "bifoga":
+        up_start, up_end = marks.get("uploadClick"), marks.get("dialogClosed")
+    elif kind.name == "uppy":
+        uppy = data["uppy"] or {}
+        if uppy.get("uploadError"):
+            raise RuntimeError("uppy upload failed: " + uppy["uploadError"])
+        up_start, up_end = uppy.get("uploadStart"), uppy.get("uploadDone")
+    else:
+        up_start = upload["start"] + upload["create_ms"]
+        up_end = up_start + upload["patch_ms"]
+
+    def span(a, b):
+        return None if a is None or b is None else b - a
+
+    return {
+        "pick_to_preview_ms": span(pick, preview),
+        "pick_to_preview_loaded_ms": span(pick, marks.get("previewLoaded")),
+        "pick_to_checked_ms": span(pick, checked),
+        "upload_ms": span(up_start, up_end),
+        "bare_create_patch_ms": upload.get("total_ms"),
+        "longest_task_preview_ms": measures.longest_task(longtasks, pick, preview),
+        "longest_task_processing_ms": measures.longest_task(longtasks, pick, checked),
+        "longest_task_upload_ms": measures.longest_task(longtasks, up_start, up_end),
+        "peak_heap": measures.peak(data["heap"]),
+        "long_task_errors": data["errors"][:5],
+    }
+
+
+# --- the whole benchmark -------------------------------------------------------------------------
+def run(cold: int, warm: int, photo: Path, log: Callable[[str], None]) -> dict:
+    server = Server()
+    server.start()
+    stage_pages()
+    try:
+        with Bench(server, photo) as bench:
+            cold_runs, warm_runs = [], {name: [] for name in KINDS}
+            for i in range(cold):
+                visit = server.new_visit()  # fresh tokens: no rate limit or open-upload cap
+                run_ = {}
+                for name, kind in KINDS.items():
+                    started = time.monotonic()
+                    run_[name] = bench.cold_run(kind, visit)
+                    log(f"cold {i + 1}/{cold} {name}: usable {run_[name]['usable_ms']:.0f} ms "
+                        f"({time.monotonic() - started:.1f} s)")
+                cold_runs.append(run_)
+            if warm:
+                for name, kind in KINDS.items():
+                    warm_runs[name] = bench.warm_runs(kind, server.new_visit(), warm)
+                    log(f"warm {name}: usable " + ", ".join(
+                        f"{r['usable_ms']:.0f}" for r in warm_runs[name]) + " ms")
+            return {"browser": bench.version, "cold": cold_runs, "warm": warm_runs}
+    finally:
+        unstage_pages()
+        server.stop()

@@ -1,0 +1,166 @@
+"""Filing: the attachment list with the clinician's marks, and all attachments as one ZIP.
+
+At the end of a visit the clinician is reminded to save the attachments into the record
+system. The marks ("saved", "not_relevant") are the clinician's own bookkeeping: the patient
+gets the same list with every mark null. Marks can be set while the visit is open and after it
+ended (filing interrupted halfway must be finishable).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from datetime import datetime
+from typing import IO, Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from server.common import authenticate, ctx_of, db, read_json_object
+from server.errors import BadRequest, Forbidden, NotFound
+from server.names import FALLBACK_NAME, content_disposition
+from server.store import MARKS, Store, Visit
+
+ZIP_CHUNK = 1024 * 1024
+# Characters Windows refuses in file names (slashes never reach a display name; belt and braces).
+_NOT_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|]')
+_MAX_EXT_CHARS = 16
+
+
+def attachment_entry(visit: Visit, row: dict[str, Any], role: str) -> dict[str, Any]:
+    clinician = role == "clinician"
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "size": row["size"],
+        "mime": row["mime"],
+        "category": row["category"],
+        "url": f"/api/visits/{visit.id}/attachments/{row['id']}",
+        "sender_role": row["sender_role"],
+        "sender_name": visit.name_of(row["sender_role"]),
+        "sent_at": row["sent_at"],
+        "mark": row["mark"] if clinician else None,
+        "marked_at": row["marked_at"] if clinician else None,
+    }
+
+
+async def list_attachments(request: Request) -> Response:
+    ctx = ctx_of(request)
+    visit, role = await authenticate(request, request.path_params["visit_id"])
+    rows = await db(ctx.store.list_attachments, visit.id)
+    return JSONResponse({
+        "attachments": [attachment_entry(visit, r, role) for r in rows],
+        "state": visit.state,
+        "ended_at": visit.ended_at,
+    })
+
+
+async def set_mark(request: Request) -> Response:
+    ctx = ctx_of(request)
+    visit, role = await authenticate(request, request.path_params["visit_id"])
+    if role != "clinician":
+        raise Forbidden("Only the clinician files attachments.")
+    body = await read_json_object(request)
+    if "mark" not in body:
+        raise BadRequest("Missing field: mark.", code="missing_field")
+    mark = body["mark"]
+    if mark is not None and mark not in MARKS:
+        raise BadRequest('mark must be "saved", "not_relevant" or null.', code="invalid_field")
+    row = await db(ctx.store.set_mark, visit.id, request.path_params["attachment_id"], mark)
+    if row is None:
+        raise NotFound()
+    return JSONResponse(attachment_entry(visit, row, role))
+
+
+# --- ZIP -----------------------------------------------------------------------------------
+
+
+def _split_extension(name: str) -> tuple[str, str]:
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem and 0 < len(ext) <= _MAX_EXT_CHARS and " " not in ext:
+        return stem, "." + ext
+    return name, ""
+
+
+def archive_names(names: list[str]) -> list[str]:
+    """Entry names for the ZIP: the display names, unique ignoring case (Windows and macOS file
+    systems do), a repeat getting " (2)", " (3)"... before its extension."""
+    taken: set[str] = set()
+    result = []
+    for raw in names:
+        name = _NOT_IN_FILE_NAMES.sub("_", raw).strip() or FALLBACK_NAME
+        stem, ext = _split_extension(name)
+        candidate, n = name, 2
+        while candidate.casefold() in taken:
+            candidate, n = f"{stem} ({n}){ext}", n + 1
+        taken.add(candidate.casefold())
+        result.append(candidate)
+    return result
+
+
+def _zip_time(iso: str) -> tuple[int, int, int, int, int, int]:
+    # ZIP stores local time without a zone: the server's local time, as `unzip -l` shows it.
+    when = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone()
+    return (max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
+
+
+def build_zip(store: Store, rows: list[dict[str, Any]]) -> IO[bytes]:
+    """Write every attachment, stored (not compressed: photos, films and office files are
+    compressed already), into an anonymous temp file beside the data; return it at offset 0.
+
+    The temp file has no name on disk (O_TMPFILE or unlinked at once), so nothing is left
+    behind if the server stops halfway."""
+    out = tempfile.TemporaryFile(dir=store.data_dir, prefix=".zip-")
+    try:
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
+            for row, name in zip(rows, archive_names([r["name"] for r in rows]), strict=True):
+                info = zipfile.ZipInfo(name, date_time=_zip_time(row["sent_at"]))
+                info.compress_type = zipfile.ZIP_STORED
+                info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
+                info.file_size = row["size"]
+                with open(store.attachment_path(row["stored_name"]), "rb") as src, \
+                        zf.open(info, "w") as dst:
+                    shutil.copyfileobj(src, dst, ZIP_CHUNK)
+        out.seek(0)
+    except BaseException:
+        out.close()
+        raise
+    return out
+
+
+def _stream(f: IO[bytes]) -> Iterator[bytes]:
+    try:
+        while chunk := f.read(ZIP_CHUNK):
+            yield chunk
+    finally:
+        f.close()
+
+
+async def download_zip(request: Request) -> Response:
+    ctx = ctx_of(request)
+    visit, role = await authenticate(request, request.path_params["visit_id"])
+    if role != "clinician":
+        raise Forbidden("Only the clinician can download all attachments at once.")
+    rows = await db(ctx.store.list_attachments, visit.id)
+    f = await run_in_threadpool(build_zip, ctx.store, rows)
+    size = f.seek(0, 2)
+    f.seek(0)
+    filename = f"bilagor-{visit.created_at[:10]}.zip"
+    return StreamingResponse(_stream(f), media_type="application/zip", headers={
+        "Content-Length": str(size),
+        "Content-Disposition": content_disposition(filename),
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    })
+
+
+routes = [
+    Route("/api/visits/{visit_id}/attachments", list_attachments, methods=["GET"]),
+    Route("/api/visits/{visit_id}/attachments.zip", download_zip, methods=["GET"]),
+    Route("/api/visits/{visit_id}/attachments/{attachment_id}/mark", set_mark, methods=["PUT"]),
+]
