@@ -26,11 +26,13 @@ from components.announcer import Announcer
 from components.api_client import ApiClient, ApiError
 from components.clipboard import copy_image
 from components.composer import Composer
+from components.confirm_dialog import ConfirmDialog
 from components.dom import h
 from components.image_viewer import ImageViewer
 from components.message_list import MessageList
 from components.picker import Picker
 from components.preview_dialog import PreviewDialog
+from components.reminder_dialog import ReminderDialog
 from components.visit_header import VisitHeader
 
 WORKER_NAME = "bifoga-worker"
@@ -50,13 +52,16 @@ worker_ready = asyncio.Event()
 
 # --- components ---------------------------------------------------------------------------
 app = document.getElementById("app")
-header = VisitHeader(lang)
+header = VisitHeader(lang, -int(window.Date.new().getTimezoneOffset()))
 announcer = Announcer(lang)
 messages = None  # built once the visit (and so the role) is known
 composer = Composer(lang)
 picker = Picker(lang, "", "")  # accept list and limits come from /api/config
 preview = PreviewDialog(lang)
 viewer = ImageViewer(lang)
+reminder = None  # built once the role is known
+confirm_end = ConfirmDialog(lang, "end-confirm", "end.confirm_title", "end.confirm_text",
+                            "end.confirm", "end.back")
 api = ApiClient(api_base, visit_id or "", token or "")
 
 
@@ -70,11 +75,42 @@ def utc_offset_minutes():
 
 # --- attachments in memory -------------------------------------------------------------------
 async def attachment_url(att):
-    """One object URL per attachment, fetched once and reused by the list and the viewer."""
+    """One object URL per attachment, fetched once and reused by the list and the viewer.
+
+    Once the visit has ended nothing is kept: the in-memory copies are dropped.
+    """
     urls = store.get("object_urls")
-    if att["id"] not in urls:
-        urls[att["id"]] = await api.object_url(att)
-    return urls[att["id"]]
+    if att["id"] in urls:
+        return urls[att["id"]]
+    url = await api.object_url(att)
+    if visit_is_open():
+        urls[att["id"]] = url
+    return url
+
+
+def visit_is_open():
+    visit = store.get("visit") or {}
+    return visit.get("state") == "open"
+
+
+def save_as(url, name, revoke=False):
+    """Let the browser download a blob URL under the attachment's original name."""
+    link = h("a", {"href": url, "download": name, "hidden": True})
+    document.body.appendChild(link)
+    link.click()
+    link.remove()
+    if revoke:
+        async def later():
+            await asyncio.sleep(60)  # the download has long started by then
+            window.URL.revokeObjectURL(url)
+        asyncio.create_task(later())
+
+
+def drop_object_urls():
+    urls = store.get("object_urls")
+    for url in urls.values():
+        window.URL.revokeObjectURL(url)
+    urls.clear()
 
 
 def show_image(index, from_button=False):
@@ -119,13 +155,78 @@ def on_download(att):
         try:
             url = await attachment_url(att)
         except ApiError as exc:
-            announcer.warn(t("attachment.load_failed", name=att["name"]) + " " + str(exc))
+            announcer.warn(t("attachment.load_failed", name=att["name"]) + " " + error_detail(exc))
             return
-        link = h("a", {"href": url, "download": att["name"], "hidden": True})
-        document.body.appendChild(link)
-        link.click()
-        link.remove()
+        save_as(url, att["name"], revoke=att["id"] not in store.get("object_urls"))
     asyncio.create_task(run())
+
+
+# --- end of visit (clinician) ------------------------------------------------------------
+def on_end_requested():
+    async def run():
+        try:
+            listing = await api.attachments()
+        except ApiError as exc:
+            announcer.warn(t("end.failed", detail=error_detail(exc)))
+            return
+        if listing["attachments"]:
+            reminder.open(listing["attachments"], listing["state"] == "ended")
+        else:
+            confirm_end.open()
+    asyncio.create_task(run())
+
+
+def on_end_confirmed():
+    async def run():
+        try:
+            visit = await api.end_visit()
+        except ApiError as exc:
+            message = t("end.failed", detail=error_detail(exc))
+            (reminder.warn if reminder.root.open else confirm_end.warn)(message)
+            return
+        reminder.close()
+        confirm_end.close()
+        store.patch(visit=visit)
+        header.banner.focus()
+    asyncio.create_task(run())
+
+
+def on_end_back():
+    reminder.close()
+    confirm_end.close()
+    button = header.end_button if visit_is_open() else header.reminder_button
+    button.focus()
+
+
+def on_mark(att, mark, previous):
+    async def run():
+        try:
+            await api.mark(att["id"], mark)
+        except ApiError as exc:
+            reminder.revert_mark(att["id"], previous)
+            reminder.warn(t("reminder.mark_failed", detail=error_detail(exc)))
+    asyncio.create_task(run())
+
+
+def on_download_all():
+    async def run():
+        try:
+            url = await api.zip_url()
+        except ApiError as exc:
+            reminder.warn(t("attachment.load_failed", name="zip") + " " + error_detail(exc))
+            return
+        save_as(url, t("reminder.zip_name", date=str(window.Date.new().toISOString())[:10]),
+                revoke=True)
+    asyncio.create_task(run())
+
+
+def apply_ended():
+    """After the end: nothing more can be sent, and the app drops its in-memory copies."""
+    viewer.close()
+    if preview.is_open:
+        on_preview_cancel()
+    drop_object_urls()
+    messages.drop_media()
 
 
 # --- sending -----------------------------------------------------------------------------------
@@ -320,10 +421,12 @@ def render_visit(state, changed):
     visit = state["visit"]
     if not visit:
         return
-    header.update(visit)
+    header.update(visit, bool(messages.attachment_count()))
     is_open = visit.get("state") == "open"
     composer.set_enabled(is_open)
     picker.set_enabled(is_open and state["config"] is not None)
+    if not is_open and "visit" in changed:
+        apply_ended()
 
 
 def render_config(state, changed):
@@ -357,6 +460,8 @@ async def poll_messages():
         visit = store.get("visit")
         if data.get("state") and visit and data["state"] != visit.get("state"):
             store.patch(visit=await api.visit())
+        if data.get("state") == "ended":
+            return  # nothing can arrive after the end
         wait = LONG_POLL_SECONDS
 
 
@@ -371,9 +476,19 @@ async def connect_worker():
 
 
 def mount():
-    global messages
+    global messages, reminder
     visit = store.get("visit")
     messages = MessageList(lang, visit["role"], utc_offset_minutes(), attachment_url)
+    reminder = ReminderDialog(lang, visit["role"], utc_offset_minutes())
+    header.on("end", on_end_requested)
+    header.on("reminder", on_end_requested)
+    reminder.on("end", on_end_confirmed)
+    reminder.on("back", on_end_back)
+    reminder.on("mark", on_mark)
+    reminder.on("download", on_download)
+    reminder.on("download_all", on_download_all)
+    confirm_end.on("confirm", on_end_confirmed)
+    confirm_end.on("back", on_end_back)
     messages.set_names(visit.get("participants", {}))
     messages.on("enlarge", on_enlarge)
     messages.on("download", on_download)
@@ -391,7 +506,7 @@ def mount():
     footer = h("div", {"class": "chat-footer"}, [composer.root, picker.root])
     main = h("main", {"class": "visit", "id": "visit"},
              [header.root, messages.root, announcer.root, footer])
-    app.replaceChildren(main, preview.root, viewer.root)
+    app.replaceChildren(main, preview.root, viewer.root, reminder.root, confirm_end.root)
 
 
 def show_fatal(message):

@@ -148,6 +148,51 @@ def _visit_ids(visit: dict) -> tuple[str, str]:
     return visit["visit_id"], visit["patient_token"]
 
 
+# --- renderer memory: the page's process, workers and WebAssembly memory included --------------
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def renderer_pids() -> set[int]:
+    """Chromium renderer processes started by this benchmark (descendants of this process)."""
+    pids = set()
+    for pid in _descendants(os.getpid()):
+        try:
+            if b"--type=renderer" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                pids.add(pid)
+        except OSError:
+            continue
+    return pids
+
+
+def peak_rss(pids: set[int]) -> int | None:
+    """The largest VmHWM (peak resident set, kernel-tracked) among `pids`, in bytes."""
+    peaks = []
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) * 1024)
+        except OSError:
+            continue
+    return max(peaks, default=None)
+
+
 # --- browser -----------------------------------------------------------------------------------
 class Bench:
     """One Chromium for the whole benchmark; a new context for every cold run."""
@@ -194,27 +239,42 @@ class Bench:
 
     # --- one cold run: load with an empty cache, then pick the photo and upload it -------------
     def cold_run(self, kind: Kind, visit: dict) -> dict:
+        before = renderer_pids()
         context, net, page, errors = self._context()
         try:
             page.goto(kind.url(self.server.origin, visit), wait_until="commit")
             self._wait_loaded(kind, page, net)
-            loaded_count = net.count
+            loaded_count, snapshots = net.count, self._resources(page)
             self._pick(kind, page)
             upload = self._upload(kind, page, visit)
             data = page.evaluate(measures.COLLECT_JS)
+            rss = peak_rss(renderer_pids() - before)
             transfers = net.transfers(0, loaded_count, data["timeOrigin"])
-            return {**load_metrics(kind, data, transfers),
-                    **flow_metrics(kind, data, upload), "page_errors": errors[:5]}
+            return {**load_metrics(kind, data, transfers, snapshots),
+                    **flow_metrics(kind, data, upload), "renderer_peak_rss": rss,
+                    "page_errors": errors[:5]}
         finally:
             context.close()
+
+    @staticmethod
+    def _resources(page) -> list[dict]:
+        """Resource timing of the page and of every worker it runs (the cross-check)."""
+        snapshots = [page.evaluate(measures.RESOURCES_JS)]
+        for worker in page.workers:
+            try:
+                snapshots.append(worker.evaluate(measures.RESOURCES_JS))
+            except Exception:  # noqa: BLE001, S112 - a worker that ended meanwhile
+                continue
+        return snapshots
 
     def _pick(self, kind: Kind, page) -> None:
         with page.expect_file_chooser() as chooser:
             kind.open_picker(page)
         chooser.value.set_files(str(self.photo))
-        ready = "window.__bench.marks.previewDecoded !== undefined"
+        marks = "window.__bench.marks"
+        ready = f"{marks}.previewDecoded !== undefined && {marks}.previewPainted !== undefined"
         if kind.name == "bifoga":
-            ready += " && window.__bench.marks.checked !== undefined"
+            ready += f" && {marks}.checked !== undefined"
         try:
             page.wait_for_function(ready, timeout=FLOW_TIMEOUT_MS)
         except Exception as exc:
@@ -252,9 +312,11 @@ class Bench:
                 first = net.count
                 page.reload(wait_until="commit")
                 self._wait_loaded(kind, page, net)
+                snapshots = self._resources(page)
                 data = page.evaluate(measures.COLLECT_JS)
                 transfers = net.transfers(first, None, data["timeOrigin"])
-                runs.append({**load_metrics(kind, data, transfers), "page_errors": errors[:5]})
+                runs.append({**load_metrics(kind, data, transfers, snapshots),
+                             "page_errors": errors[:5]})
         finally:
             context.close()
         return runs
@@ -273,11 +335,13 @@ def _page_state(page) -> str:
 
 
 # --- turning marks into metrics ------------------------------------------------------------------
-def load_metrics(kind: Kind, data: dict, transfers: list[measures.Transfer]) -> dict:
+def load_metrics(kind: Kind, data: dict, transfers: list[measures.Transfer],
+                 snapshots: list[dict]) -> dict:
     usable = data["bifogaReady"] if kind.name == "bifoga" else data["benchUsable"]
     worker = data["bifogaWorkerReady"] if kind.name == "bifoga" else None
     origin = data["timeOrigin"]
-    before = [t for t in transfers if t.end - origin <= usable]
+    ends = measures.finish_times(transfers, snapshots, origin)
+    before = [t for t, end in zip(transfers, ends, strict=True) if end <= usable]
     longtasks = data["longtasks"]
     return {
         "usable_ms": usable,
@@ -291,13 +355,17 @@ def load_metrics(kind: Kind, data: dict, transfers: list[measures.Transfer]) -> 
         "longest_task_load_ms": measures.longest_task(longtasks, 0.0, usable),
         "longest_task_to_worker_ms": measures.longest_task(longtasks, 0.0, worker),
         "heap_at_usable": measures.peak(data["heap"], None, usable),
+        "resource_timing": {
+            "load": measures.resource_bytes(snapshots, origin, None),
+            "before_usable": measures.resource_bytes(snapshots, origin, usable),
+        },
     }
 
 
 def flow_metrics(kind: Kind, data: dict, upload: dict) -> dict:
     marks, longtasks = data["marks"], data["longtasks"]
     pick = marks.get("pick")
-    preview = marks.get("previewDecoded")
+    preview = marks.get("previewPainted")
     checked = marks.get("checked")
     if kind.name == "bifoga":
         up_start, up_end = marks.get("uploadClick"), marks.get("dialogClosed")
@@ -316,6 +384,7 @@ def flow_metrics(kind: Kind, data: dict, upload: dict) -> dict:
     return {
         "pick_to_preview_ms": span(pick, preview),
         "pick_to_preview_loaded_ms": span(pick, marks.get("previewLoaded")),
+        "pick_to_preview_decoded_ms": span(pick, marks.get("previewDecoded")),
         "pick_to_checked_ms": span(pick, checked),
         "upload_ms": span(up_start, up_end),
         "bare_create_patch_ms": upload.get("total_ms"),

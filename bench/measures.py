@@ -57,10 +57,21 @@ INIT_SCRIPT = """
     }
   }, true);
 
-  // The preview: the image has loaded (naturalWidth > 0), then decoded (img.decode()).
+  // The preview is shown when the browser first paints it: Element Timing's renderTime for the
+  // preview <img>, which the observer below tags with elementtiming before it can be painted.
+  // Also kept: when it loaded (naturalWidth > 0) and when img.decode() resolved.
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if (e.identifier !== "bench-preview" || b.marks.previewPainted !== undefined) continue;
+        b.marks.previewPainted = e.renderTime || e.loadTime;
+      }
+    }).observe({ type: "element", buffered: true });
+  } catch (e) { b.errors.push("element timing observer: " + e); }
   const watched = new WeakSet();
   const watchImage = (img) => {
     if (b.marks.pick === undefined || watched.has(img)) return;
+    img.setAttribute("elementtiming", "bench-preview");
     const loaded = () => {
       if (!(img.naturalWidth > 0) || b.marks.previewLoaded !== undefined) return;
       b.marks.previewLoaded = now();
@@ -115,6 +126,17 @@ COLLECT_JS = """() => {
     uppy: window.benchMarks || null,
   };
 }"""
+
+# The resource-timing view of the same loads, as a cross-check of the CDP byte counts: run in the
+# page and in each of its workers. transferSize is the encoded body + about 300 bytes of headers,
+# 0 when served from the cache; responseEnd is in the caller's own performance.now().
+RESOURCES_JS = """() => ({
+  timeOrigin: performance.timeOrigin,
+  now: performance.now(),
+  entries: performance.getEntriesByType("navigation").concat(
+    performance.getEntriesByType("resource")).map(
+      (e) => [e.name, e.transferSize, e.encodedBodySize, e.responseEnd, e.startTime]),
+})"""
 
 # The practical limit of an upload: the same File, to the same server, in one bare fetch().
 # The server has no plain PUT sink, so the bytes go through its real tus endpoint: a creation
@@ -211,6 +233,48 @@ def longest_task(longtasks: list, start: float | None, end: float | None) -> flo
         return None
     overlapping = [d for s, d in longtasks if s < end and s + d > start]
     return max(overlapping, default=0.0)
+
+
+def resource_bytes(snapshots: list[dict], time_origin: float, until: float | None) -> dict:
+    """Sum resource timing over the page and its workers, entries ending by `until` (page ms)."""
+    total = count = 0
+    for snap in snapshots:
+        shift = snap["timeOrigin"] - time_origin  # the worker's clock started later
+        for name, transfer, _body, end, _start in snap["entries"]:
+            if not name.startswith(("http://", "https://")):
+                continue
+            if until is not None and end + shift > until:
+                continue
+            total += transfer
+            count += 1
+    return {"bytes": total, "requests": count}
+
+
+def finish_times(transfers: list[Transfer], snapshots: list[dict],
+                 time_origin: float) -> list[float]:
+    """When each transfer finished, in the page's performance.now().
+
+    CDP's loadingFinished reaches the browser process some milliseconds after the renderer got
+    the last byte (up to ~40 ms on a loaded machine), and its wall clock is not the page's. So a
+    transfer takes the responseEnd of its resource-timing entry (page or worker, shifted to the
+    page's clock), matched by URL and order; without one, the CDP time.
+    """
+    timed: dict[str, list[tuple[float, float]]] = {}
+    for snap in snapshots:
+        shift = snap["timeOrigin"] - time_origin
+        for name, _transfer, _body, end, start in snap["entries"]:
+            timed.setdefault(name.split("#")[0], []).append((start + shift, end + shift))
+    by_url: dict[str, list[int]] = {}
+    for i, t in enumerate(transfers):
+        by_url.setdefault(t.url.split("#")[0], []).append(i)
+    ends = [t.end - time_origin for t in transfers]
+    for url, indexes in by_url.items():
+        entries = sorted(timed.get(url, []))
+        if len(entries) == len(indexes):  # same count: pair them in the order they started
+            for i, (_start, end) in zip(sorted(indexes, key=lambda i: transfers[i].start),
+                                        entries, strict=True):
+                ends[i] = end
+    return ends
 
 
 def peak(samples: list, start: float | None = None, end: float | None = None) -> int | None:

@@ -1,4 +1,4 @@
-"""Lossless removal of identifying metadata from photos (JPEG, PNG, WebP).
+"""Lossless removal of identifying metadata from photos (JPEG, PNG, WebP, HEIC/HEIF).
 
 Plain Python 3.11+ with only the standard library: it runs in CPython (tests, reference server) and
 in the browser's Pyodide worker. Pillow is deliberately not imported here; the Pillow-dependent
@@ -16,10 +16,17 @@ byte for byte (so the decoded pixels are identical), the colour profile (ICC), t
 Orientation, which is written back in a freshly built minimal EXIF block (optionally with
 DateTimeOriginal when ``keep_capture_date`` is set).
 
-Other formats (GIF, HEIC, AVIF, TIFF, ...) are returned unchanged: removing HEIC/AVIF metadata
-losslessly would need a rewrite of the ISO-BMFF item structure, and the fallback of re-encoding
-needs a decoder we do not have in the browser, so the caller decides what to do with them
-(HEIC is sent as-is).
+HEIC/HEIF (iPhone photos) are scrubbed in place, so that no offset in the file changes: each Exif
+item is overwritten by a minimal valid Exif payload of the same length (optionally with
+DateTimeOriginal), each XMP item by an empty XMP packet, other metadata items by zeros, metadata
+boxes ('udta', 'uuid' XMP, ...) become 'free' boxes and data bytes that no picture item uses are
+zeroed; descriptive item properties ('udes', 'crtt', 'mdft') are zeroed. The coded picture data,
+the item structure and the orientation (the 'irot'/'imir' properties, not the Exif) stay as they
+are. A HEIF this cannot vouch for (an unknown item type, metadata stored by reference, an item
+extent past the end or overlapping picture data, ...) is refused with :class:`MetadataError`.
+
+Other formats (GIF, AVIF, TIFF, ...) are returned unchanged; the caller decides what to do with
+them.
 
 Any structurally broken image (truncated segment, length past the end, missing SOS/EOI/IEND, bad
 PNG CRC, nonsensical RIFF size, ...) is refused with :class:`MetadataError`. A broken EXIF block,
@@ -28,6 +35,7 @@ on the other hand, is not a reason to refuse the image: it is dropped as a whole
 
 from __future__ import annotations
 
+import bisect
 import re
 import struct
 import zlib
@@ -68,10 +76,12 @@ class MetadataError(ValueError):
 class Report:
     """What an image carries.
 
-    ``format``: "jpeg", "png", "webp" (handled), "gif", "heic", "heif", "avif", "tiff", "bmp"
+    ``format``: "jpeg", "png", "webp", "heic", "heif" (handled), "gif", "avif", "tiff", "bmp"
     (recognised, not handled) or None (unknown). ``found``: category keys (see CATEGORIES).
-    ``orientation``: EXIF Orientation 1..8 or None. ``capture_date``: ISO 8601 local time
-    ("2024-05-01T12:34:56") from DateTimeOriginal (else DateTimeDigitized, else DateTime) or None.
+    ``orientation``: EXIF Orientation 1..8 or None (for HEIF: the EXIF equivalent of the
+    primary item's 'irot'/'imir' properties, None without them). ``capture_date``: ISO 8601
+    local time ("2024-05-01T12:34:56") from DateTimeOriginal (else DateTimeDigitized, else
+    DateTime) or None.
     ``icc``: the image has a colour profile (kept, never removed).
     """
 
@@ -871,9 +881,528 @@ def _webp_check_bitstream(fourcc: bytes, data: bytes, start: int) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# HEIF / HEIC (ISO/IEC 23008-12: items described by ISO-BMFF boxes inside a top-level 'meta')
+#
+# Nothing moves, so no offset anywhere (iloc, tile data in mdat) needs to change: every Exif item
+# is overwritten in place by a minimal valid Exif payload of the same length, every XMP item by
+# an empty XMP packet of the same length, other metadata items by zeros, metadata boxes become
+# 'free' boxes of the same size, and data-box bytes that no picture item uses are zeroed. The
+# coded picture data is copied byte for byte. The orientation lives in the 'irot'/'imir'
+# properties of the primary item, not in the Exif, so removing the Exif never turns the picture.
+
+#: Item types that are pictures (coded or derived from others): kept byte for byte.
+_HEIF_IMAGE_ITEMS = frozenset(
+    {
+        b"hvc1", b"hev1", b"hvt1", b"lhv1", b"grid", b"iovl", b"iden", b"av01", b"avc1",
+        b"jpeg", b"j2k1", b"vvc1", b"vvi1", b"evc1", b"unci", b"mski", b"tmap",
+    }
+)  # fmt: skip
+#: Item types that only describe a picture: overwritten.
+_HEIF_META_ITEMS = frozenset({b"Exif", b"mime", b"uri "})
+#: 'meta' children that may occur once each; the others listed are kept; any other is freed.
+_HEIF_META_SINGLE = frozenset(
+    {b"hdlr", b"pitm", b"iinf", b"iloc", b"iprp", b"iref", b"idat", b"dinf"}
+)
+_HEIF_META_KEEP = frozenset({b"free", b"skip", b"grpl", b"ipro", b"ipmc", b"fiin"})
+_XMP_UUID = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
+_XMP_HEAD = (
+    b"<?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?><x:xmpmeta xmlns:x='adobe:ns:meta/'/>"
+)
+_XMP_TAIL = b"<?xpacket end='w'?>"
+# Display transforms as 2x2 matrices (y axis up) and the EXIF Orientation they correspond to.
+_CCW90, _FLIP_LR, _FLIP_TB, _IDENTITY = (0, -1, 1, 0), (-1, 0, 0, 1), (1, 0, 0, -1), (1, 0, 0, 1)
+_ORIENTATION_OF = {
+    _IDENTITY: 1, _FLIP_LR: 2, (-1, 0, 0, -1): 3, _FLIP_TB: 4,
+    (0, -1, -1, 0): 5, (0, 1, -1, 0): 6, (0, 1, 1, 0): 7, _CCW90: 8,
+}  # fmt: skip
+
+
+@dataclass
+class _Box:
+    type: bytes
+    start: int  # the size field
+    header: int  # after size, type and largesize (where a 'uuid' box's user type starts)
+    body: int  # the payload
+    end: int
+
+
+@dataclass
+class _Item:
+    type: bytes
+    content_type: bytes = b""
+    encoding: bytes = b""
+    method: int = 0  # construction method: 0 file offset, 1 idat offset, 2 item offset
+    ref_index: int = 0  # data_reference_index: 0 is this file
+    base: int = 0
+    extents: list[tuple[int, int]] = field(default_factory=list)
+    located: bool = False
+
+
+class _Fields:
+    """Big-endian fields of one box's payload; reading past its end is a MetadataError."""
+
+    def __init__(self, data: bytes, box: _Box) -> None:
+        self.data, self.pos, self.end, self.box = data, box.body, box.end, box
+
+    def uint(self, size: int) -> int:
+        if self.pos + size > self.end:
+            raise MetadataError(
+                f"corrupt HEIF: truncated {self.box.type!r} box at offset {self.box.start}"
+            )
+        value = int.from_bytes(self.data[self.pos : self.pos + size], "big")
+        self.pos += size
+        return value
+
+    def full_box(self) -> tuple[int, int]:
+        return self.uint(1), self.uint(3)
+
+    def cstr(self) -> bytes:
+        """A NUL-terminated string (a missing NUL at the end of the box is tolerated)."""
+        nul = self.data.find(b"\x00", self.pos, self.end)
+        stop = self.end if nul < 0 else nul
+        value = self.data[self.pos : stop]
+        self.pos = min(stop + 1, self.end)
+        return value
+
+
+def _heif_boxes(data: bytes, start: int, end: int, where: str, budget: list[int]) -> list[_Box]:
+    boxes = []
+    pos = start
+    while pos < end:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise MetadataError("corrupt HEIF: too many boxes")
+        if pos + 8 > end:
+            raise MetadataError(f"truncated HEIF: box header at offset {pos} in {where}")
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        btype = data[pos + 4 : pos + 8]
+        header = pos + 8
+        if size == 1:
+            if pos + 16 > end:
+                raise MetadataError(f"truncated HEIF: box header at offset {pos} in {where}")
+            size = int.from_bytes(data[pos + 8 : pos + 16], "big")
+            header = pos + 16
+        elif size == 0:  # up to the end of the enclosing box or file
+            size = end - pos
+        body = header + 16 if btype == b"uuid" else header
+        if pos + size > end:
+            raise MetadataError(
+                f"truncated HEIF: {btype!r} box at offset {pos} runs past the end of {where}"
+            )
+        if body > pos + size:
+            raise MetadataError(f"corrupt HEIF: bad size of the {btype!r} box at offset {pos}")
+        boxes.append(_Box(btype, pos, header, body, pos + size))
+        pos += size
+    return boxes
+
+
+def _heif_free(data: bytes, out: bytearray, box: _Box, acc: _Acc) -> None:
+    """Turn a metadata box into a 'free' box of the same size with a zeroed payload."""
+    body = data[box.header : box.end]
+    if box.type in (b"xml ", b"bxml") or (box.type == b"uuid" and body[:16] == _XMP_UUID):
+        acc.found.add("xmp")
+    else:
+        acc.found.add("other_exif")
+    if b"\xa9xyz" in body or b"location.ISO6709" in body:  # QuickTime-style position
+        acc.found.add("gps")
+    out[box.start + 4 : box.start + 8] = b"free"
+    out[box.header : box.end] = bytes(box.end - box.header)
+
+
+def _heif_iinf(data: bytes, iinf: _Box, budget: list[int]) -> dict[int, _Item]:
+    f = _Fields(data, iinf)
+    version, _ = f.full_box()
+    f.uint(2 if version == 0 else 4)  # entry count: the infe boxes themselves are what counts
+    items: dict[int, _Item] = {}
+    for infe in _heif_boxes(data, f.pos, iinf.end, "iinf", budget):
+        if infe.type != b"infe":
+            continue
+        g = _Fields(data, infe)
+        v, _ = g.full_box()
+        if v < 2:  # no item type: a (MIME-typed) metadata item
+            item_id = g.uint(2)
+            g.uint(2)  # protection index
+            g.cstr()  # name
+            item = _Item(b"mime", g.cstr(), g.cstr())
+        elif v <= 3:
+            item_id = g.uint(2 if v == 2 else 4)
+            g.uint(2)  # protection index
+            item = _Item(data[g.pos : g.pos + 4])
+            g.uint(4)
+            g.cstr()  # name
+            if item.type == b"mime":
+                item.content_type, item.encoding = g.cstr(), g.cstr()
+        else:
+            raise MetadataError(f"unsupported HEIF: infe box version {v}")
+        if item_id in items:
+            raise MetadataError(f"corrupt HEIF: item {item_id} is declared twice")
+        items[item_id] = item
+    return items
+
+
+def _heif_iloc(data: bytes, iloc: _Box, items: dict[int, _Item], budget: list[int]) -> None:
+    f = _Fields(data, iloc)
+    version, _ = f.full_box()
+    if version > 2:
+        raise MetadataError(f"unsupported HEIF: iloc box version {version}")
+    sizes = f.uint(1)
+    offset_size, length_size = sizes >> 4, sizes & 15
+    sizes = f.uint(1)
+    base_size, index_size = sizes >> 4, (sizes & 15 if version else 0)
+    if any(s not in (0, 4, 8) for s in (offset_size, length_size, base_size, index_size)):
+        raise MetadataError("corrupt HEIF: bad field size in the iloc box")
+    for _ in range(f.uint(2 if version < 2 else 4)):
+        item_id = f.uint(2 if version < 2 else 4)
+        method = f.uint(2) & 15 if version else 0
+        ref_index, base, count = f.uint(2), f.uint(base_size), f.uint(2)
+        if count > 1 and not (offset_size or length_size or index_size):
+            raise MetadataError("corrupt HEIF: item extents without offsets or lengths")
+        budget[0] -= 1 + count
+        if budget[0] < 0:
+            raise MetadataError("corrupt HEIF: too many item extents")
+        extents = []
+        for _ in range(count):
+            f.uint(index_size)
+            extents.append((f.uint(offset_size), f.uint(length_size)))
+        item = items.get(item_id)
+        if item is None:
+            raise MetadataError(f"corrupt HEIF: location of the undeclared item {item_id}")
+        if item.located:
+            raise MetadataError(f"corrupt HEIF: item {item_id} is located twice")
+        item.method, item.ref_index, item.base, item.extents = method, ref_index, base, extents
+        item.located = True
+
+
+def _heif_ranges(
+    item_id: int, item: _Item, n: int, idat: _Box | None
+) -> list[tuple[int, int]] | None:
+    """Absolute byte ranges of an item's data; None when it is built from another item."""
+    if item.method == 0:
+        lo, hi, where = 0, n, "the file"
+    elif item.method == 1:
+        if idat is None:
+            raise MetadataError(f"corrupt HEIF: item {item_id} is in a missing idat box")
+        lo, hi, where = idat.body, idat.end, "the idat box"
+    elif item.method == 2:
+        return None
+    else:
+        raise MetadataError(f"unsupported HEIF: construction method {item.method}")
+    ranges = []
+    for offset, length in item.extents:
+        start = lo + item.base + offset
+        end = hi if length == 0 else start + length  # length 0: the rest
+        if start > hi or end > hi:
+            raise MetadataError(f"truncated HEIF: item {item_id} runs past the end of {where}")
+        if end > start:
+            ranges.append((start, end))
+    return ranges
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _overlaps(merged: list[tuple[int, int]], starts: list[int], r: tuple[int, int]) -> bool:
+    i = bisect.bisect_right(starts, r[0]) - 1
+    if i >= 0 and merged[i][1] > r[0]:
+        return True
+    return i + 1 < len(merged) and merged[i + 1][0] < r[1]
+
+
+def _heif_properties(
+    data: bytes, out: bytearray, iprp: _Box, primary: int, acc: _Acc, budget: list[int]
+) -> int | None:
+    """Scrub descriptive properties; return the primary item's orientation (EXIF-like 1..8)."""
+    ipco, ipmas = None, []
+    for box in _heif_boxes(data, iprp.body, iprp.end, "iprp", budget):
+        if box.type == b"ipco":
+            if ipco is not None:
+                raise MetadataError("corrupt HEIF: more than one ipco box")
+            ipco = box
+        elif box.type == b"ipma":
+            ipmas.append(box)
+    if ipco is None:
+        raise MetadataError("corrupt HEIF: no ipco box")
+    props = _heif_boxes(data, ipco.body, ipco.end, "ipco", budget)
+    for p in props:
+        if p.type == b"colr" and data[p.body : p.body + 4] in (b"prof", b"rICC"):
+            acc.icc = True
+        elif p.type in (b"udes", b"crtt", b"mdft") and p.end > p.body + 4:
+            # user description (name, description, tags) / creation and modification times:
+            # all-zero payloads are valid (empty strings, time 0)
+            if any(data[p.body + 4 : p.end]):
+                acc.found.add("comment" if p.type == b"udes" else "datetime")
+            out[p.body + 4 : p.end] = bytes(p.end - p.body - 4)
+    associated: list[_Box] | None = None
+    for ipma in ipmas:
+        f = _Fields(data, ipma)
+        version, flags = f.full_box()
+        for _ in range(f.uint(4)):
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise MetadataError("corrupt HEIF: too many property associations")
+            item_id = f.uint(2 if version < 1 else 4)
+            count = f.uint(1)
+            if flags & 1:
+                indices = [f.uint(2) & 0x7FFF for _ in range(count)]
+            else:
+                indices = [f.uint(1) & 0x7F for _ in range(count)]
+            if item_id == primary and associated is None:
+                associated = [props[i - 1] for i in indices if 0 < i <= len(props)]
+    transform = None
+    for p in associated or ():
+        if p.end <= p.body or p.type not in (b"irot", b"imir"):
+            continue
+        transform = transform or _IDENTITY
+        if p.type == b"irot":  # angle * 90 degrees anti-clockwise
+            for _ in range(data[p.body] & 3):
+                transform = _matmul(_CCW90, transform)
+        else:  # ISO/IEC 23008-12:2022: axis 0 exchanges top and bottom, 1 left and right
+            transform = _matmul(_FLIP_LR if data[p.body] & 1 else _FLIP_TB, transform)
+    return None if transform is None else _ORIENTATION_OF[transform]
+
+
+def _matmul(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, int, int, int]:
+    return (
+        a[0] * b[0] + a[1] * b[2],
+        a[0] * b[1] + a[1] * b[3],
+        a[2] * b[0] + a[3] * b[2],
+        a[2] * b[1] + a[3] * b[3],
+    )
+
+
+def _heif_moov(data: bytes, out: bytearray, moov: _Box, acc: _Acc, budget: list[int]) -> None:
+    """An image sequence: free the movie's and tracks' metadata boxes; refuse timed metadata."""
+    for box in _heif_boxes(data, moov.body, moov.end, "moov", budget):
+        if box.type in (b"udta", b"meta", b"uuid"):
+            _heif_free(data, out, box, acc)
+        elif box.type == b"trak":
+            for sub in _heif_boxes(data, box.body, box.end, "trak", budget):
+                if sub.type in (b"udta", b"meta", b"uuid"):
+                    _heif_free(data, out, sub, acc)
+                elif sub.type == b"mdia":
+                    for m in _heif_boxes(data, sub.body, sub.end, "mdia", budget):
+                        handler = data[m.body + 8 : m.body + 12]
+                        if m.type == b"hdlr" and handler not in (b"pict", b"vide", b"auxv"):
+                            raise MetadataError(f"unsupported HEIF: a {handler!r} track")
+
+
+def _heif_exif_tiff(payload: bytes) -> tuple[bytes | None, bool]:
+    """The TIFF block of an Exif item and whether "Exif\\0\\0" precedes it. The payload starts
+    with the 4-byte offset of the TIFF header; some writers get it wrong, so the two usual
+    layouts are tried as well."""
+    body = payload[4:]
+    offset = int.from_bytes(payload[:4], "big") if len(payload) >= 4 else len(body)
+    for at in (offset, 6, 0):
+        if at < len(body) and body[at : at + 4] in (b"II*\x00", b"MM\x00*"):
+            return body[at:], body[:at].endswith(b"Exif\x00\x00")
+    return None, body.startswith(b"Exif")
+
+
+def _heif_exif_payload(length: int, exif_prefix: bool, date: str | None) -> tuple[bytes, bool]:
+    """A valid Exif item payload of exactly ``length`` bytes: offset field, ["Exif\\0\\0"], a
+    TIFF block with no entries (or only DateTimeOriginal), zero padding. Also: date written?"""
+    for d in (date, None) if date else (None,):
+        for prefix in (True, False) if exif_prefix else (False,):
+            head = (6).to_bytes(4, "big") + b"Exif\x00\x00" if prefix else bytes(4)
+            new = head + build_exif(None, d)
+            if len(new) <= length:
+                return new + bytes(length - len(new)), d is not None
+    return bytes(length), False
+
+
+def _heif_xmp_payload(length: int) -> bytes:
+    pad = length - len(_XMP_HEAD) - len(_XMP_TAIL)
+    return bytes(length) if pad < 0 else _XMP_HEAD + b" " * pad + _XMP_TAIL
+
+
+def _heif_blank(payload: bytes) -> bool:
+    """All zeros, or the empty XMP packet written by :func:`_heif_xmp_payload`."""
+    if not any(payload):
+        return True
+    head, tail = len(_XMP_HEAD), len(_XMP_TAIL)
+    return (
+        payload.startswith(_XMP_HEAD)
+        and payload.endswith(_XMP_TAIL)
+        and not payload[head : len(payload) - tail].strip(b" ")
+    )
+
+
+def _heif(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memoryview]:
+    n = len(data)
+    budget = [_MAX_PARTS]
+    out = bytearray(data)
+    top = _heif_boxes(data, 0, n, "the file", budget)
+    metas = [b for b in top if b.type == b"meta"]
+    moovs = [b for b in top if b.type == b"moov"]
+    if len(metas) > 1 or len(moovs) > 1:
+        raise MetadataError("corrupt HEIF: more than one meta or moov box")
+    holders = [b for b in top if b.type not in (b"ftyp", b"meta", b"moov")]  # data boxes
+    for moov in moovs:
+        _heif_moov(data, out, moov, acc, budget)
+    if not metas:
+        if not moovs and any(b.end > b.body for b in holders):
+            raise MetadataError("corrupt HEIF: no meta box")
+        return [bytes(out)]
+    meta = metas[0]
+    if meta.body + 4 > meta.end:
+        raise MetadataError("corrupt HEIF: short meta box")
+    children: dict[bytes, _Box] = {}
+    for box in _heif_boxes(data, meta.body + 4, meta.end, "meta", budget):
+        if box.type in _HEIF_META_SINGLE:
+            if box.type in children:
+                raise MetadataError(f"corrupt HEIF: more than one {box.type!r} box")
+            children[box.type] = box
+        elif box.type not in _HEIF_META_KEEP:
+            _heif_free(data, out, box, acc)  # 'xml ', 'bxml', 'uuid', unknown
+    for need in (b"hdlr", b"pitm", b"iinf", b"iloc", b"iprp"):
+        if need not in children:
+            raise MetadataError(f"corrupt HEIF: no {need!r} box")
+    items = _heif_iinf(data, children[b"iinf"], budget)
+    _heif_iloc(data, children[b"iloc"], items, budget)
+    f = _Fields(data, children[b"pitm"])
+    version, _ = f.full_box()
+    primary = f.uint(2 if version == 0 else 4)
+    if primary not in items or items[primary].type not in _HEIF_IMAGE_ITEMS:
+        raise MetadataError("corrupt HEIF: the primary item is not a picture")
+    idat = children.get(b"idat")
+
+    kept: list[tuple[int, int]] = []  # picture data: never written
+    scrub: list[tuple[_Item, list[tuple[int, int]]]] = []
+    for item_id, item in items.items():
+        if item.type in _HEIF_IMAGE_ITEMS:
+            kept += _heif_ranges(item_id, item, n, idat) or []
+        elif item.type in _HEIF_META_ITEMS:
+            ranges = _heif_ranges(item_id, item, n, idat)
+            if ranges is None or item.ref_index != 0:
+                raise MetadataError(f"unsupported HEIF: metadata item {item_id} stored elsewhere")
+            scrub.append((item, ranges))
+        else:
+            raise MetadataError(f"unsupported HEIF: item type {item.type!r}")
+
+    # Metadata may only be written where data lives (data boxes, idat), never over picture data.
+    spaces = sorted([(b.body, b.end) for b in holders] + ([(idat.body, idat.end)] if idat else []))
+    space_starts = [s for s, _ in spaces]
+    kept_merged = _merged(kept)
+    kept_starts = [s for s, _ in kept_merged]
+    all_scrub = sorted(r for _, ranges in scrub for r in ranges)
+    for i, (start, end) in enumerate(all_scrub):
+        j = bisect.bisect_right(space_starts, start) - 1
+        if j < 0 or end > spaces[j][1]:
+            raise MetadataError("corrupt HEIF: a metadata item lies outside the data boxes")
+        if (i and all_scrub[i - 1][1] > start) or _overlaps(kept_merged, kept_starts, (start, end)):
+            raise MetadataError("corrupt HEIF: a metadata item overlaps other item data")
+
+    jobs = []
+    date_item: _Item | None = None
+    gps_blobs: list[bytes] = []
+    for item, ranges in scrub:
+        payload = b"".join(data[s:e] for s, e in ranges)
+        exif_prefix = False
+        if item.type == b"Exif":
+            tiff, exif_prefix = _heif_exif_tiff(payload)
+            if tiff is not None:
+                if not acc.exif_seen:
+                    date_item = item
+                parse_exif(tiff).merge_into(acc)
+                gps_blobs += _gps_blobs(tiff)
+            elif any(payload):
+                acc.found.add("other_exif")
+            kind = "exif"
+        elif item.type == b"mime" and b"xml" in item.content_type.lower() and not item.encoding:
+            kind = "xmp"
+            if not _heif_blank(payload):
+                acc.found.add("xmp")
+        else:
+            kind = "zero"
+            if any(payload):
+                acc.found.add("xmp" if b"xml" in item.content_type.lower() else "other_exif")
+        jobs.append((item, ranges, len(payload), kind, exif_prefix))
+    acc.orientation = _heif_properties(data, out, children[b"iprp"], primary, acc, budget)
+
+    date = acc.capture_date if keep_capture_date else None
+    for item, ranges, length, kind, exif_prefix in jobs:
+        if kind == "exif":
+            wanted = date if item is date_item else None
+            new, written = _heif_exif_payload(length, exif_prefix, wanted)
+            if wanted and not written:
+                acc.date_dropped = True
+        elif kind == "xmp":
+            new = _heif_xmp_payload(length)
+        else:
+            new = bytes(length)
+        pos = 0
+        for start, end in ranges:
+            out[start:end] = new[pos : pos + end - start]
+            pos += end - start
+
+    if not moovs:  # no track refers to data: whatever no item uses is not needed
+        used = _merged(kept + all_scrub)
+        used_starts = [s for s, _ in used]
+        areas = [(b.body, b.end, b) for b in holders]
+        if idat is not None:
+            areas.append((idat.body, idat.end, None))
+        for start, end, box in sorted(areas, key=lambda a: a[0]):
+            i = max(bisect.bisect_right(used_starts, start) - 1, 0)
+            inside = []
+            while i < len(used) and used[i][0] < end:
+                if used[i][1] > start:
+                    inside.append(used[i])
+                i += 1
+            if box is not None and box.type not in (b"mdat", b"free", b"skip") and not inside:
+                _heif_free(data, out, box, acc)  # 'uuid' XMP, a motion photo's video, ...
+                continue
+            pos = start
+            for s, e in inside:
+                _heif_zero_gap(data, out, pos, min(s, end), acc)
+                pos = max(pos, e)
+            _heif_zero_gap(data, out, pos, end, acc)
+    # Last line of defence: the position must not survive anywhere, not even as picture data.
+    if any(blob in out for blob in gps_blobs):
+        raise MetadataError("unsupported HEIF: the GPS position could not be removed")
+    return [bytes(out)]
+
+
+def _gps_blobs(tiff: bytes) -> list[bytes]:
+    """Distinctive raw bytes of a TIFF block's GPS IFD: its entries and its longer values."""
+    blobs = []
+    try:
+        bo = "<" if tiff[:2] == b"II" else ">"
+        ifd0 = struct.unpack_from(bo + "I", tiff, 4)[0]
+        for i in range(min(struct.unpack_from(bo + "H", tiff, ifd0)[0], 1000)):
+            tag, _, _, gps = struct.unpack_from(bo + "HHII", tiff, ifd0 + 2 + 12 * i)
+            if tag != _TAG_GPS_IFD:
+                continue
+            count = min(struct.unpack_from(bo + "H", tiff, gps)[0], 1000)
+            blobs.append(tiff[gps : gps + 2 + 12 * count])
+            for j in range(count):
+                _, typ, cnt, off = struct.unpack_from(bo + "HHII", tiff, gps + 2 + 12 * j)
+                size = _TYPE_SIZES.get(typ, 0) * cnt
+                if size > 4:
+                    blobs.append(tiff[off : off + min(size, 4096)])
+            break
+    except struct.error:
+        pass
+    # too short or too plain to be told apart from other data
+    return [b for b in blobs if len(b) >= 14 and sum(1 for c in b if c) >= 4]
+
+
+def _heif_zero_gap(data: bytes, out: bytearray, start: int, end: int, acc: _Acc) -> None:
+    if end > start and any(data[start:end]):
+        acc.found.add("other_exif")
+        out[start:end] = bytes(end - start)
+
+
+# --------------------------------------------------------------------------------------------
 # Public interface
 
-_HANDLERS = {"jpeg": _jpeg, "png": _png, "webp": _webp}
+_HANDLERS = {"jpeg": _jpeg, "png": _png, "webp": _webp, "heic": _heif, "heif": _heif}
 
 
 def _run(data: bytes, keep_capture_date: bool) -> tuple[_Acc | None, list | None, str | None]:
@@ -895,8 +1424,8 @@ def _run(data: bytes, keep_capture_date: bool) -> tuple[_Acc | None, list | None
 def inspect(data: bytes) -> Report:
     """Report which metadata categories ``data`` carries, its orientation and capture date.
 
-    Raises MetadataError for a structurally broken JPEG/PNG/WebP. Other formats are not looked
-    into: ``format`` names them (or is None) and ``found`` is empty.
+    Raises MetadataError for a structurally broken JPEG/PNG/WebP/HEIF. Other formats are not
+    looked into: ``format`` names them (or is None) and ``found`` is empty.
     """
     acc, _, fmt = _run(data, False)
     if acc is None:
@@ -908,10 +1437,9 @@ def strip(data: bytes, keep_capture_date: bool = False) -> StripResult:
     """Remove metadata losslessly; keep what the picture needs to display (orientation, ICC).
 
     With ``keep_capture_date`` the capture date is written back as EXIF DateTimeOriginal.
-    Formats other than JPEG/PNG/WebP (GIF, HEIC, ...) are returned unchanged with
-    ``removed=[]``: HEIC/AVIF metadata removal would need a re-encode (or an ISO-BMFF rewrite)
-    that we cannot do without a decoder, so the caller decides. Raises MetadataError for a
-    structurally broken JPEG/PNG/WebP.
+    HEIC/HEIF are scrubbed in place (same length, every offset unchanged). Other formats (GIF,
+    AVIF, ...) are returned unchanged with ``removed=[]``; the caller decides. Raises
+    MetadataError for a structurally broken JPEG/PNG/WebP/HEIF or a HEIF it cannot scrub.
     """
     acc, parts, _ = _run(data, keep_capture_date)
     if acc is None or parts is None:

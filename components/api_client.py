@@ -57,10 +57,26 @@ class ApiClient:
     async def send_text(self, text):
         return await self._json("POST", self.visit_base + "/messages", {"text": text})
 
+    async def attachments(self):
+        return await self._json("GET", self.visit_base + "/attachments")
+
+    async def mark(self, attachment_id, mark):
+        return await self._json("PUT", self.visit_base + "/attachments/" + attachment_id + "/mark",
+                                {"mark": mark})
+
+    async def end_visit(self):
+        return await self._json("POST", self.visit_base + "/end", {})
+
     async def object_url(self, attachment):
         """Fetch an attachment with the visit token and hand back an object URL for it."""
+        return await self.blob_url(attachment["url"])
+
+    async def zip_url(self):
+        return await self.blob_url(self.visit_base + "/attachments.zip")
+
+    async def blob_url(self, url):
         try:
-            response = await fetch(attachment["url"], method="GET", cache="no-store",
+            response = await fetch(url, method="GET", cache="no-store",
                                    credentials="omit", headers=self._headers())
         except Exception as exc:  # noqa: BLE001
             raise ApiError(0, "network", str(exc)) from None

@@ -27,6 +27,8 @@ class MessageList(Component):
                       [self.empty, self.list])
         self._shown = {}
         self.images = []  # (attachment, magnifier button, sender line), in chat order
+        self._attachments = {}  # id -> attachment, every one shown
+        self._media = {}  # id -> the <img> or <video> showing it inline
 
     def set_names(self, names):
         self.names = names
@@ -58,6 +60,7 @@ class MessageList(Component):
     # --- attachments ---------------------------------------------------------------------
     def _attachment(self, att, sender, when):
         category = att.get("category")
+        self._attachments[att["id"]] = att
         caption = h("p", {"class": "attachment-caption"}, [
             h("span", {"class": "attachment-name"}, content=att["name"]),
             h("span", {"class": "attachment-info"},
@@ -74,6 +77,7 @@ class MessageList(Component):
             self.images.append((att, enlarge, sender + ", " + when))
             self.listeners.add(enlarge, "click", lambda e: self.emit("enlarge", att))
             frame = h("div", {"class": "image-frame"}, [img, enlarge])
+            self._media[att["id"]] = img
             asyncio.create_task(self._fill(img, "src", att))
             return h("figure", {"class": "attachment attachment-image-wrap"},
                      [frame, caption, self._download_button(att)])
@@ -81,20 +85,11 @@ class MessageList(Component):
             video = h("video", {"class": "attachment-video", "controls": True,
                                 "preload": "metadata", "aria-label": att["name"],
                                 "data-attachment-id": att["id"]})
+            self._media[att["id"]] = video
             asyncio.create_task(self._fill(video, "src", att))
             return h("figure", {"class": "attachment attachment-video-wrap"},
                      [video, caption, self._download_button(att)])
-        card = h("div", {"class": "file-card"}, [
-            icon(h("span", {"class": "icon file-icon", "aria-hidden": "true"}), DOCUMENT),
-            h("div", {"class": "file-card-text"}, [
-                h("span", {"class": "attachment-name"}, content=att["name"]),
-                h("span", {"class": "attachment-info"},
-                  content=kind_label(category, self.lang) + " · " + type_label(att.get("mime"))
-                  + " · " + format_size(att["size"], self.lang)),
-            ]),
-            self._download_button(att),
-        ])
-        return h("div", {"class": "attachment attachment-document"}, [card])
+        return self._card(att)
 
     def _download_button(self, att):
         button = h("button", {"type": "button", "class": "download-button",
@@ -104,29 +99,45 @@ class MessageList(Component):
         self.listeners.add(button, "click", lambda e: self.emit("download", att))
         return button
 
-    def _as_card(self, img, att):
-        figure = img.closest("figure")
+    def attachment_count(self):
+        return len(self._attachments)
+
+    def drop_media(self):
+        """Replace every inline image and film by its file card: the bytes leave memory."""
+        for att_id, el in list(self._media.items()):
+            self._as_card(el, self._attachments[att_id])
+        self._media = {}
+
+    def _as_card(self, el, att):
+        figure = el.closest("figure")
         if figure is None:
             return
-        self.listeners.remove_target(img)
+        self.listeners.remove_target(el)
+        el.removeAttribute("src")
+        self._media.pop(att["id"], None)
         self.images = [entry for entry in self.images if entry[0]["id"] != att["id"]]
-        figure.replaceWith(h("div", {"class": "attachment attachment-document"}, [
+        figure.replaceWith(self._card(att))
+
+    def _card(self, att):
+        return h("div", {"class": "attachment attachment-document"}, [
             h("div", {"class": "file-card"}, [
                 icon(h("span", {"class": "icon file-icon", "aria-hidden": "true"}), DOCUMENT),
                 h("div", {"class": "file-card-text"}, [
                     h("span", {"class": "attachment-name"}, content=att["name"]),
                     h("span", {"class": "attachment-info"},
-                      content=kind_label("image", self.lang) + " · " + type_label(att.get("mime"))
-                      + " · " + format_size(att["size"], self.lang)),
+                      content=kind_label(att.get("category"), self.lang) + " · "
+                      + type_label(att.get("mime")) + " · " + format_size(att["size"], self.lang)),
                 ]),
                 self._download_button(att),
-            ])]))
+            ])])
 
     async def _fill(self, el, attr, att):
         try:
             url = await self.load_url(att)
         except Exception:  # noqa: BLE001 - any failure shows the same clear text
             url = None
+        if url and att["id"] not in self._media:
+            return  # dropped meanwhile (the visit ended)
         if url:
             if el.tagName == "IMG":
                 # A photo the browser can't show (HEIC in Chromium) becomes a file card.

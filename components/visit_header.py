@@ -1,22 +1,46 @@
-"""The visit's header: who the visit is with, the user's role, and whether it has ended."""
+"""The visit's header: who the visit is with, the user's role, whether it has ended, and for
+the clinician "Avsluta besök" (and, after the end, "Spara bilagor" to finish filing).
 
+Raises "end" and "reminder".
+"""
+
+from bifoga.formatting import format_datetime
 from components.dom import Component, h
 
 
 class VisitHeader(Component):
-    def __init__(self, lang):
+    def __init__(self, lang, utc_offset_minutes=0):
         super().__init__(lang)
+        self.utc_offset = utc_offset_minutes
         self.heading = h("h1", {"class": "visit-heading"}, content=self.t("app.title"))
         self.role = h("p", {"class": "visit-role"})
-        self.banner = h("p", {"class": "visit-banner", "role": "status", "hidden": True})
+        self.banner = h("p", {"class": "visit-banner", "role": "status", "hidden": True,
+                                "tabindex": "-1"})
+        self.end_button = h("button", {"type": "button", "class": "secondary end-button",
+                                       "hidden": True}, content=self.t("end.button"))
+        self.reminder_button = h("button", {"type": "button", "class": "secondary",
+                                            "hidden": True}, content=self.t("end.show_reminder"))
         self.root = h("header", {"class": "visit-header"}, [
-            h("div", {"class": "visit-title"}, [self.heading, self.role]), self.banner])
+            h("div", {"class": "visit-title"}, [self.heading, self.role]),
+            h("div", {"class": "visit-actions"}, [self.end_button, self.reminder_button]),
+            self.banner])
+        self.listeners.add(self.end_button, "click", lambda e: self.emit("end"))
+        self.listeners.add(self.reminder_button, "click", lambda e: self.emit("reminder"))
 
-    def update(self, visit):
+    def update(self, visit, has_attachments=False):
         role = visit.get("role")
         other = visit.get("participants", {}).get("clinician" if role == "patient" else "patient")
         self.heading.textContent = self.t("visit.heading", name=other or "")
         self.role.textContent = self.t("visit.role." + role) if role else ""
         ended = visit.get("state") == "ended"
+        clinician = role == "clinician"
+        self.end_button.hidden = not clinician or ended
+        self.reminder_button.hidden = not (clinician and ended and has_attachments)
         self.banner.hidden = not ended
-        self.banner.textContent = self.t("visit.ended") if ended else ""
+        text = ""
+        if ended:
+            text = self.t("ended.notice")
+            if visit.get("ended_at"):
+                text = text + " " + self.t("end.ended_at", time=format_datetime(
+                    visit["ended_at"], self.lang, self.utc_offset))
+        self.banner.textContent = text

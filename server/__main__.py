@@ -1,11 +1,15 @@
 """`python -m server`: run the reference backend with uvicorn.
 
 Environment: HOST (127.0.0.1), PORT (8000), DATA_DIR (./data), BIFOGA_MAX_BYTES,
-BIFOGA_DEMO=1 (demo mode: prints a fresh visit's two links), BIFOGA_PUBLIC_ORIGIN.
+BIFOGA_DEMO=1 (demo mode: prints a fresh visit's two links), BIFOGA_PUBLIC_ORIGIN,
+BIFOGA_RATE_LIMIT_PER_SECOND (20; 0 turns it off), BIFOGA_RATE_LIMIT_BURST (100),
+BIFOGA_UPLOAD_EXPIRY_SECONDS (86400), BIFOGA_CLEANUP_INTERVAL_SECONDS (600),
+BIFOGA_REQUEST_HEAD_TIMEOUT (20 s), BIFOGA_BODY_READ_TIMEOUT (30 s): see server/config.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import os
 import sys
@@ -13,11 +17,13 @@ from types import FrameType
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from server.api import create_visit_links
 from server.app import create_app
 from server.config import Settings
 from server.live import VisitNotifier
+from server.middleware import BodyReadTimeoutMiddleware
 
 
 class _Server(uvicorn.Server):
@@ -30,6 +36,41 @@ class _Server(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
         self.notifier.close()
+
+
+class HeadTimeoutH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, closing a connection that has not sent a complete request
+    head within `head_timeout` seconds of opening or of its previous answer (slow loris: idle
+    and trickling connections alike). uvicorn itself only times out idle keep-alive
+    connections, and not once a byte of the next request has arrived. Request bodies are
+    watched by server.middleware.BodyReadTimeoutMiddleware."""
+
+    head_timeout: float = 20.0
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[arg-type]
+        self._arm_head_timer()
+
+    def on_response_complete(self) -> None:
+        self._arm_head_timer()  # the next request head has its own time
+        super().on_response_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        super().connection_lost(exc)
+
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        busy = self.cycle is not None and not self.cycle.response_complete
+        if not busy and not self.transport.is_closing():
+            self.transport.close()  # a request in progress re-arms when it is answered
 
 
 def main() -> None:
@@ -46,8 +87,11 @@ def main() -> None:
     # Access logs to stderr, so stdout holds only the two links (scripts read them).
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    protocol = type("HeadTimeoutH11Protocol", (HeadTimeoutH11Protocol,),
+                    {"head_timeout": float(settings.request_head_timeout_seconds)})
     config = uvicorn.Config(
-        app,
+        BodyReadTimeoutMiddleware(app, settings.body_read_timeout_seconds),
+        http=protocol,
         log_config=log_config,
         host=os.environ.get("HOST", "127.0.0.1"),
         port=int(os.environ.get("PORT", "8000")),

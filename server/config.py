@@ -47,6 +47,12 @@ class Settings:
     # picture this large takes ~270 MB, so only a few decodes run at the same time.
     max_image_pixels: int = 89_478_485
     max_concurrent_image_checks: int = 2
+    # Slow or stalled clients (slow loris), enforced by `python -m server` (server.__main__):
+    # a connection must complete a request head within this many seconds of opening (or of
+    # its previous answer), and a request body may pause at most body_read_timeout_seconds
+    # (then 408 and the connection is closed; a tus PATCH keeps the bytes that arrived).
+    request_head_timeout_seconds: int = 20
+    body_read_timeout_seconds: int = 30
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -58,4 +64,16 @@ class Settings:
             max_attachment_bytes=_env_int("BIFOGA_MAX_BYTES", 10 * 1024 * 1024),
             demo=os.environ.get("BIFOGA_DEMO", "") == "1",
             public_origin=origin.rstrip("/"),
+            # BIFOGA_RATE_LIMIT_PER_SECOND=0 turns rate limiting off.
+            rate_limit_per_second=_env_int("BIFOGA_RATE_LIMIT_PER_SECOND",
+                                           cls.rate_limit_per_second),
+            rate_limit_burst=_env_int("BIFOGA_RATE_LIMIT_BURST", cls.rate_limit_burst),
+            upload_expiry_seconds=_env_int("BIFOGA_UPLOAD_EXPIRY_SECONDS",
+                                           cls.upload_expiry_seconds),
+            cleanup_interval_seconds=_env_int("BIFOGA_CLEANUP_INTERVAL_SECONDS",
+                                              cls.cleanup_interval_seconds),
+            request_head_timeout_seconds=_env_int("BIFOGA_REQUEST_HEAD_TIMEOUT",
+                                                  cls.request_head_timeout_seconds),
+            body_read_timeout_seconds=_env_int("BIFOGA_BODY_READ_TIMEOUT",
+                                               cls.body_read_timeout_seconds),
         )

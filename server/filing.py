@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from server.api import ATTACHMENT_CSP
 from server.common import authenticate, ctx_of, db, read_json_object
 from server.errors import BadRequest, Forbidden, NotFound
 from server.names import FALLBACK_NAME, content_disposition
@@ -156,6 +157,7 @@ async def download_zip(request: Request) -> Response:
         "Content-Disposition": content_disposition(filename),
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": ATTACHMENT_CSP,
     })
 
 

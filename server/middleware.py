@@ -1,7 +1,10 @@
-"""ASGI middleware: security headers, tus method override, gzip for the app files only."""
+"""ASGI middleware: security headers, tus method override, gzip for the app files only, and
+a timeout for stalled request bodies."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 
 from starlette.datastructures import MutableHeaders
@@ -98,3 +101,72 @@ class StaticGZipMiddleware:
             await self.gzip(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+class BodyReadTimeoutMiddleware:
+    """408 and a closed connection when a request body stalls for `timeout` seconds.
+
+    A slow-loris client (or a half-open connection) would otherwise hold a request, and for a
+    tus PATCH the upload's lock, for ever. Only waits for body bytes count; once the body is
+    complete, receive() is passed through untouched (long polls and downloads are not timed).
+    The application sees the stall as a client disconnect, so a PATCH keeps the bytes that
+    arrived and releases the upload; whatever it answers is replaced by the 408. Installed by
+    `python -m server` (server/__main__.py) with settings.body_read_timeout_seconds.
+    """
+
+    def __init__(self, app: ASGIApp, timeout: float) -> None:
+        self.app = app
+        self.timeout = timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.timeout <= 0:
+            await self.app(scope, receive, send)
+            return
+        body_done = timed_out = started = replaced = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_done, timed_out
+            if timed_out:
+                return {"type": "http.disconnect"}
+            if body_done:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout)
+            except TimeoutError:
+                timed_out = True
+                return {"type": "http.disconnect"}
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started, replaced
+            if replaced:
+                return  # the rest of the application's own answer
+            if timed_out and not started:
+                started = replaced = True
+                await self._send_408(send)
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, guarded_send)
+        except Exception:
+            if not timed_out:
+                raise
+            # The application gave up on the stalled body (ClientDisconnect): answered below.
+        if timed_out and not started:
+            await self._send_408(send)
+
+    @staticmethod
+    async def _send_408(send: Send) -> None:
+        body = json.dumps({"error": "request_timeout",
+                           "message": "The request body stalled."}).encode()
+        headers = {**SECURITY_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+                   "Cache-Control": "no-store", "Content-Type": "application/json",
+                   "Content-Length": str(len(body)), "Connection": "close"}
+        await send({"type": "http.response.start", "status": 408,
+                    "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]})
+        await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -171,6 +171,9 @@ class Store:
         for d in (data_dir, self.attachments_dir, self.uploads_dir):
             d.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        # Files being written before their row exists (upload ids, stored names): the orphan
+        # sweep leaves them alone. Changed and read under _lock.
+        self._in_flight: set[str] = set()
         self._conn = sqlite3.connect(
             data_dir / "bifoga.sqlite3", check_same_thread=False, isolation_level=None
         )
@@ -290,14 +293,25 @@ class Store:
         up = Upload(secrets.token_urlsafe(16), visit_id, role, length, 0, filename, filetype,
                     now, now + ttl)
         # The empty file exists before the row, so a row never points at a missing file.
-        with open(self.upload_path(up.id), "xb") as f:
-            os.fsync(f.fileno())
-        with self._tx() as c:
-            c.execute(
-                "INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (up.id, visit_id, role, length, 0, filename, filetype, now, up.expires_at),
-            )
+        with self._file_in_flight(up.id):
+            with open(self.upload_path(up.id), "xb") as f:
+                os.fsync(f.fileno())
+            with self._tx() as c:
+                c.execute(
+                    "INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (up.id, visit_id, role, length, 0, filename, filetype, now, up.expires_at),
+                )
         return up
+
+    @contextmanager
+    def _file_in_flight(self, name: str) -> Iterator[None]:
+        with self._lock:
+            self._in_flight.add(name)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight.discard(name)
 
     def count_open_uploads(self, visit_id: str) -> int:
         row = self._one(
@@ -320,7 +334,8 @@ class Store:
         self.upload_path(upload_id).unlink(missing_ok=True)
 
     def delete_expired_uploads(self, now: float | None = None) -> int:
-        """Drop expired uploads and any partial file without a row (left by a crash)."""
+        """Drop expired uploads, and files without a row (left by a crash): partial uploads,
+        temp files of a finalisation, attachments whose transaction never committed."""
         now = time.time() if now is None else now
         with self._lock:
             expired = [r[0] for r in self._conn.execute(
@@ -329,13 +344,16 @@ class Store:
                 self.delete_upload(upload_id)
             known = {r[0] for r in self._conn.execute("SELECT id FROM uploads")}
             known_stored = {r[0] for r in self._conn.execute("SELECT stored_name FROM attachments")}
-        for p in self.uploads_dir.iterdir():
-            if p.name not in known:
-                p.unlink(missing_ok=True)
-        for p in self.attachments_dir.iterdir():
-            # Temp files of an interrupted finalisation; never touch a stored attachment.
-            if p.name.startswith(".tmp-") and p.name[5:] not in known_stored:
-                p.unlink(missing_ok=True)
+            # Still under the lock: a file being written is in _in_flight until its row exists.
+            for p in self.uploads_dir.iterdir():
+                if p.name not in known and p.name not in self._in_flight:
+                    p.unlink(missing_ok=True)
+            for p in self.attachments_dir.iterdir():
+                name = p.name.removeprefix(".tmp-")
+                if name in self._in_flight:
+                    continue
+                if p.name.startswith(".tmp-") or name not in known_stored:
+                    p.unlink(missing_ok=True)
         return len(expired)
 
     # attachments --------------------------------------------------------------------------
@@ -348,9 +366,16 @@ class Store:
         """Store `data` as an attachment and post its message, atomically. Returns message id.
 
         The bytes are written under a temp name, fsynced and renamed into place before the DB
-        rows exist, so a row never points at a missing or half-written file.
+        rows exist, so a row never points at a missing or half-written file. A crash before the
+        commit leaves a file without a row, which the next sweep (at startup) deletes.
         """
         stored_name = secrets.token_urlsafe(24)
+        with self._file_in_flight(stored_name):
+            return self._finalise(upload, data, mime, category, stored_name)
+
+    def _finalise(
+        self, upload: Upload, data: bytes, mime: str, category: str, stored_name: str
+    ) -> int:
         final = self.attachment_path(stored_name)
         tmp = self.attachments_dir / f".tmp-{stored_name}"
         with open(tmp, "xb") as f:

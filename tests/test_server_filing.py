@@ -282,6 +282,7 @@ def test_zip_contents_names_and_headers(server_client: Any, server_settings: Any
         f"attachment; filename=\"{zip_name}\"; filename*=UTF-8''{zip_name}")
     assert r.headers["cache-control"] == "no-store"
     assert r.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in r.headers["content-security-policy"]
     assert int(r.headers["content-length"]) == len(r.content)
     assert "content-encoding" not in r.headers
 

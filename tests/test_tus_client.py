@@ -8,9 +8,6 @@ import base64
 import hashlib
 import os
 import random
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -27,6 +24,7 @@ from bifoga.tus_client import (
     encode_metadata,
     parse_offset,
 )
+from tests.live_server import CuttingProxy, Recorder, ServerProcess, Visit, pdf_like
 from tests.tus_io import Drop, FakeClock, Hang, HttpxTusIO, MemoryTusIO
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,18 +43,6 @@ def run(coro):
 
 def blob(n: int, seed: int = 1) -> bytes:
     return random.Random(seed).randbytes(n)
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.progress: list[tuple[int, int]] = []
-        self.states: list[str] = []
-
-    def on_progress(self, n: int, size: int) -> None:
-        self.progress.append((n, size))
-
-    def on_state(self, state: str) -> None:
-        self.states.append(state)
 
 
 def make_upload(io: MemoryTusIO, rec: Recorder | None = None, **kw) -> Upload:
@@ -618,87 +604,15 @@ def test_fake_clock_records_sleeps():
 MiB = 1024 * 1024
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``python -m server`` on a free port (demo mode); yields its base URL."""
-    tmp = tmp_path_factory.mktemp("tus_server")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATA_DIR": str(tmp / "data"),
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-        "BIFOGA_DEMO": "1",
-    }
-    out = open(tmp / "server.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "server"], cwd=ROOT, env=env, stdout=out, stderr=out
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    proc = ServerProcess(tmp_path_factory.mktemp("tus_server") / "data")
+    proc.start()
     try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited: {(tmp / 'server.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(base + "/api/config", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("server did not answer /api/config within 30 s")
-            time.sleep(0.1)
-        yield base
+        yield proc.base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        out.close()
-
-
-class Visit:
-    def __init__(self, base: str) -> None:
-        resp = httpx.post(base + "/api/visits", json={}, timeout=10)
-        assert resp.status_code == 201, resp.text
-        body = resp.json()
-        self.base = base
-        self.id = body["visit_id"]
-        self.patient_token = body["patient_token"]
-        self.clinician_token = body["clinician_token"]
-        self.auth = {"Authorization": f"Bearer {self.patient_token}"}
-        self.endpoint = f"{base}/api/visits/{self.id}/uploads"
-
-    async def finalise(self, client: httpx.AsyncClient, url: str) -> dict:
-        upload_id = url.rstrip("/").rsplit("/", 1)[1]
-        resp = await client.post(
-            f"{self.base}/api/visits/{self.id}/attachments",
-            json={"upload_id": upload_id},
-            headers=self.auth,
-        )
-        assert resp.status_code == 201, resp.text
-        return resp.json()
-
-    async def download(self, client: httpx.AsyncClient, message: dict) -> bytes:
-        resp = await client.get(self.base + message["attachment"]["url"], headers=self.auth)
-        assert resp.status_code == 200, resp.text
-        return resp.content
-
-    async def head(self, client: httpx.AsyncClient, url: str) -> httpx.Response:
-        return await client.head(url, headers={**self.auth, "Tus-Resumable": "1.0.0"})
-
-
-def pdf_like(n: int, seed: int = 7) -> bytes:
-    head = b"%PDF-1.4\n"
-    return head + random.Random(seed).randbytes(n - len(head))
+        proc.stop()
 
 
 def real_upload(io, visit: Visit, size: int, name: str, filetype: str, rec=None, **kw) -> Upload:
@@ -833,56 +747,6 @@ def test_real_resume_with_new_upload_object(server):
             assert await visit.download(client, message) == data
 
     run(scenario())
-
-
-class CuttingProxy:
-    """TCP proxy to the server that resets its first connection after ``cut_after`` bytes
-    from the client (later connections pass through)."""
-
-    def __init__(self, target_port: int, cut_after: int) -> None:
-        self.target_port = target_port
-        self.cut_after = cut_after
-        self.connections = 0
-        self.cuts = 0
-        self.port = 0
-        self._server: asyncio.base_events.Server | None = None
-
-    async def __aenter__(self):
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc):
-        assert self._server is not None
-        self._server.close()
-
-    async def _handle(self, reader, writer):
-        self.connections += 1
-        limit = self.cut_after if self.connections == 1 else None
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-
-        def abort():
-            writer.transport.abort()
-            up_writer.transport.abort()
-
-        async def pipe(src, dst, limit):
-            total = 0
-            try:
-                while data := await src.read(64 * 1024):
-                    if limit is not None and total + len(data) >= limit:
-                        dst.write(data[: limit - total])
-                        await dst.drain()
-                        self.cuts += 1
-                        abort()
-                        return
-                    total += len(data)
-                    dst.write(data)
-                    await dst.drain()
-            except (ConnectionError, OSError):
-                pass
-            abort()
-
-        await asyncio.gather(pipe(reader, up_writer, limit), pipe(up_reader, writer, None))
 
 
 def test_real_connection_drop_resumes_via_head(server):

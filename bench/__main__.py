@@ -1,0 +1,99 @@
+"""`python -m bench` (`make bench`): Bifoga against a bare page and Uppy, in Chromium.
+
+Prints the medians, min and max as JSON and a Markdown table, and writes both to
+bench/results/latest.json and latest.md. See bench/README.md for what is measured and how.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from bench import harness, report
+from bench.photo import TARGET_BYTES, make_photo
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+NOTES = [
+    "Times are performance.now() in the page (origin: navigation start); Bifoga's usable is "
+    "window.bifogaReady, the references' is their own mark (bare: script ran; Uppy: the "
+    "Dashboard's file input exists).",
+    "Bytes: Network.loadingFinished encodedDataLength (headers + body as received) of every "
+    "request of the page AND its workers, as Playwright's CDP instrumentation reports them "
+    "(it auto-attaches to dedicated workers); resource timing of the page and each worker is "
+    "kept in latest.json as a cross-check. A cold load ends when the page is usable (and "
+    "Bifoga's worker ready) and no request has finished for 0.5 s; long polls never finish and "
+    "are not counted.",
+    "Bytes before usable: requests whose last byte arrived before the usable mark, the "
+    "worker's included.",
+    "Long tasks: PerformanceObserver('longtask', buffered) registered before navigation; main "
+    "thread only. Phases: load [0, usable], preview [pick, preview painted], processing [pick, "
+    "'Ladda upp' enabled] (overlaps preview), upload [upload start, done].",
+    "Pick → preview: from the file input's change event (capture listener on document) to the "
+    "first paint of the preview <img> (Element Timing renderTime; the bench tags the image with "
+    "elementtiming as it is inserted). Bifoga's and the bare page's <img> show the whole photo; "
+    "Uppy's shows the thumbnail its ThumbnailGenerator makes on the main thread.",
+    "Upload: Bifoga from the click on 'Ladda upp' until the dialog closes (tus creation, PATCH, "
+    "finalisation, chat message); Uppy from its 'upload' to its 'upload-success' event; bare: "
+    "ONE fetch() PATCH of the same File to the same server's tus endpoint after a creation "
+    "POST (the server has no plain PUT sink), the PATCH alone timed.",
+    "Peak JS heap: performance.memory.usedJSHeapSize every 100 ms (precise memory info on), "
+    "main thread only: the Pyodide worker's heap and WebAssembly memory are not in it. Peak "
+    "renderer RSS (VmHWM of the renderer process, which hosts the page and its workers) covers "
+    "them, plus Chromium's own baseline (see the bare page).",
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--cold", type=int, default=None, help="cold runs (default 5)")
+    parser.add_argument("--warm", type=int, default=None, help="warm reloads (default 3)")
+    parser.add_argument("--quick", action="store_true",
+                        help="one cold run and one warm reload (a smoke test, not a result)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json/.md go")
+    args = parser.parse_args(argv)
+    cold = args.cold if args.cold is not None else (1 if args.quick else 5)
+    warm = args.warm if args.warm is not None else (1 if args.quick else 3)
+    if cold < 1 or warm < 0:
+        parser.error("--cold must be at least 1 and --warm at least 0")
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    started, load_before = time.monotonic(), os.getloadavg()
+    photo = make_photo(RESULTS / "photo-9.5MiB.jpg")
+    log(f"photo: {photo} ({photo.stat().st_size:,} bytes)")
+    result = harness.run(cold, warm, photo, log)
+    report.add_derived(result, TARGET_BYTES)
+    summary = report.summarise(result)
+    full = {
+        "meta": {
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "browser": result["browser"], "cold_runs": cold, "warm_runs": warm,
+            "photo_bytes": TARGET_BYTES, "cpus": os.cpu_count(),
+            "seconds": round(time.monotonic() - started, 1),
+            # Other work on the machine skews every number: the load average tells.
+            "loadavg_before": [round(x, 2) for x in load_before],
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+            "notes": NOTES,
+        },
+        "summary": summary,
+        "targets": report.targets(summary),
+        "runs": {"cold": result["cold"], "warm": result["warm"]},
+    }
+    json_path, md_path = report.write(full, args.out)
+    printed = {k: v for k, v in full.items() if k != "runs"}
+    print(json.dumps(printed, indent=2, ensure_ascii=False))
+    print()
+    print(report.markdown(full))
+    log(f"written: {json_path} and {md_path} ({full['meta']['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Medians, min and max over the runs; the targets; JSON and a Markdown table."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+KINDS = ("bifoga", "uppy", "bare")
+TITLES = {"bifoga": "Bifoga", "uppy": "Uppy Dashboard + Tus", "bare": "bare input + img"}
+
+# (key, label, unit): the cold rows, then the warm rows. Units: ms, bytes, count, ratio, Bps.
+COLD_ROWS = [
+    ("usable_ms", "Usable (paperclip works), cold", "ms"),
+    ("worker_ready_ms", "Pyodide worker ready, cold", "ms"),
+    ("bytes", "Bytes, cold load", "bytes"),
+    ("requests", "Requests, cold load", "count"),
+    ("bytes_before_usable", "Bytes before usable, cold", "bytes"),
+    ("requests_before_usable", "Requests before usable, cold", "count"),
+    ("longest_task_load_ms", "Longest main-thread task, load (to usable)", "ms"),
+    ("longest_task_to_worker_ms", "Longest main-thread task, load (to worker ready)", "ms"),
+    ("pick_to_preview_ms", "Pick → preview painted (Element Timing)", "ms"),
+    ("pick_to_preview_loaded_ms", "Pick → preview loaded (naturalWidth > 0)", "ms"),
+    ("pick_to_preview_decoded_ms", "Pick → preview img.decode() resolved", "ms"),
+    ("pick_to_checked_ms", "Pick → check done (Ladda upp enabled)", "ms"),
+    ("longest_task_preview_ms", "Longest main-thread task, preview", "ms"),
+    ("longest_task_processing_ms", "Longest main-thread task, processing", "ms"),
+    ("upload_ms", "Upload of the photo", "ms"),
+    ("bare_create_patch_ms", "Bare fetch: tus creation POST + the PATCH", "ms"),
+    ("upload_throughput", "Upload throughput", "Bps"),
+    ("upload_vs_bare", "Upload throughput ÷ bare fetch (same run)", "ratio"),
+    ("longest_task_upload_ms", "Longest main-thread task, upload", "ms"),
+    ("peak_heap", "Peak JS heap, main thread (performance.memory)", "bytes"),
+    ("renderer_peak_rss", "Peak renderer RSS (page + workers + wasm)", "bytes"),
+]
+WARM_ROWS = [
+    ("usable_ms", "Usable, warm (reload)", "ms"),
+    ("worker_ready_ms", "Pyodide worker ready, warm", "ms"),
+    ("bytes", "Bytes, warm load", "bytes"),
+    ("requests_from_server", "Requests answered by the server, warm (incl. 304)", "count"),
+    ("longest_task_load_ms", "Longest main-thread task, warm load (to usable)", "ms"),
+]
+LONG_TASK_MS = 50
+
+
+def stats(values: list) -> dict | None:
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "n": len(values)}
+
+
+def add_derived(result: dict, photo_bytes: int) -> None:
+    """Per-run values that need another page of the same run: the upload against bare fetch."""
+    for run in result["cold"]:
+        bare_ms = run["bare"].get("upload_ms")
+        for kind in KINDS:
+            ms = run[kind].get("upload_ms")
+            run[kind]["upload_throughput"] = photo_bytes / (ms / 1000) if ms else None
+            run[kind]["upload_vs_bare"] = bare_ms / ms if ms and bare_ms else None
+
+
+def summarise(result: dict) -> dict:
+    summary = {"cold": {}, "warm": {}}
+    for kind in KINDS:
+        runs = [run[kind] for run in result["cold"]]
+        summary["cold"][kind] = {key: stats([r.get(key) for r in runs]) for key, _, _ in COLD_ROWS}
+        warm = result["warm"].get(kind, [])
+        summary["warm"][kind] = {key: stats([r.get(key) for r in warm]) for key, _, _ in WARM_ROWS}
+    return summary
+
+
+def _median(summary: dict, phase: str, kind: str, key: str):
+    entry = summary[phase][kind].get(key)
+    return entry["median"] if entry else None
+
+
+def targets(summary: dict) -> list[dict]:
+    """The issue's targets, judged on medians (long tasks: on the worst run). Not enforced."""
+    med = lambda phase, kind, key: _median(summary, phase, kind, key)  # noqa: E731
+    rows = []
+
+    def row(name, value, goal, ok, note=""):
+        rows.append({"target": name, "value": value, "goal": goal,
+                     "pass": None if ok is None else bool(ok), "note": note})
+
+    cold, uppy_cold = med("cold", "bifoga", "usable_ms"), med("cold", "uppy", "usable_ms")
+    ratio = cold / uppy_cold if cold and uppy_cold else None
+    row("Cold start (usable)", _fmt(cold, "ms"), "< 600 ms", cold is not None and cold < 600,
+        f"{ratio:.2f} × Uppy's {_fmt(uppy_cold, 'ms')}" if ratio else "")
+    warm = med("warm", "bifoga", "usable_ms")
+    row("Warm start (usable)", _fmt(warm, "ms"), "< 300 ms",
+        None if warm is None else warm < 300)
+    before, uppy_bytes = med("cold", "bifoga", "bytes_before_usable"), med("cold", "uppy", "bytes")
+    row("Bytes before usable", _fmt(before, "bytes"),
+        f"< Uppy's cold bytes ({_fmt(uppy_bytes, 'bytes')})",
+        before is not None and uppy_bytes is not None and before < uppy_bytes)
+    for key, phase in (("longest_task_preview_ms", "preview"),
+                       ("longest_task_processing_ms", "processing"),
+                       ("longest_task_upload_ms", "upload")):
+        worst = summary["cold"]["bifoga"].get(key)
+        value = worst["max"] if worst else None
+        row(f"No main-thread task > 50 ms during {phase}",
+            "none" if value == 0 else _fmt(value, "ms") + " (worst run)",
+            "no long task", None if value is None else value <= LONG_TASK_MS)
+    preview, bare = med("cold", "bifoga", "pick_to_preview_ms"), med("cold", "bare",
+                                                                     "pick_to_preview_ms")
+    row("Pick → preview", _fmt(preview, "ms"), f"≤ 1.5 × bare ({_fmt(bare, 'ms')})",
+        None if preview is None or bare is None else preview <= 1.5 * bare,
+        f"{preview / bare:.2f} × bare" if preview and bare else "")
+    up = med("cold", "bifoga", "upload_vs_bare")
+    row("Upload throughput", _fmt(up, "ratio") + " × bare fetch", "≥ 0.8 × bare fetch",
+        None if up is None else up >= 0.8)
+    return rows
+
+
+# --- formatting -----------------------------------------------------------------------------------
+def _fmt(value, unit: str) -> str:
+    if value is None:
+        return "–"
+    if unit == "ms":
+        return f"{value / 1000:.2f} s" if value >= 10_000 else f"{value:.0f} ms"
+    if unit == "bytes":
+        if value >= 1024 * 1024:
+            return f"{value / 1024 / 1024:.2f} MiB"
+        return f"{value / 1024:.1f} KiB"
+    if unit == "Bps":
+        return f"{value / 1024 / 1024:.0f} MiB/s"
+    if unit == "ratio":
+        return f"{value:.2f}"
+    return f"{value:.0f}"
+
+
+def _cell(entry: dict | None, unit: str) -> str:
+    if entry is None:
+        return "–"
+    if entry["n"] == 1 or entry["min"] == entry["max"]:
+        return _fmt(entry["median"], unit)
+    return f"{_fmt(entry['median'], unit)} ({_fmt(entry['min'], unit)}–{_fmt(entry['max'], unit)})"
+
+
+def markdown(report: dict) -> str:
+    meta, summary = report["meta"], report["summary"]
+    head = "| measure | " + " | ".join(TITLES[k] for k in KINDS) + " |"
+    rule = "| --- |" + " --- |" * len(KINDS)
+    lines = [
+        "# Bifoga benchmark",
+        "",
+        f"{meta['cold_runs']} cold runs (new context, empty cache), {meta['warm_runs']} warm "
+        f"runs (reload in the same context); Chromium {meta['browser']}; photo "
+        f"{meta['photo_bytes']:,} bytes (4000×3000 JPEG, EXIF GPS); load average "
+        f"{meta['loadavg_before'][0]} before, {meta['loadavg_after'][0]} after (2 cores is "
+        f"idle below 2). Median (min–max).",
+        "",
+        head, rule,
+    ]
+    for phase, rows in (("cold", COLD_ROWS), ("warm", WARM_ROWS)):
+        for key, label, unit in rows:
+            cells = [_cell(summary[phase][k].get(key), unit) for k in KINDS]
+            if all(c == "–" for c in cells):
+                continue
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "| target | value | goal | result |", "| --- | --- | --- | --- |"]
+    for t in report["targets"]:
+        result = {True: "pass", False: "FAIL", None: "n/a"}[t["pass"]]
+        value = t["value"] + (f" ({t['note']})" if t["note"] else "")
+        lines.append(f"| {t['target']} | {value} | {t['goal']} | {result} |")
+    lines += ["", "Notes:"] + [f"- {note}" for note in meta["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def write(report: dict, out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / "latest.json", out_dir / "latest.md"
+    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    md_path.write_text(markdown(report))
+    return json_path, md_path
