@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             # Other work on the machine skews every number: the load average tells.
             "loadavg_before": [round(x, 2) for x in load_before],
             "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+            "failures": report.failures(result),
             "notes": NOTES,
         },
         "summary": summary,

@@ -228,13 +228,23 @@ class Bench:
         net = measures.NetLog(context)
         page = context.new_page()
         errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("pageerror", lambda e: errors.append(str(e)[:300]))
+        page.on("console", lambda m: errors.append(f"console {m.type}: {m.text[:300]}")
+                if m.type == "error" else None)
         return context, net, page, errors
 
-    def _wait_loaded(self, kind: Kind, page, net) -> None:
-        page.wait_for_function(f"({kind.usable_js}) != null", timeout=READY_TIMEOUT_MS)
-        if kind.worker_js:
-            page.wait_for_function(f"({kind.worker_js}) != null", timeout=WORKER_TIMEOUT_MS)
+    def _wait_loaded(self, kind: Kind, page, net, errors: list[str]) -> None:
+        try:
+            page.wait_for_function(f"({kind.usable_js}) != null", timeout=READY_TIMEOUT_MS)
+            if kind.worker_js:
+                page.wait_for_function(f"({kind.worker_js}) != null", timeout=WORKER_TIMEOUT_MS)
+        except Exception as exc:
+            try:
+                shown = page.evaluate("document.body ? document.body.innerText.slice(0, 300) : ''")
+            except Exception:  # noqa: BLE001 - only for the message
+                shown = "?"
+            raise RuntimeError(f"{kind.name} did not get ready ({type(exc).__name__}); page "
+                               f"shows {shown!r}; errors {errors[-5:]}") from exc
         net.settle(page)
 
     # --- one cold run: load with an empty cache, then pick the photo and upload it -------------
@@ -243,7 +253,7 @@ class Bench:
         context, net, page, errors = self._context()
         try:
             page.goto(kind.url(self.server.origin, visit), wait_until="commit")
-            self._wait_loaded(kind, page, net)
+            self._wait_loaded(kind, page, net, errors)
             loaded_count, snapshots = net.count, self._resources(page)
             self._pick(kind, page)
             upload = self._upload(kind, page, visit)
@@ -307,11 +317,15 @@ class Bench:
         runs = []
         try:
             page.goto(kind.url(self.server.origin, visit), wait_until="commit")
-            self._wait_loaded(kind, page, net)  # the priming load, not measured
+            self._wait_loaded(kind, page, net, errors)  # the priming load, not measured
             for _ in range(count):
                 first = net.count
                 page.reload(wait_until="commit")
-                self._wait_loaded(kind, page, net)
+                try:
+                    self._wait_loaded(kind, page, net, errors)
+                except RuntimeError as exc:
+                    runs.append({"error": str(exc)})
+                    continue
                 snapshots = self._resources(page)
                 data = page.evaluate(measures.COLLECT_JS)
                 transfers = net.transfers(first, None, data["timeOrigin"])
@@ -320,6 +334,12 @@ class Bench:
         finally:
             context.close()
         return runs
+
+
+def _said(metrics: dict) -> str:
+    if "error" in metrics:
+        return "FAILED: " + metrics["error"][:300]
+    return f"usable {metrics['usable_ms']:.0f} ms"
 
 
 def _page_state(page) -> str:
@@ -409,15 +429,20 @@ def run(cold: int, warm: int, photo: Path, log: Callable[[str], None]) -> dict:
                 run_ = {}
                 for name, kind in KINDS.items():
                     started = time.monotonic()
-                    run_[name] = bench.cold_run(kind, visit)
-                    log(f"cold {i + 1}/{cold} {name}: usable {run_[name]['usable_ms']:.0f} ms "
+                    try:
+                        run_[name] = bench.cold_run(kind, visit)
+                    except Exception as exc:  # noqa: BLE001 - one failed run is reported, not fatal
+                        run_[name] = {"error": str(exc)[:1000]}
+                    log(f"cold {i + 1}/{cold} {name}: {_said(run_[name])} "
                         f"({time.monotonic() - started:.1f} s)")
                 cold_runs.append(run_)
             if warm:
                 for name, kind in KINDS.items():
-                    warm_runs[name] = bench.warm_runs(kind, server.new_visit(), warm)
-                    log(f"warm {name}: usable " + ", ".join(
-                        f"{r['usable_ms']:.0f}" for r in warm_runs[name]) + " ms")
+                    try:
+                        warm_runs[name] = bench.warm_runs(kind, server.new_visit(), warm)
+                    except Exception as exc:  # noqa: BLE001 - the priming load failed
+                        warm_runs[name] = [{"error": str(exc)[:1000]}]
+                    log(f"warm {name}: " + ", ".join(_said(r) for r in warm_runs[name]))
             return {"browser": bench.version, "cold": cold_runs, "warm": warm_runs}
     finally:
         unstage_pages()

@@ -51,6 +51,15 @@ def stats(values: list) -> dict | None:
             "n": len(values)}
 
 
+def failures(result: dict) -> list[str]:
+    out = []
+    for i, run in enumerate(result["cold"], 1):
+        out += [f"cold {i} {kind}: {run[kind]['error']}" for kind in KINDS if "error" in run[kind]]
+    for kind, runs in result["warm"].items():
+        out += [f"warm {i} {kind}: {r['error']}" for i, r in enumerate(runs, 1) if "error" in r]
+    return out
+
+
 def add_derived(result: dict, photo_bytes: int) -> None:
     """Per-run values that need another page of the same run: the upload against bare fetch."""
     for run in result["cold"]:
@@ -166,6 +175,9 @@ def markdown(report: dict) -> str:
         result = {True: "pass", False: "FAIL", None: "n/a"}[t["pass"]]
         value = t["value"] + (f" ({t['note']})" if t["note"] else "")
         lines.append(f"| {t['target']} | {value} | {t['goal']} | {result} |")
+    if meta.get("failures"):
+        lines += ["", "Failed runs (left out of the numbers):"]
+        lines += [f"- {failure}" for failure in meta["failures"]]
     lines += ["", "Notes:"] + [f"- {note}" for note in meta["notes"]]
     return "\n".join(lines) + "\n"
 

@@ -17,13 +17,14 @@ Orientation, which is written back in a freshly built minimal EXIF block (option
 DateTimeOriginal when ``keep_capture_date`` is set).
 
 HEIC/HEIF (iPhone photos) are scrubbed in place, so that no offset in the file changes: each Exif
-item is overwritten by a minimal valid Exif payload of the same length (optionally with
-DateTimeOriginal), each XMP item by an empty XMP packet, other metadata items by zeros, metadata
-boxes ('udta', 'uuid' XMP, ...) become 'free' boxes and data bytes that no picture item uses are
-zeroed; descriptive item properties ('udes', 'crtt', 'mdft') are zeroed. The coded picture data,
-the item structure and the orientation (the 'irot'/'imir' properties, not the Exif) stay as they
-are. A HEIF this cannot vouch for (an unknown item type, metadata stored by reference, an item
-extent past the end or overlapping picture data, ...) is refused with :class:`MetadataError`.
+item is overwritten by a minimal valid Exif payload of the same length (the EXIF Orientation, as
+some readers use it, and optionally DateTimeOriginal), each XMP item by an empty XMP packet, other
+metadata items by zeros; metadata boxes ('udta', 'uuid' XMP, ...) become 'free' boxes, data bytes
+that no picture item uses and descriptive item properties ('udes', 'crtt', 'mdft') are zeroed.
+The coded picture data, the item structure and the orientation properties ('irot'/'imir', what
+HEIF readers go by) stay as they are. A HEIF this cannot vouch for (an unknown item type,
+metadata stored by reference, an item extent past the end or overlapping picture data, a GPS
+block left anywhere, ...) is refused with :class:`MetadataError`.
 
 Other formats (GIF, AVIF, TIFF, ...) are returned unchanged; the caller decides what to do with
 them.
@@ -121,16 +122,43 @@ def detect_format(data: bytes) -> str | None:
         return "tiff"
     if head[:2] == b"BM":
         return "bmp"
-    if head[4:8] == b"ftyp":
-        size = int.from_bytes(head[:4], "big")
-        box = bytes(data[8 : max(16, min(size, 256))])
-        brands = {box[i : i + 4] for i in range(0, len(box) - 3, 4)}
-        if brands & {b"avif", b"avis"}:
-            return "avif"
-        if brands & {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis"}:
-            return "heic"
-        if brands & {b"mif1", b"msf1"}:
-            return "heif"
+    if head[4:8] in _ISO_FIRST_BOXES:
+        return _isobmff_format(data)
+    return None
+
+
+# As bifoga.containers judges ISO-BMFF files: the ftyp box need not come first, the major brand
+# decides, then any compatible brand. (Kept in step so that whatever the sniffer lets through as
+# image/heic or image/heif is scrubbed here, never passed through unrecognised.)
+_ISO_FIRST_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot")
+_HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"})
+_HEIF_BRANDS = frozenset({b"mif1", b"msf1", b"mif2", b"miaf"})
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+
+
+def _isobmff_format(data: bytes) -> str | None:
+    pos, n = 0, len(data)
+    for _ in range(1000):  # top-level boxes before the ftyp box
+        if pos + 8 > n:
+            return None
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        header = 8
+        if size == 1 and pos + 16 <= n:
+            size, header = int.from_bytes(data[pos + 8 : pos + 16], "big"), 16
+        elif size == 0:
+            size = n - pos
+        if size < header:
+            return None
+        if data[pos + 4 : pos + 8] == b"ftyp":
+            body = bytes(data[pos + header : min(pos + size, pos + header + 8 + 4 * 64)])
+            brands = [body[:4]] + [body[i : i + 4] for i in range(8, len(body) - 3, 4)]
+            for wanted in ([brands[0]], brands):
+                if any(b in _HEIC_BRANDS for b in wanted):
+                    return "heic"
+                if any(b in _AVIF_BRANDS for b in wanted):
+                    return "avif"
+            return "heif" if any(b in _HEIF_BRANDS for b in brands) else None
+        pos += size
     return None
 
 
@@ -887,8 +915,9 @@ def _webp_check_bitstream(fourcc: bytes, data: bytes, start: int) -> None:
 # is overwritten in place by a minimal valid Exif payload of the same length, every XMP item by
 # an empty XMP packet of the same length, other metadata items by zeros, metadata boxes become
 # 'free' boxes of the same size, and data-box bytes that no picture item uses are zeroed. The
-# coded picture data is copied byte for byte. The orientation lives in the 'irot'/'imir'
-# properties of the primary item, not in the Exif, so removing the Exif never turns the picture.
+# coded picture data is copied byte for byte. HEIF readers take the orientation from the primary
+# item's 'irot'/'imir' properties (kept), not from the Exif; the EXIF Orientation is written back
+# all the same, for readers that use it, so no reader shows the picture turned differently.
 
 #: Item types that are pictures (coded or derived from others): kept byte for byte.
 _HEIF_IMAGE_ITEMS = frozenset(
@@ -1205,13 +1234,17 @@ def _heif_exif_tiff(payload: bytes) -> tuple[bytes | None, bool]:
     return None, body.startswith(b"Exif")
 
 
-def _heif_exif_payload(length: int, exif_prefix: bool, date: str | None) -> tuple[bytes, bool]:
+def _heif_exif_payload(
+    length: int, exif_prefix: bool, orientation: int | None, date: str | None
+) -> tuple[bytes, bool]:
     """A valid Exif item payload of exactly ``length`` bytes: offset field, ["Exif\\0\\0"], a
-    TIFF block with no entries (or only DateTimeOriginal), zero padding. Also: date written?"""
-    for d in (date, None) if date else (None,):
+    minimal TIFF block (the Orientation and the DateTimeOriginal if given and if there is room),
+    zero padding. Also returns whether the date was written."""
+    wanted = [(orientation, date), (orientation, None), (None, None)]
+    for o, d in dict.fromkeys(wanted):
         for prefix in (True, False) if exif_prefix else (False,):
             head = (6).to_bytes(4, "big") + b"Exif\x00\x00" if prefix else bytes(4)
-            new = head + build_exif(None, d)
+            new = head + build_exif(o, d)
             if len(new) <= length:
                 return new + bytes(length - len(new)), d is not None
     return bytes(length), False
@@ -1239,6 +1272,8 @@ def _heif(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
     budget = [_MAX_PARTS]
     out = bytearray(data)
     top = _heif_boxes(data, 0, n, "the file", budget)
+    if any(b.type == b"ftyp" and b.end - b.start > 1024 for b in top):
+        raise MetadataError("corrupt HEIF: oversized ftyp box")
     metas = [b for b in top if b.type == b"meta"]
     moovs = [b for b in top if b.type == b"moov"]
     if len(metas) > 1 or len(moovs) > 1:
@@ -1249,7 +1284,7 @@ def _heif(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
     if not metas:
         if not moovs and any(b.end > b.body for b in holders):
             raise MetadataError("corrupt HEIF: no meta box")
-        return [bytes(out)]
+        return _heif_checked(out, [])
     meta = metas[0]
     if meta.body + 4 > meta.end:
         raise MetadataError("corrupt HEIF: short meta box")
@@ -1300,7 +1335,8 @@ def _heif(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
             raise MetadataError("corrupt HEIF: a metadata item overlaps other item data")
 
     jobs = []
-    date_item: _Item | None = None
+    date_item: _Item | None = None  # the first Exif item: its date and orientation count
+    exif_orientation: int | None = None
     gps_blobs: list[bytes] = []
     for item, ranges in scrub:
         payload = b"".join(data[s:e] for s, e in ranges)
@@ -1308,9 +1344,10 @@ def _heif(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
         if item.type == b"Exif":
             tiff, exif_prefix = _heif_exif_tiff(payload)
             if tiff is not None:
+                info = parse_exif(tiff)
                 if not acc.exif_seen:
-                    date_item = item
-                parse_exif(tiff).merge_into(acc)
+                    date_item, exif_orientation = item, info.orientation
+                info.merge_into(acc)
                 gps_blobs += _gps_blobs(tiff)
             elif any(payload):
                 acc.found.add("other_exif")
@@ -1329,8 +1366,12 @@ def _heif(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
     date = acc.capture_date if keep_capture_date else None
     for item, ranges, length, kind, exif_prefix in jobs:
         if kind == "exif":
-            wanted = date if item is date_item else None
-            new, written = _heif_exif_payload(length, exif_prefix, wanted)
+            # The EXIF Orientation goes back in: HEIF readers go by 'irot'/'imir' and ignore it,
+            # others use it; either way the picture stands as before.
+            first = item is date_item
+            orientation = exif_orientation if first and exif_orientation != 1 else None
+            wanted = date if first else None
+            new, written = _heif_exif_payload(length, exif_prefix, orientation, wanted)
             if wanted and not written:
                 acc.date_dropped = True
         elif kind == "xmp":
@@ -1363,9 +1404,25 @@ def _heif(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
                 _heif_zero_gap(data, out, pos, min(s, end), acc)
                 pos = max(pos, e)
             _heif_zero_gap(data, out, pos, end, acc)
-    # Last line of defence: the position must not survive anywhere, not even as picture data.
+    return _heif_checked(out, gps_blobs)
+
+
+def _heif_checked(out: bytearray, gps_blobs: list[bytes]) -> list[bytes | memoryview]:
+    """Last line of defence: no position may survive anywhere, not even as picture data or in
+    data that tracks use: neither the raw GPS IFDs found in the Exif items, nor any other
+    TIFF/Exif structure with a GPS IFD (random picture data practically never has one)."""
     if any(blob in out for blob in gps_blobs):
         raise MetadataError("unsupported HEIF: the GPS position could not be removed")
+    for signature in (b"II*\x00", b"MM\x00*"):
+        pos = out.find(signature)
+        for _ in range(64):
+            if pos < 0:
+                break
+            if "gps" in parse_exif(bytes(out[pos : pos + 0x100000])).categories:
+                raise MetadataError("unsupported HEIF: the GPS position could not be removed")
+            pos = out.find(signature, pos + 1)
+        else:
+            raise MetadataError("unsupported HEIF: too many TIFF headers in the data")
     return [bytes(out)]
 
 

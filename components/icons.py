@@ -21,6 +21,11 @@ DOWNLOAD = _SVG.format(
     '<path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" '
     'stroke-linejoin="round" d="M12 4v11m0 0l-4.5-4.5M12 15l4.5-4.5M5 19.5h14"/>'
 )
+CAMERA = _SVG.format(
+    '<path fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round" '
+    'd="M3 8h4l2-3h6l2 3h4v11H3z"/><circle cx="12" cy="13" r="3.5" fill="none" '
+    'stroke="currentColor" stroke-width="2"/>'
+)
 SEND = _SVG.format('<path fill="currentColor" d="M3 20.5l18-8.5L3 3.5l2.5 7L14 12l-8.5 1.5z"/>')
 
 

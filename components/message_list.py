@@ -55,7 +55,7 @@ class MessageList(Component):
         self.list.appendChild(item)
         self._shown[message["id"]] = item
         self.empty.hidden = True
-        item.scrollIntoView(False)  # keep the newest message in view
+        self._scroll_to_end()
 
     # --- attachments ---------------------------------------------------------------------
     def _attachment(self, att, sender, when):
@@ -98,6 +98,10 @@ class MessageList(Component):
                     h("span", {"class": "button-label"}, content=self.t("attachment.download"))])
         self.listeners.add(button, "click", lambda e: self.emit("download", att))
         return button
+
+    def _scroll_to_end(self):
+        # Keep the newest message in view by scrolling the chat alone, never the page.
+        self.root.scrollTop = self.root.scrollHeight
 
     def attachment_count(self):
         return len(self._attachments)
@@ -142,6 +146,7 @@ class MessageList(Component):
             if el.tagName == "IMG":
                 # A photo the browser can't show (HEIC in Chromium) becomes a file card.
                 self.listeners.add(el, "error", lambda e: self._as_card(el, att))
+                self.listeners.add(el, "load", lambda e: self._scroll_to_end())
             el.setAttribute(attr, url)
         else:
             el.replaceWith(h("p", {"class": "attachment-error", "role": "alert"},

@@ -25,7 +25,7 @@ ROOT_FILES = {
     "pyscript.toml": "pyscript.toml",
     "worker.toml": "worker.toml",
 }
-PYTHON_PACKAGES = ("components", "bifoga")
+PYTHON_PACKAGES = ("components", "controllers", "bifoga")
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.py")
 _SEGMENT = re.compile(r"[A-Za-z0-9_@+~=,-][A-Za-z0-9_.@+~=,-]*")
 

@@ -87,6 +87,8 @@ def make_heif(
     size: tuple[int, int] = (96, 64),
     mdat_extra: bytes = b"",
     brand: bytes = b"heic",
+    brands: tuple[bytes, ...] | None = None,
+    lead: bytes = b"",
     exif_type: bytes = b"Exif",
     exif_method: int | None = None,
     exif_length_delta: int = 0,
@@ -98,7 +100,8 @@ def make_heif(
     imir}, ipma}, iref cdsc, [idat]}, [top_extra], mdat. With ``split`` the picture and the Exif
     have two extents each, interleaved in mdat: picture A, Exif 1, picture B, Exif 2, XMP. The
     Exif goes into idat (construction method 1) with ``exif_in_idat``."""
-    ftyp = box(b"ftyp", brand, u32(0), b"mif1", brand, b"miaf")
+    brands = brands or (brand, b"mif1", brand, b"miaf")
+    ftyp = lead + box(b"ftyp", brands[0], u32(0), *brands[1:])  # (lead: boxes before ftyp)
     half = len(coded) // 2
     cut = len(exif or b"") // 3
     segments = []  # the mdat payload
@@ -298,12 +301,14 @@ def test_strip(apple, kind):
     assert outside(out, h.exif + h.xmp) == outside(data, h.exif + h.xmp)
     assert h.payload(out, h.image) == FAKE_CODED
     assert items(out) == items(data)
-    # the new Exif: valid, nothing in it, same convention ("Exif\0\0" or not) as before
+    # the new Exif: valid, only the EXIF Orientation (for readers that go by it rather than by
+    # irot) in it, same convention ("Exif\0\0" or not) as before
     new_exif = h.payload(out, h.exif)
     assert len(new_exif) == len(exif_item(apple=apple))
     assert new_exif.startswith(u32(6) + b"Exif\x00\x00" if apple else u32(0) + b"II*\x00")
     loaded = piexif.load(tiff_of(new_exif))
-    assert not any(loaded[ifd] for ifd in ("0th", "Exif", "GPS", "Interop", "1st"))
+    assert loaded["0th"] == {piexif.ImageIFD.Orientation: 6}
+    assert not any(loaded[ifd] for ifd in ("Exif", "GPS", "Interop", "1st"))
     assert loaded["thumbnail"] is None
     # the XMP: an empty packet of the same length
     new_xmp = h.payload(out, h.xmp)
@@ -322,7 +327,8 @@ def test_keep_capture_date():
     assert_no_gps(result.data)
     loaded = piexif.load(tiff_of(h.payload(result.data, h.exif)))
     assert loaded["Exif"] == {piexif.ExifIFD.DateTimeOriginal: fx.DATE_ORIGINAL}
-    assert set(loaded["0th"]) <= {piexif.ImageIFD.ExifTag}
+    assert set(loaded["0th"]) <= {piexif.ImageIFD.ExifTag, piexif.ImageIFD.Orientation}
+    assert loaded["0th"][piexif.ImageIFD.Orientation] == 6
     assert not loaded["GPS"] and not loaded["1st"]
     report = metadata.inspect(result.data)
     assert report.found == ["datetime"] and report.capture_date == "2025-03-14T15:09:26"
@@ -394,6 +400,44 @@ def test_icc_is_reported_and_kept():
     assert icc in metadata.strip(h.data).data
 
 
+def test_exif_orientation_1_or_none_is_not_written_back():
+    for orientation in (None, 1):
+        tiff = fx.rich_exif(orientation=orientation, thumbnail=False)[6:]
+        h = make_heif(exif=exif_item(tiff))
+        loaded = piexif.load(tiff_of(h.payload(metadata.strip(h.data).data, h.exif)))
+        assert not loaded["0th"]
+
+
+@pytest.mark.parametrize(
+    "brands",
+    [
+        (b"heic", b"mif1", b"heic"),
+        (b"mif1", b"mif1", b"heic"),
+        (b"mif1", b"mif1", b"miaf"),
+        (b"hevm", b"hevm", b"miaf"),  # brands not in the colleague's first list
+        (b"mif2", b"mif2"),
+        (b"heis", b"msf1"),
+        (b"avif", b"mif1", b"heic"),
+        (b"mif1", b"avif", b"heic"),
+    ],
+)
+@pytest.mark.parametrize("lead", [b"", box(b"free", b"padding")])  # ftyp need not come first
+def test_whatever_the_sniffer_lets_through_is_scrubbed(brands, lead):
+    """bifoga.sniff passes HEIF as image/heic or image/heif by the same brand rules: any such
+    file must be recognised here (an unrecognised file would travel unchanged)."""
+    from bifoga import containers, sniff
+
+    data = make_heif(brands=brands, lead=lead).data
+    verdict = sniff.classify(data, "IMG_0001.HEIC")
+    assert verdict.mime == containers.inspect_isobmff(data).mime
+    expected = {"image/heic": "heic", "image/heif": "heif", None: "avif"}[verdict.mime]
+    assert metadata.detect_format(data) == expected
+    if expected != "avif":
+        result = metadata.strip(data)
+        assert "gps" in result.removed and len(result.data) == len(data)
+        assert_no_gps(result.data)
+
+
 def test_file_without_metadata_is_unchanged():
     h = make_heif(exif=None, xmp=None)
     result = metadata.strip(h.data)
@@ -420,6 +464,40 @@ def test_refused():
             metadata.inspect(corrupt)
         with pytest.raises(MetadataError):
             metadata.strip(corrupt)
+
+
+def test_ftyp_swallowing_the_file_is_refused():
+    data = make_heif().data
+    for size in (0, len(data)):  # size 0: "up to the end of the file"
+        with pytest.raises(MetadataError):
+            metadata.strip(size.to_bytes(4, "big") + data[4:])
+
+
+def make_sequence(handler: bytes = b"pict", mdat: bytes = FAKE_CODED) -> bytes:
+    """A HEIF image sequence (msf1): moov{mvhd, udta{\xa9xyz}, trak{tkhd, udta, mdia{hdlr}}}."""
+    position = box(b"\xa9xyz", u16(18) + u16(0) + b"+59.3356+018.0679/")
+    trak = box(
+        b"trak",
+        full(b"tkhd", 0, 3, bytes(80)),
+        box(b"udta", box(b"name", b"TRACK-SECRET")),
+        box(b"mdia", full(b"hdlr", 0, 0, u32(0), handler, bytes(12), b"\x00")),
+    )
+    moov = box(b"moov", full(b"mvhd", 0, 0, bytes(96)), box(b"udta", position), trak)
+    return box(b"ftyp", b"msf1", u32(0), b"msf1hevc") + moov + box(b"mdat", mdat)
+
+
+def test_image_sequence():
+    data = make_sequence()
+    assert metadata.detect_format(data) == "heic"
+    result = metadata.strip(data)
+    out = result.data
+    assert len(out) == len(data) and result.removed == ["gps", "other_exif"]
+    assert b"+59.3356" not in out and b"TRACK-SECRET" not in out and out.count(b"free") == 2
+    assert out.endswith(box(b"mdat", FAKE_CODED))
+    with pytest.raises(MetadataError):  # a timed metadata track
+        metadata.strip(make_sequence(handler=b"meta"))
+    with pytest.raises(MetadataError, match="GPS"):  # Exif in the media data
+        metadata.strip(make_sequence(mdat=FAKE_CODED + GPS_TIFF))
 
 
 def test_truncated():
@@ -542,19 +620,32 @@ def heic_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def real_heic(heic_dir) -> bytes:
-    """A HEIC made by libheif from a picture, then given GPS, serial, camera, date and XMP by
-    exiftool (which appends the Exif and XMP items to mdat)."""
+def plain_heic(heic_dir) -> bytes:
+    """The test picture encoded by libheif, no metadata."""
     fx.picture().save(heic_dir / "in.png")
-    path = heic_dir / "real.heic"
-    _run("heif-enc", "-q", "90", "-o", str(path), str(heic_dir / "in.png"))
-    _run("exiftool", "-q", "-overwrite_original",
-         "-GPSLatitude=59.335589", "-GPSLatitudeRef=N", "-GPSLongitude=18.067889",
-         "-GPSLongitudeRef=E", "-GPSAltitude=42", "-Make=AcmePhone", "-Model=AcmePhone X9 Pro",
-         "-SerialNumber=BODYSN-0042137", "-LensSerialNumber=LENSSN-7781100",
-         "-DateTimeOriginal=2025:03:14 15:09:26", "-XMP-dc:Creator=XMP-SECRET-42",
-         str(path))  # fmt: skip
-    return path.read_bytes()
+    _run("heif-enc", "-q", "90", "-o", str(heic_dir / "plain.heic"), str(heic_dir / "in.png"))
+    return (heic_dir / "plain.heic").read_bytes()
+
+
+@pytest.fixture(scope="module", params=["exiftool", "libheif"])
+def real_heic(request, heic_dir) -> tuple[str, bytes]:
+    """A HEIC made by libheif, with GPS, serials, camera, date and XMP, either added by exiftool
+    (which appends Exif and XMP items to mdat) or copied by libheif itself from a JPEG's EXIF
+    (Orientation 6 in the Exif, no irot; with a thumbnail item)."""
+    path = heic_dir / f"real_{request.param}.heic"
+    if request.param == "exiftool":
+        fx.picture().save(heic_dir / "in.png")
+        _run("heif-enc", "-q", "90", "-o", str(path), str(heic_dir / "in.png"))
+        _run("exiftool", "-q", "-overwrite_original",
+             "-GPSLatitude=59.335589", "-GPSLatitudeRef=N", "-GPSLongitude=18.067889",
+             "-GPSLongitudeRef=E", "-GPSAltitude=42", "-Make=AcmePhone",
+             "-Model=AcmePhone X9 Pro", "-SerialNumber=BODYSN-0042137",
+             "-LensSerialNumber=LENSSN-7781100", "-DateTimeOriginal=2025:03:14 15:09:26",
+             "-XMP-dc:Creator=XMP-SECRET-42", str(path))  # fmt: skip
+    else:
+        (heic_dir / "in.jpg").write_bytes(fx.rich_jpeg(trailer=False))
+        _run("heif-enc", "-q", "90", "-t", "32", "-o", str(path), str(heic_dir / "in.jpg"))
+    return request.param, path.read_bytes()
 
 
 def exiftool_tags(path) -> dict:
@@ -573,45 +664,48 @@ def heif_decode(path, heic_dir) -> Image.Image:
 
 @needs_tools
 def test_real_heic(real_heic, heic_dir):
-    before = exiftool_tags(heic_dir / "real.heic")
-    assert before["GPS:GPSLatitude"] == pytest.approx(59.335589)
+    writer, data = real_heic
+    original = heic_dir / f"original_{writer}.heic"
+    original.write_bytes(data)
+    before = exiftool_tags(original)
+    assert before["GPS:GPSLatitude"] == pytest.approx(59.336, abs=1e-2)
     assert before["ExifIFD:SerialNumber"] == "BODYSN-0042137"
-    report = metadata.inspect(real_heic)
-    assert report.format == "heic"
-    assert {"gps", "camera", "datetime", "xmp"} <= set(report.found)
+    report = metadata.inspect(data)
+    assert report.format == "heic" and report.orientation is None  # no irot/imir
+    assert {"gps", "camera", "datetime"} <= set(report.found)
     assert report.capture_date == "2025-03-14T15:09:26"
-
-    tiff = tiff_of(item_payload(real_heic, b"Exif"))
+    found = items(data)
+    assert {b"hvc1", b"Exif", b"mime"} <= {t for t, _ in found.values()}
+    tiff = tiff_of(item_payload(data, b"Exif"))
     gps = fx.gps_ifd_bytes(tiff)
-    assert gps in real_heic
+    assert gps in data
+    pixels = heif_decode(original, heic_dir).tobytes()
     for keep in (False, True):
-        result = metadata.strip(real_heic, keep_capture_date=keep)
+        result = metadata.strip(data, keep_capture_date=keep)
         out = result.data
-        assert len(out) == len(real_heic) and result.lossless
+        assert len(out) == len(data) and result.lossless and "gps" in result.removed
         assert gps not in out and b"BODYSN" not in out and b"AcmePhone" not in out
         assert b"XMP-SECRET" not in out
-        meta_ranges = [r for t, rs in items(real_heic).values() if t != b"hvc1" for r in rs]
-        assert outside(out, meta_ranges) == outside(real_heic, meta_ranges)
-        path = heic_dir / f"clean_{keep}.heic"
+        meta_ranges = [r for t, rs in found.values() if t in (b"Exif", b"mime") for r in rs]
+        assert outside(out, meta_ranges) == outside(data, meta_ranges)
+        path = heic_dir / f"clean_{writer}_{keep}.heic"
         path.write_bytes(out)
         tags = exiftool_tags(path)
         assert not [k for k in tags if k.startswith("GPS:") or "Serial" in k]
         assert "IFD0:Make" not in tags and "XMP-dc:Creator" not in tags
         assert not [k for k in tags if "Warning" in k or "Error" in k]
         assert tags.get("ExifIFD:DateTimeOriginal") == ("2025:03:14 15:09:26" if keep else None)
-        # libheif decodes the same pixels
-        assert (
-            heif_decode(path, heic_dir).tobytes()
-            == heif_decode(heic_dir / "real.heic", heic_dir).tobytes()
-        )
+        assert tags.get("IFD0:Orientation") == before.get("IFD0:Orientation")
+        assert heif_decode(path, heic_dir).tobytes() == pixels  # libheif: the same pixels
 
 
 @needs_tools
 @pytest.mark.parametrize(("irot", "imir"), [(1, None), (3, None), (None, 0), (None, 1), (1, 1)])
-def test_orientation_matches_libheif(real_heic, heic_dir, irot, imir):
+def test_orientation_matches_libheif(plain_heic, heic_dir, irot, imir):
     """The same real HEVC data in a synthetic file with irot/imir: libheif's decoding (which
     applies them) equals the plain decoding turned by Pillow as the reported EXIF orientation
     says."""
+    real_heic = plain_heic
     found = items(real_heic)
     (image,) = [r for t, r in found.values() if t == b"hvc1"]
     coded = b"".join(real_heic[s:e] for s, e in image)

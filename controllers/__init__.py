@@ -1,0 +1,1 @@
+"""Flows that span several components (sending, ending a visit). main.py wires them."""
