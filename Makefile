@@ -32,10 +32,10 @@ vendor: node_modules/.installed $(VENV)/.installed
 # Debian's Chromium for the end-to-end tests (`playwright install` cannot download here), and
 # ffmpeg, which the sniffing tests use to make real audio-only and film containers.
 chromium:
-	@if [ ! -x "$(CHROMIUM)" ] || ! command -v ffmpeg >/dev/null; then \
+	@if [ ! -x "$(CHROMIUM)" ] || ! command -v ffmpeg >/dev/null || ! command -v heif-enc >/dev/null || ! command -v exiftool >/dev/null; then \
 	  echo "Installing Debian's chromium and ffmpeg (needs root)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    chromium fonts-dejavu-core ffmpeg >/dev/null; \
+	    chromium fonts-dejavu-core ffmpeg libheif-examples libimage-exiftool-perl >/dev/null; \
 	fi
 
 run: setup

@@ -427,7 +427,10 @@ def run(cold: int, warm: int, photo: Path, log: Callable[[str], None]) -> dict:
             for i in range(cold):
                 visit = server.new_visit()  # fresh tokens: no rate limit or open-upload cap
                 run_ = {}
-                for name, kind in KINDS.items():
+                names = list(KINDS)
+                names = names[i % len(names):] + names[:i % len(names)]  # rotate the order
+                for name in names:
+                    kind = KINDS[name]
                     started = time.monotonic()
                     try:
                         run_[name] = bench.cold_run(kind, visit)

@@ -76,9 +76,13 @@ INIT_SCRIPT = """
       if (!(img.naturalWidth > 0) || b.marks.previewLoaded !== undefined) return;
       b.marks.previewLoaded = now();
       b.marks.previewWidth = img.naturalWidth;
+      // decode() rejects when the page swaps the src meanwhile (Uppy does): then null.
       img.decode().then(
         () => { if (b.marks.previewDecoded === undefined) b.marks.previewDecoded = now(); },
-        (err) => { b.errors.push("decode: " + err); });
+        (err) => {
+          b.errors.push("decode: " + err);
+          if (b.marks.previewDecoded === undefined) b.marks.previewDecoded = null;
+        });
     };
     if (!img.getAttribute("src")) return;  // the bare page's <img> waits for its src
     watched.add(img);

@@ -145,3 +145,10 @@ def metadata_labels(removed, lang):
     order = ("gps", "camera", "maker_notes", "datetime", "xmp", "iptc", "comment", "thumbnail",
              "other_exif")
     return [text(lang, "meta." + key) for key in order if key in removed]
+
+
+def card_info(attachment, lang):
+    """'Dokument · PDF · 19,5 kB' under a file card's name."""
+    return text(lang, "attachment.card_info", kind=kind_label(attachment.get("category"), lang),
+                type=type_label(attachment.get("mime")),
+                size=format_size(attachment["size"], lang))

@@ -3,7 +3,7 @@
 Raises "confirm" and "back".
 """
 
-from components.dom import Component, h
+from components.dom import Component, h, keep_focus_inside
 
 
 class ConfirmDialog(Component):
@@ -22,6 +22,7 @@ class ConfirmDialog(Component):
             self.alert,
             h("div", {"class": "dialog-actions"}, [self.back_button, self.confirm_button]),
         ])
+        keep_focus_inside(self.listeners, self.root)
         self.listeners.add(self.confirm_button, "click", lambda e: self.emit("confirm"))
         self.listeners.add(self.back_button, "click", lambda e: self.emit("back"))
         self.listeners.add(self.root, "cancel", self._escape)

@@ -84,3 +84,31 @@ class Component:
         self.listeners.remove_all()
         if self.root is not None and self.root.parentNode:
             self.root.parentNode.removeChild(self.root)
+
+
+FOCUSABLE = ("a[href], button:not([disabled]), input:not([disabled]), textarea:not([disabled]), "
+             "select:not([disabled]), video[controls], [tabindex]:not([tabindex='-1'])")
+
+
+def keep_focus_inside(listeners, dialog):
+    """Tab and Shift+Tab cycle within a modal dialog (the WAI-ARIA dialog pattern) instead of
+    leaving for the browser's own toolbar."""
+
+    def on_keydown(event):
+        if event.key != "Tab":
+            return
+        nodes = dialog.querySelectorAll(FOCUSABLE)
+        visible = [nodes.item(i) for i in range(nodes.length)
+                   if nodes.item(i).getClientRects().length > 0]
+        if not visible:
+            return
+        first, last = visible[0], visible[-1]
+        active = dialog.ownerDocument.activeElement
+        if event.shiftKey and (active == first or active == dialog):
+            event.preventDefault()
+            last.focus()
+        elif not event.shiftKey and active == last:
+            event.preventDefault()
+            first.focus()
+
+    listeners.add(dialog, "keydown", on_keydown)

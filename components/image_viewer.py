@@ -8,7 +8,7 @@ Raises "save"(attachment), "copy"(attachment, img) and "step"(delta).
 
 from bifoga.formatting import format_size, type_label
 from bifoga.viewer_math import PAN_STEP, View, pinch_factor
-from components.dom import Component, h
+from components.dom import Component, h, keep_focus_inside
 
 
 class ImageViewer(Component):
@@ -35,7 +35,7 @@ class ImageViewer(Component):
             self._button("viewer.zoom_out", lambda e: self._zoom(-1), "−"),
             self.zoom_label,
             self._button("viewer.zoom_in", lambda e: self._zoom(1), "+"),
-            self._button("viewer.zoom_reset", lambda e: self._reset(), "1:1"),
+            self._text_button("viewer.zoom_reset", lambda e: self._reset()),
             self._button("viewer.rotate", lambda e: self._rotate(), "⟳"),
             self.next_button,
         ])
@@ -58,6 +58,7 @@ class ImageViewer(Component):
             self.status, help_text,
         ])
         add = self.listeners.add
+        keep_focus_inside(self.listeners, self.root)
         add(self.close_button, "click", lambda e: self.close())
         add(self.save_button, "click", lambda e: self.emit("save", self.attachment))
         add(self.copy_button, "click", lambda e: self.emit("copy", self.attachment, self.image))
@@ -69,6 +70,11 @@ class ImageViewer(Component):
         add(self.stage, "pointermove", self._pointer_move)
         for name in ("pointerup", "pointercancel", "lostpointercapture"):
             add(self.stage, name, self._pointer_up)
+
+    def _text_button(self, key, handler):
+        button = h("button", {"type": "button", "class": "viewer-tool"}, content=self.t(key))
+        self.listeners.add(button, "click", handler)
+        return button
 
     def _button(self, key, handler, symbol):
         button = h("button", {"type": "button", "class": "viewer-tool", "aria-label": self.t(key),
@@ -89,8 +95,9 @@ class ImageViewer(Component):
         self.title.textContent = self.t("viewer.title", name=attachment["name"])
         self.image.setAttribute("src", url)
         self.image.setAttribute("alt", attachment["name"])
-        self.info.textContent = (sender_line + " · " + type_label(attachment.get("mime")) + " · "
-                                 + format_size(attachment["size"], self.lang))
+        self.info.textContent = self.t("viewer.info", sender=sender_line,
+                                       type=type_label(attachment.get("mime")),
+                                       size=format_size(attachment["size"], self.lang))
         self.position.textContent = self.t("viewer.position", n=index + 1, total=count)
         self.position.hidden = count < 2
         self.prev_button.disabled = index <= 0

@@ -8,7 +8,7 @@ main.py gives, that returns an object URL: the files need the visit token, so no
 
 import asyncio
 
-from bifoga.formatting import format_size, format_time, kind_label, type_label
+from bifoga.formatting import card_info, format_size, format_time, type_label
 from components.dom import Component, h
 from components.icons import DOCUMENT, DOWNLOAD, MAGNIFIER, icon
 
@@ -20,11 +20,11 @@ class MessageList(Component):
         self.utc_offset = utc_offset_minutes
         self.load_url = load_url
         self.names = {}
-        self.list = h("ol", {"class": "messages", "id": "messages", "role": "log",
-                             "aria-live": "polite", "aria-label": self.t("chat.label")})
+        self.list = h("ol", {"class": "messages", "id": "messages"})
         self.empty = h("p", {"class": "chat-empty"}, content=self.t("chat.empty"))
-        self.root = h("section", {"class": "chat", "aria-label": self.t("chat.label")},
-                      [self.empty, self.list])
+        # role=log: new messages are read out politely; it can't sit on the <ol> itself.
+        self.root = h("section", {"class": "chat", "role": "log", "aria-live": "polite",
+                                  "aria-label": self.t("chat.label")}, [self.empty, self.list])
         self._shown = {}
         self.images = []  # (attachment, magnifier button, sender line), in chat order
         self._attachments = {}  # id -> attachment, every one shown
@@ -64,7 +64,8 @@ class MessageList(Component):
         caption = h("p", {"class": "attachment-caption"}, [
             h("span", {"class": "attachment-name"}, content=att["name"]),
             h("span", {"class": "attachment-info"},
-              content=type_label(att.get("mime")) + " · " + format_size(att["size"], self.lang)),
+              content=self.t("attachment.info", type=type_label(att.get("mime")),
+                             size=format_size(att["size"], self.lang))),
         ])
         if category == "image":
             img = h("img", {"class": "attachment-image",
@@ -129,8 +130,7 @@ class MessageList(Component):
                 h("div", {"class": "file-card-text"}, [
                     h("span", {"class": "attachment-name"}, content=att["name"]),
                     h("span", {"class": "attachment-info"},
-                      content=kind_label(att.get("category"), self.lang) + " · "
-                      + type_label(att.get("mime")) + " · " + format_size(att["size"], self.lang)),
+                      content=card_info(att, self.lang)),
                 ]),
                 self._download_button(att),
             ])])

@@ -4,7 +4,7 @@ Holds one PreviewItem per file. Raises "upload" when the user presses Ladda upp 
 files that passed their checks) and "cancel" when the dialog is dismissed.
 """
 
-from components.dom import Component, clear, h
+from components.dom import Component, clear, h, keep_focus_inside
 from components.preview_item import PreviewItem
 
 
@@ -23,6 +23,7 @@ class PreviewDialog(Component):
                       [self.title, self.list, actions])
         self.items = []
         self.busy = False
+        keep_focus_inside(self.listeners, self.root)
         self.listeners.add(self.cancel_button, "click", lambda e: self.emit("cancel"))
         self.listeners.add(self.upload_button, "click", self._upload_clicked)
         # Esc fires "cancel" on a modal <dialog>: treat it as Avbryt.
@@ -39,6 +40,7 @@ class PreviewDialog(Component):
         self.busy = False
         self.upload_button.disabled = True
         self.cancel_button.disabled = False
+        self.cancel_button.textContent = self.t("preview.cancel")
         if not self.root.open:
             self.root.showModal()
         self.cancel_button.focus()
@@ -56,6 +58,14 @@ class PreviewDialog(Component):
         self.upload_button.disabled = self.busy or not ready
         if focus_upload and ready and not self.busy:
             self.upload_button.focus()
+
+    def set_finished(self):
+        """After an upload round in which some files were not sent: "Avbryt" becomes "Stäng"."""
+        for item in self.items:
+            item.ok = False
+        self.cancel_button.textContent = self.t("preview.close")
+        self.refresh()
+        self.cancel_button.focus()
 
     def set_busy(self, busy):
         self.busy = busy

@@ -63,8 +63,8 @@ class PreviewItem(Component):
                                                "aria-label": self.name}))
         else:
             self._show_card()
-        self.details.textContent = self.name + " · " + self.t(
-            "preview.file_info", kind=kind_label(category, self.lang),
+        self.details.textContent = self.t(
+            "preview.file_info", name=self.name, kind=kind_label(category, self.lang),
             size=format_size(size, self.lang))
 
     def _show_card(self):
@@ -82,9 +82,9 @@ class PreviewItem(Component):
 
     def set_details(self, category, mime_label, size):
         self.details.classList.remove("reduced")
-        self.details.textContent = self.name + " · " + self.t(
-            "preview.file_info", kind=kind_label(category, self.lang) + " (" + mime_label + ")",
-            size=format_size(size, self.lang))
+        self.details.textContent = self.t(
+            "preview.file_info_typed", name=self.name, kind=kind_label(category, self.lang),
+            type=mime_label, size=format_size(size, self.lang))
 
     def set_metadata(self, labels, offer_keep_date):
         """What will be removed before sending, in plain words; or that there is nothing."""
@@ -134,14 +134,14 @@ class PreviewItem(Component):
     def set_progress(self, percent, label=None):
         self.progress_row.hidden = False
         self.progress.value = percent
-        self.percent.textContent = str(percent) + " %"
+        self.percent.textContent = self.t("preview.percent", percent=percent)
         self.status.textContent = label or self.t("preview.uploading", name=self.name,
                                                   percent=percent)
 
     def set_sent(self):
         self.ok = False
         self.progress.value = 100
-        self.percent.textContent = "100 %"
+        self.percent.textContent = self.t("preview.percent", percent=100)
         self.status.textContent = self.t("preview.sent", name=self.name)
 
     def destroy(self):

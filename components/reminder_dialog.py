@@ -6,8 +6,8 @@ one more confirmation. Raises "download"(attachment), "download_all", "mark"(att
 "end" and "back".
 """
 
-from bifoga.formatting import format_datetime, format_size, kind_label, type_label
-from components.dom import Component, clear, h
+from bifoga.formatting import card_info, format_datetime
+from components.dom import Component, clear, h, keep_focus_inside
 from components.icons import DOWNLOAD, icon
 
 MARKS = ("saved", "not_relevant")
@@ -49,6 +49,7 @@ class ReminderDialog(Component):
             h("div", {"class": "dialog-actions"}, [self.back_button, self.end_button]),
         ])
         add = self.listeners.add
+        keep_focus_inside(self.listeners, self.root)
         add(self.download_all, "click", lambda e: self.emit("download_all"))
         add(self.back_button, "click", lambda e: self.emit("back"))
         add(self.end_button, "click", self._end_clicked)
@@ -111,8 +112,7 @@ class ReminderDialog(Component):
             h("div", {"class": "reminder-item-text"}, [
                 h("span", {"class": "attachment-name"}, content=att["name"]),
                 h("span", {"class": "attachment-info"},
-                  content=kind_label(att.get("category"), self.lang) + " · "
-                  + type_label(att.get("mime")) + " · " + format_size(att["size"], self.lang)),
+                  content=card_info(att, self.lang)),
                 h("span", {"class": "reminder-direction"}, content=direction),
             ]),
             download,
@@ -127,8 +127,9 @@ class ReminderDialog(Component):
 
     def revert_mark(self, attachment_id, previous):
         self.set_mark(attachment_id, previous)
-        for radio in self.list.querySelectorAll('input[name="mark-' + attachment_id + '"]'):
-            radio.checked = radio.value == previous
+        radios = self.list.querySelectorAll('input[name="mark-' + attachment_id + '"]')
+        for i in range(radios.length):
+            radios.item(i).checked = radios.item(i).value == previous
 
     def _row_listener(self, target, event, handler):
         self._row_targets.append(target)

@@ -38,9 +38,9 @@ class VisitHeader(Component):
         self.reminder_button.hidden = not (clinician and ended and has_attachments)
         self.banner.hidden = not ended
         text = ""
-        if ended:
+        if ended and visit.get("ended_at"):
+            text = self.t("ended.notice_at", time=format_datetime(visit["ended_at"], self.lang,
+                                                                  self.utc_offset))
+        elif ended:
             text = self.t("ended.notice")
-            if visit.get("ended_at"):
-                text = text + " " + self.t("end.ended_at", time=format_datetime(
-                    visit["ended_at"], self.lang, self.utc_offset))
         self.banner.textContent = text

@@ -163,12 +163,17 @@ class Sending:
             self.current = None
             self.store.patch(uploading=False)
             self.preview.set_busy(False)
-            if self.batch and not failed:
-                names = ", ".join(e["name"] for e in ready)
+            sent = [e for e in ready if e.get("sent")]
+            if sent:
+                self.announcer.say(self.t("preview.sent",
+                                          name=", ".join(e["name"] for e in sent)))
+            if self.batch and not failed and len(sent) == len(self.batch):
                 self.preview.close()
                 self.batch = []
-                self.announcer.say(self.t("preview.sent", name=names))
                 self.picker.button.focus()
+            elif self.batch:
+                # Something was not sent: keep its reason in view; the dialog now only closes.
+                self.preview.set_finished()
         asyncio.create_task(run())
 
     async def upload_one(self, entry, params_base):
@@ -178,10 +183,12 @@ class Sending:
         params = dict(params_base, key=entry["key"], name=entry["name"], mime=entry["mime"])
         result = json.loads(str(await self.worker.upload_attachment(entry["file"],
                                                                     json.dumps(params))))
+        self.current = None  # late progress events must not overwrite the outcome
         if entry not in self.batch:
             return False
         if result["ok"]:
             self.messages.add(result["message"])
+            entry["sent"] = True
             item.set_sent()
             return True
         if result.get("error") != "cancelled":

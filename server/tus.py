@@ -84,7 +84,8 @@ def parse_metadata(raw: str) -> dict[str, str]:
         if len(parts) == 2:
             try:
                 value = base64.b64decode(parts[1], validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
+            # ValueError too: b64decode refuses a str with non-ASCII characters that way.
+            except (binascii.Error, UnicodeDecodeError, ValueError):
                 raise BadRequest("Upload-Metadata values must be base64 of UTF-8.",
                                  code="bad_upload_metadata") from None
         result[parts[0]] = value
@@ -185,7 +186,7 @@ def _parse_checksum(raw: str | None) -> bytes | None:
         raise BadRequest("Only sha256 checksums are supported.", code="bad_checksum_algorithm")
     try:
         digest = base64.b64decode(value.strip(), validate=True)
-    except binascii.Error:
+    except (binascii.Error, ValueError):  # ValueError: non-ASCII characters
         digest = b""
     if len(digest) != 32:
         raise BadRequest("Upload-Checksum is not a base64 sha256 digest.", code="bad_checksum")

@@ -16,6 +16,7 @@ and tests/test_security.py:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import os
 import random
@@ -27,6 +28,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -35,6 +37,14 @@ from tests.tus_io import HttpxTusIO
 
 ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
+
+
+def run_async(coro: Any) -> Any:
+    """``asyncio.run`` in a fresh thread. Works even when this thread already has a running
+    event loop: Playwright's sync API (the e2e tests, which run first) leaves one behind for
+    the rest of the session, and plain ``asyncio.run`` then raises RuntimeError."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def free_port() -> int:

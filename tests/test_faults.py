@@ -32,6 +32,7 @@ from tests.live_server import (
     Visit,
     make_pdf,
     orphans_on_disk,
+    run_async,
     sha256,
     store_invariants,
 )
@@ -97,7 +98,7 @@ def test_kill_9_mid_upload_restart_and_resume(tmp_path):
             print(f"\nkill -9 at {killed_at} of {len(data)} bytes; resumed from "
                   f"{io.patch_starts[1]}; server restarted {srv.starts - 1}x")
 
-        asyncio.run(scenario())
+        run_async(scenario())
         assert [m["attachment"]["name"] for m in attachment_messages(visit)] == [name]
         assert len(visit.messages()) == 1
         stats = store_invariants(srv.data_dir)
@@ -129,7 +130,7 @@ def test_dropped_connection_mid_upload_resumes_without_restart(tmp_path):
                     assert sha256(await visit.download(client, message)) == sha256(data)
             assert "reconnecting" in rec.states and rec.states[-1] == "done"
 
-        asyncio.run(scenario())
+        run_async(scenario())
         assert len(attachment_messages(visit, "drop.pdf")) == 1
         stats = store_invariants(srv.data_dir)
         assert (stats["attachments"], stats["messages"], stats["uploads"]) == (1, 1, 0)
@@ -143,7 +144,11 @@ def test_kill_9_at_random_moments_in_a_loop(tmp_path):
     rnd = random.Random(20240601)
     srv = ServerProcess(tmp_path / "data")
     srv.start()
-    visit = Visit(srv.base)
+    try:
+        visit = Visit(srv.base)
+    except BaseException:
+        srv.stop()
+        raise
     expected: dict[str, str] = {}
     outcomes: Counter[str] = Counter()
     leftovers_cleaned = 0
@@ -212,7 +217,7 @@ def test_kill_9_at_random_moments_in_a_loop(tmp_path):
 
     try:
         for i in range(LOOP_ITERATIONS):
-            asyncio.run(round_(i))
+            run_async(round_(i))
             stats = store_invariants(srv.data_dir)
             assert stats["attachments"] == i + 1 and stats["uploads"] == 0
         # Every file arrived exactly once and byte-identical.
@@ -225,7 +230,7 @@ def test_kill_9_at_random_moments_in_a_loop(tmp_path):
                     data = await visit.download(client, m)
                     assert sha256(data) == expected[m["attachment"]["name"]]
 
-        asyncio.run(check_downloads())
+        run_async(check_downloads())
         print(f"\n{LOOP_ITERATIONS} kills: {dict(outcomes)}; crash leftovers removed at "
               f"restart: {leftovers_cleaned}")
     finally:
@@ -252,7 +257,7 @@ def test_abandoned_partial_upload_expires_and_is_deleted(tmp_path):
                                        "kept.pdf").start()
                 await visit.finalise(aclient, url)
 
-        asyncio.run(send_kept())
+        run_async(send_kept())
 
         created = client.post(visit.endpoint, headers={
             **visit.auth, "Tus-Resumable": "1.0.0", "Upload-Length": str(len(abandoned)),

@@ -21,6 +21,7 @@ from tests.live_server import (
     ThrottledTusIO,
     Visit,
     make_pdf,
+    run_async,
     sha256,
     store_invariants,
 )
@@ -124,7 +125,7 @@ def test_parallel_uploads_and_chat_from_both_sides(tmp_path):
                     await c.http.aclose()
             return elapsed
 
-        elapsed = asyncio.run(scenario())
+        elapsed = run_async(scenario())
 
         for role in ROLES:
             got = seen[role]
@@ -150,3 +151,22 @@ def test_parallel_uploads_and_chat_from_both_sides(tmp_path):
     print(f"\nload: {len(ROLES) * UPLOADS_PER_ROLE} uploads ({uploaded / 1e6:.1f} MB) + "
           f"{len(ROLES) * MESSAGES_PER_ROLE} messages in {elapsed:.1f} s; "
           f"{dict(stats)}")
+
+
+def test_rate_limit_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default stays on (20/s, burst 100); operators can change it without code."""
+    from server.config import Settings
+
+    for name in ("BIFOGA_RATE_LIMIT_PER_SECOND", "BIFOGA_RATE_LIMIT_BURST"):
+        monkeypatch.delenv(name, raising=False)
+    s = Settings.from_env()
+    assert (s.rate_limit_enabled, s.rate_limit_per_second, s.rate_limit_burst) == (True, 20, 100)
+    monkeypatch.setenv("BIFOGA_RATE_LIMIT_PER_SECOND", "50")
+    monkeypatch.setenv("BIFOGA_RATE_LIMIT_BURST", "400")
+    s = Settings.from_env()
+    assert (s.rate_limit_per_second, s.rate_limit_burst) == (50, 400)
+    monkeypatch.setenv("BIFOGA_RATE_LIMIT_PER_SECOND", "0")  # off
+    from server.live import RateLimiter
+
+    limiter = RateLimiter(Settings.from_env().rate_limit_per_second, 1)
+    assert all(limiter.allow("k") for _ in range(10))

@@ -24,7 +24,14 @@ from bifoga.tus_client import (
     encode_metadata,
     parse_offset,
 )
-from tests.live_server import CuttingProxy, Recorder, ServerProcess, Visit, pdf_like
+from tests.live_server import (
+    CuttingProxy,
+    Recorder,
+    ServerProcess,
+    Visit,
+    pdf_like,
+    run_async,
+)
 from tests.tus_io import Drop, FakeClock, Hang, HttpxTusIO, MemoryTusIO
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +45,7 @@ SCHEDULE_TO_GIVE_UP = [0.5, 1, 3, 5] + [10] * 11 + [0.5]  # last wait cut to hit
 
 
 def run(coro):
-    return asyncio.run(coro)
+    return run_async(coro)  # asyncio.run in a thread of its own (see tests/live_server.py)
 
 
 def blob(n: int, seed: int = 1) -> bytes:

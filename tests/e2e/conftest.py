@@ -134,7 +134,11 @@ class Participant:
     def open(self, wait_for_worker: bool = True, query: str = "") -> None:
         base, _, fragment = self.url.partition("#")
         self.page.goto(base + query + "#" + fragment)
-        self.page.wait_for_selector("body[data-ready]", timeout=READY_TIMEOUT_MS)
+        try:
+            self.page.wait_for_selector("body[data-ready]", timeout=READY_TIMEOUT_MS)
+        except Exception as exc:
+            raise AssertionError(f"{self.role} page not ready; page errors: {self.errors[-3:]};"
+                                 f" text: {self.page.inner_text('body')[:500]!r}") from exc
         if wait_for_worker:
             self.page.wait_for_function("window.bifogaWorkerReady", timeout=WORKER_TIMEOUT_MS)
 

@@ -187,7 +187,7 @@ def test_reminder_marks_end_and_nothing_left_behind(pair, live_server, visit, fi
 
     # Both sides see the end; nothing more can be sent.
     for page in (C, P):
-        expect(page.get_by_text("Besöket är avslutat.", exact=False).first).to_be_visible()
+        expect(page.get_by_text("Besöket är avslutat", exact=False).first).to_be_visible()
         expect(page.get_by_role("button", name="Bifoga fil", exact=True)).to_be_disabled()
         expect(page.get_by_role("button", name="Skicka")).to_be_disabled()
     listing = live_server.api(f"/api/visits/{visit['visit_id']}/attachments",
@@ -228,5 +228,5 @@ def test_visit_without_files_ends_after_a_simple_confirmation(pair):
     expect(C.get_by_role("dialog", name="Spara bilagor")).to_have_count(0)
     dialog.get_by_role("button", name="Avsluta besök").click()
     expect(dialog).to_be_hidden()
-    expect(patient.page.get_by_text("Besöket är avslutat.", exact=False).first).to_be_visible()
+    expect(patient.page.get_by_text("Besöket är avslutat", exact=False).first).to_be_visible()
     expect(C.get_by_role("button", name="Spara bilagor")).to_be_hidden()
