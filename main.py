@@ -7,7 +7,9 @@ files. This file connects them through one store.
 
 import asyncio
 
-from pyscript import document, window, workers
+from pyscript import create_named_worker, document, window
+
+window.performance.mark("bifoga:main-start")
 
 from bifoga.formatting import format_size
 from bifoga.i18n import pick_lang, text
@@ -29,6 +31,7 @@ from controllers.ending import Ending
 from controllers.sending import Sending
 from controllers.viewing import Viewing, error_detail
 
+window.performance.mark("bifoga:imported")
 WORKER_NAME = "bifoga-worker"
 LONG_POLL_SECONDS = 25
 
@@ -146,7 +149,8 @@ async def poll_messages():
 
 
 async def connect_worker():
-    engine = await workers[WORKER_NAME]
+    # Started after the UI is usable: Pyodide's download and compile never delay the paperclip.
+    engine = await create_named_worker("./worker.py", WORKER_NAME, "./worker.toml")
     # Progress can't travel as a call argument ("could not be cloned"): the worker calls these.
     engine.on_upload_progress = lambda key, sent, total: sending.progress(key, sent, total)
     engine.on_upload_state = lambda key, state: sending.state(key, state)
@@ -202,9 +206,10 @@ async def start():
     if not visit_id:
         show_fatal(t("app.bad_link"))
         return
-    asyncio.create_task(connect_worker())
+    window.performance.mark("bifoga:built")
     try:
         config, visit = await asyncio.gather(api.config(), api.visit())
+        window.performance.mark("bifoga:loaded")
     except ApiError as exc:
         key = "app.bad_link" if exc.status in (401, 403, 404) else "app.load_failed"
         show_fatal(t(key, detail=error_detail(lang, exc)))
@@ -216,6 +221,7 @@ async def start():
     document.body.setAttribute("data-ready", "true")
     window.bifogaReady = window.performance.now()
     asyncio.create_task(poll_messages())
+    asyncio.create_task(connect_worker())
 
 
 asyncio.create_task(start())

@@ -232,17 +232,34 @@ def discard_prepared(key):
     return True
 
 
-def _post_json(url, token, payload):
-    body = json.dumps(payload).encode()
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Authorization": "Bearer " + token, "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-    except (JsException, OSError) as exc:
-        raise ConnectionError(str(exc)) from exc
+async def _post_json(url, token, payload):
+    """POST JSON, trying again after a lost connection, 408, 423, 429 or 5xx (bifoga.retry:
+    0.5, 1, 3, 5 s... for up to 30 s, at least Retry-After). Returns (status, body) of the
+    final answer; ConnectionError if none came. Safe for the finalisation: the server answers
+    a repeat with 200 and the message it already made."""
+    from bifoga.retry import parse_retry_after, should_retry
+
+    data = json.dumps(payload).encode()
+    headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+    started, attempt = float(js.performance.now()), 0
+    while True:
+        status, retry_after, body, failure = None, None, b"", None
+        try:
+            request = urllib.request.Request(url, data=data, method="POST", headers=headers)
+            with urllib.request.urlopen(request) as resp:
+                status, body = resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            status, retry_after, body = exc.code, exc.headers.get("Retry-After"), exc.read()
+        except (JsException, OSError) as exc:
+            failure = ConnectionError(str(exc))
+        elapsed = (float(js.performance.now()) - started) / 1000.0
+        delay = should_retry(status, attempt, elapsed, parse_retry_after(retry_after))
+        if delay is None:
+            if failure is not None:
+                raise failure
+            return status, body
+        attempt += 1
+        await asyncio.sleep(delay)
 
 
 async def upload_attachment(file, params_json):
@@ -268,8 +285,8 @@ async def upload_attachment(file, params_json):
     _uploads[key] = upload
     try:
         url = await upload.start()
-        status, body = _post_json(_absolute(base + "/attachments"), token,
-                                  {"upload_id": url.rstrip("/").rsplit("/", 1)[-1]})
+        status, body = await _post_json(_absolute(base + "/attachments"), token,
+                                        {"upload_id": url.rstrip("/").rsplit("/", 1)[-1]})
     except TusError as exc:
         return json.dumps({"ok": False, "status": exc.status, "error": exc.code,
                            "message": str(exc)})
@@ -277,7 +294,7 @@ async def upload_attachment(file, params_json):
         return json.dumps({"ok": False, "status": None, "error": "network", "message": str(exc)})
     finally:
         _uploads.pop(key, None)
-    if status == 201:
+    if status in (200, 201):  # 200: an earlier try had made the message, its answer was lost
         return json.dumps({"ok": True, "message": json.loads(body)})
     try:
         error = json.loads(body)

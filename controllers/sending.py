@@ -93,8 +93,11 @@ class Sending:
         """Content check and metadata removal in the worker, then show the result."""
         await self.worker_ready.wait()
         item, name, size = entry["item"], entry["name"], entry["size"]
-        result = json.loads(str(await self.worker.prepare_attachment(
-            entry["file"], name, entry["key"], entry["keep_date"], self.max_bytes)))
+        try:
+            result = json.loads(str(await self.worker.prepare_attachment(
+                entry["file"], name, entry["key"], entry["keep_date"], self.max_bytes)))
+        except Exception as exc:  # noqa: BLE001 - shown as a failed check, never a frozen dialog
+            result = {"ok": False, "reason": "check_failed", "detail": str(exc)[:200]}
         if entry not in self.batch:
             return  # cancelled or replaced meanwhile
         window.bifogaLastProcessingMs = result.get("processing_ms")
@@ -131,8 +134,11 @@ class Sending:
         item.set_reducing()
 
         async def run():
-            result = json.loads(str(await self.worker.reduce_attachment(
-                entry["file"], entry["key"], self.max_bytes)))
+            try:
+                result = json.loads(str(await self.worker.reduce_attachment(
+                    entry["file"], entry["key"], self.max_bytes)))
+            except Exception:  # noqa: BLE001
+                result = {"ok": False}
             if entry not in self.batch:
                 return
             window.bifogaLastProcessingMs = result.get("processing_ms")
@@ -181,8 +187,11 @@ class Sending:
         self.current = entry
         item.set_progress(0)
         params = dict(params_base, key=entry["key"], name=entry["name"], mime=entry["mime"])
-        result = json.loads(str(await self.worker.upload_attachment(entry["file"],
-                                                                    json.dumps(params))))
+        try:
+            result = json.loads(str(await self.worker.upload_attachment(entry["file"],
+                                                                        json.dumps(params))))
+        except Exception as exc:  # noqa: BLE001 - a worker failure must not freeze the dialog
+            result = {"ok": False, "error": "worker", "status": None, "message": str(exc)}
         self.current = None  # late progress events must not overwrite the outcome
         if entry not in self.batch:
             return False

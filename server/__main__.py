@@ -4,7 +4,8 @@ Environment: HOST (127.0.0.1), PORT (8000), DATA_DIR (./data), BIFOGA_MAX_BYTES,
 BIFOGA_DEMO=1 (demo mode: prints a fresh visit's two links), BIFOGA_PUBLIC_ORIGIN,
 BIFOGA_RATE_LIMIT_PER_SECOND (20; 0 turns it off), BIFOGA_RATE_LIMIT_BURST (100),
 BIFOGA_UPLOAD_EXPIRY_SECONDS (86400), BIFOGA_CLEANUP_INTERVAL_SECONDS (600),
-BIFOGA_REQUEST_HEAD_TIMEOUT (20 s), BIFOGA_BODY_READ_TIMEOUT (30 s): see server/config.py.
+BIFOGA_REQUEST_HEAD_TIMEOUT (20 s), BIFOGA_BODY_READ_TIMEOUT (30 s; 0 turns either timeout
+off): see server/config.py and docs/api.md.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ class HeadTimeoutH11Protocol(H11Protocol):
     def _arm_head_timer(self) -> None:
         if self._head_timer is not None:
             self._head_timer.cancel()
-        self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+            self._head_timer = None
+        if self.head_timeout > 0:  # 0 (or less) turns the timeout off, as for bodies
+            self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
 
     def _head_timed_out(self) -> None:
         self._head_timer = None

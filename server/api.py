@@ -36,7 +36,12 @@ from server.errors import (
     VisitEnded,
 )
 from server.images import check_image
-from server.names import clean_message_text, clean_person_name, content_disposition
+from server.names import (
+    clean_message_text,
+    clean_person_name,
+    content_disposition,
+    name_for_type,
+)
 from server.store import Store, Visit, VisitClosed
 
 MAX_TEXT_CHARS = 4000
@@ -209,13 +214,19 @@ def _refusal(reason: str | None) -> ApiError:
 
 
 async def finalise_attachment(request: Request) -> Response:
+    """201 with the new attachment message; 200 with the same message when this visit's role
+    finalises an upload it already finalised (the answer to the first call was lost)."""
     ctx = ctx_of(request)
     visit, role = await authenticate(request, request.path_params["visit_id"])
     upload_id = require_str(await read_json_object(request), "upload_id")
     with ctx.upload_lock(upload_id):
         upload = await db(ctx.store.get_upload, upload_id)
         if upload is None or upload.visit_id != visit.id or upload.role != role:
-            raise NotFound("No such upload.", code="upload_not_found")
+            done = await db(ctx.store.finalised_message, visit.id, role, upload_id)
+            if done is None:
+                raise NotFound("No such upload.", code="upload_not_found")
+            row = await db(ctx.store.message, visit.id, done)
+            return JSONResponse(message_json(visit, row), status_code=200)
         if visit.state == "ended":
             raise VisitEnded()
         if upload.offset < upload.length:
@@ -239,8 +250,11 @@ async def finalise_attachment(request: Request) -> Response:
             await db(ctx.store.delete_upload, upload.id)
             raise
         try:
+            # The stored name ends with an extension of the sniffed type, so the chat, the
+            # filing list, the ZIP and the download all offer the file under a name that
+            # opens it as what it is.
             message_id = await db(ctx.store.finalise_upload, upload, data, verdict.mime,
-                                  verdict.category)
+                                  verdict.category, name_for_type(upload.filename, verdict.mime))
         except VisitClosed:  # ended while the file was being checked
             raise VisitEnded() from None
     ctx.notifier.notify(visit.id)

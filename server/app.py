@@ -30,6 +30,7 @@ from server.errors import (  # re-exported: callers import the error classes fro
 )
 from server.live import RateLimiter, VisitNotifier
 from server.middleware import (
+    ClientDisconnectMiddleware,
     SecurityHeadersMiddleware,
     StaticGZipMiddleware,
     TusMethodOverrideMiddleware,
@@ -107,6 +108,8 @@ def create_app(settings: Settings, app_dir: Path | None = None) -> Starlette:
             Middleware(SecurityHeadersMiddleware),
             Middleware(TusMethodOverrideMiddleware),
             Middleware(StaticGZipMiddleware),
+            # Innermost, so that its quiet answer still gets the headers above.
+            Middleware(ClientDisconnectMiddleware),
         ],
         exception_handlers={
             ApiError: api_error_handler,

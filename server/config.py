@@ -51,6 +51,7 @@ class Settings:
     # a connection must complete a request head within this many seconds of opening (or of
     # its previous answer), and a request body may pause at most body_read_timeout_seconds
     # (then 408 and the connection is closed; a tus PATCH keeps the bytes that arrived).
+    # 0 turns either off.
     request_head_timeout_seconds: int = 20
     body_read_timeout_seconds: int = 30
 

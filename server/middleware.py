@@ -1,14 +1,16 @@
-"""ASGI middleware: security headers, tus method override, gzip for the app files only, and
-a timeout for stalled request bodies."""
+"""ASGI middleware: security headers, tus method override, gzip for the app files only, quiet
+client disconnects, and a timeout for stalled request bodies."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.config import TUS_VERSION
@@ -37,6 +39,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 _TUS_PATH = re.compile(r"^/api/visits/[^/]+/uploads(/[^/]+)?/?$")
+log = logging.getLogger("bifoga.server")
 
 
 class SecurityHeadersMiddleware:
@@ -101,6 +104,46 @@ class StaticGZipMiddleware:
             await self.gzip(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+class ClientDisconnectMiddleware:
+    """End a request quietly when its client is gone: no traceback, no 500 in the log.
+
+    Starlette raises ClientDisconnect when the client closes the connection while its body is
+    read (an abandoned JSON request), when BodyReadTimeoutMiddleware gives up on a stalled
+    body, and (ASGI 2.4 servers) when a streamed answer can no longer be sent. Nothing went
+    wrong on the server and nobody is left to read an answer: before the answer started, a
+    short 400 `client_disconnected` is sent (the server drops it; the timeout middleware sends
+    its 408 instead), after that the request just ends. A tus PATCH handles the disconnect
+    itself (it keeps the bytes that arrived) and never gets here.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            log.debug("client disconnected during %s %s", scope["method"], scope["path"])
+            if not started:
+                body = json.dumps({"error": "client_disconnected",
+                                   "message": "The client closed the connection."}).encode()
+                await send({"type": "http.response.start", "status": 400, "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 class BodyReadTimeoutMiddleware:

@@ -66,6 +66,49 @@ def _truncate_keeping_extension(name: str) -> str:
     return name[:MAX_NAME_CHARS].rstrip(" .")
 
 
+# The extensions a name may end with for each allowed (sniffed) type, the canonical one first.
+# Compared case-insensitively ("IMG_0001.JPG" is a JPEG's name as it is).
+TYPE_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "image/jpeg": (".jpg", ".jpeg", ".jpe", ".jfif"),
+    "image/png": (".png",),
+    "image/gif": (".gif",),
+    "image/webp": (".webp",),
+    "image/heic": (".heic", ".heif"),
+    "image/heif": (".heif", ".heic"),
+    "video/mp4": (".mp4", ".m4v"),
+    "video/webm": (".webm",),
+    "video/quicktime": (".mov", ".qt"),
+    "application/pdf": (".pdf",),
+    "application/msword": (".doc",),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx",),
+    "application/vnd.ms-excel": (".xls",),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (".xlsx",),
+    "application/vnd.ms-powerpoint": (".ppt",),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (".pptx",),
+    "application/vnd.oasis.opendocument.text": (".odt",),
+    "application/vnd.oasis.opendocument.spreadsheet": (".ods",),
+    "application/vnd.oasis.opendocument.presentation": (".odp",),
+    "application/rtf": (".rtf",),
+    "text/plain": (".txt", ".text"),
+}
+
+
+def name_for_type(name: str, mime: str) -> str:
+    """`name` (a display name), ending with an extension of the sniffed type `mime`.
+
+    The name is what the other party's computer goes by when the file is opened, so a PDF
+    called "rapport<U+202E>fdp.exe" (shown as "rapportexe.pdf"; the sanitiser leaves
+    "rapportfdp.exe") must not be saved as an .exe. When the name's extension is not one of
+    the type's, the canonical one is appended ("rapportfdp.exe.pdf"), the name shortened if
+    needed to stay within 200 characters. Types without a known extension keep the name.
+    """
+    extensions = TYPE_EXTENSIONS.get(mime)
+    if not extensions or name.lower().endswith(extensions):
+        return name
+    ext = extensions[0]
+    return (name[: MAX_NAME_CHARS - len(ext)].rstrip(" .") or FALLBACK_NAME) + ext
+
+
 def ascii_fallback(name: str) -> str:
     """A plain-ASCII stand-in for clients that ignore filename* (RFC 6266 section 4.3)."""
     decomposed = unicodedata.normalize("NFKD", name.translate(_LETTERS))

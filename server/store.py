@@ -71,6 +71,13 @@ CREATE TABLE IF NOT EXISTS attachment_marks (
     mark TEXT NOT NULL CHECK (mark IN ('saved', 'not_relevant')),
     marked_at TEXT NOT NULL
 );
+-- Which upload each attachment came from, so that a finalisation repeated after its answer was
+-- lost (a crash after the commit, a dropped connection) finds the message it already made.
+-- Its own table for the same reason as the marks: older databases just gain it.
+CREATE TABLE IF NOT EXISTS attachment_uploads (
+    upload_id TEXT PRIMARY KEY,
+    attachment_id TEXT NOT NULL UNIQUE REFERENCES attachments(id)
+);
 """
 
 ROLES = ("patient", "clinician")
@@ -361,9 +368,12 @@ class Store:
         return self.attachments_dir / stored_name
 
     def finalise_upload(
-        self, upload: Upload, data: bytes, mime: str, category: str
+        self, upload: Upload, data: bytes, mime: str, category: str,
+        display_name: str | None = None,
     ) -> int:
         """Store `data` as an attachment and post its message, atomically. Returns message id.
+
+        `display_name` (default: the upload's filename) is the name stored for the attachment.
 
         The bytes are written under a temp name, fsynced and renamed into place before the DB
         rows exist, so a row never points at a missing or half-written file. A crash before the
@@ -371,10 +381,12 @@ class Store:
         """
         stored_name = secrets.token_urlsafe(24)
         with self._file_in_flight(stored_name):
-            return self._finalise(upload, data, mime, category, stored_name)
+            return self._finalise(upload, data, mime, category, stored_name,
+                                  display_name or upload.filename)
 
     def _finalise(
-        self, upload: Upload, data: bytes, mime: str, category: str, stored_name: str
+        self, upload: Upload, data: bytes, mime: str, category: str, stored_name: str,
+        display_name: str,
     ) -> int:
         final = self.attachment_path(stored_name)
         tmp = self.attachments_dir / f".tmp-{stored_name}"
@@ -391,7 +403,7 @@ class Store:
                 self._require_open(c, upload.visit_id)
                 c.execute(
                     "INSERT INTO attachments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (att_id, upload.visit_id, upload.filename, stored_name, len(data), mime,
+                    (att_id, upload.visit_id, display_name, stored_name, len(data), mime,
                      category, hashlib.sha256(data).hexdigest(), upload.role, now),
                 )
                 cur = c.execute(
@@ -399,6 +411,7 @@ class Store:
                     "VALUES (?, ?, ?, 'attachment', ?)",
                     (upload.visit_id, upload.role, now, att_id),
                 )
+                c.execute("INSERT INTO attachment_uploads VALUES (?, ?)", (upload.id, att_id))
                 c.execute("DELETE FROM uploads WHERE id = ?", (upload.id,))
                 message_id = int(cur.lastrowid or 0)
         except BaseException:
@@ -406,6 +419,18 @@ class Store:
             raise
         self.upload_path(upload.id).unlink(missing_ok=True)
         return message_id
+
+    def finalised_message(self, visit_id: str, role: str, upload_id: str) -> int | None:
+        """The id of the message an earlier finalisation of `upload_id` by this visit's `role`
+        made, or None (never finalised, or by another visit or role)."""
+        row = self._one(
+            "SELECT m.id FROM attachment_uploads u "
+            "JOIN attachments a ON a.id = u.attachment_id "
+            "JOIN messages m ON m.attachment_id = a.id "
+            "WHERE u.upload_id = ? AND a.visit_id = ? AND a.sender_role = ?",
+            (upload_id, visit_id, role),
+        )
+        return int(row[0]) if row else None
 
     def get_attachment(self, visit_id: str, attachment_id: str) -> Attachment | None:
         row = self._one(

@@ -150,3 +150,10 @@ def send_attachment(server_client: Any, tus_upload: Callable[..., Any]) -> Calla
                            json={"upload_id": location.rsplit("/", 1)[1]})
 
     return send
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests last: Playwright's sync API leaves an event loop on the main
+    thread, which breaks a later plain asyncio.run() in the CPython tests."""
+    e2e_dir = REPO_ROOT / "tests" / "e2e"
+    items.sort(key=lambda item: e2e_dir in Path(str(item.fspath)).parents)

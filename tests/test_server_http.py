@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from server.api import create_visit_links
 from server.app import create_app
-from server.middleware import CONTENT_SECURITY_POLICY
+from server.middleware import CONTENT_SECURITY_POLICY, BodyReadTimeoutMiddleware
 from tests.conftest import VisitHandle
 
 with warnings.catch_warnings():
@@ -227,3 +231,100 @@ def test_rate_limiter_refills_and_prunes() -> None:
     for i in range(10):
         limiter.allow(f"k{i}", now=100 + i * 10)
     assert len(limiter._buckets) <= 3
+
+
+# --- clients that go away mid-body -----------------------------------------------------------
+
+
+async def _call(app: Any, method: str, path: str, headers: dict[str, str],
+                messages: list[dict[str, Any]], stall: bool = False) -> list[dict[str, Any]]:
+    """Run one request through the ASGI app: `messages` are what receive() hands out, then
+    it stalls for ever (stall=True) or reports the client gone. Returns what the app sent."""
+    scope = {
+        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1", "method": method, "scheme": "http", "path": path,
+        "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+    }
+    pending = list(messages)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if pending:
+            return pending.pop(0)
+        if stall:
+            await asyncio.Event().wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+def _status(sent: list[dict[str, Any]]) -> int | None:
+    return next((m["status"] for m in sent if m["type"] == "http.response.start"), None)
+
+
+def _disconnect_cases(app: Any, settings: Any) -> list[tuple[str, str, dict[str, str]]]:
+    """Every route that reads a JSON body: (method, path, auth headers)."""
+    links = create_visit_links(app.state.ctx.store, settings)
+    auth = {"authorization": f"Bearer {links.patient_token}"}
+    base = f"/api/visits/{links.visit_id}"
+    return [("POST", "/api/visits", {}), ("POST", base + "/messages", auth),
+            ("POST", base + "/attachments", auth),
+            ("PUT", base + "/attachments/x/mark",
+             {"authorization": f"Bearer {links.clinician_token}"})]
+
+
+def test_abandoned_json_body_is_quiet(server_settings: Any,
+                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A client that closes the connection halfway through its JSON body is no server error:
+    no traceback, nothing at ERROR, no 500."""
+    caplog.set_level(logging.DEBUG)
+    app = create_app(server_settings)
+    for method, path, auth in _disconnect_cases(app, server_settings):
+        headers = {**auth, "content-type": "application/json", "content-length": "40"}
+        half = [{"type": "http.request", "body": b'{"upload_id": "abc', "more_body": True}]
+        sent = asyncio.run(_call(app, method, path, headers, half))
+        assert _status(sent) == 400, (path, sent)
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        assert json.loads(body)["error"] == "client_disconnected"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert "Traceback" not in caplog.text
+
+
+def test_stalled_json_body_is_408_without_error_log(server_settings: Any,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """What `python -m server` does with a body that stops coming (BodyReadTimeoutMiddleware):
+    408 request_timeout, and still nothing at ERROR."""
+    caplog.set_level(logging.DEBUG)
+    app = create_app(server_settings)
+    timed = BodyReadTimeoutMiddleware(app, 0.05)
+    for method, path, auth in _disconnect_cases(app, server_settings):
+        headers = {**auth, "content-type": "application/json", "content-length": "40"}
+        half = [{"type": "http.request", "body": b'{"te', "more_body": True}]
+        sent = asyncio.run(_call(timed, method, path, headers, half, stall=True))
+        assert _status(sent) == 408, (path, sent)
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        assert json.loads(body)["error"] == "request_timeout"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert "Traceback" not in caplog.text
+
+
+def test_other_errors_are_still_logged(server_settings: Any, caplog: pytest.LogCaptureFixture,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # Quiet disconnects must not swallow real failures.
+    app = create_app(server_settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        v = VisitHandle(client.post("/api/visits", json={}).json())
+
+        def boom(*args: Any) -> Any:
+            raise RuntimeError("real bug")
+
+        monkeypatch.setattr(app.state.ctx.store, "add_text_message", boom)
+        r = client.post(v.url("/messages"), headers=v.patient, json={"text": "hej"})
+    assert r.status_code == 500
+    assert any(r.levelno >= logging.ERROR and r.exc_info for r in caplog.records)

@@ -9,13 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bifoga.limits import ALLOWED_EXTENSIONS, ALLOWED_MIME_TYPES
 from server.names import (
     FALLBACK_NAME,
     MAX_NAME_CHARS,
+    TYPE_EXTENSIONS,
     ascii_fallback,
     clean_message_text,
     clean_person_name,
     content_disposition,
+    name_for_type,
     sanitize_display_name,
 )
 
@@ -118,3 +121,60 @@ def test_person_and_message_cleaning() -> None:
     assert clean_message_text(" hej\r\nhopp\x00\x07 \t") == "hej\nhopp"
     shalom = "\u05e9\u05dc\u05d5\u05dd \u200f!"  # bidi marks belong in RTL chat text
     assert clean_message_text(shalom) == shalom
+
+
+# --- the extension of the sniffed type (server.names.name_for_type, applied at finalisation) --
+
+PDF = "application/pdf"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@pytest.mark.parametrize(
+    ("name", "mime", "expected"),
+    [
+        # A PDF whose name (bidi override already removed) ends in .exe stays no .exe.
+        ("rapportfdp.exe", PDF, "rapportfdp.exe.pdf"),
+        ("Remiss åäö.pdf", PDF, "Remiss åäö.pdf"),
+        ("REMISS.PDF", PDF, "REMISS.PDF"),
+        ("scan", PDF, "scan.pdf"),  # no extension
+        ("report v1.2", PDF, "report v1.2.pdf"),  # "2" after a dot is no PDF extension
+        (FALLBACK_NAME, PDF, "fil.pdf"),
+        ("IMG_0001.JPG", "image/jpeg", "IMG_0001.JPG"),  # upper case stays as it is
+        ("bild.jpg", "image/jpeg", "bild.jpg"),
+        ("bild.jpeg", "image/jpeg", "bild.jpeg"),  # both JPEG spellings are JPEG
+        ("bild.JPEG", "image/jpeg", "bild.JPEG"),
+        ("bild.jpg", "image/png", "bild.jpg.png"),
+        ("skärmbild.png", "image/jpeg", "skärmbild.png.jpg"),
+        ("IMG_0002.HEIC", "image/heic", "IMG_0002.HEIC"),
+        ("film.MOV", "video/quicktime", "film.MOV"),
+        ("film.mp4", "video/quicktime", "film.mp4.mov"),
+        ("film", "video/mp4", "film.mp4"),
+        ("Intyg.docx", DOCX, "Intyg.docx"),
+        ("Intyg.doc", DOCX, "Intyg.doc.docx"),
+        ("Intyg.pdf", DOCX, "Intyg.pdf.docx"),
+        ("anteckning", "text/plain", "anteckning.txt"),
+        ("anteckning.TXT", "text/plain", "anteckning.TXT"),
+        ("värden.csv", "text/plain", "värden.csv.txt"),
+        ("x.pdf", "application/x-unknown", "x.pdf"),  # no known extension: unchanged
+    ],
+)
+def test_name_for_type(name: str, mime: str, expected: str) -> None:
+    assert name_for_type(name, mime) == expected
+    assert name_for_type(expected, mime) == expected  # once is enough
+    assert sanitize_display_name(expected) == expected  # still a clean display name
+
+
+def test_name_for_type_keeps_the_length_limit() -> None:
+    name = sanitize_display_name("å" * 1000 + ".exe")
+    assert len(name) == MAX_NAME_CHARS
+    fixed = name_for_type(name, PDF)
+    assert len(fixed) == MAX_NAME_CHARS and fixed.endswith("å.pdf")
+    assert name_for_type("x" * (MAX_NAME_CHARS - 4) + ". .", PDF) == "x" * 196 + ".pdf"
+
+
+def test_every_allowed_type_has_its_extensions() -> None:
+    assert set(TYPE_EXTENSIONS) == set(ALLOWED_MIME_TYPES)
+    offered = {ext for exts in TYPE_EXTENSIONS.values() for ext in exts}
+    assert set(ALLOWED_EXTENSIONS) <= offered  # every extension the file picker offers
+    for exts in TYPE_EXTENSIONS.values():
+        assert all(e.startswith(".") and e == e.lower() for e in exts)

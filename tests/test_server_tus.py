@@ -379,6 +379,66 @@ def test_dropped_connection_with_checksum_keeps_nothing(server_client: Any,
     assert upload_file(server_settings, location) == b""
 
 
+def test_head_shows_progress_of_a_running_patch(server_client: Any, visit: VisitHandle,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """HEAD does not wait for a PATCH in progress: it answers with the bytes already on disk
+    (counted as they land, see server.tus._receive_chunk), so a client can show progress or
+    find where a stalled request got to."""
+    import server.tus
+
+    monkeypatch.setattr(server.tus, "PERSIST_INTERVAL_SECONDS", 0)
+    mib = 1024 * 1024
+    data = PDF_HEAD + os.urandom(3 * mib - len(PDF_HEAD))
+    location = create(server_client, visit, len(data)).headers["location"]
+    app = server_client.app
+
+    def scope(method: str, **extra: str) -> dict[str, Any]:
+        headers = {"authorization": visit.patient["Authorization"], "tus-resumable": "1.0.0",
+                   **extra}
+        return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                "method": method, "scheme": "http", "path": location,
+                "raw_path": location.encode(), "query_string": b"", "root_path": "",
+                "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+                "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
+
+    async def call(scope: dict[str, Any], receive: Any) -> dict[str, str]:
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        start = sent[0]
+        return {"status": str(start["status"]),
+                **{k.decode(): v.decode() for k, v in start["headers"]}}
+
+    async def head_now() -> dict[str, str]:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return await call(scope("HEAD"), receive)
+
+    async def scenario() -> None:
+        body: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        patching = asyncio.ensure_future(call(scope(
+            "PATCH", **{"upload-offset": "0", "content-length": str(len(data)),
+                        "content-type": "application/offset+octet-stream"}), body.get))
+        for i in range(2):
+            await body.put({"type": "http.request", "body": data[i * mib:(i + 1) * mib],
+                            "more_body": True})
+        deadline = time.monotonic() + 10
+        while int((answer := await head_now())["upload-offset"]) < 2 * mib:
+            assert time.monotonic() < deadline, answer
+            await asyncio.sleep(0.01)
+        assert answer["status"] == "200" and answer["upload-length"] == str(len(data))
+        assert not patching.done()  # still waiting for the last third
+        await body.put({"type": "http.request", "body": data[2 * mib:], "more_body": False})
+        done = await patching
+        assert (done["status"], done["upload-offset"]) == ("204", str(len(data)))
+
+    asyncio.run(scenario())
+    assert head(server_client, visit, location).headers["upload-offset"] == str(len(data))
+
+
 def test_bytes_past_stored_offset_are_dropped(server_client: Any, server_settings: Any,
                                               visit: VisitHandle, location: str) -> None:
     # A crash after writing but before the offset was saved leaves extra bytes on disk.
