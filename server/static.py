@@ -88,9 +88,18 @@ def static_endpoint(app_dir: Path) -> Callable[[Request], Awaitable[Response]]:
         if not os.path.isfile(target):
             raise NotFound()
         # The runtime under static/vendor/ is versioned by directory name, so it never changes.
-        cache = IMMUTABLE if path.startswith("static/vendor/") else REVALIDATE
-        response = FileResponse(target, stat_result=stat, media_type=content_type(target),
-                                headers={"Cache-Control": cache})
+        vendored = path.startswith("static/vendor/")
+        cache = IMMUTABLE if vendored else REVALIDATE
+        headers = {"Cache-Control": cache}
+        body, body_stat = target, stat
+        # The set-up step wrote .gz copies of the runtime (scripts/vendor_runtime.py): send those
+        # as they are rather than compress megabytes of WebAssembly on every cold load.
+        packed = target.with_name(target.name + ".gz")
+        if vendored and "gzip" in request.headers.get("accept-encoding", "") and packed.is_file():
+            body, body_stat = packed, os.stat(packed)
+            headers.update({"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        response = FileResponse(body, stat_result=body_stat, media_type=content_type(target),
+                                headers=headers)
         etag = response.headers.get("etag")
         if etag and etag in request.headers.get("if-none-match", ""):
             return Response(status_code=304, headers={"ETag": etag, "Cache-Control": cache})

@@ -265,7 +265,7 @@ def test_zip_contents_names_and_headers(server_client: Any, server_settings: Any
         ("remiss ÅÄÖ.PDF", pdf + b"\n%third", "patient"),  # same name ignoring case
         ("utslag.jpg", stripped_photo, "patient"),
         ("Bild: knä?.txt", note, "clinician"),
-        ("film", clip, "patient"),
+        ("film", clip, "patient"),  # stored as film.mp4 (the sniffed type's extension)
         ("film", clip, "patient"),
     ]
     for name, data, role in files:
@@ -289,7 +289,7 @@ def test_zip_contents_names_and_headers(server_client: Any, server_settings: Any
     with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
         assert zf.testzip() is None
         assert zf.namelist() == ["Remiss åäö.pdf", "Remiss åäö (2).pdf", "remiss ÅÄÖ (3).PDF",
-                                 "utslag.jpg", "Bild_ knä_.txt", "film", "film (2)"]
+                                 "utslag.jpg", "Bild_ knä_.txt", "film.mp4", "film (2).mp4"]
         for info, (_, data, _) in zip(zf.infolist(), files, strict=True):
             assert info.compress_type == zipfile.ZIP_STORED
             assert info.file_size == info.compress_size == len(data)
