@@ -11,7 +11,7 @@ CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: setup run test test-unit test-e2e lint bench vendor chromium clean
 
-setup: $(VENV)/.installed node_modules/.installed static/vendor/.stamp
+setup: $(VENV)/.installed node_modules/.installed static/vendor/.stamp static/build/app.tar.gz
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ node_modules/.installed: package.json package-lock.json
 # Copies the pinned runtime into static/vendor/ and fetches the worker's wheels from PyPI.
 static/vendor/.stamp: package-lock.json runtime-wheels.txt scripts/vendor_runtime.py node_modules/.installed $(VENV)/.installed
 	$(PY) scripts/vendor_runtime.py
+
+# The main thread's modules in one request (scripts/bundle_app.py follows main.py's imports).
+static/build/app.tar.gz: main.py $(wildcard bifoga/*.py components/*.py controllers/*.py) scripts/bundle_app.py
+	$(PYTHON) scripts/bundle_app.py
 
 vendor: node_modules/.installed $(VENV)/.installed
 	$(PY) scripts/vendor_runtime.py --force

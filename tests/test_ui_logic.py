@@ -176,36 +176,31 @@ def test_worker_and_main_thread_configs_list_existing_files():
             assert Path(REPO / path).is_file(), f"{name} names a missing file {path}"
 
 
-def _local_imports(path: Path) -> set[str]:
-    """Modules of this repository that a file imports (bifoga.x, components.x, controllers.x)."""
-    import ast
-
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        elif isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        else:
-            continue
-        for name in names:
-            parts = name.split(".")
-            if parts[0] in ("bifoga", "components", "controllers") and len(parts) >= 2:
-                candidate = REPO / parts[0] / f"{parts[1]}.py"
-                if candidate.is_file():
-                    found.add(f"{parts[0]}/{parts[1]}.py")
-    return found
-
-
-@pytest.mark.parametrize(("entry", "config"), [("main.py", "pyscript.toml"),
-                                               ("worker.py", "worker.toml")])
-def test_configs_ship_every_module_the_entry_point_imports(entry, config):
+def test_worker_toml_ships_every_module_the_worker_imports():
     """A module missing from [files] only fails in the browser, at run time: catch it here."""
-    shipped = set(re.findall(r'^"\./([^"]+)" = ', (REPO / config).read_text(), re.M))
-    needed, todo = set(), [entry]
-    while todo:
-        for module in _local_imports(REPO / todo.pop()):
-            if module not in needed:
-                needed.add(module)
-                todo.append(module)
-    assert needed - shipped == set()
+    from scripts.bundle_app import closure
+
+    shipped = set(re.findall(r'^"\./([^"]+)" = ', (REPO / "worker.toml").read_text(), re.M))
+    assert set(closure("worker.py")) - shipped == set()
+
+
+def test_main_thread_modules_come_in_the_bundle():
+    config = (REPO / "pyscript.toml").read_text()
+    assert '"./static/build/app.tar.gz" = "./*"' in config
+
+
+def test_the_bundle_holds_exactly_what_main_imports(tmp_path):
+    import tarfile
+
+    from scripts.bundle_app import build, closure
+
+    target = tmp_path / "app.tar.gz"
+    modules = build("main.py", target)
+    assert modules == closure("main.py")
+    assert {"components/preview_dialog.py", "controllers/sending.py", "bifoga/i18n.py",
+            "bifoga/__init__.py"} <= set(modules)
+    assert "bifoga/sniff.py" not in modules  # the worker's, not the main thread's
+    with tarfile.open(target) as tar:
+        names = tar.getnames()
+        assert names == modules
+        assert tar.extractfile("bifoga/i18n.py").read() == (REPO / "bifoga/i18n.py").read_bytes()

@@ -97,6 +97,14 @@ class LiveServer:
             return json.loads(resp.read())
 
 
+@pytest.fixture(scope="session", autouse=True)
+def app_bundle() -> None:
+    """The main thread's modules as the browser gets them, fresh from the working tree."""
+    from scripts.bundle_app import build
+
+    build()
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server = LiveServer(tmp_path_factory.mktemp("e2e") / "data")
