@@ -283,8 +283,10 @@ async def upload_attachment(file, params_json):
         {"filename": params["name"], "filetype": mime},
         headers={"Authorization": "Bearer " + token}, on_progress=progress, on_state=state)
     _uploads[key] = upload
+    started = js.performance.now()
     try:
         url = await upload.start()
+        transferred = js.performance.now()
         status, body = await _post_json(_absolute(base + "/attachments"), token,
                                         {"upload_id": url.rstrip("/").rsplit("/", 1)[-1]})
     except TusError as exc:
@@ -295,7 +297,10 @@ async def upload_attachment(file, params_json):
     finally:
         _uploads.pop(key, None)
     if status in (200, 201):  # 200: an earlier try had made the message, its answer was lost
-        return json.dumps({"ok": True, "message": json.loads(body)})
+        # Where the time went: the tus transfer, then the server's checks (finalisation).
+        timings = {"transfer_ms": round(float(transferred - started), 1),
+                   "finalise_ms": round(float(js.performance.now() - transferred), 1)}
+        return json.dumps({"ok": True, "message": json.loads(body), "timings": timings})
     try:
         error = json.loads(body)
     except ValueError:

@@ -298,7 +298,8 @@ class Bench:
                                        timeout=FLOW_TIMEOUT_MS)
             except Exception as exc:
                 raise RuntimeError(f"bifoga: upload did not finish: {_page_state(page)}") from exc
-            return {}
+            # The worker's own split: the tus transfer, and the server's checks at finalisation.
+            return json.loads(page.evaluate("window.bifogaLastUpload || '{}'"))
         if kind.name == "uppy":
             page.locator(".uppy-StatusBar-actionBtn--upload").click()
             page.wait_for_function("window.benchMarks.uploadDone !== undefined"
@@ -408,6 +409,8 @@ def flow_metrics(kind: Kind, data: dict, upload: dict) -> dict:
         "pick_to_checked_ms": span(pick, checked),
         "upload_ms": span(up_start, up_end),
         "bare_create_patch_ms": upload.get("total_ms"),
+        "transfer_ms": upload.get("transfer_ms"),
+        "finalise_ms": upload.get("finalise_ms"),
         "longest_task_preview_ms": measures.longest_task(longtasks, pick, preview),
         "longest_task_processing_ms": measures.longest_task(longtasks, pick, checked),
         "longest_task_upload_ms": measures.longest_task(longtasks, up_start, up_end),

@@ -29,6 +29,9 @@ COLD_ROWS = [
     ("bare_create_patch_ms", "Bare fetch: tus creation POST + the PATCH", "ms"),
     ("upload_throughput", "Upload throughput", "Bps"),
     ("upload_vs_bare", "Upload throughput ÷ bare fetch (same run)", "ratio"),
+    ("transfer_ms", "of which the tus transfer (create + PATCH)", "ms"),
+    ("transfer_vs_bare", "Transfer alone ÷ bare fetch (same run)", "ratio"),
+    ("finalise_ms", "of which the server's checks (finalisation)", "ms"),
     ("longest_task_upload_ms", "Longest main-thread task, upload", "ms"),
     ("peak_heap", "Peak JS heap, main thread (performance.memory)", "bytes"),
     ("renderer_peak_rss", "Peak renderer RSS (page + workers + wasm)", "bytes"),
@@ -68,6 +71,8 @@ def add_derived(result: dict, photo_bytes: int) -> None:
             ms = run[kind].get("upload_ms")
             run[kind]["upload_throughput"] = photo_bytes / (ms / 1000) if ms else None
             run[kind]["upload_vs_bare"] = bare_ms / ms if ms and bare_ms else None
+            transfer = run[kind].get("transfer_ms")
+            run[kind]["transfer_vs_bare"] = bare_ms / transfer if transfer and bare_ms else None
 
 
 def summarise(result: dict) -> dict:

@@ -38,20 +38,28 @@ def pillow_available() -> bool:
     return True
 
 
-def _open(data: bytes):
-    """Open and fully decode ``data``; any failure is a MetadataError."""
+def _open(data: bytes, reduced: bool = False):
+    """Open and fully decode ``data``: (image, its full size); any failure is a MetadataError.
+
+    With ``reduced``, a JPEG decodes at 1/8 scale: every Huffman-coded block is still read (so a
+    truncated or corrupt file still fails), only the inverse DCT and colour work is skipped,
+    about ten times faster for a phone photo.
+    """
     try:
         from PIL import Image
     except ImportError as exc:  # pragma: no cover - Pillow is present in CPython
         raise RuntimeError("Pillow is not available") from exc
     try:
         im = Image.open(io.BytesIO(bytes(data)))
+        size = im.size  # before draft() scales it
+        if reduced and im.format == "JPEG":
+            im.draft(im.mode, (max(1, size[0] // 8), max(1, size[1] // 8)))
         im.load()
     except Image.DecompressionBombError as exc:
         raise MetadataError("image is too large to decode") from exc
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error...
         raise MetadataError("does not decode") from exc
-    return im
+    return im, size
 
 
 def _orientation(im) -> int:
@@ -65,8 +73,7 @@ def _orientation(im) -> int:
 def verify_decodes(data: bytes) -> tuple[int, int]:
     """Decode ``data`` completely; return (width, height) as displayed, i.e. after applying the
     EXIF orientation. Raises MetadataError("does not decode") when it cannot be decoded."""
-    im = _open(data)
-    width, height = im.size
+    im, (width, height) = _open(data, reduced=True)
     if _orientation(im) in (5, 6, 7, 8):
         width, height = height, width
     return width, height
@@ -181,7 +188,7 @@ def reduce_to_fit(
         raise ValueError("max_bytes must be positive")
     from PIL import Image
 
-    src = _open(data)
+    src, _ = _open(data)
     icc = src.info.get("icc_profile")
     im = _upright(src, orientation)
     im = _to_jpeg_mode(im)
