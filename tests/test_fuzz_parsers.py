@@ -25,7 +25,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from server.config import Settings
-from server.names import MAX_NAME_CHARS, ascii_fallback, content_disposition, sanitize_display_name
+from server.names import (
+    MAX_NAME_CHARS,
+    ascii_fallback,
+    content_disposition,
+    name_for_type,
+    sanitize_display_name,
+)
 from server.tus import parse_metadata
 from tests.conftest import VisitHandle, tus_metadata
 
@@ -315,6 +321,7 @@ def test_fuzz_names_through_the_api(app_client: TestClient, fuzz_visit: VisitHan
     check(r)
     assert r.status_code == 201
     attachment = r.json()["attachment"]
-    assert attachment["name"] == sanitize_display_name(raw)
+    # Sanitised, and its extension made to match the detected type (a PDF ends in .pdf).
+    assert attachment["name"] == name_for_type(sanitize_display_name(raw), "application/pdf")
     d = app_client.get(attachment["url"], headers=fuzz_visit.patient)
     assert d.headers["content-disposition"] == content_disposition(attachment["name"])
