@@ -160,6 +160,16 @@ def visit(live_server: LiveServer) -> dict:
 
 
 @pytest.fixture
+def pair(live_server, visit, make_participant):
+    """The patient and the clinician of one visit, each in a browser context, ready."""
+    patient = make_participant(visit["patient_url"], "patient")
+    clinician = make_participant(visit["clinician_url"], "clinician")
+    patient.open()
+    clinician.open()
+    return patient, clinician
+
+
+@pytest.fixture
 def make_participant(browser):
     made: list[Participant] = []
 

@@ -6,7 +6,6 @@ import hashlib
 import re
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import expect
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -38,15 +37,6 @@ def only_local(requests: list[str], origin: str) -> list[str]:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-@pytest.fixture
-def pair(live_server, visit, make_participant):
-    patient = make_participant(visit["patient_url"], "patient")
-    clinician = make_participant(visit["clinician_url"], "clinician")
-    patient.open()
-    clinician.open()
-    return patient, clinician
 
 
 def test_chat_and_files_travel_live_both_ways(pair, live_server, fixtures_dir: Path, tmp_path):
@@ -92,6 +82,13 @@ def test_chat_and_files_travel_live_both_ways(pair, live_server, fixtures_dir: P
     C.wait_for_function("document.querySelector('video.attachment-video').readyState >= 1")
     film = C.locator(".attachment-video-wrap")
     expect(film.get_by_role("button", name=re.compile("^Ladda ner"))).to_be_visible()
+
+    # The film downloads under its name, byte-identical.
+    with C.expect_download() as download:
+        film.get_by_role("button", name=re.compile("^Ladda ner")).click()
+    assert download.value.suggested_filename == "clip.mp4"
+    assert sha256(Path(download.value.path()).read_bytes()) == sha256(
+        (fixtures_dir / "clip.mp4").read_bytes())
 
     # The document downloads under its original name, byte-identical.
     with C.expect_download() as download:

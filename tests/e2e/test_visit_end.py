@@ -8,7 +8,6 @@ import re
 import zipfile
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import expect
 
 from bifoga.metadata import strip
@@ -46,15 +45,6 @@ STORAGE_PROBE = """async () => {
   out.workers = (await navigator.serviceWorker.getRegistrations()).length;
   return out;
 }"""
-
-
-@pytest.fixture
-def pair(live_server, visit, make_participant):
-    patient = make_participant(visit["patient_url"], "patient")
-    clinician = make_participant(visit["clinician_url"], "clinician")
-    patient.open()
-    clinician.open()
-    return patient, clinician
 
 
 def stripped_photo(fixtures_dir: Path) -> bytes:
