@@ -299,7 +299,10 @@ class Bench:
             except Exception as exc:
                 raise RuntimeError(f"bifoga: upload did not finish: {_page_state(page)}") from exc
             # The worker's own split: the tus transfer, and the server's checks at finalisation.
-            return json.loads(page.evaluate("window.bifogaLastUpload || '{}'"))
+            split = json.loads(page.evaluate("window.bifogaLastUpload || '{}'"))
+            # The worker's own time for the photo: read, content check, metadata removal, decode.
+            split["worker_processing_ms"] = page.evaluate("window.bifogaLastProcessingMs")
+            return split
         if kind.name == "uppy":
             page.locator(".uppy-StatusBar-actionBtn--upload").click()
             page.wait_for_function("window.benchMarks.uploadDone !== undefined"
@@ -410,6 +413,7 @@ def flow_metrics(kind: Kind, data: dict, upload: dict) -> dict:
         "upload_ms": span(up_start, up_end),
         "bare_create_patch_ms": upload.get("total_ms"),
         "transfer_ms": upload.get("transfer_ms"),
+        "worker_processing_ms": upload.get("worker_processing_ms"),
         "finalise_ms": upload.get("finalise_ms"),
         "longest_task_preview_ms": measures.longest_task(longtasks, pick, preview),
         "longest_task_processing_ms": measures.longest_task(longtasks, pick, checked),

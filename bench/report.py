@@ -23,6 +23,7 @@ COLD_ROWS = [
     ("pick_to_preview_loaded_ms", "Pick → preview loaded (naturalWidth > 0)", "ms"),
     ("pick_to_preview_decoded_ms", "Pick → preview img.decode() resolved", "ms"),
     ("pick_to_checked_ms", "Pick → check done (Ladda upp enabled)", "ms"),
+    ("worker_processing_ms", "Photo processing in the worker (read, check, strip, decode)", "ms"),
     ("longest_task_preview_ms", "Longest main-thread task, preview", "ms"),
     ("longest_task_processing_ms", "Longest main-thread task, processing", "ms"),
     ("upload_ms", "Upload of the photo", "ms"),
