@@ -1,0 +1,99 @@
+"""The vendored runtime: the rewritten pyodide-lock.json matches the wheels it names, and the
+optional Pillow wheel is taken only when its sha256 matches the lock."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+import pytest
+
+from scripts import vendor_runtime as vendor
+from tests.micropython_runner import REPO
+
+VENDOR = REPO / "static" / "vendor"
+
+
+@pytest.fixture(scope="module")
+def runtime() -> dict:
+    info = VENDOR / "runtime.json"
+    if not info.is_file():
+        pytest.fail("static/vendor/ is not built: run `make setup`")
+    return json.loads(info.read_text())
+
+
+def test_every_lock_entry_names_a_present_file_with_its_sha256(runtime):
+    folder = VENDOR / runtime["pyodide"]
+    lock = json.loads((folder / "pyodide-lock.json").read_text())
+    assert {"micropip", "packaging", "pyodide-http", "filetype"} <= set(lock["packages"])
+    for name, entry in lock["packages"].items():
+        wheel = folder / entry["file_name"]
+        assert wheel.is_file(), name
+        assert hashlib.sha256(wheel.read_bytes()).hexdigest() == entry["sha256"], name
+
+
+def test_pages_and_configs_point_at_the_vendored_versions(runtime):
+    lock = json.loads((REPO / "package-lock.json").read_text())["packages"]
+    for package, folder in (("@pyscript/core", "pyscript"), ("pyodide", "pyodide"),
+                            ("@micropython/micropython-webassembly-pyscript", "micropython")):
+        assert runtime[folder].endswith("-" + lock["node_modules/" + package]["version"])
+    referenced = set()
+    for name in ("index.html", "pyscript.toml", "worker.toml"):
+        referenced |= set(re.findall(r"static/vendor/([^/\"]+)/", (REPO / name).read_text()))
+    assert referenced == {runtime["pyscript"], runtime["micropython"], runtime["pyodide"]}
+
+
+def test_no_file_the_browser_loads_names_another_origin():
+    for name in ("index.html", "pyscript.toml", "worker.toml", "main.py", "worker.py"):
+        assert not re.search(r"https?://", (REPO / name).read_text()), name
+
+
+def _wheel(tmp_path, name: str, content: bytes):
+    path = tmp_path / name
+    path.write_bytes(content)
+    return path
+
+
+def test_lock_rewrite_takes_the_wheels_names_and_hashes(tmp_path):
+    lock = {"packages": {"micropip": {"name": "micropip", "file_name": "old.whl", "sha256": "0",
+                                      "version": "0.1", "imports": ["micropip"]}}}
+    wheels = [_wheel(tmp_path, "micropip-0.11.1-py3-none-any.whl", b"a"),
+              _wheel(tmp_path, "filetype-1.2.0-py2.py3-none-any.whl", b"b")]
+    vendor.rewrite_lock(lock, wheels)
+    assert lock["packages"]["micropip"]["file_name"] == "micropip-0.11.1-py3-none-any.whl"
+    assert lock["packages"]["micropip"]["sha256"] == hashlib.sha256(b"a").hexdigest()
+    assert lock["packages"]["micropip"]["imports"] == ["micropip"]  # kept
+    added = lock["packages"]["filetype"]
+    assert added["version"] == "1.2.0" and added["imports"] == ["filetype"]
+    assert added["sha256"] == hashlib.sha256(b"b").hexdigest()
+
+
+@pytest.mark.parametrize(("served", "expected"), [(b"real wheel", True), (b"tampered", False)])
+def test_pillow_is_taken_only_with_the_locks_sha256(tmp_path, monkeypatch, served, expected):
+    source = tmp_path / "source"
+    source.mkdir()
+    name = "pillow-12.2.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl"
+    (source / name).write_bytes(served)
+    lock = {"packages": {"pillow": {"file_name": name,
+                                    "sha256": hashlib.sha256(b"real wheel").hexdigest()}}}
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    monkeypatch.setenv("BIFOGA_PILLOW_WHEEL_URL", source.as_uri())
+    assert vendor.fetch_pillow(lock, dest) is expected
+    assert (dest / name).exists() is expected
+    assert ("pillow" in lock["packages"]) is expected
+
+
+def test_without_a_source_pillow_leaves_the_lock(tmp_path, monkeypatch):
+    monkeypatch.delenv("BIFOGA_PILLOW_WHEEL_URL", raising=False)
+    lock = {"packages": {"pillow": {"file_name": "p.whl", "sha256": "x"}}}
+    assert vendor.fetch_pillow(lock, tmp_path) is False
+    assert "pillow" not in lock["packages"]
+
+
+def test_precompressed_copies_are_exact(runtime):
+    import gzip
+
+    wasm = VENDOR / runtime["micropython"] / "micropython.wasm"
+    assert gzip.decompress((wasm.parent / (wasm.name + ".gz")).read_bytes()) == wasm.read_bytes()
