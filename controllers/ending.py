@@ -4,14 +4,14 @@ import asyncio
 
 from pyscript import window
 
-from bifoga.i18n import text
 from components.api_client import ApiError
+from controllers import Flow
 from controllers.viewing import error_detail
 
 
-class Ending:
+class Ending(Flow):
     def __init__(self, lang, store, api, header, reminder, confirm, announcer, viewing):
-        self.lang = lang
+        super().__init__(lang)
         self.store = store
         self.api = api
         self.header = header
@@ -19,9 +19,6 @@ class Ending:
         self.confirm = confirm
         self.announcer = announcer
         self.viewing = viewing
-
-    def t(self, key, **values):
-        return text(self.lang, key, **values)
 
     def requested(self):
         """"Avsluta besök" (or "Spara bilagor" after the end): the reminder, if files went."""

@@ -17,8 +17,8 @@ from bifoga.formatting import (
     type_label,
     with_extension,
 )
-from bifoga.i18n import text
 from bifoga.limits import check_size
+from controllers import Flow
 
 SERVER_REASONS = {"too_large": "too_large", "audio_not_allowed": "audio", "empty_file": "empty",
                   "type_not_allowed": "type_not_allowed",
@@ -26,9 +26,9 @@ SERVER_REASONS = {"too_large": "too_large", "audio_not_allowed": "audio", "empty
                   "metadata_not_removed": "metadata_not_removed"}
 
 
-class Sending:
+class Sending(Flow):
     def __init__(self, lang, store, preview, messages, announcer, picker, worker_ready):
-        self.lang = lang
+        super().__init__(lang)
         self.store = store
         self.preview = preview
         self.messages = messages
@@ -37,9 +37,6 @@ class Sending:
         self.worker_ready = worker_ready
         self.batch = []
         self.current = None  # the entry being uploaded
-
-    def t(self, key, **values):
-        return text(self.lang, key, **values)
 
     @property
     def worker(self):

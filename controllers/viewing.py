@@ -13,11 +13,12 @@ from bifoga.viewer_math import step_index
 from components.api_client import ApiError
 from components.clipboard import copy_image
 from components.dom import h
+from controllers import Flow
 
 
-class Viewing:
+class Viewing(Flow):
     def __init__(self, lang, store, api, viewer, announcer):
-        self.lang = lang
+        super().__init__(lang)
         self.store = store
         self.api = api
         self.viewer = viewer
@@ -25,9 +26,6 @@ class Viewing:
         self.messages = None  # set by main.py once the message list exists
         self.urls = {}  # attachment id -> object URL
         self.index = 0
-
-    def t(self, key, **values):
-        return text(self.lang, key, **values)
 
     def visit_is_open(self):
         return (self.store.get("visit") or {}).get("state") == "open"
