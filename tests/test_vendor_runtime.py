@@ -44,6 +44,15 @@ def test_pages_and_configs_point_at_the_vendored_versions(runtime):
     assert referenced == {runtime["pyscript"], runtime["micropython"], runtime["pyodide"]}
 
 
+def test_everything_index_html_loads_exists(runtime):
+    """The preload hints name PyScript's hashed chunks: a version bump must update them."""
+    page = (REPO / "index.html").read_text()
+    for ref in re.findall(r'(?:href|src)="([^"#:]+)"', page):
+        if ref.startswith("static/build/"):
+            continue  # made by `make` (scripts/bundle_app.py), checked in test_ui_logic.py
+        assert (REPO / ref).is_file(), ref
+
+
 def test_no_file_the_browser_loads_names_another_origin():
     for name in ("index.html", "pyscript.toml", "worker.toml", "main.py", "worker.py"):
         assert not re.search(r"https?://", (REPO / name).read_text()), name
