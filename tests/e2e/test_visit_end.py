@@ -220,3 +220,36 @@ def test_visit_without_files_ends_after_a_simple_confirmation(pair):
     expect(dialog).to_be_hidden()
     expect(patient.page.get_by_text("Besöket är avslutat", exact=False).first).to_be_visible()
     expect(C.get_by_role("button", name="Spara bilagor")).to_be_hidden()
+
+
+def test_viewer_pinch_zooms_on_a_touch_screen(live_server, visit, make_participant,
+                                              fixtures_dir):
+    patient = make_participant(visit["patient_url"], "patient")
+    clinician = make_participant(visit["clinician_url"], "clinician",
+                                 viewport={"width": 390, "height": 844}, has_touch=True,
+                                 is_mobile=True)
+    patient.open()
+    clinician.open(wait_for_worker=False)
+    send_file(patient.page, str(fixtures_dir / "photo_gps.jpg"))
+    C = clinician.page
+    magnifier = C.get_by_role("button", name="Förstora bild: photo_gps.jpg")
+    expect(magnifier).to_be_visible(timeout=UPLOAD_TIMEOUT_MS)
+    magnifier.tap()
+    stage = C.locator("#viewer-stage")
+    expect(stage).to_be_visible()
+    box = stage.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    cdp = C.context.new_cdp_session(C)
+
+    def touch(kind, spread):
+        points = [] if kind == "touchEnd" else [
+            {"x": cx - spread, "y": cy, "id": 1}, {"x": cx + spread, "y": cy, "id": 2}]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    touch("touchStart", 30)
+    for spread in range(40, 130, 10):  # two fingers moving apart
+        touch("touchMove", spread)
+    touch("touchEnd", 0)
+    scale = C.locator("#viewer-image").evaluate(
+        "img => parseFloat(img.style.transform.match(/scale\\(([\\d.]+)\\)/)[1])")
+    assert scale > 2.0, scale
