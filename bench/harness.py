@@ -6,17 +6,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench import measures
+from tests.live_server import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = Path(__file__).resolve().parent / "pages"
@@ -37,54 +34,18 @@ FLOW_TIMEOUT_MS = 120_000
 
 
 # --- server ------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`python -m server` on a free port with a throw-away data directory (as tests/e2e do)."""
+class Server(ServerProcess):
+    """The real server on a free port with a throw-away data directory (as the tests use it)."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
-        self.origin = f"http://127.0.0.1:{self.port}"
         self.tmp = Path(tempfile.mkdtemp(prefix="bifoga-bench-"))
-        self.log_path = self.tmp / "server.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(self.tmp / "data")
 
-    def start(self) -> None:
-        env = {**os.environ, "PORT": str(self.port), "HOST": "127.0.0.1",
-               "DATA_DIR": str(self.tmp / "data"), "BIFOGA_DEMO": "1"}
-        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=env,
-                                     stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited:\n" + self.log_path.read_text()[-2000:])
-            try:
-                with urllib.request.urlopen(self.origin + "/api/config", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start:\n" + self.log_path.read_text()[-2000:])
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def new_visit(self) -> dict:
-        request = urllib.request.Request(self.origin + "/api/visits", data=b"{}", method="POST",
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return json.loads(resp.read())
+    def stop(self, kill: bool = False) -> None:
+        try:
+            super().stop(kill)
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 # --- the reference pages, served by the app's own static/ route --------------------------------

@@ -96,14 +96,36 @@ class ServerProcess:
             self.proc.kill()
             self.proc.wait(10)
 
-    def stop(self) -> None:
+    @property
+    def origin(self) -> str:
+        return self.base
+
+    def stop(self, kill: bool = False) -> None:
+        """SIGTERM, and the server must be gone within 15 s (or SIGKILL with ``kill=True``)."""
+        if kill:
+            self.kill()
+            return
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+                raise AssertionError("the server did not stop within 15 s of SIGTERM") from None
+
+    def new_visit(self) -> dict[str, Any]:
+        """A fresh demo visit: visit_id, both tokens and both links."""
+        response = httpx.post(self.base + "/api/visits", json={}, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def api(self, path: str, token: str) -> Any:
+        """GET an API path with a visit token; the JSON answer."""
+        response = httpx.get(self.base + path, timeout=10,
+                             headers={"Authorization": f"Bearer {token}"})
+        response.raise_for_status()
+        return response.json()
 
     def log_tail(self, n: int = 3000) -> str:
         try:

@@ -6,17 +6,13 @@ Every request either page makes is recorded, so tests can prove nothing leaves 1
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.live_server import ServerProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("BIFOGA_CHROMIUM", "/usr/bin/chromium")
@@ -37,66 +33,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    """`python -m server` on a free port with its own data directory."""
-
-    def __init__(self, data_dir: Path, **env: str) -> None:
-        self.port = _free_port()
-        self.origin = f"http://127.0.0.1:{self.port}"
-        self.data_dir = data_dir
-        self.log_path = data_dir.parent / f"server-{self.port}.log"
-        self.env = {**os.environ, "PORT": str(self.port), "HOST": "127.0.0.1",
-                    "DATA_DIR": str(data_dir), "BIFOGA_DEMO": "1", **env}
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen([sys.executable, "-m", "server"], cwd=REPO_ROOT,
-                                     env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited:\n" + self.log_path.read_text()[-2000:])
-            try:
-                with urllib.request.urlopen(self.origin + "/api/config", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start:\n" + self.log_path.read_text()[-2000:])
-
-    def stop(self, kill: bool = False) -> None:
-        if self.proc and self.proc.poll() is None:
-            if kill:
-                self.proc.kill()
-            else:
-                self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-                raise AssertionError("the server did not stop within 15 s of SIGTERM") from None
-
-    def new_visit(self) -> dict:
-        request = urllib.request.Request(self.origin + "/api/visits", data=b"{}", method="POST",
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return json.loads(resp.read())
-
-    def api(self, path: str, token: str) -> dict:
-        request = urllib.request.Request(self.origin + path,
-                                         headers={"Authorization": f"Bearer {token}"})
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return json.loads(resp.read())
-
-
 @pytest.fixture(scope="session", autouse=True)
 def app_bundle() -> None:
     """The main thread's modules as the browser gets them, fresh from the working tree."""
@@ -106,8 +42,8 @@ def app_bundle() -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = LiveServer(tmp_path_factory.mktemp("e2e") / "data")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    server = ServerProcess(tmp_path_factory.mktemp("e2e") / "data")
     server.start()
     yield server
     server.stop()
@@ -155,7 +91,7 @@ class Participant:
 
 
 @pytest.fixture
-def visit(live_server: LiveServer) -> dict:
+def visit(live_server: ServerProcess) -> dict:
     return live_server.new_visit()
 
 

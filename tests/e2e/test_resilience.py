@@ -22,9 +22,9 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import READY_TIMEOUT_MS, WORKER_TIMEOUT_MS, LiveServer
+from tests.e2e.conftest import READY_TIMEOUT_MS, WORKER_TIMEOUT_MS
 from tests.e2e.test_send_flow import pick
-from tests.live_server import make_pdf, store_invariants
+from tests.live_server import ServerProcess, make_pdf, store_invariants
 
 UPLOAD_BYTES_PER_SECOND = 1_500_000
 UNTHROTTLED = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
@@ -32,7 +32,7 @@ UNTHROTTLED = {"offline": False, "latency": 0, "downloadThroughput": -1, "upload
 
 @pytest.fixture
 def own_server(tmp_path):
-    server = LiveServer(tmp_path / "data")
+    server = ServerProcess(tmp_path / "data")
     server.start()
     yield server
     server.stop(kill=True)
