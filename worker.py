@@ -316,10 +316,6 @@ async def cancel_upload(key):
     return True
 
 
-def ready():
-    return True
-
-
 async def _load_pillow():
     """Pillow, when its wasm wheel was vendored: loaded after start-up, never in the way."""
     try:
@@ -334,4 +330,4 @@ async def _load_pillow():
 asyncio.get_event_loop().create_task(_load_pillow())
 
 __export__ = ["prepare_attachment", "reduce_attachment", "discard_prepared",
-              "upload_attachment", "cancel_upload", "ready"]
+              "upload_attachment", "cancel_upload"]

@@ -19,10 +19,6 @@ class Store:
         self._subscribers.append(entry)
         return entry
 
-    def unsubscribe(self, entry):
-        if entry in self._subscribers:
-            self._subscribers.remove(entry)
-
     def patch(self, **changes):
         changed = [k for k, v in changes.items() if self._state.get(k, _MISSING) is not v
                    and self._state.get(k, _MISSING) != v]

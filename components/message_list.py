@@ -19,7 +19,6 @@ class MessageList(Component):
         self.my_role = my_role
         self.utc_offset = utc_offset_minutes
         self.load_url = load_url
-        self.names = {}
         self.list = h("ol", {"class": "messages", "id": "messages"})
         self.empty = h("p", {"class": "chat-empty"}, content=self.t("chat.empty"))
         # role=log: new messages are read out politely; it can't sit on the <ol> itself.
@@ -29,9 +28,6 @@ class MessageList(Component):
         self.images = []  # (attachment, magnifier button, sender line), in chat order
         self._attachments = {}  # id -> attachment, every one shown
         self._media = {}  # id -> the <img> or <video> showing it inline
-
-    def set_names(self, names):
-        self.names = names
 
     def add(self, message):
         """Append a message once; a message already shown is left as it is."""

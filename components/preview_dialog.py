@@ -46,12 +46,6 @@ class PreviewDialog(Component):
         self.cancel_button.focus()
         return self.items
 
-    def item(self, key):
-        for item in self.items:
-            if item.key == key:
-                return item
-        return None
-
     def refresh(self, focus_upload=False):
         """Ladda upp is enabled while any file is ready and nothing is uploading."""
         ready = any(item.ok for item in self.items)
