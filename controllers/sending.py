@@ -103,8 +103,11 @@ class Sending(Flow):
             item.set_refused(self.t("refusal.check_failed", name=name,
                                     detail=result.get("detail", "")))
         elif not result["ok"]:
-            item.set_refused(refusal_message(reason, name, size, self.max_bytes, self.lang))
-            if result.get("reducible"):
+            # A photo that is only too large stays in view: it can be reduced and sent.
+            reducible = bool(result.get("reducible"))
+            item.set_refused(refusal_message(reason, name, size, self.max_bytes, self.lang),
+                             as_card=not reducible)
+            if reducible:
                 item.offer_reduce()
         else:
             entry.update(mime=result["mime"], category=result["category"], size=result["size"])
