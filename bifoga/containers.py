@@ -10,8 +10,8 @@ import uuid
 import zipfile
 from typing import NamedTuple
 
-AUDIO = "audio"
-NOT_ALLOWED = "type_not_allowed"
+from bifoga.refusals import AUDIO_NOT_ALLOWED as AUDIO
+from bifoga.refusals import TYPE_NOT_ALLOWED as NOT_ALLOWED
 
 # No genuine file of 10 MB needs more element/box visits than this to reach its track list.
 MAX_STEPS = 50_000

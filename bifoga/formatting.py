@@ -1,6 +1,7 @@
 """Formatting for the chat: sizes, times, kinds. Pure, runs under MicroPython and CPython."""
 
 from bifoga.i18n import text
+from bifoga.refusals import catalogue_key
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -89,7 +90,7 @@ def kind_label(category, lang):
 
 def refusal_message(reason, name, size, max_bytes, lang):
     """The role=alert text for a refused file: names the file, the reason and what to do."""
-    key = "refusal." + (reason or "type_not_allowed")
+    key = catalogue_key(reason)
     return text(
         lang,
         key,

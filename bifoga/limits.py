@@ -4,6 +4,8 @@ This module must stay importable under MicroPython 1.27: no typing imports, no d
 no f-strings with `=`; annotations are fine (MicroPython ignores them).
 """
 
+from bifoga.refusals import EMPTY_FILE, TOO_LARGE
+
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024  # 10,485,760 bytes; the limit itself is allowed
 
 IMAGE_MIME_TYPES = (
@@ -62,11 +64,11 @@ def category_of(mime: str) -> str | None:
 
 
 def check_size(size: int, max_bytes: int = DEFAULT_MAX_BYTES) -> str | None:
-    """Return None if `size` bytes may be sent, else "empty" or "too_large"."""
+    """Return None if `size` bytes may be sent, else EMPTY_FILE or TOO_LARGE."""
     # Zero (or a nonsensical negative size) means there is nothing to send.
     if size < 1:
-        return "empty"
+        return EMPTY_FILE
     # Inclusive limit: exactly max_bytes is fine, one byte more is not.
     if size > max_bytes:
-        return "too_large"
+        return TOO_LARGE
     return None

@@ -11,15 +11,15 @@ from typing import Literal, NamedTuple
 import filetype
 from filetype.types import audio as ft_audio
 
-from bifoga import containers
+from bifoga import containers, refusals
 from bifoga.limits import category_of
 
 Category = Literal["image", "video", "document"]
-Reason = Literal["audio", "type_not_allowed", "empty"]
+Reason = Literal["audio_not_allowed", "type_not_allowed", "empty_file"]
 
-AUDIO: Reason = "audio"
-NOT_ALLOWED: Reason = "type_not_allowed"
-EMPTY: Reason = "empty"
+AUDIO: Reason = refusals.AUDIO_NOT_ALLOWED
+NOT_ALLOWED: Reason = refusals.TYPE_NOT_ALLOWED
+EMPTY: Reason = refusals.EMPTY_FILE
 
 
 class Verdict(NamedTuple):
@@ -45,7 +45,7 @@ def _refuse(reason: Reason) -> Verdict:
 def _from_finding(finding: containers.Finding) -> Verdict:
     if finding.mime is not None:
         return _allow(finding.mime)
-    return _refuse(AUDIO if finding.reason == containers.AUDIO else NOT_ALLOWED)
+    return _refuse(AUDIO if finding.reason == AUDIO else NOT_ALLOWED)
 
 
 def _extension(name: str) -> str:

@@ -10,6 +10,7 @@ import json
 
 from pyscript import window
 
+from bifoga import refusals
 from bifoga.formatting import (
     guess_category,
     metadata_labels,
@@ -19,11 +20,6 @@ from bifoga.formatting import (
 )
 from bifoga.limits import check_size
 from controllers import Flow
-
-SERVER_REASONS = {"too_large": "too_large", "audio_not_allowed": "audio", "empty_file": "empty",
-                  "type_not_allowed": "type_not_allowed",
-                  "image_does_not_decode": "image_does_not_decode",
-                  "metadata_not_removed": "metadata_not_removed"}
 
 
 class Sending(Flow):
@@ -208,8 +204,8 @@ class Sending(Flow):
     def refusal(self, result, entry):
         """The server refused or the network failed: the same clear words as the local check."""
         code, status = result.get("error"), result.get("status")
-        if code in SERVER_REASONS:
-            return refusal_message(SERVER_REASONS[code], entry["name"], entry["size"],
+        if code in refusals.ALL:
+            return refusal_message(code, entry["name"], entry["size"],
                                    self.max_bytes, self.lang)
         if code == "visit_ended" or status == 409:
             return self.t("upload.visit_ended")

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from bifoga import refusals
 from bifoga.limits import ACCEPT_ATTRIBUTE, ALLOWED_MIME_TYPES
 from bifoga.sniff import classify
 from server.common import (
@@ -206,10 +207,10 @@ async def post_message(request: Request) -> Response:
 
 
 def _refusal(reason: str | None) -> ApiError:
-    if reason == "audio":
-        return NotAllowedType("Sound files cannot be sent in the chat.", code="audio_not_allowed")
-    if reason == "empty":
-        return BadRequest("The file is empty.", code="empty_file")
+    if reason == refusals.AUDIO_NOT_ALLOWED:
+        return NotAllowedType("Sound files cannot be sent in the chat.", code=reason)
+    if reason == refusals.EMPTY_FILE:
+        return BadRequest("The file is empty.", code=reason)
     return NotAllowedType()
 
 

@@ -21,6 +21,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bifoga import refusals
 from bifoga.limits import ALLOWED_MIME_TYPES
 from server.common import AppContext, authenticate, ctx_of, db
 from server.config import TUS_VERSION
@@ -95,7 +96,8 @@ def parse_metadata(raw: str) -> dict[str, str]:
 def check_declared_type(filetype: str) -> None:
     """Refuse early what the browser already calls audio or a type we never accept."""
     if filetype.startswith("audio/"):
-        raise NotAllowedType("Sound files cannot be sent in the chat.", code="audio_not_allowed")
+        raise NotAllowedType("Sound files cannot be sent in the chat.",
+                             code=refusals.AUDIO_NOT_ALLOWED)
     filetype = _TYPE_ALIASES.get(filetype, filetype)
     if filetype not in _UNKNOWN_TYPES and filetype not in ALLOWED_MIME_TYPES:
         raise NotAllowedType()
@@ -136,7 +138,7 @@ async def uploads_collection(request: Request) -> Response:
     if length > settings.max_attachment_bytes:
         raise TooLarge(f"Files may be at most {settings.max_attachment_bytes} bytes.")
     if length == 0:
-        raise BadRequest("The file is empty.", code="empty_file")
+        raise BadRequest("The file is empty.", code=refusals.EMPTY_FILE)
     meta = parse_metadata(request.headers.get("upload-metadata", ""))
     if "filename" not in meta:
         raise BadRequest("Upload-Metadata must carry a filename.", code="missing_filename")

@@ -30,8 +30,8 @@ def test_default_limit_is_ten_mebibytes() -> None:
         (10_485_761, "too_large"),
         (10_485_759, None),
         (1, None),
-        (0, "empty"),
-        (-1, "empty"),
+        (0, "empty_file"),
+        (-1, "empty_file"),
         (10**12, "too_large"),
     ],
 )
@@ -43,7 +43,7 @@ def test_check_size_with_default_limit(size: int, expected: str | None) -> None:
 def test_check_size_with_other_limit() -> None:
     assert check_size(100, 100) is None
     assert check_size(101, 100) == "too_large"
-    assert check_size(0, 100) == "empty"
+    assert check_size(0, 100) == "empty_file"
 
 
 def test_allowed_mime_types_exactly() -> None:
@@ -105,11 +105,12 @@ def test_source_avoids_what_micropython_lacks() -> None:
 @pytest.mark.skipif(not micropython_available(),
                     reason="node or node_modules/@micropython/... is missing (npm ci)")
 def test_limits_runs_under_micropython() -> None:
-    source = (REPO / "bifoga" / "limits.py").read_text(encoding="utf-8")
+    files = {"/bifoga/" + name: (REPO / "bifoga" / name).read_text(encoding="utf-8")
+             for name in ("__init__.py", "limits.py", "refusals.py")}
     code = "\n".join([
         "import sys",
         "sys.path.append('/')",
-        "import limits",
+        "from bifoga import limits",
         "print(sys.implementation.name)",
         "print(limits.check_size(10485760, limits.DEFAULT_MAX_BYTES))",
         "print(limits.check_size(10485761, limits.DEFAULT_MAX_BYTES))",
@@ -119,12 +120,12 @@ def test_limits_runs_under_micropython() -> None:
         "print(limits.category_of('video/webm'))",
         "print(len(limits.ALLOWED_MIME_TYPES))",
     ])
-    out = run_micropython(code, {"/limits.py": source}).splitlines()
+    out = run_micropython(code, files).splitlines()
     assert out == [
         "micropython",
         "None",
         "too_large",
-        "empty",
+        "empty_file",
         "None",
         ACCEPT_ATTRIBUTE,
         "video",

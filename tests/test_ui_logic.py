@@ -62,7 +62,7 @@ def test_text_falls_back_to_swedish_and_formats_values():
     assert i18n.pick_lang("de") == "sv"
     assert i18n.text("sv", "picker.attach") == "Bifoga fil"
     assert i18n.text("en", "picker.attach") == "Attach file"
-    assert (i18n.text("sv", "refusal.audio", name="semester.jpg")
+    assert (i18n.text("sv", "refusal.audio_not_allowed", name="semester.jpg")
             == "semester.jpg är en ljudfil. Ljudfiler kan inte skickas.")
     with pytest.raises(KeyError):
         i18n.text("sv", "no.such.key")
@@ -135,7 +135,7 @@ def test_store_patches_notify_only_subscribers_of_changed_keys():
 
 @pytest.mark.skipif(not micropython_available(), reason="npm ci has not run")
 def test_main_thread_logic_runs_under_micropython():
-    names = ["__init__", "i18n", "formatting", "links", "state", "limits"]
+    names = ["__init__", "i18n", "formatting", "links", "state", "limits", "refusals"]
     files = {f"/bifoga/{n}.py": (REPO / "bifoga" / f"{n}.py").read_text() for n in names}
     code = """
 import sys
@@ -147,7 +147,7 @@ print(formatting.format_size(int(3.2 * 1024 * 1024), 'sv'))
 print(formatting.format_time('2026-11-27T14:05:03Z', 'sv', 60))
 print(formatting.format_datetime('2026-12-31T23:30:00Z', 'sv', 60))
 print(links.visit_from_fragment('#visit=abc&token=a%3Db'))
-print(i18n.text('sv', 'refusal.audio', name='semester.jpg'))
+print(i18n.text('sv', 'refusal.audio_not_allowed', name='semester.jpg'))
 print(formatting.refusal_message('too_large', 'x.pdf', 10485761, 10485760, 'en'))
 s = Store({'a': 1}); s.patch(a=2); print(s.get('a'))
 print(check_size(10485761, 10485760))
@@ -204,3 +204,13 @@ def test_the_bundle_holds_exactly_what_main_imports(tmp_path):
         names = tar.getnames()
         assert names == modules
         assert tar.extractfile("bifoga/i18n.py").read() == (REPO / "bifoga/i18n.py").read_bytes()
+
+
+def test_every_refusal_reason_has_its_text_in_both_languages():
+    """One vocabulary: each reason of bifoga/refusals.py is a catalogue key and a server code."""
+    from bifoga import refusals
+
+    for reason in refusals.ALL:
+        for lang in ("sv", "en"):
+            assert refusals.catalogue_key(reason) in i18n.CATALOGUE[lang], (reason, lang)
+    assert refusals.catalogue_key("no_such_reason") == "refusal.type_not_allowed"
