@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -17,14 +16,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    """/work/shared/fixtures (or $BIFOGA_FIXTURES): photo_gps.jpg, clip.mp4, document.pdf,
-    tone.mp3. shared/ sits beside the repository clone, locally and in CI."""
-    path = Path(os.environ.get("BIFOGA_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures"))
-    if not path.is_dir():
-        # A skip here would hide ~90 tests; CI lays shared/ beside the clone, so say what's wrong.
-        pytest.fail(f"shared fixtures not found at {path}: clone beside ../shared or set "
-                    "BIFOGA_FIXTURES")
-    return path
+    """Real media made by the tests themselves (tests/media.py): photo_gps.jpg, clip.mp4,
+    document.pdf, tone.mp3. Nothing outside the repository is read."""
+    from tests.media import media_dir
+
+    return media_dir()
 
 
 # --- reference backend (server/) -----------------------------------------------------------

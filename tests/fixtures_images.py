@@ -6,12 +6,9 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from pathlib import Path
 
 import piexif
 from PIL import Image, ImageCms
-
-FIXTURE = Path("/work/shared/fixtures/photo_gps.jpg")
 
 # Distinctive values: their bytes cannot occur by chance in the output.
 LAT = ((59, 1), (20, 1), (123457, 10000))

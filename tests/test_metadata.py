@@ -17,13 +17,15 @@ from PIL import Image
 from bifoga import imaging, metadata
 from bifoga.metadata import MetadataError
 from tests import fixtures_images as fx
+from tests.bounds import RUNAWAY_SECONDS
+from tests.media import media_path
 
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
 def photo() -> bytes:
-    return fx.FIXTURE.read_bytes()
+    return media_path("photo_gps.jpg").read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -543,7 +545,7 @@ def _check_arbitrary(data: bytes, gps_blobs: tuple[bytes, ...] = ()) -> None:
     for blob in gps_blobs:
         if blob in data and metadata.detect_format(data) in ("jpeg", "png", "webp"):
             assert blob not in result.data
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < RUNAWAY_SECONDS
 
 
 @settings(max_examples=300, deadline=1000)
@@ -667,13 +669,13 @@ def test_reduce_to_fit_flattens_transparency():
     assert im.info.get("icc_profile") == fx.srgb_icc()
 
 
-def test_strip_timing_large_jpeg(big_noisy_jpeg):
+def test_strip_of_a_large_jpeg_ends_and_keeps_the_scan(big_noisy_jpeg):
     start = time.perf_counter()
     result = metadata.strip(big_noisy_jpeg)
     elapsed = time.perf_counter() - start
     assert fx.gps_rational_bytes() not in result.data
     assert fx.scan_data(result.data) == fx.scan_data(big_noisy_jpeg)
-    assert elapsed < 2.0
+    assert elapsed < RUNAWAY_SECONDS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -692,7 +694,7 @@ def test_pathological_inputs_are_bounded():
         start = time.perf_counter()
         with pytest.raises(MetadataError):
             metadata.strip(data)
-        assert time.perf_counter() - start < 1.0
+        assert time.perf_counter() - start < RUNAWAY_SECONDS
 
 
 def test_jpeg_fill_bytes_and_bad_icc():
@@ -729,4 +731,5 @@ def test_metadata_module_does_not_need_pillow():
         "assert r.orientation == 6 and 'gps' in r.removed\n"
     )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    subprocess.run([sys.executable, "-c", code, str(fx.FIXTURE)], cwd=root, check=True)
+    photo = str(media_path("photo_gps.jpg"))
+    subprocess.run([sys.executable, "-c", code, photo], cwd=root, check=True)

@@ -26,6 +26,7 @@ from PIL import Image
 from bifoga import metadata
 from bifoga.metadata import MetadataError
 from tests import fixtures_images as fx
+from tests.bounds import RUNAWAY_SECONDS
 
 # ---------------------------------------------------------------------------------------------
 # Building HEIF files
@@ -525,7 +526,7 @@ def test_large_file_is_fast():
     h = make_heif(coded=coded)
     start = time.perf_counter()
     out = metadata.strip(h.data).data
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < RUNAWAY_SECONDS
     assert_no_gps(out)
     assert h.payload(out, h.image) == coded
 
@@ -540,7 +541,7 @@ def test_pathological_boxes_are_bounded():
         start = time.perf_counter()
         with pytest.raises(MetadataError):
             metadata.strip(data)
-        assert time.perf_counter() - start < 1.0
+        assert time.perf_counter() - start < RUNAWAY_SECONDS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -555,7 +556,7 @@ def _check(data: bytes) -> None:
         kept = metadata.strip(data, keep_capture_date=True)
     except MetadataError:
         return
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < RUNAWAY_SECONDS
     for out in (result.data, kept.data):
         assert isinstance(out, bytes)
         if metadata.detect_format(data) in ("heic", "heif"):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import os
 import random
 import time
 from pathlib import Path
@@ -32,12 +31,10 @@ from tests.live_server import (
     pdf_like,
     run_async,
 )
+from tests.media import media_path
 from tests.tus_io import Drop, FakeClock, Hang, HttpxTusIO, MemoryTusIO
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(os.environ.get("BIFOGA_FIXTURES", ROOT.parent / "shared" / "fixtures"))
-if not FIXTURES.is_dir():
-    FIXTURES = Path("/work/shared/fixtures")
 
 ENDPOINT = "https://care.example/api/visits/v1/uploads"
 AUTH = {"Authorization": "Bearer secret-token"}
@@ -651,7 +648,7 @@ async def timed_upload(base: str, data: bytes, chunk_size: int | None) -> tuple[
 
 
 def test_real_clip_in_one_patch(server):
-    clip = (FIXTURES / "clip.mp4").read_bytes()
+    clip = media_path("clip.mp4").read_bytes()
     visit = Visit(server)
 
     async def scenario():
@@ -680,7 +677,7 @@ def test_real_9_5_mb_upload(server, chunk_size):
 
 
 def test_real_document_end_to_end_with_non_ascii_name(server):
-    pdf = (FIXTURES / "document.pdf").read_bytes()
+    pdf = media_path("document.pdf").read_bytes()
     visit = Visit(server)
 
     async def scenario():
