@@ -42,3 +42,25 @@ def visit_from_fragment(fragment):
     if not visit_id or not token:
         return None, None
     return visit_id, token
+
+
+def visit_for_tab(fragment, remembered):
+    """Which visit this tab shows, and what the tab keeps for a reload.
+
+    The link's token must not stay in the address bar or the browser history of a shared
+    computer, so the app takes it out of the URL once read and keeps it in this tab's
+    sessionStorage only (`remembered`: what the tab kept before, or None). A link in the address
+    bar wins over what the tab kept. Returns (visit_id, token, to_remember); to_remember is the
+    'visit=…&token=…' text to keep, or None when there is no visit.
+    """
+    visit_id, token = visit_from_fragment(fragment)
+    if visit_id is None:
+        visit_id, token = visit_from_fragment(remembered or "")
+    if visit_id is None:
+        return None, None, None
+    return visit_id, token, "visit=" + _quote(visit_id) + "&token=" + _quote(token)
+
+
+def _quote(value):
+    # The inverse of _unquote for the characters that would break 'a=1&b=2' apart.
+    return value.replace("%", "%25").replace("&", "%26").replace("=", "%3D").replace("#", "%23")

@@ -147,6 +147,7 @@ print(formatting.format_size(int(3.2 * 1024 * 1024), 'sv'))
 print(formatting.format_time('2026-11-27T14:05:03Z', 'sv', 60))
 print(formatting.format_datetime('2026-12-31T23:30:00Z', 'sv', 60))
 print(links.visit_from_fragment('#visit=abc&token=a%3Db'))
+print(links.visit_for_tab('', 'visit=a%26&token=b'))
 print(i18n.text('sv', 'refusal.audio_not_allowed', name='semester.jpg'))
 print(formatting.refusal_message('too_large', 'x.pdf', 10485761, 10485760, 'en'))
 s = Store({'a': 1}); s.patch(a=2); print(s.get('a'))
@@ -155,6 +156,7 @@ print(check_size(10485761, 10485760))
     out = run_micropython(code, files).splitlines()
     assert out == [
         "3,2 MB", "15:05", "2027-01-01 00:30", "('abc', 'a=b')",
+        "('a&', 'b', 'visit=a%26&token=b')",
         "semester.jpg är en ljudfil. Ljudfiler kan inte skickas.",
         "x.pdf is 10 MB, larger than 10 MB. Choose a smaller file.", "2", "too_large",
     ]
@@ -214,3 +216,22 @@ def test_every_refusal_reason_has_its_text_in_both_languages():
         for lang in ("sv", "en"):
             assert refusals.catalogue_key(reason) in i18n.CATALOGUE[lang], (reason, lang)
     assert refusals.catalogue_key("no_such_reason") == "refusal.type_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("fragment", "remembered", "expected"),
+    [
+        ("#visit=v1&token=t1", None, ("v1", "t1", "visit=v1&token=t1")),
+        ("", "visit=v1&token=t1", ("v1", "t1", "visit=v1&token=t1")),
+        ("#visit=v2&token=t2", "visit=v1&token=t1", ("v2", "t2", "visit=v2&token=t2")),
+        ("#visit=v2", "visit=v1&token=t1", ("v1", "t1", "visit=v1&token=t1")),
+        ("", None, (None, None, None)),
+        ("", "garbage", (None, None, None)),
+        ("#visit=a%26b&token=x%3Dy", None, ("a&b", "x=y", "visit=a%26b&token=x%3Dy")),
+    ],
+)
+def test_the_tab_keeps_the_visit_once_the_link_leaves_the_address_bar(fragment, remembered,
+                                                                        expected):
+    assert links.visit_for_tab(fragment, remembered) == expected
+    if expected[2]:  # what the tab keeps reads back as the same visit
+        assert links.visit_for_tab("", expected[2]) == expected
