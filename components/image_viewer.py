@@ -143,10 +143,6 @@ class ImageViewer(Component):
         if self.root.open:
             self.root.close()
 
-    @property
-    def is_open(self):
-        return bool(self.root.open)
-
     # --- view changes ----------------------------------------------------------------------
     def _size(self):
         return float(self.stage.clientWidth), float(self.stage.clientHeight)

@@ -186,6 +186,7 @@ def test_pick_checks_each_file_and_the_model_decides_what_is_sent():
 
     store, flows = run(go())
     recs = {r["name"]: r for r in store.state["attachments"]}
+    assert all(r["status"] in model.STATUSES for r in recs.values())
     assert store.state["dialog"] == model.PREVIEW
     assert recs["a.jpg"]["status"] == model.READY and recs["a.jpg"]["typed"]
     assert recs["a.jpg"]["removed"] == ["gps", "datetime"] and recs["a.jpg"]["has_date"]
