@@ -27,7 +27,7 @@ static/vendor/.stamp: package-lock.json runtime-wheels.txt scripts/vendor_runtim
 	$(PY) scripts/vendor_runtime.py
 
 # The main thread's modules in one request (scripts/bundle_app.py follows main.py's imports).
-static/build/app.tar.gz: main.py $(wildcard bifoga/*.py components/*.py controllers/*.py) scripts/bundle_app.py
+static/build/app.tar.gz: main.py $(wildcard bifoga/*.py components/*.py) scripts/bundle_app.py
 	$(PYTHON) scripts/bundle_app.py
 
 vendor: node_modules/.installed $(VENV)/.installed

@@ -1,8 +1,10 @@
-"""Bifoga's main thread (MicroPython): state, wiring, start.
+"""Bifoga's main thread (MicroPython): builds the model, the adapters, the flows and the
+components, connects them, and starts.
 
-The components build the DOM and raise events; the controllers (sending, viewing, ending) hold
-the flows that span several components; the Pyodide worker (worker.py) checks and uploads
-files. This file connects them through one store.
+The model (bifoga/model.py) holds the state; the flows (bifoga/flows.py) run the I/O through
+the adapters and change the model through bifoga/transitions.py; each component renders its
+slice of the model and raises events, which are connected to the flows here and only here.
+The Pyodide worker (worker.py) checks and uploads files.
 """
 
 import asyncio
@@ -11,15 +13,18 @@ from pyscript import create_named_worker, document, window
 
 window.performance.mark("bifoga:main-start")
 
-from bifoga.formatting import format_size
+from bifoga.adapters import RequestError
+from bifoga.flows import Flows
 from bifoga.i18n import pick_lang, text
 from bifoga.links import parse_params, visit_from_fragment
-from bifoga.state import Store
+from bifoga.model import CONFIRM_END, Model, initial_state
+from bifoga.transitions import error_detail
 from components.announcer import Announcer
-from components.api_client import ApiClient, ApiError
+from components.api_client import ApiClient
+from components.browser import Browser
 from components.composer import Composer
 from components.confirm_dialog import ConfirmDialog
-from components.dom import h
+from components.dom import element
 from components.drop_zone import DropZone
 from components.image_viewer import ImageViewer
 from components.message_list import MessageList
@@ -27,201 +32,107 @@ from components.picker import Picker
 from components.preview_dialog import PreviewDialog
 from components.reminder_dialog import ReminderDialog
 from components.visit_header import VisitHeader
-from controllers.ending import Ending
-from controllers.sending import Sending
-from controllers.viewing import Viewing, error_detail
+from components.worker_client import WorkerClient
 
 window.performance.mark("bifoga:imported")
 WORKER_NAME = "bifoga-worker"
-LONG_POLL_SECONDS = 25
-
-lang = pick_lang(parse_params(str(window.location.search)).get("lang"))
-document.documentElement.lang = lang
-document.title = text(lang, "app.title")
-visit_id, token = visit_from_fragment(str(window.location.hash))
-api_base = str(document.querySelector('meta[name="bifoga-api-base"]').content or "/api")
-utc_offset = -int(window.Date.new().getTimezoneOffset())
-
-store = Store({"config": None, "visit": None, "cursor": 0, "worker": None, "uploading": False})
-worker_ready = asyncio.Event()
-api = ApiClient(api_base, visit_id or "", token or "")
-
-# --- components and controllers -------------------------------------------------------------
-app = document.getElementById("app")
-header = VisitHeader(lang, utc_offset)
-announcer = Announcer(lang)
-composer = Composer(lang)
-picker = Picker(lang)
-drop_zone = DropZone(lang)
-preview = PreviewDialog(lang)
-viewer = ImageViewer(lang)
-confirm_end = ConfirmDialog(lang, "end-confirm", "end.confirm_title", "end.confirm_text",
-                            "end.confirm", "end.back")
-viewing = Viewing(lang, store, api, viewer, announcer)
-messages = None  # these three need the role, known once the visit is loaded
-reminder = None
-sending = None
 
 
-def t(key, **values):
-    return text(lang, key, **values)
+def described(files):
+    """(File, name, size, mime) for each File, as the flows take them."""
+    return [(f, str(f.name), int(f.size), str(f.type)) for f in files]
 
 
-# --- handlers -------------------------------------------------------------------------------
-def on_send(body):
-    async def run():
-        composer.set_enabled(False)
-        try:
-            messages.add(await api.send_text(body))
-            composer.clear()
-            announcer.clear_warning()
-        except ApiError as exc:
-            announcer.warn(t("upload.visit_ended") if exc.status == 409 else
-                           t("composer.send_failed", detail=error_detail(lang, exc)))
-        finally:
-            composer.set_enabled(is_open())
-            composer.textarea.focus()
-    asyncio.create_task(run())
+def mount(app, store, flows, lang, utc_offset):
+    """Build the components for the loaded visit, subscribe them, connect their events."""
+    spawn = flows.spawn
+    role = store.get("visit")["role"]
+    header = VisitHeader(lang, utc_offset)
+    messages = MessageList(lang, role, utc_offset, flows.inline_url)
+    announcer = Announcer(lang)
+    composer = Composer(lang)
+    picker = Picker(lang)
+    drop_zone = DropZone(lang)
+    preview = PreviewDialog(lang, lambda key: flows.files.get(key))
+    viewer = ImageViewer(lang, utc_offset)
+    reminder = ReminderDialog(lang, role, utc_offset)
+    confirm_end = ConfirmDialog(lang, CONFIRM_END, "end-confirm", "end.confirm_title",
+                                "end.confirm_text", "end.confirm", "end.back")
+
+    header.on("end", lambda: spawn(flows.end_requested()))
+    header.on("reminder", lambda: spawn(flows.end_requested()))
+    reminder.on("end", lambda: spawn(flows.end_from_reminder()))
+    reminder.on("end_anyway", lambda: spawn(flows.end_confirmed()))
+    reminder.on("back", flows.back)
+    reminder.on("mark", lambda att_id, mark: spawn(flows.mark(att_id, mark)))
+    reminder.on("download", lambda att: spawn(flows.download(att)))
+    reminder.on("download_all", lambda: spawn(flows.download_all()))
+    confirm_end.on("confirm", lambda: spawn(flows.end_confirmed()))
+    confirm_end.on("back", flows.back)
+    messages.on("enlarge", lambda att: spawn(flows.enlarge(att)))
+    messages.on("download", lambda att: spawn(flows.download(att)))
+    messages.on("unshowable", flows.image_unshowable)
+    viewer.on("step", lambda delta: spawn(flows.step(delta)))
+    viewer.on("save", lambda att: spawn(flows.download(att)))
+    viewer.on("closed", flows.viewer_closed)
+    composer.on("send", lambda body: spawn(flows.send_text(body)))
+    picker.on("picked", lambda files: spawn(flows.pick(described(files))))
+    drop_zone.on("dropped", lambda files: spawn(flows.pick(described(files))))
+    preview.on("upload", lambda: spawn(flows.upload()))
+    preview.on("cancel", flows.cancel)
+    preview.on("keep_date", lambda key, keep: spawn(flows.keep_date(key, keep)))
+    preview.on("reduce", lambda key: spawn(flows.reduce(key)))
+
+    footer = element("div", {"class": "chat-footer"}, [composer.root, picker.root])
+    main = element("main", {"class": "visit", "id": "visit"},
+                   [header.root, messages.root, announcer.root, footer, drop_zone.root])
+    app.replaceChildren(main, preview.root, viewer.root, reminder.root, confirm_end.root)
+    drop_zone.attach(main)
+    for component in (header, messages, announcer, composer, picker, drop_zone, preview,
+                      viewer, reminder, confirm_end):
+        component.watch(store)
 
 
-def on_files(files):
-    if is_open() and store.get("config"):
-        sending.picked(files)
-
-
-def on_upload():
-    sending.upload({"token": token, "visit_id": visit_id, "api_base": api_base})
-
-
-def is_open():
-    return (store.get("visit") or {}).get("state") == "open"
-
-
-def render_visit(state, changed):
-    visit = state["visit"]
-    if not visit:
-        return
-    header.update(visit, bool(messages.attachment_count()))
-    composer.set_enabled(is_open())
-    picker.set_enabled(is_open() and state["config"] is not None)
-    drop_zone.set_enabled(is_open() and state["config"] is not None)
-    if not is_open() and "visit" in changed:
-        # After the end nothing more can be sent, and the app drops its in-memory copies.
-        if preview.is_open:
-            sending.cancel()
-        viewing.drop()
-
-
-def render_config(state, changed):
-    config = state["config"]
-    picker.set_accept(config["accept"])
-    picker.set_limits_text(t("picker.limits", max=format_size(config["max_attachment_bytes"],
-                                                              lang)))
-
-
-async def poll_messages():
-    """Long polling: new messages and files from the other side appear without reloading."""
-    wait = 0
-    failures = 0
-    while True:
-        try:
-            data = await api.messages(store.get("cursor"), wait)
-        except ApiError as exc:
-            if exc.status in (401, 403, 404):
-                announcer.warn(t("app.bad_link"))
-                return
-            failures += 1
-            announcer.warn(t("chat.connection_lost"))
-            await asyncio.sleep(min(10, 0.5 * 2 ** min(failures, 5)))
-            continue
-        if failures:
-            announcer.clear_warning()
-        failures = 0
-        for message in data["messages"]:
-            messages.add(message)
-        store.patch(cursor=data["cursor"])
-        visit = store.get("visit")
-        if data.get("state") and visit and data["state"] != visit.get("state"):
-            store.patch(visit=await api.visit())
-        if data.get("state") == "ended":
-            return  # nothing can arrive after the end
-        wait = LONG_POLL_SECONDS
-
-
-async def connect_worker():
+async def connect_worker(flows):
     # Started after the UI is usable: Pyodide's download and compile never delay the paperclip.
     engine = await create_named_worker("./worker.py", WORKER_NAME, "./worker.toml")
     # Progress can't travel as a call argument ("could not be cloned"): the worker calls these.
-    engine.on_upload_progress = lambda key, sent, total: sending.progress(key, sent, total)
-    engine.on_upload_state = lambda key, state: sending.state(key, state)
-    store.patch(worker=engine)
-    worker_ready.set()
+    engine.on_upload_progress = lambda key, sent, total: flows.upload_progress(key, sent, total)
+    engine.on_upload_state = lambda key, state: flows.upload_state(key, state)
+    flows.worker = WorkerClient(engine)
+    flows.worker_connected()
     window.bifogaWorkerReady = window.performance.now()
 
 
-# --- wiring and start -----------------------------------------------------------------------
-def mount():
-    global messages, reminder, sending
-    role = store.get("visit")["role"]
-    messages = MessageList(lang, role, utc_offset, viewing.url)
-    reminder = ReminderDialog(lang, role, utc_offset)
-    viewing.messages = messages
-    sending = Sending(lang, store, preview, messages, announcer, picker, worker_ready)
-    ending = Ending(lang, store, api, header, reminder, confirm_end, announcer, viewing)
-
-    header.on("end", ending.requested)
-    header.on("reminder", ending.requested)
-    reminder.on("end", ending.confirmed)
-    reminder.on("back", ending.back)
-    reminder.on("mark", ending.mark)
-    reminder.on("download", viewing.download)
-    reminder.on("download_all", ending.download_all)
-    confirm_end.on("confirm", ending.confirmed)
-    confirm_end.on("back", ending.back)
-    messages.on("enlarge", viewing.enlarge)
-    messages.on("download", viewing.download)
-    viewer.on("step", viewing.step)
-    viewer.on("save", viewing.download)
-    viewer.on("copy", viewing.copy)
-    composer.on("send", on_send)
-    picker.on("picked", on_files)
-    drop_zone.on("dropped", on_files)
-    preview.on("upload", on_upload)
-    preview.on("cancel", sending.cancel)
-    store.subscribe(render_visit, ("visit", "config"))
-    store.subscribe(render_config, ("config",))
-
-    footer = h("div", {"class": "chat-footer"}, [composer.root, picker.root])
-    main = h("main", {"class": "visit", "id": "visit"},
-             [header.root, messages.root, announcer.root, footer, drop_zone.root])
-    app.replaceChildren(main, preview.root, viewer.root, reminder.root, confirm_end.root)
-    drop_zone.attach(main)
-
-
-def show_fatal(message):
-    app.replaceChildren(h("p", {"class": "app-error", "role": "alert"}, content=message))
-
-
 async def start():
+    lang = pick_lang(parse_params(str(window.location.search)).get("lang"))
+    document.documentElement.lang = lang
+    document.title = text(lang, "app.title")
+    app = document.getElementById("app")
+    visit_id, token = visit_from_fragment(str(window.location.hash))
     if not visit_id:
-        show_fatal(t("app.bad_link"))
+        show_fatal(app, text(lang, "app.bad_link"))
         return
+    api_base = str(document.querySelector('meta[name="bifoga-api-base"]').content or "/api")
+    store = Model(initial_state(lang))
+    flows = Flows(store, ApiClient(api_base, visit_id, token or ""), None, Browser())
     window.performance.mark("bifoga:built")
     try:
-        config, visit = await asyncio.gather(api.config(), api.visit())
+        await flows.load()
         window.performance.mark("bifoga:loaded")
-    except ApiError as exc:
+    except RequestError as exc:
         key = "app.bad_link" if exc.status in (401, 403, 404) else "app.load_failed"
-        show_fatal(t(key, detail=error_detail(lang, exc)))
+        show_fatal(app, text(lang, key, detail=error_detail(store.state, exc.status)))
         return
-    store.patch(visit=visit)
-    mount()
-    store.patch(config=config)
-    render_visit(store.snapshot(), ["visit"])
+    mount(app, store, flows, lang, -int(window.Date.new().getTimezoneOffset()))
     document.body.setAttribute("data-ready", "true")
     window.bifogaReady = window.performance.now()
-    asyncio.create_task(poll_messages())
-    asyncio.create_task(connect_worker())
+    flows.spawn(flows.poll())
+    flows.spawn(connect_worker(flows))
+
+
+def show_fatal(app, message):
+    app.replaceChildren(element("p", {"class": "app-error", "role": "alert"}, content=message))
 
 
 asyncio.create_task(start())

@@ -8,8 +8,9 @@
   bytes (a Blob body is about 5 times faster than a Uint8Array one in Chromium), then the chat
   message that announces the file.
 - cancel_upload: stops the upload and terminates it on the server.
-Progress and state go back through `sync.on_upload_progress` / `sync.on_upload_state`, which
-main.py sets on the worker object; callbacks can't be passed as call arguments.
+What each call takes and answers is bifoga/worker_contract.py, on both sides. Progress and state
+go back through `sync.on_upload_progress` / `sync.on_upload_state`, which the main thread sets on
+the worker object; callbacks can't be passed as call arguments.
 """
 
 import asyncio
@@ -23,10 +24,12 @@ import pyodide_http
 from pyodide.ffi import JsException, create_proxy, to_js
 from pyscript import sync
 
-from bifoga import imaging
+from bifoga import imaging, refusals
 from bifoga.metadata import MetadataError, strip
+from bifoga.retry import parse_retry_after, should_retry
 from bifoga.sniff import classify
 from bifoga.tus_client import Response, TusError, Upload
+from bifoga.worker_contract import Checked, Reduced, Uploaded, UploadRequest
 
 pyodide_http.patch_all()
 
@@ -131,22 +134,25 @@ def _blob(data, mime):
     return js.Blob.new(to_js([to_js(memoryview(data))]), to_js({"type": mime}))
 
 
-async def _decoded_size(blob):
-    """(width, height) as the browser displays it (EXIF orientation applied), or None."""
+async def _decodes(blob):
+    """Whether the browser can decode the image (the one it would show)."""
     try:
         bitmap = await js.createImageBitmap(blob)
     except JsException:
-        return None
-    size = (int(bitmap.width), int(bitmap.height))
+        return False
     bitmap.close()
-    return size
+    return True
+
+
+def _elapsed_ms(started):
+    return round(float(js.performance.now() - started), 1)
 
 
 async def prepare_attachment(file, name, key, keep_capture_date, max_bytes):
     """Check a picked file by its content and, for a photo, remove its metadata here.
 
-    Returns JSON: the verdict, what was removed, the size to send, and whether a too large
-    photo can be reduced. The processed bytes wait in the worker until upload or discard.
+    Answers worker_contract.Checked (as JSON). The processed bytes wait in the worker until
+    upload or discard.
     """
     started = js.performance.now()
     _prepared.pop(str(key), None)
@@ -154,40 +160,37 @@ async def prepare_attachment(file, name, key, keep_capture_date, max_bytes):
         data = _read_file(file)
         verdict = classify(data, str(name))
     except Exception as exc:  # noqa: BLE001 - report, never crash the worker
-        return json.dumps({"ok": False, "reason": "check_failed", "detail": str(exc)[:200]})
-    result = {"ok": verdict.ok, "mime": verdict.mime, "category": verdict.category,
-              "reason": verdict.reason, "size": len(data), "removed": [], "width": None,
-              "height": None, "reducible": False, "inline": verdict.category != "document"}
+        return Checked(reason=refusals.CHECK_FAILED, detail=str(exc)[:200]).to_json()
+    result = Checked(ok=verdict.ok, mime=verdict.mime, category=verdict.category,
+                     reason=verdict.reason, size=len(data), removed=[])
     if not verdict.ok or verdict.category != "image":
-        result["processing_ms"] = round(float(js.performance.now() - started), 1)
-        return json.dumps(result)
+        result.processing_ms = _elapsed_ms(started)
+        return result.to_json()
     too_large = len(data) > int(max_bytes)
     out = data
     if verdict.mime in STRIPPABLE:
         try:
             stripped = strip(data, keep_capture_date=bool(keep_capture_date))
         except MetadataError as exc:
-            return json.dumps({**result, "ok": False, "reason": "image_does_not_decode",
-                               "detail": str(exc)[:200]})
+            return Checked(mime=verdict.mime, category=verdict.category, size=len(data),
+                           reason=refusals.IMAGE_DOES_NOT_DECODE,
+                           detail=str(exc)[:200]).to_json()
         out = stripped.data
-        result["removed"] = list(stripped.removed)
+        result.removed = list(stripped.removed)
     blob = _blob(out, verdict.mime)
-    size = await _decoded_size(blob) if verdict.mime in BROWSER_DECODABLE else None
-    if size is None and verdict.mime in BROWSER_DECODABLE:
-        return json.dumps({**result, "ok": False, "reason": "image_does_not_decode"})
-    if size is None:
-        # HEIC: Chromium can't show it, so it travels as a file card, metadata removed all the same.
-        result["inline"] = False
-    else:
-        result["width"], result["height"] = size
-    result["size"] = len(out)
-    result["reducible"] = too_large and verdict.mime in BROWSER_DECODABLE
+    # HEIC: Chromium can't show it, so it is not decoded here; it travels as a file card,
+    # metadata removed all the same.
+    if verdict.mime in BROWSER_DECODABLE and not await _decodes(blob):
+        result.ok, result.reason = False, refusals.IMAGE_DOES_NOT_DECODE
+        return result.to_json()
+    result.size = len(out)
+    result.reducible = too_large and verdict.mime in BROWSER_DECODABLE
     if too_large:
-        result.update(ok=False, reason="too_large")
+        result.ok, result.reason = False, refusals.TOO_LARGE
     else:
         _prepared[str(key)] = {"blob": blob, "size": len(out), "mime": verdict.mime}
-    result["processing_ms"] = round(float(js.performance.now() - started), 1)
-    return json.dumps(result)
+    result.processing_ms = _elapsed_ms(started)
+    return result.to_json()
 
 
 async def reduce_attachment(file, key, max_bytes):
@@ -195,7 +198,7 @@ async def reduce_attachment(file, key, max_bytes):
 
     With Pillow in the worker it does the work; without it, the browser's own decoder and
     encoder (createImageBitmap + OffscreenCanvas.convertToBlob). Either way the result is an
-    upright JPEG with no metadata at all.
+    upright JPEG with no metadata at all. Answers worker_contract.Reduced (as JSON).
     """
     max_bytes = int(max_bytes)
     started = js.performance.now()
@@ -203,7 +206,7 @@ async def reduce_attachment(file, key, max_bytes):
         try:
             reduced = imaging.reduce_to_fit(_read_file(file), max_bytes, MIN_LONG_SIDE)
         except MetadataError as exc:
-            return json.dumps({"ok": False, "detail": str(exc)[:200]})
+            return Reduced(detail=str(exc)[:200]).to_json()
         blob, width, height = _blob(reduced.data, "image/jpeg"), reduced.width, reduced.height
     else:
         bitmap = await js.createImageBitmap(file)
@@ -220,11 +223,10 @@ async def reduce_attachment(file, key, max_bytes):
                 break
         bitmap.close()
         if blob is None:
-            return json.dumps({"ok": False, "detail": "could not reduce"})
+            return Reduced(detail="could not reduce").to_json()
     _prepared[str(key)] = {"blob": blob, "size": int(blob.size), "mime": "image/jpeg"}
-    return json.dumps({"ok": True, "size": int(blob.size), "width": width, "height": height,
-                       "mime": "image/jpeg",
-                       "processing_ms": round(float(js.performance.now() - started), 1)})
+    return Reduced(ok=True, size=int(blob.size), width=width, height=height,
+                   processing_ms=_elapsed_ms(started)).to_json()
 
 
 def discard_prepared(key):
@@ -233,12 +235,10 @@ def discard_prepared(key):
 
 
 async def _post_json(url, token, payload):
-    """POST JSON, trying again after a lost connection, 408, 423, 429 or 5xx (bifoga.retry:
-    0.5, 1, 3, 5 s... for up to 30 s, at least Retry-After). Returns (status, body) of the
-    final answer; ConnectionError if none came. Safe for the finalisation: the server answers
-    a repeat with 200 and the message it already made."""
-    from bifoga.retry import parse_retry_after, should_retry
-
+    """POST JSON, trying again after a lost connection, 408, 423, 429 or 5xx, on the one retry
+    policy of an upload (bifoga.retry, as the tus transfer). Returns (status, body) of the final
+    answer; ConnectionError if none came. Safe for the finalisation: the server answers a
+    repeat with 200 and the message it already made."""
     data = json.dumps(payload).encode()
     headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
     started, attempt = float(js.performance.now()), 0
@@ -262,11 +262,11 @@ async def _post_json(url, token, payload):
         await asyncio.sleep(delay)
 
 
-async def upload_attachment(file, params_json):
-    """Upload over tus, then post the chat message that announces the file. Returns JSON."""
-    params = json.loads(str(params_json))
-    key, token = params["key"], params["token"]
-    base = params["api_base"].rstrip("/") + "/visits/" + params["visit_id"]
+async def upload_attachment(file, request_json):
+    """Upload over tus to the request's endpoint, then post the chat message that announces
+    the file. Takes worker_contract.UploadRequest, answers worker_contract.Uploaded (JSON)."""
+    request = UploadRequest.from_json(request_json)
+    key, token = request.key, request.token
 
     def progress(sent, total):
         sync.on_upload_progress(key, sent, total)
@@ -275,38 +275,37 @@ async def upload_attachment(file, params_json):
         sync.on_upload_state(key, value)
 
     # Send the processed bytes (metadata removed, or size reduced) when there are any.
-    prepared = _prepared.pop(str(key), None)
+    prepared = _prepared.pop(key, None)
     body = prepared["blob"] if prepared else file
-    mime = prepared["mime"] if prepared else params.get("mime") or ""
+    mime = prepared["mime"] if prepared else request.mime
     upload = Upload(
-        BrowserTusIO(body), _absolute(base + "/uploads"), int(body.size),
-        {"filename": params["name"], "filetype": mime},
+        BrowserTusIO(body), _absolute(request.endpoint), int(body.size),
+        {"filename": request.name, "filetype": mime},
         headers={"Authorization": "Bearer " + token}, on_progress=progress, on_state=state)
     _uploads[key] = upload
     started = js.performance.now()
     try:
         url = await upload.start()
         transferred = js.performance.now()
-        status, body = await _post_json(_absolute(base + "/attachments"), token,
+        status, body = await _post_json(_absolute(request.finalise_url), token,
                                         {"upload_id": url.rstrip("/").rsplit("/", 1)[-1]})
     except TusError as exc:
-        return json.dumps({"ok": False, "status": exc.status, "error": exc.code,
-                           "message": str(exc)})
+        return Uploaded(status=exc.status, error=exc.code, detail=str(exc)).to_json()
     except ConnectionError as exc:
-        return json.dumps({"ok": False, "status": None, "error": "network", "message": str(exc)})
+        return Uploaded(error="network", detail=str(exc)).to_json()
     finally:
         _uploads.pop(key, None)
     if status in (200, 201):  # 200: an earlier try had made the message, its answer was lost
         # Where the time went: the tus transfer, then the server's checks (finalisation).
-        timings = {"transfer_ms": round(float(transferred - started), 1),
-                   "finalise_ms": round(float(js.performance.now() - transferred), 1)}
-        return json.dumps({"ok": True, "message": json.loads(body), "timings": timings})
+        return Uploaded(ok=True, message=json.loads(body),
+                        transfer_ms=round(float(transferred - started), 1),
+                        finalise_ms=_elapsed_ms(transferred)).to_json()
     try:
         error = json.loads(body)
     except ValueError:
         error = {}
-    return json.dumps({"ok": False, "status": status, "error": error.get("error"),
-                       "message": error.get("message", "")})
+    return Uploaded(status=status, error=error.get("error"),
+                    detail=error.get("message", "")).to_json()
 
 
 async def cancel_upload(key):

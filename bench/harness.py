@@ -259,11 +259,10 @@ class Bench:
                                        timeout=FLOW_TIMEOUT_MS)
             except Exception as exc:
                 raise RuntimeError(f"bifoga: upload did not finish: {_page_state(page)}") from exc
-            # The worker's own split: the tus transfer, and the server's checks at finalisation.
-            split = json.loads(page.evaluate("window.bifogaLastUpload || '{}'"))
-            # The worker's own time for the photo: read, content check, metadata removal, decode.
-            split["worker_processing_ms"] = page.evaluate("window.bifogaLastProcessingMs")
-            return split
+            # The worker's own split (the tus transfer, the server's checks at finalisation) and
+            # its time for the photo (read, content check, metadata removal, decode), as the app
+            # records them: performance measures (components/worker_client.py).
+            return page.evaluate(measures.BIFOGA_WORKER_MEASURES_JS)
         if kind.name == "uppy":
             page.locator(".uppy-StatusBar-actionBtn--upload").click()
             page.wait_for_function("window.benchMarks.uploadDone !== undefined"

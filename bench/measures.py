@@ -285,3 +285,14 @@ def peak(samples: list, start: float | None = None, end: float | None = None) ->
     values = [v for t, v in samples
               if (start is None or t >= start) and (end is None or t <= end)]
     return max(values, default=None)
+
+# Where Bifoga's worker spent its time on the last photo and upload: the app records these as
+# performance measures on the page's timeline (components/worker_client.py).
+BIFOGA_WORKER_MEASURES_JS = """() => {
+  const last = (name) => {
+    const entries = performance.getEntriesByName(name, "measure");
+    return entries.length ? Math.round(entries[entries.length - 1].duration * 10) / 10 : null;
+  };
+  return {transfer_ms: last("bifoga:upload-transfer"), finalise_ms: last("bifoga:upload-finalise"),
+          worker_processing_ms: last("bifoga:worker-processing")};
+}"""

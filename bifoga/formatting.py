@@ -153,3 +153,64 @@ def card_info(attachment, lang):
     return text(lang, "attachment.card_info", kind=kind_label(attachment.get("category"), lang),
                 type=type_label(attachment.get("mime")),
                 size=format_size(attachment["size"], lang))
+
+
+def record_texts(rec, max_bytes, lang):
+    """What the preview says about one picked file (a bifoga.model record): its details line,
+    its status (role=status) and its alert (role=alert)."""
+    name, status = rec["name"], rec["status"]
+    kind = kind_label(rec["category"], lang)
+    if rec["reduced"]:
+        width, height = rec["reduced"]
+        details = text(lang, "reduce.done", size=format_size(rec["size"], lang),
+                       dimensions=text(lang, "meta.dimensions", width=width, height=height))
+    elif rec["typed"]:
+        details = text(lang, "preview.file_info_typed", name=name, kind=kind,
+                       type=type_label(rec["mime"]), size=format_size(rec["size"], lang))
+    else:
+        details = text(lang, "preview.file_info", name=name, kind=kind,
+                       size=format_size(rec["size"], lang))
+    says, alert = "", ""
+    if status == "checking":
+        says = text(lang, "preview.checking")
+    elif status == "ready":
+        says = text(lang, "preview.ready", name=name)
+    elif status == "reducing":
+        says = text(lang, "reduce.working")
+    elif status == "uploading":
+        says = (text(lang, "preview.reconnecting") if rec["reconnecting"] else
+                text(lang, "preview.uploading", name=name, percent=rec["progress"]))
+    elif status == "sent":
+        says = text(lang, "preview.sent", name=name)
+    elif status in ("refused", "failed"):
+        alert = _refusal_text(rec, max_bytes, lang)
+    return {"details": details, "status": says, "alert": alert}
+
+
+def _refusal_text(rec, max_bytes, lang):
+    reason, name = rec["reason"], rec["name"]
+    if reason == "check_failed":
+        return text(lang, "refusal.check_failed", name=name, detail=rec["detail"])
+    if reason == "reduce_failed":
+        return text(lang, "reduce.failed")
+    if reason == "visit_ended":
+        return text(lang, "upload.visit_ended")
+    if reason == "upload_failed":
+        code = rec["status_code"]
+        detail = (text(lang, "error.status", status=code) if code else
+                  text(lang, "error.network"))
+        return text(lang, "upload.failed", name=name, detail=detail)
+    return refusal_message(reason, name, rec["size"], max_bytes, lang)
+
+
+def sender_label(message, my_role, lang):
+    """"Du" for one's own messages, else the sender's name."""
+    if message["sender_role"] == my_role:
+        return text(lang, "chat.you")
+    return message.get("sender_name") or ""
+
+
+def sender_line(message, my_role, lang, utc_offset_minutes=0):
+    """'Alex Patient, 14:05' under an enlarged image."""
+    return (sender_label(message, my_role, lang) + ", "
+            + format_time(message["sent_at"], lang, utc_offset_minutes))

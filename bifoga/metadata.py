@@ -43,10 +43,7 @@ from __future__ import annotations
 
 import struct
 
-# parse_exif and build_exif are re-exported: part of this module's interface before the split.
 from bifoga.exif import CATEGORIES
-from bifoga.exif import build_exif as build_exif
-from bifoga.exif import parse_exif as parse_exif
 from bifoga.heif_meta import _heif
 from bifoga.jpeg_meta import _jpeg
 from bifoga.meta_common import MetadataError, Report, StripResult, _Acc

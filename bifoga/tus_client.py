@@ -19,10 +19,10 @@ Behaviour (see also docs/api.md):
   460, 5xx, and 409 (offset mismatch) on PATCH, unless the JSON body names a permanent
   condition (``too_many_uploads``, ``visit_ended``) -- switch the state to ``"reconnecting"``
   and start (or continue) a *failure streak*: waits of ``retry_delays`` (0.5, 1, 3, 5 s) and
-  then every ``retry_every`` (10 s); before each retry the client asks the server for its
-  offset (HEAD) and goes on from there. The last wait is shortened so that the last try
-  happens exactly ``give_up_after`` seconds after the streak began; if that fails too:
-  ``TusError("gave_up")``.
+  then every ``retry_every`` (10 s), the one retry policy of bifoga.retry; before each retry
+  the client asks the server for its offset (HEAD) and goes on from there. The last wait is
+  shortened so that the last try happens exactly ``give_up_after`` (120) seconds after the
+  streak began; if that fails too: ``TusError("gave_up")``.
   A ``Retry-After: <seconds>`` header on 429/503 lengthens a wait (never past the deadline).
   The state goes back to ``"uploading"`` as soon as the server answers again (HEAD ok); the
   streak (and so the schedule and the give-up clock) ends when the server acknowledges bytes
@@ -57,6 +57,15 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urljoin
 
+from bifoga.retry import (
+    GIVE_UP_AFTER,
+    RETRY_DELAYS,
+    RETRY_EVERY,
+    is_transient,
+    next_delay,
+    parse_retry_after,
+)
+
 __all__ = [
     "TUS_VERSION",
     "Response",
@@ -72,7 +81,7 @@ TUS_VERSION = "1.0.0"
 STATES = ("uploading", "reconnecting", "done", "failed", "cancelled")
 
 # 460: checksum mismatch (tus checksum extension), worth re-sending if an adapter checksums.
-_TRANSIENT_STATUS = frozenset({408, 423, 429, 460})
+_CHECKSUM_MISMATCH = 460
 # Body codes that make an otherwise transient status permanent (reference server, docs/api.md).
 _PERMANENT_CODES = frozenset({"too_many_uploads", "visit_ended"})
 _DEFAULT_CODES = {
@@ -216,15 +225,11 @@ def _error_message(body: bytes) -> str:
 
 
 def _is_transient_status(status: int) -> bool:
-    return status in _TRANSIENT_STATUS or 500 <= status <= 599
+    return status == _CHECKSUM_MISMATCH or is_transient(status)
 
 
 def _retry_after(resp: Response) -> float | None:
-    raw = resp.headers.get("retry-after")
-    if raw is None:
-        return None
-    raw = raw.strip()
-    return float(raw) if raw.isascii() and raw.isdigit() else None
+    return parse_retry_after(resp.headers.get("retry-after"))
 
 
 class _Transient(Exception):
@@ -248,9 +253,9 @@ class Upload:
         metadata: Mapping[str, str],
         headers: Mapping[str, str] | None = None,
         chunk_size: int | None = None,
-        retry_delays: Iterable[float] = (0.5, 1, 3, 5),
-        retry_every: float = 10,
-        give_up_after: float = 120,
+        retry_delays: Iterable[float] = RETRY_DELAYS,
+        retry_every: float = RETRY_EVERY,
+        give_up_after: float = GIVE_UP_AFTER,
         on_progress: Callable[[int, int], None] | None = None,
         on_state: Callable[[str], None] | None = None,
         url: str | None = None,
@@ -402,21 +407,16 @@ class Upload:
             self._attempt = 0
         self._set_state("reconnecting")
         elapsed = now - self._streak_start
-        remaining = self.give_up_after - elapsed
-        if remaining <= 0:
+        delay = next_delay(self._attempt, elapsed, exc.wait_at_least, self.retry_delays,
+                           self.retry_every, self.give_up_after)
+        if delay is None:
             raise TusError(
                 "gave_up",
                 f"no progress for {elapsed:.0f} s, last failure: {exc}",
                 exc.status,
             ) from exc
-        if self._attempt < len(self.retry_delays):
-            delay = self.retry_delays[self._attempt]
-        else:
-            delay = self.retry_every
-        if exc.wait_at_least is not None:
-            delay = max(delay, exc.wait_at_least)
         self._attempt += 1
-        await self.io.sleep(min(delay, remaining))
+        await self.io.sleep(delay)
 
     async def _request(self, method: str, url: str, headers: dict[str, str]) -> Response:
         try:

@@ -1,16 +1,11 @@
-"""The browser's side of the API contract (openapi.yaml), through fetch. Any backend will do."""
+"""The browser's side of the API contract (openapi.yaml), through fetch: the flows' `api`
+adapter (bifoga/adapters.py). Any backend will do."""
 
 import json
 
 from pyscript import fetch, window
 
-
-class ApiError(Exception):
-    def __init__(self, status, code, message):
-        super().__init__(message or code or str(status))
-        self.status = status
-        self.code = code
-        self.message = message or ""
+from bifoga.adapters import RequestError
 
 
 class ApiClient:
@@ -35,13 +30,13 @@ class ApiClient:
         try:
             response = await fetch(url, **options)
         except Exception as exc:  # noqa: BLE001 - the browser raises a JS TypeError
-            raise ApiError(0, "network", str(exc)) from None
+            raise RequestError(0, "network", str(exc)) from None
         if not response.ok:
             try:
                 data = await response.json()
             except Exception:  # noqa: BLE001
                 data = {}
-            raise ApiError(response.status, data.get("error"), data.get("message"))
+            raise RequestError(response.status, data.get("error"), data.get("message"))
         return await response.json()
 
     async def config(self):
@@ -79,8 +74,8 @@ class ApiClient:
             response = await fetch(url, method="GET", cache="no-store",
                                    credentials="omit", headers=self._headers())
         except Exception as exc:  # noqa: BLE001
-            raise ApiError(0, "network", str(exc)) from None
+            raise RequestError(0, "network", str(exc)) from None
         if not response.ok:
-            raise ApiError(response.status, None, None)
+            raise RequestError(response.status, None, None)
         blob = await response.blob()
         return window.URL.createObjectURL(blob)

@@ -6,7 +6,7 @@ from pyscript.ffi import create_proxy, to_js
 from bifoga.i18n import text
 
 
-def h(tag, attrs=None, children=None, content=None):
+def element(tag, attrs=None, children=None, content=None):
     """Create an element. attrs: attribute dict (None values skipped); content: its text."""
     el = document.createElement(tag)
     if attrs:
@@ -61,8 +61,20 @@ class Listeners:
         self._items = []
 
 
+def set_text(el, value):
+    """Change an element's text only when it differs: a live region re-reads what is set."""
+    if str(el.textContent) != value:
+        el.textContent = value
+
+
 class Component:
-    """Base: a root element, listeners, text lookup, and events raised up to main.py."""
+    """Base: a root element, listeners, text lookup, and events raised to the wiring (main.py).
+
+    A component renders its slice of the model: `KEYS` names it, `render(state, changed)`
+    draws it, `watch(model)` subscribes the one to the other.
+    """
+
+    KEYS = ()
 
     def __init__(self, lang):
         self.lang = lang
@@ -72,6 +84,19 @@ class Component:
 
     def t(self, key, **values):
         return text(self.lang, key, **values)
+
+    def watch(self, store):
+        store.subscribe(self.render, self.KEYS)
+        self.render(store.state, list(self.KEYS))
+
+    def render(self, state, changed):
+        pass
+
+    def focus_requested(self, state, changed):
+        """The control named by the model's focus request, when it is new."""
+        if "focus" not in changed or not state.get("focus"):
+            return None
+        return state["focus"][0]
 
     def on(self, name, callback):
         self._handlers.setdefault(name, []).append(callback)

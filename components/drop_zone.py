@@ -6,16 +6,20 @@ Raises "dropped"(list of File).
 
 from pyscript import document
 
-from components.dom import Component, h
+from bifoga import model
+from components.dom import Component, element
 
 
 class DropZone(Component):
+    KEYS = ("visit", "config")
+
     def __init__(self, lang):
         super().__init__(lang)
         self.enabled = False
         self.depth = 0  # dragenter/dragleave pairs, as they fire for every child element
-        self.root = h("div", {"class": "drop-zone", "hidden": True, "aria-hidden": "true"},
-                      [h("p", {"class": "drop-zone-text"}, content=self.t("drop.here"))])
+        self.root = element("div", {"class": "drop-zone", "hidden": True, "aria-hidden": "true"},
+                            [element("p", {"class": "drop-zone-text"},
+                                     content=self.t("drop.here"))])
 
     def attach(self, area):
         add = self.listeners.add
@@ -25,9 +29,9 @@ class DropZone(Component):
         add(area, "drop", self._drop)
         add(document, "paste", self._paste)
 
-    def set_enabled(self, enabled):
-        self.enabled = enabled
-        if not enabled:
+    def render(self, state, changed):
+        self.enabled = model.is_open(state) and state["config"] is not None
+        if not self.enabled:
             self._hide()
 
     def _has_files(self, event):

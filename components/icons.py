@@ -1,5 +1,7 @@
 """Inline SVG icons (static markup, never user data), hidden from assistive technology."""
 
+from components.dom import element
+
 _SVG = ('<svg aria-hidden="true" focusable="false" viewBox="0 0 24 24" width="20" height="20">'
         '{}</svg>')
 
@@ -29,7 +31,14 @@ CAMERA = _SVG.format(
 SEND = _SVG.format('<path fill="currentColor" d="M3 20.5l18-8.5L3 3.5l2.5 7L14 12l-8.5 1.5z"/>')
 
 
-def icon(el, markup):
-    """Put an icon's markup into an element made for it (a span with aria-hidden)."""
+def icon(markup, extra_class=""):
+    """A span holding an icon's markup, hidden from assistive technology."""
+    el = element("span", {"class": ("icon " + extra_class).strip(), "aria-hidden": "true"})
     el.innerHTML = markup
     return el
+
+
+def icon_button(markup, label, attrs):
+    """A button showing an icon and its label."""
+    return element("button", dict({"type": "button"}, **attrs),
+                   [icon(markup), element("span", {"class": "button-label"}, content=label)])

@@ -2,34 +2,41 @@
 
 The enlarged image is a real <img> of the image itself, so the browser's own right-click
 "Spara bild som…" and "Kopiera bild" work too. Esc, the close button or a click outside closes
-it; focus goes back to the magnifier that opened it.
-Raises "save"(attachment), "copy"(attachment, img) and "step"(delta).
+it (focus then goes back to the magnifier that opened it: the model's focus request).
+Renders the model's "viewer" slice; raises "save"(attachment), "step"(delta) and "closed".
 """
 
-from bifoga.formatting import format_size, type_label
+import asyncio
+
+from bifoga.formatting import format_size, sender_line, type_label
 from bifoga.viewer_math import PAN_STEP, View, pinch_factor
-from components.dom import Component, h, keep_focus_inside
+from components.clipboard import copy_image
+from components.dom import Component, element, keep_focus_inside
 
 
 class ImageViewer(Component):
-    def __init__(self, lang):
+    KEYS = ("viewer",)
+
+    def __init__(self, lang, utc_offset_minutes=0):
         super().__init__(lang)
+        self.utc_offset = utc_offset_minutes
         self.view = View()
         self.attachment = None
-        self._opener = None
+        self.shown = None  # the viewer state last drawn
         self._pointers = {}
         self._pinch_distance = 0.0
 
-        self.title = h("h2", {"id": "viewer-title", "class": "viewer-title"})
-        self.position = h("p", {"class": "viewer-position"})
-        self.close_button = h("button", {"type": "button", "class": "secondary viewer-close"},
-                              content=self.t("viewer.close"))
-        self.image = h("img", {"class": "viewer-image", "id": "viewer-image", "draggable": "false"})
-        self.stage = h("div", {"class": "viewer-stage", "id": "viewer-stage"}, [self.image])
-        self.zoom_label = h("output", {"class": "viewer-zoom", "aria-live": "polite"})
+        self.title = element("h2", {"id": "viewer-title", "class": "viewer-title"})
+        self.position = element("p", {"class": "viewer-position"})
+        self.close_button = element("button", {"type": "button", "class": "secondary viewer-close"},
+                                    content=self.t("viewer.close"))
+        self.image = element("img", {"class": "viewer-image", "id": "viewer-image",
+                                     "draggable": "false"})
+        self.stage = element("div", {"class": "viewer-stage", "id": "viewer-stage"}, [self.image])
+        self.zoom_label = element("output", {"class": "viewer-zoom", "aria-live": "polite"})
         self.prev_button = self._button("viewer.previous", lambda e: self.emit("step", -1), "‹")
         self.next_button = self._button("viewer.next", lambda e: self.emit("step", 1), "›")
-        toolbar = h("div", {"class": "viewer-toolbar", "role": "toolbar",
+        toolbar = element("div", {"class": "viewer-toolbar", "role": "toolbar",
                             "aria-controls": "viewer-stage"}, [
             self.prev_button,
             self._button("viewer.zoom_out", lambda e: self._zoom(-1), "−"),
@@ -39,29 +46,30 @@ class ImageViewer(Component):
             self._button("viewer.rotate", lambda e: self._rotate(), "⟳"),
             self.next_button,
         ])
-        self.save_button = h("button", {"type": "button", "class": "secondary"},
-                             content=self.t("viewer.save"))
-        self.copy_button = h("button", {"type": "button", "class": "secondary"},
-                             content=self.t("viewer.copy"))
-        self.info = h("p", {"class": "viewer-info"})
-        self.status = h("p", {"class": "viewer-status", "role": "status"})
-        help_text = h("p", {"class": "viewer-help", "id": "viewer-help"},
-                      content=self.t("viewer.help"))
-        self.root = h("dialog", {"id": "image-viewer", "class": "dialog image-viewer",
+        self.save_button = element("button", {"type": "button", "class": "secondary"},
+                                   content=self.t("viewer.save"))
+        self.copy_button = element("button", {"type": "button", "class": "secondary"},
+                                   content=self.t("viewer.copy"))
+        self.info = element("p", {"class": "viewer-info"})
+        self.status = element("p", {"class": "viewer-status", "role": "status"})
+        help_text = element("p", {"class": "viewer-help", "id": "viewer-help"},
+                            content=self.t("viewer.help"))
+        self.root = element("dialog", {"id": "image-viewer", "class": "dialog image-viewer",
                                  "aria-labelledby": "viewer-title",
                                  "aria-describedby": "viewer-help", "aria-modal": "true"}, [
-            h("div", {"class": "viewer-header"}, [self.title, self.position, self.close_button]),
+            element("div", {"class": "viewer-header"},
+                    [self.title, self.position, self.close_button]),
             self.stage, toolbar,
-            h("div", {"class": "viewer-footer"}, [
-                self.info, h("div", {"class": "viewer-actions"},
-                             [self.save_button, self.copy_button])]),
+            element("div", {"class": "viewer-footer"}, [
+                      self.info, element("div", {"class": "viewer-actions"},
+                                   [self.save_button, self.copy_button])]),
             self.status, help_text,
         ])
         add = self.listeners.add
         keep_focus_inside(self.listeners, self.root)
         add(self.close_button, "click", lambda e: self.close())
         add(self.save_button, "click", lambda e: self.emit("save", self.attachment))
-        add(self.copy_button, "click", lambda e: self.emit("copy", self.attachment, self.image))
+        add(self.copy_button, "click", self._copy)
         add(self.root, "close", self._closed)
         add(self.root, "click", self._backdrop_click)
         add(self.root, "keydown", self._keydown)
@@ -72,32 +80,45 @@ class ImageViewer(Component):
             add(self.stage, name, self._pointer_up)
 
     def _text_button(self, key, handler):
-        button = h("button", {"type": "button", "class": "viewer-tool"}, content=self.t(key))
+        button = element("button", {"type": "button", "class": "viewer-tool"}, content=self.t(key))
         self.listeners.add(button, "click", handler)
         return button
 
     def _button(self, key, handler, symbol):
-        button = h("button", {"type": "button", "class": "viewer-tool", "aria-label": self.t(key),
-                              "title": self.t(key)},
-                   [h("span", {"aria-hidden": "true"}, content=symbol)])
+        button = element("button", {"type": "button", "class": "viewer-tool",
+                                     "aria-label": self.t(key), "title": self.t(key)},
+                         [element("span", {"aria-hidden": "true"}, content=symbol)])
         self.listeners.add(button, "click", handler)
         return button
 
     # --- showing ---------------------------------------------------------------------------
-    def open(self, attachment, url, sender_line, opener=None, index=0, count=1):
-        """Show an image; `opener` gets focus back on close (kept when stepping)."""
-        if opener is not None:
-            self._opener = opener
+    def render(self, state, changed):
+        viewer = state["viewer"]
+        if viewer == self.shown:
+            return
+        self.shown = viewer
+        if not viewer:
+            self.close()
+            return
+        for message in state["messages"]:
+            att = message.get("attachment")
+            if att and att["id"] == viewer["id"]:
+                self.show(att, viewer, sender_line(message, state["visit"]["role"], self.lang,
+                                                   self.utc_offset))
+
+    def show(self, attachment, viewer, sender):
+        """Show an image, or step to another one."""
         self.attachment = attachment
         self.view.reset()
         self._apply()
         self.status.textContent = ""
         self.title.textContent = self.t("viewer.title", name=attachment["name"])
-        self.image.setAttribute("src", url)
+        self.image.setAttribute("src", viewer["url"])
         self.image.setAttribute("alt", attachment["name"])
-        self.info.textContent = self.t("viewer.info", sender=sender_line,
+        self.info.textContent = self.t("viewer.info", sender=sender,
                                        type=type_label(attachment.get("mime")),
                                        size=format_size(attachment["size"], self.lang))
+        index, count = viewer["index"], viewer["count"]
         self.position.textContent = self.t("viewer.position", n=index + 1, total=count)
         self.position.hidden = count < 2
         self.prev_button.disabled = index <= 0
@@ -106,16 +127,21 @@ class ImageViewer(Component):
             self.root.showModal()
             self.close_button.focus()
 
+    def _copy(self, event):
+        async def run():
+            try:
+                await copy_image(self.image)
+                self.say(self.t("viewer.copied"))
+            except Exception:  # noqa: BLE001 - permission refused, no clipboard: say so plainly
+                self.say(self.t("viewer.copy_failed"))
+        asyncio.create_task(run())
+
     def say(self, message):
         self.status.textContent = message
 
     def close(self):
         if self.root.open:
             self.root.close()
-
-    @property
-    def is_open(self):
-        return bool(self.root.open)
 
     # --- view changes ----------------------------------------------------------------------
     def _size(self):
@@ -127,11 +153,11 @@ class ImageViewer(Component):
         self.stage.classList.toggle("zoomed", self.view.zoomed)
 
     def _zoom(self, direction):
-        w, hgt = self._size()
+        width, height = self._size()
         if direction > 0:
-            self.view.zoom_in(w, hgt)
+            self.view.zoom_in(width, height)
         else:
-            self.view.zoom_out(w, hgt)
+            self.view.zoom_out(width, height)
         self._apply()
 
     def _reset(self):
@@ -145,7 +171,7 @@ class ImageViewer(Component):
     # --- input -----------------------------------------------------------------------------
     def _keydown(self, event):
         key = event.key
-        w, hgt = self._size()
+        width, height = self._size()
         if key in ("+", "="):
             self._zoom(1)
         elif key == "-":
@@ -156,7 +182,7 @@ class ImageViewer(Component):
             if self.view.zoomed:
                 dx = {"ArrowLeft": PAN_STEP, "ArrowRight": -PAN_STEP}.get(key, 0)
                 dy = {"ArrowUp": PAN_STEP, "ArrowDown": -PAN_STEP}.get(key, 0)
-                self.view.pan(dx, dy, w, hgt)
+                self.view.pan(dx, dy, width, height)
                 self._apply()
             elif key in ("ArrowLeft", "ArrowRight"):
                 self.emit("step", -1 if key == "ArrowLeft" else 1)
@@ -187,13 +213,13 @@ class ImageViewer(Component):
             return
         old_x, old_y = self._pointers[pid]
         self._pointers[pid] = (float(event.clientX), float(event.clientY))
-        w, hgt = self._size()
+        width, height = self._size()
         if len(self._pointers) >= 2:
             distance = self._distance()
-            self.view.zoom(pinch_factor(self._pinch_distance, distance), 0.0, 0.0, w, hgt)
+            self.view.zoom(pinch_factor(self._pinch_distance, distance), 0.0, 0.0, width, height)
             self._pinch_distance = distance
         elif self.view.zoomed:
-            self.view.pan(float(event.clientX) - old_x, float(event.clientY) - old_y, w, hgt)
+            self.view.pan(float(event.clientX) - old_x, float(event.clientY) - old_y, width, height)
         else:
             return
         self._apply()
@@ -208,9 +234,7 @@ class ImageViewer(Component):
     def _closed(self, event):
         self.image.removeAttribute("src")
         self._pointers = {}
-        if self._opener is not None:
-            self._opener.focus()
-            self._opener = None
+        self.emit("closed")
 
     def _backdrop_click(self, event):
         if event.target == self.root:

@@ -1,84 +1,75 @@
 """The "Förhandsgranska" dialog: every picked file with its check result, then the upload.
 
-Holds one PreviewItem per file. Raises "upload" when the user presses Ladda upp (it sends the
-files that passed their checks) and "cancel" when the dialog is dismissed.
+Open while the model's "dialog" is "preview"; one PreviewItem per record of the model's
+attachments. Ladda upp is enabled while the model has files to send and no round is running.
+Raises "upload", "cancel" (Avbryt, Stäng or Esc), "keep_date"(key, bool) and "reduce"(key).
 """
 
-from components.dom import Component, clear, h, keep_focus_inside
+from bifoga import model
+from components.dom import Component, clear, element, keep_focus_inside, set_text
 from components.preview_item import PreviewItem
 
 
 class PreviewDialog(Component):
-    def __init__(self, lang):
+    KEYS = ("dialog", "attachments", "sending", "preview_finished", "focus")
+
+    def __init__(self, lang, file_of):
         super().__init__(lang)
-        self.title = h("h2", {"id": "preview-title"}, content=self.t("preview.title"))
-        self.list = h("ul", {"class": "preview-list"})
-        self.cancel_button = h("button", {"type": "button", "class": "secondary"},
-                               content=self.t("preview.cancel"))
-        self.upload_button = h("button", {"type": "button", "class": "primary", "disabled": True},
-                               content=self.t("preview.upload"))
-        actions = h("div", {"class": "dialog-actions"}, [self.cancel_button, self.upload_button])
-        self.root = h("dialog", {"id": "preview-dialog", "class": "dialog preview-dialog",
+        self.file_of = file_of  # record key -> the picked File, for its preview
+        self.title = element("h2", {"id": "preview-title"}, content=self.t("preview.title"))
+        self.list = element("ul", {"class": "preview-list"})
+        self.cancel_button = element("button", {"type": "button", "class": "secondary"},
+                                     content=self.t("preview.cancel"))
+        self.upload_button = element("button", {"type": "button", "class": "primary",
+                                                "disabled": True},
+                                     content=self.t("preview.upload"))
+        actions = element("div", {"class": "dialog-actions"},
+                          [self.cancel_button, self.upload_button])
+        self.root = element("dialog", {"id": "preview-dialog", "class": "dialog preview-dialog",
                                  "aria-labelledby": "preview-title", "aria-modal": "true"},
-                      [self.title, self.list, actions])
-        self.items = []
-        self.busy = False
+                            [self.title, self.list, actions])
+        self.items = {}  # record key -> PreviewItem
         keep_focus_inside(self.listeners, self.root)
         self.listeners.add(self.cancel_button, "click", lambda e: self.emit("cancel"))
         self.listeners.add(self.upload_button, "click", self._upload_clicked)
         # Esc fires "cancel" on a modal <dialog>: treat it as Avbryt.
         self.listeners.add(self.root, "cancel", self._escape)
 
-    def open(self, files):
-        """files: (key, File, first-guess category, name, size). Returns the PreviewItems."""
-        self._clear_items()
-        large = len(files) == 1
-        for key, file, category, name, size in files:
-            item = PreviewItem(self.lang, key, file, category, name, size, large)
-            self.items.append(item)
-            self.list.appendChild(item.root)
-        self.busy = False
-        self.upload_button.disabled = True
-        self.cancel_button.disabled = False
-        self.cancel_button.textContent = self.t("preview.cancel")
+    def render(self, state, changed):
+        showing = state["dialog"] == model.PREVIEW
+        if not showing:
+            if self.root.open:
+                self.root.close()
+            self._clear_items()
+            return
+        records = state["attachments"]
+        keys = [rec["key"] for rec in records]
+        if sorted(keys) != sorted(self.items):
+            self._clear_items()
+            for rec in records:
+                item = PreviewItem(self.lang, rec, self.file_of(rec["key"]), len(records) == 1)
+                item.on("keep_date", lambda key, keep: self.emit("keep_date", key, keep))
+                item.on("reduce", lambda key: self.emit("reduce", key))
+                self.items[rec["key"]] = item
+                self.list.appendChild(item.root)
+        max_bytes = state["config"]["max_attachment_bytes"]
+        for rec in records:
+            self.items[rec["key"]].render(rec, max_bytes)
+        self.upload_button.disabled = state["sending"] or not model.to_send(state)
+        set_text(self.cancel_button, self.t("preview.close" if state["preview_finished"]
+                                            else "preview.cancel"))
         if not self.root.open:
             self.root.showModal()
-        self.cancel_button.focus()
-        return self.items
-
-    def refresh(self, focus_upload=False):
-        """Ladda upp is enabled while any file is ready and nothing is uploading."""
-        ready = any(item.ok for item in self.items)
-        self.upload_button.disabled = self.busy or not ready
-        if focus_upload and ready and not self.busy:
+        target = self.focus_requested(state, changed)
+        if target == "preview_cancel":
+            self.cancel_button.focus()
+        elif target == "upload" and not self.upload_button.disabled:
             self.upload_button.focus()
 
-    def set_finished(self):
-        """After an upload round in which some files were not sent: "Avbryt" becomes "Stäng"."""
-        for item in self.items:
-            item.ok = False
-        self.cancel_button.textContent = self.t("preview.close")
-        self.refresh()
-        self.cancel_button.focus()
-
-    def set_busy(self, busy):
-        self.busy = busy
-        self.refresh()
-
-    def close(self):
-        self.busy = False
-        if self.root.open:
-            self.root.close()
-        self._clear_items()
-
-    @property
-    def is_open(self):
-        return bool(self.root.open)
-
     def _clear_items(self):
-        for item in self.items:
+        for item in self.items.values():
             item.destroy()
-        self.items = []
+        self.items = {}
         clear(self.list)
 
     def _upload_clicked(self, event):

@@ -2,89 +2,94 @@
 the two rules, a download for each and for all, and a filing mark per attachment.
 
 It reminds but does not force: "Avsluta besök" stays available with unmarked attachments, after
-one more confirmation. Raises "download"(attachment), "download_all", "mark"(attachment, mark),
-"end" and "back".
+one more confirmation. Renders the model's "filing" while its "dialog" is "reminder"; raises
+"download"(attachment), "download_all", "mark"(attachment id, mark), "end" (Avsluta besök),
+"end_anyway" and "back".
 """
 
+from bifoga import model
 from bifoga.formatting import card_info, format_datetime
-from components.dom import Component, clear, h, keep_focus_inside
-from components.icons import DOWNLOAD, icon
+from components.dom import Component, clear, element, keep_focus_inside, set_text
+from components.icons import DOWNLOAD, icon_button
 
 MARKS = ("saved", "not_relevant")
 
 
 class ReminderDialog(Component):
+    KEYS = ("dialog", "filing", "dialog_alert", "focus")
+
     def __init__(self, lang, my_role, utc_offset_minutes):
         super().__init__(lang)
         self.my_role = my_role
         self.utc_offset = utc_offset_minutes
-        self.attachments = []
-        self.ended = False
-        self.list = h("ul", {"class": "reminder-list",
+        self.ids = []  # the attachments the rows show
+        self._row_targets = []
+        self.list = element("ul", {"class": "reminder-list",
                              "aria-label": self.t("reminder.list_label")})
-        self.summary = h("p", {"class": "reminder-summary", "role": "status"})
-        self.alert = h("p", {"class": "reminder-alert", "role": "alert"})
-        self.download_all = h("button", {"type": "button", "class": "secondary"},
-                              [icon(h("span", {"class": "icon", "aria-hidden": "true"}), DOWNLOAD),
-                               h("span", {"class": "button-label"},
-                                 content=self.t("reminder.download_all"))])
-        self.back_button = h("button", {"type": "button", "class": "secondary"},
-                             content=self.t("end.back"))
-        self.end_button = h("button", {"type": "button", "class": "primary danger"},
-                            content=self.t("end.confirm"))
-        self.confirm_text = h("p", {"class": "reminder-confirm-text"})
-        self.end_anyway = h("button", {"type": "button", "class": "primary danger"},
-                            content=self.t("reminder.end_anyway"))
-        self.confirm_row = h("div", {"class": "reminder-confirm", "hidden": True},
-                             [self.confirm_text, self.end_anyway])
-        self.root = h("dialog", {"id": "reminder-dialog", "class": "dialog reminder-dialog",
+        self.summary = element("p", {"class": "reminder-summary", "role": "status"})
+        self.alert = element("p", {"class": "reminder-alert", "role": "alert"})
+        self.download_all = icon_button(DOWNLOAD, self.t("reminder.download_all"),
+                                        {"class": "secondary"})
+        self.back_button = element("button", {"type": "button", "class": "secondary"},
+                                   content=self.t("end.back"))
+        self.end_button = element("button", {"type": "button", "class": "primary danger"},
+                                  content=self.t("end.confirm"))
+        self.confirm_text = element("p", {"class": "reminder-confirm-text"})
+        self.end_anyway = element("button", {"type": "button", "class": "primary danger"},
+                                  content=self.t("reminder.end_anyway"))
+        self.confirm_row = element("div", {"class": "reminder-confirm", "hidden": True},
+                                   [self.confirm_text, self.end_anyway])
+        self.root = element("dialog", {"id": "reminder-dialog", "class": "dialog reminder-dialog",
                                  "aria-labelledby": "reminder-title", "aria-modal": "true"}, [
-            h("h2", {"id": "reminder-title"}, content=self.t("reminder.title")),
-            h("ol", {"class": "reminder-rules"}, [
-                h("li", None, content=self.t("reminder.rule_save")),
-                h("li", None, content=self.t("reminder.rule_delete")),
+            element("h2", {"id": "reminder-title"}, content=self.t("reminder.title")),
+            element("ol", {"class": "reminder-rules"}, [
+                      element("li", None, content=self.t("reminder.rule_save")),
+                      element("li", None, content=self.t("reminder.rule_delete")),
             ]),
-            h("div", {"class": "reminder-tools"}, [self.download_all]),
+            element("div", {"class": "reminder-tools"}, [self.download_all]),
             self.list, self.summary, self.alert, self.confirm_row,
-            h("div", {"class": "dialog-actions"}, [self.back_button, self.end_button]),
+            element("div", {"class": "dialog-actions"}, [self.back_button, self.end_button]),
         ])
         add = self.listeners.add
         keep_focus_inside(self.listeners, self.root)
         add(self.download_all, "click", lambda e: self.emit("download_all"))
         add(self.back_button, "click", lambda e: self.emit("back"))
-        add(self.end_button, "click", self._end_clicked)
-        add(self.end_anyway, "click", lambda e: self.emit("end"))
+        add(self.end_button, "click", lambda e: self.emit("end"))
+        add(self.end_anyway, "click", lambda e: self.emit("end_anyway"))
         add(self.root, "cancel", self._escape)
 
-    def open(self, attachments, ended):
-        self.attachments = attachments
-        self.ended = ended
-        self._rows_listeners_reset()
-        clear(self.list)
-        for att in attachments:
-            self.list.appendChild(self._row(att))
-        self.alert.textContent = ""
-        self.confirm_row.hidden = True
-        self.end_button.hidden = ended
-        self.back_button.textContent = self.t("reminder.close" if ended else "end.back")
-        self._summarise()
-        if not self.root.open:
+    def render(self, state, changed):
+        filing = state["filing"]
+        if state["dialog"] != model.REMINDER or not filing:
+            if self.root.open:
+                self.root.close()
+            self._rows_listeners_reset()
+            self.ids = []
+            return
+        opening = not self.root.open
+        ids = [att["id"] for att in filing["attachments"]]
+        if opening or ids != self.ids:
+            self._rows_listeners_reset()
+            clear(self.list)
+            for att in filing["attachments"]:
+                self.list.appendChild(self._row(att))
+            self.ids = ids
+        else:
+            self._check_marks(filing["attachments"])
+        unmarked = model.unmarked(filing)
+        set_text(self.summary, self.t("reminder.all_marked") if not unmarked else "")
+        set_text(self.alert, state["dialog_alert"])
+        self.confirm_row.hidden = not filing["confirming"]
+        if filing["confirming"]:
+            set_text(self.confirm_text, self.t("reminder.unmarked", count=len(unmarked),
+                                               total=len(filing["attachments"])))
+        self.end_button.hidden = filing["ended"]
+        set_text(self.back_button, self.t("reminder.close" if filing["ended"] else "end.back"))
+        if opening:
             self.root.showModal()
-        self.download_all.focus()
-
-    def close(self):
-        if self.root.open:
-            self.root.close()
-        self._rows_listeners_reset()
-
-    def set_mark(self, attachment_id, mark):
-        for att in self.attachments:
-            if att["id"] == attachment_id:
-                att["mark"] = mark
-        self._summarise()
-
-    def warn(self, message):
-        self.alert.textContent = message
+            self.download_all.focus()
+        if self.focus_requested(state, changed) == "end_anyway":
+            self.end_anyway.focus()
 
     # --- rows ------------------------------------------------------------------------------
     def _row(self, att):
@@ -93,70 +98,48 @@ class ReminderDialog(Component):
         direction = self.t("reminder.sent" if mine else "reminder.received",
                            name=att.get("sender_name") or "", time=when)
         label = self.t("attachment.download_named", name=att["name"])
-        download = h("button", {"type": "button", "class": "download-button",
-                                "aria-label": label},
-                     [icon(h("span", {"class": "icon", "aria-hidden": "true"}), DOWNLOAD),
-                      h("span", {"class": "button-label"}, content=self.t("attachment.download"))])
+        download = icon_button(DOWNLOAD, self.t("attachment.download"),
+                               {"class": "download-button", "aria-label": label})
         self._row_listener(download, "click", lambda e: self.emit("download", att))
-        legend = h("legend", {"class": "visually-hidden"},
-                   content=self.t("reminder.mark_label", name=att["name"]))
+        legend = element("legend", {"class": "visually-hidden"},
+                         content=self.t("reminder.mark_label", name=att["name"]))
         choices = [legend]
         for mark in MARKS:
             radio_id = "mark-" + att["id"] + "-" + mark
-            radio = h("input", {"type": "radio", "name": "mark-" + att["id"], "id": radio_id,
+            radio = element("input", {"type": "radio", "name": "mark-" + att["id"], "id": radio_id,
                                 "value": mark, "checked": att.get("mark") == mark})
-            self._row_listener(radio, "change", lambda e, m=mark: self._marked(att, m))
-            choices.append(h("span", {"class": "mark-choice"}, [
-                radio, h("label", {"for": radio_id}, content=self.t("reminder." + mark))]))
-        return h("li", {"class": "reminder-item", "data-attachment-id": att["id"]}, [
-            h("div", {"class": "reminder-item-text"}, [
-                h("span", {"class": "attachment-name"}, content=att["name"]),
-                h("span", {"class": "attachment-info"},
-                  content=card_info(att, self.lang)),
-                h("span", {"class": "reminder-direction"}, content=direction),
+            self._row_listener(radio, "change", lambda e, m=mark: self.emit("mark", att["id"], m))
+            choices.append(element("span", {"class": "mark-choice"}, [
+                radio, element("label", {"for": radio_id}, content=self.t("reminder." + mark))]))
+        return element("li", {"class": "reminder-item", "data-attachment-id": att["id"]}, [
+            element("div", {"class": "reminder-item-text"}, [
+                      element("span", {"class": "attachment-name"}, content=att["name"]),
+                      element("span", {"class": "attachment-info"},
+                        content=card_info(att, self.lang)),
+                      element("span", {"class": "reminder-direction"}, content=direction),
             ]),
             download,
-            h("fieldset", {"class": "reminder-marks"}, choices),
+            element("fieldset", {"class": "reminder-marks"}, choices),
         ])
 
-    def _marked(self, att, mark):
-        # Counted at once (the end button must see it); main.py saves it and reverts on failure.
-        previous = att.get("mark")
-        self.set_mark(att["id"], mark)
-        self.emit("mark", att, mark, previous)
-
-    def revert_mark(self, attachment_id, previous):
-        self.set_mark(attachment_id, previous)
-        radios = self.list.querySelectorAll('input[name="mark-' + attachment_id + '"]')
-        for i in range(radios.length):
-            radios.item(i).checked = radios.item(i).value == previous
+    def _check_marks(self, attachments):
+        """The radios as the model has them (a failed save puts the previous mark back)."""
+        for att in attachments:
+            radios = self.list.querySelectorAll('input[name="mark-' + att["id"] + '"]')
+            for i in range(radios.length):
+                radio = radios.item(i)
+                checked = radio.value == att.get("mark")
+                if bool(radio.checked) != checked:
+                    radio.checked = checked
 
     def _row_listener(self, target, event, handler):
         self._row_targets.append(target)
         self.listeners.add(target, event, handler)
 
     def _rows_listeners_reset(self):
-        for target in getattr(self, "_row_targets", []):
+        for target in self._row_targets:
             self.listeners.remove_target(target)
         self._row_targets = []
-
-    def _unmarked(self):
-        return [a for a in self.attachments if not a.get("mark")]
-
-    def _summarise(self):
-        unmarked = self._unmarked()
-        self.summary.textContent = self.t("reminder.all_marked") if not unmarked else ""
-
-    # --- ending ----------------------------------------------------------------------------
-    def _end_clicked(self, event):
-        unmarked = self._unmarked()
-        if unmarked and self.confirm_row.hidden:
-            self.confirm_text.textContent = self.t("reminder.unmarked", count=len(unmarked),
-                                                   total=len(self.attachments))
-            self.confirm_row.hidden = False
-            self.end_anyway.focus()
-            return
-        self.emit("end")
 
     def _escape(self, event):
         event.preventDefault()

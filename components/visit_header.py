@@ -1,33 +1,47 @@
 """The visit's header: who the visit is with, the user's role, whether it has ended, and for
 the clinician "Avsluta besök" (and, after the end, "Spara bilagor" to finish filing).
 
-Raises "end" and "reminder".
+Renders the visit and whether files went (from the chat's messages, so a reopened ended
+visit shows "Spara bilagor" once they have loaded). Raises "end" and "reminder".
 """
 
+from bifoga import model
 from bifoga.formatting import format_datetime
-from components.dom import Component, h
+from components.dom import Component, element
 
 
 class VisitHeader(Component):
+    KEYS = ("visit", "messages", "focus")
+
     def __init__(self, lang, utc_offset_minutes=0):
         super().__init__(lang)
         self.utc_offset = utc_offset_minutes
-        self.heading = h("h1", {"class": "visit-heading"}, content=self.t("app.title"))
-        self.role = h("p", {"class": "visit-role"})
-        self.banner = h("p", {"class": "visit-banner", "role": "status", "hidden": True,
+        self.heading = element("h1", {"class": "visit-heading"}, content=self.t("app.title"))
+        self.role = element("p", {"class": "visit-role"})
+        self.banner = element("p", {"class": "visit-banner", "role": "status", "hidden": True,
                                 "tabindex": "-1"})
-        self.end_button = h("button", {"type": "button", "class": "secondary end-button",
+        self.end_button = element("button", {"type": "button", "class": "secondary end-button",
                                        "hidden": True}, content=self.t("end.button"))
-        self.reminder_button = h("button", {"type": "button", "class": "secondary",
+        self.reminder_button = element("button", {"type": "button", "class": "secondary",
                                             "hidden": True}, content=self.t("end.show_reminder"))
-        self.root = h("header", {"class": "visit-header"}, [
-            h("div", {"class": "visit-title"}, [self.heading, self.role]),
-            h("div", {"class": "visit-actions"}, [self.end_button, self.reminder_button]),
+        self.root = element("header", {"class": "visit-header"}, [
+            element("div", {"class": "visit-title"}, [self.heading, self.role]),
+            element("div", {"class": "visit-actions"}, [self.end_button, self.reminder_button]),
             self.banner])
         self.listeners.add(self.end_button, "click", lambda e: self.emit("end"))
         self.listeners.add(self.reminder_button, "click", lambda e: self.emit("reminder"))
 
-    def update(self, visit, has_attachments=False):
+    def render(self, state, changed):
+        visit = state["visit"]
+        if visit and ("visit" in changed or "messages" in changed):
+            self.update(visit, bool(model.attachments_in_chat(state)))
+        target = self.focus_requested(state, changed)
+        controls = {"end_button": self.end_button, "reminder_button": self.reminder_button,
+                    "banner": self.banner}
+        if target in controls:
+            controls[target].focus()
+
+    def update(self, visit, has_attachments):
         role = visit.get("role")
         other = visit.get("participants", {}).get("clinician" if role == "patient" else "patient")
         self.heading.textContent = self.t("visit.heading", name=other or "")

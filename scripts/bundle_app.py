@@ -16,7 +16,7 @@ import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("bifoga", "components", "controllers")
+PACKAGES = ("bifoga", "components")
 BUNDLE = ROOT / "static" / "build" / "app.tar.gz"
 
 

@@ -27,7 +27,7 @@ for (const [path, text] of Object.entries(files)) {{
   mp.FS.writeFile(path, text);
 }}
 try {{
-  mp.runPython({code});
+  await mp.{run}({code});
 }} catch (e) {{
   process.stderr.write(lines.join("\\n") + "\\n" + String(e) + "\\n");
   process.exit(1);
@@ -41,8 +41,12 @@ def micropython_available() -> bool:
     return shutil.which("node") is not None and MICROPYTHON_MJS.is_file()
 
 
-def run_micropython(code: str, files: dict[str, str], timeout: float = 60.0) -> str:
+def run_micropython(code: str, files: dict[str, str], timeout: float = 60.0,
+                    top_level_await: bool = False) -> str:
     """Write `files` (absolute paths in the MicroPython FS) and run `code`; return stdout.
+
+    With `top_level_await`, `code` may `await` (the build's asyncio has no `run`: the JS event
+    loop drives its tasks, as in the browser).
 
     Raises RuntimeError with the last part of stderr when node or MicroPython fails.
     """
@@ -53,6 +57,7 @@ def run_micropython(code: str, files: dict[str, str], timeout: float = 60.0) -> 
         mjs=json.dumps(MICROPYTHON_MJS.as_uri()),
         files=json.dumps(files),
         code=json.dumps(code),
+        run="runPythonAsync" if top_level_await else "runPython",
     )
     with tempfile.TemporaryDirectory() as tmp:
         runner = Path(tmp) / "run.mjs"

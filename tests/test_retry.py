@@ -1,5 +1,6 @@
-"""bifoga.retry: when the worker tries a finalisation again; and worker._post_json using it
-(with the browser modules stubbed, so it runs in CPython)."""
+"""bifoga.retry, the one retry policy of an upload (the tus transfer's schedule is checked in
+tests/test_tus_client.py); and worker._post_json, the finalisation, using it (with the browser
+modules stubbed, so it runs in CPython)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bifoga.retry import GIVE_UP_AFTER, RETRY_DELAYS, parse_retry_after, should_retry
+from bifoga.retry import GIVE_UP_AFTER, RETRY_DELAYS, RETRY_EVERY, parse_retry_after, should_retry
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -34,31 +35,33 @@ def test_final_outcomes_are_not(status: int) -> None:
 
 
 def test_backoff_schedule() -> None:
-    assert RETRY_DELAYS == (0.5, 1.0, 3.0, 5.0) and GIVE_UP_AFTER == 30.0
+    assert RETRY_DELAYS == (0.5, 1.0, 3.0, 5.0) and RETRY_EVERY == 10.0
     assert [should_retry(503, attempt, 0.0) for attempt in range(7)] == [
-        0.5, 1.0, 3.0, 5.0, 5.0, 5.0, 5.0]
+        0.5, 1.0, 3.0, 5.0, 10.0, 10.0, 10.0]
 
 
-def test_gives_up_after_about_30_seconds() -> None:
-    """A server that never answers well: tries at 0, 0.5, 1.5, 4.5, 9.5, ... 29.5 s."""
+def test_gives_up_after_120_seconds() -> None:
+    """A server that never answers well: tries at 0, 0.5, 1.5, 4.5, 9.5, 19.5 ... 119.5 and
+    a last one at exactly 120 s, as the tus transfer does."""
     elapsed, attempt, waits = 0.0, 0, []
     while (delay := should_retry(None, attempt, elapsed)) is not None:
         waits.append(delay)
         elapsed += delay
         attempt += 1
-    assert waits == [0.5, 1.0, 3.0, 5.0, 5.0, 5.0, 5.0, 5.0]
-    assert elapsed == 29.5 <= GIVE_UP_AFTER
-    assert should_retry(503, 3, 25.0) == 5.0  # the last try exactly at 30 s
-    assert should_retry(503, 3, 25.0 + 1e-9) is None  # it would start after 30 s
+    assert waits == [0.5, 1.0, 3.0, 5.0] + [10.0] * 11 + [0.5]
+    assert elapsed == GIVE_UP_AFTER == 120.0
+    assert should_retry(503, 3, 115.0) == 5.0
+    assert should_retry(503, 3, 116.0) == 4.0  # the last wait is cut to the deadline
+    assert should_retry(503, 3, 120.0) is None
 
 
 def test_retry_after_lengthens_a_wait_never_shortens() -> None:
     assert should_retry(429, 0, 0.0, retry_after=2.0) == 2.0
     assert should_retry(503, 3, 0.0, retry_after=1.0) == 5.0
     assert should_retry(429, 0, 0.0, retry_after=0.0) == 0.5
-    # A wait that would end past the deadline: stop rather than hang on.
-    assert should_retry(429, 0, 10.0, retry_after=25.0) is None
-    assert should_retry(429, 0, 10.0, retry_after=20.0) == 20.0
+    assert should_retry(429, 0, 10.0, retry_after=25.0) == 25.0
+    # Never past the deadline.
+    assert should_retry(429, 0, 100.0, retry_after=25.0) == 20.0
     # Retry-After does not make a final answer transient.
     assert should_retry(404, 0, 0.0, retry_after=1.0) is None
 
@@ -189,11 +192,14 @@ def test_worker_does_not_retry_a_refusal(worker: Any, monkeypatch: pytest.Monkey
     assert run_post(worker, monkeypatch, [Answer(201, b"{}")])[:2] == ((201, b"{}"), [])
 
 
-def test_worker_gives_up_after_30_seconds(worker: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    result, waits, _ = run_post(worker, monkeypatch, [OSError("down")] * 20)
+def test_worker_gives_up_after_120_seconds(worker: Any,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    result, waits, requests = run_post(worker, monkeypatch, [OSError("down")] * 40)
     assert isinstance(result, ConnectionError)
-    assert waits == [0.5, 1.0, 3.0, 5.0, 5.0, 5.0, 5.0]  # with 100 ms per try: 8 tries
+    assert waits[:6] == [0.5, 1.0, 3.0, 5.0, 10.0, 10.0]
+    # With 100 ms per try the last try starts at exactly 120 s.
+    assert sum(waits) + 0.1 * (len(requests) - 1) == pytest.approx(120.0)
     result, waits, _ = run_post(worker, monkeypatch,
-                                [http_error(502, b"bad gateway") for _ in range(20)])
+                                [http_error(502, b"bad gateway") for _ in range(40)])
     assert result == (502, b"bad gateway")
-    assert sum(waits) <= 30
+    assert sum(waits) <= 120

@@ -1,4 +1,4 @@
-"""The main thread's pure logic: text catalogue, formatting, visit links, the store.
+"""The main thread's pure logic: text catalogue, formatting, visit links, bundling.
 
 The same modules run under MicroPython in the browser, so the last tests run them there too.
 """
@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from bifoga import formatting, i18n, links
-from bifoga.state import Store
 from tests.micropython_runner import REPO, micropython_available, run_micropython
 
 UI_SOURCES = [REPO / "main.py", *sorted((REPO / "components").glob("*.py"))]
@@ -121,27 +120,15 @@ def test_visit_from_fragment(fragment, expected):
     assert links.visit_from_fragment(fragment) == expected
 
 
-def test_store_patches_notify_only_subscribers_of_changed_keys():
-    store = Store({"a": 1, "b": 2})
-    seen: list[tuple[str, list[str]]] = []
-    store.subscribe(lambda state, changed: seen.append(("a", changed)), ("a",))
-    store.subscribe(lambda state, changed: seen.append(("any", changed)))
-    assert store.patch(a=1) == []
-    assert store.patch(b=3) == ["b"]
-    assert store.patch(a=5, c=1) == ["a", "c"]
-    assert seen == [("any", ["b"]), ("a", ["a", "c"]), ("any", ["a", "c"])]
-    assert store.get("a") == 5 and store.snapshot() == {"a": 5, "b": 3, "c": 1}
-
-
 @pytest.mark.skipif(not micropython_available(), reason="npm ci has not run")
 def test_main_thread_logic_runs_under_micropython():
-    names = ["__init__", "i18n", "formatting", "links", "state", "limits", "refusals"]
+    names = ["__init__", "i18n", "formatting", "links", "model", "limits", "refusals"]
     files = {f"/bifoga/{n}.py": (REPO / "bifoga" / f"{n}.py").read_text() for n in names}
     code = """
 import sys
 sys.path.insert(0, '/')
 from bifoga import formatting, links, i18n
-from bifoga.state import Store
+from bifoga.model import Model
 from bifoga.limits import check_size
 print(formatting.format_size(int(3.2 * 1024 * 1024), 'sv'))
 print(formatting.format_time('2026-11-27T14:05:03Z', 'sv', 60))
@@ -150,7 +137,7 @@ print(links.visit_from_fragment('#visit=abc&token=a%3Db'))
 print(links.visit_for_tab('', 'visit=a%26&token=b'))
 print(i18n.text('sv', 'refusal.audio_not_allowed', name='semester.jpg'))
 print(formatting.refusal_message('too_large', 'x.pdf', 10485761, 10485760, 'en'))
-s = Store({'a': 1}); s.patch(a=2); print(s.get('a'))
+s = Model({'a': 1}); s.apply({'a': 2}); print(s.get('a'))
 print(check_size(10485761, 10485760))
 """
     out = run_micropython(code, files).splitlines()
@@ -199,8 +186,8 @@ def test_the_bundle_holds_exactly_what_main_imports(tmp_path):
     target = tmp_path / "app.tar.gz"
     modules = build("main.py", target)
     assert modules == closure("main.py")
-    assert {"components/preview_dialog.py", "controllers/sending.py", "bifoga/i18n.py",
-            "bifoga/__init__.py"} <= set(modules)
+    assert {"components/preview_dialog.py", "bifoga/flows.py", "bifoga/model.py",
+            "bifoga/worker_contract.py", "bifoga/i18n.py", "bifoga/__init__.py"} <= set(modules)
     assert "bifoga/sniff.py" not in modules  # the worker's, not the main thread's
     with tarfile.open(target) as tar:
         names = tar.getnames()
@@ -235,3 +222,16 @@ def test_the_tab_keeps_the_visit_once_the_link_leaves_the_address_bar(fragment, 
     assert links.visit_for_tab(fragment, remembered) == expected
     if expected[2]:  # what the tab keeps reads back as the same visit
         assert links.visit_for_tab("", expected[2]) == expected
+
+
+def test_every_catalogue_key_is_used():
+    """No dead text: each key appears in the code, or under a prefix the code builds keys from
+    ("kind." + category)."""
+    sources = [REPO / "main.py", *sorted((REPO / "components").glob("*.py")),
+               *sorted(p for p in (REPO / "bifoga").glob("*.py") if p.name != "i18n.py")]
+    code = "\n".join(p.read_text() for p in sources)
+    prefixes = set(re.findall(r"""["']([a-z_]+\.(?:[a-z_]+\.)?)["']\s*\+""", code))
+    assert {"refusal.", "kind.", "meta.", "visit.role.", "reminder."} <= prefixes
+    unused = [key for key in i18n.CATALOGUE["sv"]
+              if f'"{key}"' not in code and not any(key.startswith(p) for p in prefixes)]
+    assert unused == []

@@ -253,3 +253,60 @@ def test_viewer_pinch_zooms_on_a_touch_screen(live_server, visit, make_participa
     scale = C.locator("#viewer-image").evaluate(
         "img => parseFloat(img.style.transform.match(/scale\\(([\\d.]+)\\)/)[1])")
     assert scale > 2.0, scale
+
+
+def fetched_files(participant) -> list[str]:
+    """The attachment files a page fetched (each such fetch became an object URL)."""
+    return [u for u in participant.requests if re.search(r"/attachments/[^/.]+$", u)]
+
+
+def test_reopened_ended_visit_keeps_its_filing_list(pair, make_participant, visit):
+    """The clinician ends the visit, closes the tab and opens the visit link again: "Spara
+    bilagor" is there, with the marks as saved, and no file is fetched into memory."""
+    from tests.fixtures_images import rich_jpeg
+
+    patient, clinician = pair
+    P, C = patient.page, clinician.page
+    send_file(P, {"name": "utslag.jpg", "mimeType": "image/jpeg", "buffer": rich_jpeg()})
+    send_file(P, {"name": "Remiss.txt", "mimeType": "text/plain", "buffer": b"Remiss.\n"})
+    expect(C.locator(".attachment")).to_have_count(2, timeout=UPLOAD_TIMEOUT_MS)
+    expect(C.locator("img.attachment-image")).to_have_count(1)
+
+    C.get_by_role("button", name="Avsluta besök").click()
+    reminder = C.get_by_role("dialog", name="Spara bilagor")
+    items = reminder.locator(".reminder-item")
+    expect(items).to_have_count(2)
+    items.nth(0).get_by_label("Sparad i journalsystemet").check()
+    reminder.get_by_role("button", name="Avsluta besök").click()
+    reminder.get_by_role("button", name="Avsluta ändå").click()
+    expect(C.get_by_role("button", name="Spara bilagor")).to_be_visible()
+    clinician.close()  # the tab, and the browser context with it
+
+    again = make_participant(visit["clinician_url"], "clinician")
+    again.open(wait_for_worker=False)
+    page = again.page
+    expect(page.get_by_text("Besöket är avslutat", exact=False).first).to_be_visible()
+    expect(page.locator(".attachment")).to_have_count(2, timeout=UPLOAD_TIMEOUT_MS)
+    saved = page.get_by_role("button", name="Spara bilagor")
+    expect(saved).to_be_visible()
+    # Ended: every file is a card; nothing was fetched into memory to show it.
+    expect(page.locator("img.attachment-image")).to_have_count(0)
+    assert fetched_files(again) == []
+
+    saved.click()
+    reminder = page.get_by_role("dialog", name="Spara bilagor")
+    expect(reminder).to_be_visible()
+    items = reminder.locator(".reminder-item")
+    expect(items).to_have_count(2)
+    expect(items.nth(0).get_by_label("Sparad i journalsystemet")).to_be_checked()
+    expect(items.nth(1).get_by_label("Sparad i journalsystemet")).not_to_be_checked()
+    expect(reminder.get_by_role("button", name="Avsluta besök")).to_be_hidden()
+    items.nth(1).get_by_label("Inte relevant").check()
+    expect(reminder).to_contain_text("Alla bilagor är markerade")
+    reminder.get_by_role("button", name="Stäng").click()
+    expect(reminder).to_be_hidden()
+    expect(saved).to_be_focused()
+    assert fetched_files(again) == []
+    assert page.evaluate("[...document.querySelectorAll('[src]')]"
+                         ".filter(e => e.src.startsWith('blob:')).length") == 0
+    assert again.errors == []

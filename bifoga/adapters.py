@@ -1,0 +1,26 @@
+"""The I/O boundaries of the flows (bifoga/flows.py), as the flows call them.
+
+In the browser they are thin wrappers over `pyscript` (components/api_client.py and the worker
+components/worker_client.py, components/browser.py); in the tests, fakes. Pure: no imports.
+
+api (every call async; failures raise RequestError):
+    config(), visit(), messages(after, wait), send_text(text), attachments(),
+    mark(attachment_id, mark), end_visit(), object_url(attachment), zip_url();
+    attributes visit_id, token, visit_base (for the worker's upload request).
+worker (async; bifoga/worker_contract.py's messages):
+    prepare(file, name, key, keep_date, max_bytes) -> Checked,
+    reduce(file, key, max_bytes) -> Reduced, upload(file, UploadRequest) -> Uploaded,
+    discard(key), cancel(key).
+browser:
+    new_key() -> str, revoke(url), save_as(url, name), today() -> "YYYY-MM-DD".
+"""
+
+
+class RequestError(Exception):
+    """An API request failed: status 0 when no answer came; code is the body's "error"."""
+
+    def __init__(self, status, code=None, message=None):
+        super().__init__(message or code or str(status))
+        self.status = status
+        self.code = code
+        self.message = message or ""

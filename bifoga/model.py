@@ -1,0 +1,146 @@
+"""The browser's one model: the visit and its attachments in one store. Pure: runs under
+MicroPython on the main thread and in CPython in the tests.
+
+Everything the UI shows is here, and only here:
+- the visit as the API gave it (open or ended, role, participants), the chat's messages and the
+  long-poll cursor, the config, whether the worker is ready;
+- the picked files, one record each (`new_record`), from "checking" to "sent";
+- the filing list of the "Spara bilagor" reminder with its marks;
+- which dialog is open, what the live regions say, and which control should get focus.
+
+bifoga/transitions.py computes the changes (event or result in, patch out); bifoga/flows.py
+runs the I/O; the components subscribe to their slice and render it.
+"""
+
+CHECKING = "checking"
+READY = "ready"
+REFUSED = "refused"
+REDUCING = "reducing"
+UPLOADING = "uploading"
+SENT = "sent"
+FAILED = "failed"
+STATUSES = (CHECKING, READY, REFUSED, REDUCING, UPLOADING, SENT, FAILED)
+
+# Dialogs; at most one is open at a time.
+PREVIEW = "preview"
+REMINDER = "reminder"
+CONFIRM_END = "confirm_end"
+VIEWER = "viewer"
+
+
+def initial_state(lang="sv"):
+    return {
+        "lang": lang,
+        "config": None,
+        "visit": None,
+        "worker_ready": False,
+        "cursor": 0,
+        "messages": [],  # in chat order, each once
+        "unshowable": [],  # ids of images the browser could not show: file cards instead
+        "attachments": [],  # the picked files' records, in pick order
+        "sending": False,  # an upload round is running: held here and nowhere else
+        "preview_finished": False,  # a round left something unsent: the dialog only closes
+        "composer_busy": False,
+        "composer_sent": 0,  # counts texts sent, so the composer clears itself
+        "dialog": None,
+        "filing": None,  # {"attachments": [...], "ended": bool, "confirming": bool}
+        "viewer": None,  # {"id", "url", "index", "count", "opener"}
+        "notice": {"status": "", "alert": ""},  # the live regions' texts
+        "dialog_alert": "",  # the open dialog's own alert line
+        "focus": None,  # (target, serial): the control that should take focus now
+    }
+
+
+def new_record(key, name, size, mime, category):
+    """One picked file. `reason` is a bifoga.refusals code, or an upload failure code."""
+    return {
+        "key": key, "name": name, "size": size, "mime": mime, "category": category,
+        "typed": False,  # the worker has checked the content: mime and category are sure
+        "status": CHECKING, "reason": None, "detail": "", "status_code": None,
+        "progress": 0, "reconnecting": False, "removed": [], "keep_date": False,
+        "has_date": False, "reducible": False, "reduced": None, "as_card": False,
+    }
+
+
+class Model:
+    """A flat dict; `apply(patch)` changes some keys and tells the subscribers of those keys."""
+
+    def __init__(self, state=None):
+        self._state = dict(state or initial_state())
+        self._subscribers = []  # (keys or None, callback)
+
+    def get(self, key, default=None):
+        return self._state.get(key, default)
+
+    @property
+    def state(self):
+        return self._state
+
+    def snapshot(self):
+        return dict(self._state)
+
+    def subscribe(self, callback, keys=None):
+        """callback(state, changed keys) after each patch touching `keys` (None: any)."""
+        self._subscribers.append((tuple(keys) if keys else None, callback))
+
+    def apply(self, patch):
+        if not patch:
+            return []
+        changed = [k for k, v in patch.items() if self._state.get(k, _MISSING) != v]
+        if not changed:
+            return []
+        for k in changed:
+            self._state[k] = patch[k]
+        for keys, callback in list(self._subscribers):
+            if keys is None or any(k in keys for k in changed):
+                callback(self._state, changed)
+        return changed
+
+
+_MISSING = object()
+
+
+# --- what the state says (selectors) -----------------------------------------------------------
+def is_open(state):
+    return (state.get("visit") or {}).get("state") == "open"
+
+
+def can_pick(state):
+    return is_open(state) and state.get("config") is not None and not state.get("sending")
+
+
+def record(state, key):
+    for rec in state["attachments"]:
+        if rec["key"] == key:
+            return rec
+    return None
+
+
+def to_send(state):
+    """The files "Ladda upp" sends: those that passed their checks. The model decides, not the
+    view."""
+    if state.get("preview_finished"):
+        return []
+    return [rec["key"] for rec in state["attachments"] if rec["status"] == READY]
+
+
+def attachments_in_chat(state):
+    return [m["attachment"] for m in state["messages"]
+            if m.get("kind") == "attachment" and m.get("attachment")]
+
+
+def shown_inline(state, att):
+    """Images and films show inline while the visit is open; after the end only as cards, so
+    no file is fetched into memory any more."""
+    return (is_open(state) and att.get("category") in ("image", "video")
+            and att["id"] not in state["unshowable"])
+
+
+def images(state):
+    """The images the viewer steps through, in chat order."""
+    return [a for a in attachments_in_chat(state)
+            if a.get("category") == "image" and shown_inline(state, a)]
+
+
+def unmarked(filing):
+    return [a for a in filing["attachments"] if not a.get("mark")]

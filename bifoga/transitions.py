@@ -1,0 +1,361 @@
+"""The app's transitions: an event, or a worker or API result, goes in; a patch for the model
+(bifoga/model.py) comes out. Pure functions of the state: no I/O, no `js`; MicroPython-safe.
+
+bifoga/flows.py calls them around its awaits and applies the patches.
+"""
+
+from bifoga import model, refusals
+from bifoga.formatting import guess_category, with_extension
+from bifoga.i18n import text
+from bifoga.limits import check_size
+from bifoga.model import (
+    CHECKING,
+    CONFIRM_END,
+    FAILED,
+    PREVIEW,
+    READY,
+    REDUCING,
+    REFUSED,
+    REMINDER,
+    SENT,
+    UPLOADING,
+)
+
+# Upload failures that are not refusals of the file itself.
+VISIT_ENDED = "visit_ended"
+UPLOAD_FAILED = "upload_failed"
+
+
+def t(state, key, **values):
+    return text(state["lang"], key, **values)
+
+
+def focus(state, target):
+    serial = (state.get("focus") or (None, 0))[1]
+    return {"focus": (target, serial + 1)}
+
+
+def say(message):
+    return {"notice": {"status": message, "alert": ""}}
+
+
+def warn(state, message):
+    return {"notice": {"status": state["notice"]["status"], "alert": message}}
+
+
+def error_detail(state, status):
+    if status:
+        return t(state, "error.status", status=status)
+    return t(state, "error.network")
+
+
+def _with_records(state, changes):
+    """A new attachments list in which the records named in `changes` (key -> fields) differ."""
+    out = []
+    for rec in state["attachments"]:
+        if rec["key"] in changes:
+            rec = dict(rec)
+            rec.update(changes[rec["key"]])
+        out.append(rec)
+    return out
+
+
+def update_record(state, key, **fields):
+    if model.record(state, key) is None:
+        return {}
+    return {"attachments": _with_records(state, {key: fields})}
+
+
+# --- the visit and the chat --------------------------------------------------------------------
+def loaded(state, config, visit):
+    return {"config": config, "visit": visit}
+
+
+def visit_changed(state, visit):
+    """A new visit state from the API; at the end nothing more can be sent or shown inline."""
+    patch = {"visit": visit}
+    if visit.get("state") != "ended":
+        return patch
+    if state.get("dialog") in (PREVIEW, model.VIEWER):
+        patch["dialog"] = None
+    patch.update(attachments=[], sending=False, preview_finished=False, viewer=None)
+    return patch
+
+
+def messages_arrived(state, messages, cursor=None):
+    known = set(m["id"] for m in state["messages"])
+    new = [m for m in messages if m["id"] not in known]
+    patch = {"messages": state["messages"] + new} if new else {}
+    if cursor is not None:
+        patch["cursor"] = cursor
+    return patch
+
+
+def image_unshowable(state, attachment_id):
+    """The browser could not decode an image (HEIC in Chromium): a file card from now on."""
+    if attachment_id in state["unshowable"]:
+        return {}
+    return {"unshowable": state["unshowable"] + [attachment_id]}
+
+
+def text_sending(state):
+    return {"composer_busy": True}
+
+
+def text_sent(state, message):
+    patch = messages_arrived(state, [message])
+    patch.update(composer_busy=False, composer_sent=state["composer_sent"] + 1,
+                 notice={"status": state["notice"]["status"], "alert": ""})
+    patch.update(focus(state, "composer"))
+    return patch
+
+
+def text_failed(state, status):
+    message = (t(state, "upload.visit_ended") if status == 409 else
+               t(state, "composer.send_failed", detail=error_detail(state, status)))
+    patch = warn(state, message)
+    patch.update(composer_busy=False)
+    patch.update(focus(state, "composer"))
+    return patch
+
+
+# --- picking and checking ----------------------------------------------------------------------
+def picked(state, files):
+    """files: (key, name, size, mime) for each picked file. A new preview replaces the last."""
+    if not model.can_pick(state) or not files:
+        return {}
+    max_bytes = state["config"]["max_attachment_bytes"]
+    records = []
+    for key, name, size, mime in files:
+        rec = model.new_record(key, name, size, mime, guess_category(mime))
+        reason = check_size(size, max_bytes)
+        # A too large photo is not simply refused: the worker may offer to reduce it.
+        if reason and not (reason == refusals.TOO_LARGE and rec["category"] == "image"):
+            rec.update(status=REFUSED, reason=reason, as_card=True)
+        records.append(rec)
+    return {"attachments": records, "dialog": PREVIEW, "preview_finished": False,
+            "dialog_alert": "", "focus": focus(state, "preview_cancel")["focus"]}
+
+
+def checking(state):
+    """Keys the worker should check now (their records say "checking")."""
+    return [rec["key"] for rec in state["attachments"] if rec["status"] == CHECKING]
+
+
+def checked(state, key, result):
+    """The worker's verdict (worker_contract.Checked) on one file."""
+    rec = model.record(state, key)
+    if rec is None or rec["status"] != CHECKING:
+        return {}  # cancelled, replaced, or checked again meanwhile
+    if result.reason == refusals.CHECK_FAILED:
+        fields = {"status": REFUSED, "reason": refusals.CHECK_FAILED, "as_card": True,
+                  "detail": result.detail}
+    elif not result.ok:
+        # A photo that is only too large stays in view: it can be reduced and sent.
+        fields = {"status": REFUSED, "reason": result.reason or refusals.TYPE_NOT_ALLOWED,
+                  "reducible": result.reducible, "as_card": not result.reducible}
+    else:
+        fields = {"status": READY, "mime": result.mime, "category": result.category,
+                  "size": result.size, "typed": True, "removed": list(result.removed),
+                  "has_date": rec["has_date"] or "datetime" in result.removed}
+    patch = {"attachments": _with_records(state, {key: fields})}
+    if fields["status"] == READY and len(state["attachments"]) == 1:
+        patch.update(focus(state, "upload"))
+    return patch
+
+
+def keep_date_changed(state, key, keep):
+    rec = model.record(state, key)
+    if rec is None or state["sending"] or rec["status"] not in (READY, REFUSED, CHECKING):
+        return {}
+    return update_record(state, key, keep_date=bool(keep), status=CHECKING)
+
+
+def reduce_started(state, key):
+    rec = model.record(state, key)
+    if rec is None or not rec["reducible"] or state["sending"]:
+        return {}
+    return update_record(state, key, status=REDUCING)
+
+
+def reduced(state, key, result):
+    """The worker's answer (worker_contract.Reduced) to "Minska storlek"."""
+    rec = model.record(state, key)
+    if rec is None or rec["status"] != REDUCING:
+        return {}
+    if not result.ok:
+        return update_record(state, key, status=REFUSED, reason="reduce_failed",
+                             reducible=False, as_card=True)
+    patch = update_record(
+        state, key, status=READY, reason=None, reducible=False, size=result.size,
+        mime=result.mime, name=with_extension(rec["name"], ".jpg"),
+        reduced=(result.width, result.height), removed=[])
+    if len(state["attachments"]) == 1:
+        patch.update(focus(state, "upload"))
+    return patch
+
+
+# --- sending -----------------------------------------------------------------------------------
+def round_started(state):
+    if state["sending"] or not model.to_send(state):
+        return {}
+    return {"sending": True}
+
+
+def upload_started(state, key):
+    return update_record(state, key, status=UPLOADING, progress=0, reconnecting=False)
+
+
+def upload_progress(state, key, sent, total):
+    rec = model.record(state, key)
+    if rec is None or rec["status"] != UPLOADING or total <= 0:
+        return {}  # late progress never overwrites the outcome
+    return update_record(state, key, progress=int(sent * 100 // total), reconnecting=False)
+
+
+def upload_reconnecting(state, key):
+    rec = model.record(state, key)
+    if rec is None or rec["status"] != UPLOADING:
+        return {}
+    return update_record(state, key, reconnecting=True)
+
+
+def uploaded(state, key, outcome):
+    """The worker's outcome (worker_contract.Uploaded) of one upload and its finalisation."""
+    rec = model.record(state, key)
+    if rec is None or rec["status"] != UPLOADING:
+        return {}
+    if outcome.ok:
+        patch = messages_arrived(state, [outcome.message])
+        patch["attachments"] = _with_records(state, {key: {"status": SENT, "progress": 100}})
+        return patch
+    if outcome.error == "cancelled":
+        return {}
+    if outcome.error in refusals.ALL:
+        reason = outcome.error
+    elif outcome.error == VISIT_ENDED or outcome.status == 409:
+        reason = VISIT_ENDED
+    else:
+        reason = UPLOAD_FAILED
+    return update_record(state, key, status=FAILED, reason=reason, status_code=outcome.status)
+
+
+def round_finished(state, sent_keys):
+    """After the last file of a round: all sent closes the preview; otherwise the reasons stay
+    in view and the dialog only closes."""
+    patch = {"sending": False}
+    names = [rec["name"] for rec in state["attachments"] if rec["key"] in sent_keys]
+    if names:
+        patch.update(say(t(state, "preview.sent", name=", ".join(names))))
+    records = state["attachments"]
+    if records and all(rec["status"] == SENT for rec in records):
+        patch.update(attachments=[], dialog=None, preview_finished=False)
+        patch.update(focus(state, "attach"))
+    elif records:
+        patch["preview_finished"] = True
+        patch.update(focus(state, "preview_cancel"))
+    return patch
+
+
+def preview_closed(state):
+    patch = {"attachments": [], "dialog": None, "sending": False, "preview_finished": False}
+    patch.update(focus(state, "attach"))
+    return patch
+
+
+# --- ending the visit and filing ---------------------------------------------------------------
+def filing_listed(state, listing):
+    """The answer to "Avsluta besök" / "Spara bilagor": the reminder if files went, else the
+    simple confirmation."""
+    if listing["attachments"]:
+        filing = {"attachments": [dict(a) for a in listing["attachments"]],
+                  "ended": listing.get("state") == "ended", "confirming": False}
+        return {"filing": filing, "dialog": REMINDER, "dialog_alert": ""}
+    return {"dialog": CONFIRM_END, "dialog_alert": ""}
+
+
+def filing_failed(state, status):
+    return warn(state, t(state, "end.failed", detail=error_detail(state, status)))
+
+
+def _with_mark(filing, attachment_id, mark):
+    out = dict(filing)
+    out["attachments"] = [dict(a, mark=mark) if a["id"] == attachment_id else a
+                          for a in filing["attachments"]]
+    return out
+
+
+def marked(state, attachment_id, mark):
+    """Counted at once (the end button must see it); flows save it and revert on failure."""
+    if not state["filing"]:
+        return {}
+    return {"filing": _with_mark(state["filing"], attachment_id, mark)}
+
+
+def mark_failed(state, attachment_id, previous, status):
+    patch = {"dialog_alert": t(state, "reminder.mark_failed",
+                               detail=error_detail(state, status))}
+    if state["filing"]:
+        patch["filing"] = _with_mark(state["filing"], attachment_id, previous)
+    return patch
+
+
+def end_pressed_in_reminder(state):
+    """Unmarked files: ask once more ("Avsluta ändå"); otherwise end. Returns (patch, end)."""
+    filing = state["filing"]
+    if filing and model.unmarked(filing) and not filing["confirming"]:
+        patch = {"filing": dict(filing, confirming=True)}
+        patch.update(focus(state, "end_anyway"))
+        return patch, False
+    return {}, True
+
+
+def ended(state, visit):
+    patch = visit_changed(state, visit)
+    patch.update(dialog=None, filing=None, dialog_alert="")
+    patch.update(focus(state, "banner"))
+    return patch
+
+
+def end_failed(state, status):
+    return {"dialog_alert": t(state, "end.failed", detail=error_detail(state, status))}
+
+
+def dialog_back(state):
+    patch = {"dialog": None, "filing": None, "dialog_alert": ""}
+    patch.update(focus(state, "end_button" if model.is_open(state) else "reminder_button"))
+    return patch
+
+
+def zip_failed(state, status):
+    return {"dialog_alert": t(state, "attachment.load_failed", name="zip") + " "
+            + error_detail(state, status)}
+
+
+# --- viewing -----------------------------------------------------------------------------------
+def viewer_opened(state, att, url, opener=None):
+    shown = model.images(state)
+    ids = [a["id"] for a in shown]
+    if att["id"] not in ids:
+        return {}
+    previous = state["viewer"] or {}
+    return {"dialog": model.VIEWER, "viewer": {
+        "id": att["id"], "url": url, "index": ids.index(att["id"]), "count": len(ids),
+        "opener": opener if opener is not None else previous.get("opener")}}
+
+
+def viewer_closed(state):
+    viewer = state["viewer"]
+    patch = {"viewer": None}
+    if state["dialog"] == model.VIEWER:
+        patch["dialog"] = None
+    if viewer and viewer.get("opener"):
+        patch.update(focus(state, "enlarge:" + viewer["opener"]))
+    return patch
+
+
+def load_failed(state, name, status=None):
+    message = t(state, "attachment.load_failed", name=name)
+    if status is not None:
+        message += " " + error_detail(state, status)
+    return warn(state, message)

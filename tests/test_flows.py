@@ -1,0 +1,584 @@
+"""The browser's flows without a browser: the real model, transitions and flows, with fakes of
+their I/O boundaries (the API, the worker, the browser; bifoga/adapters.py).
+
+The same flows run under MicroPython on the main thread: the last test runs one there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from bifoga import model, refusals
+from bifoga import transitions as T
+from bifoga.adapters import RequestError
+from bifoga.flows import Flows
+from bifoga.formatting import record_texts
+from bifoga.model import Model, initial_state
+from bifoga.worker_contract import Checked, Reduced, Uploaded, UploadRequest
+from tests.micropython_runner import REPO, micropython_available, run_micropython
+
+MAX = 10 * 1024 * 1024
+CONFIG = {"max_attachment_bytes": MAX, "accept": "image/*",
+          "upload_endpoint_template": "/files/{visit_id}/tus"}
+
+
+def message(mid, kind="text", attachment=None, role="patient"):
+    return {"id": mid, "sender_role": role, "sender_name": "Alex", "sent_at": "2026-11-27T14:05Z",
+            "kind": kind, "text": "hej" if kind == "text" else None, "attachment": attachment}
+
+
+def attachment(att_id, category="image", name="a.jpg"):
+    return {"id": att_id, "name": name, "size": 10, "mime": "image/jpeg", "category": category,
+            "url": "/f/" + att_id, "sender_role": "patient", "sent_at": "2026-11-27T14:05Z"}
+
+
+class FakeApi:
+    visit_id, token, visit_base = "v1", "tok", "/api/visits/v1"
+
+    def __init__(self, state="open", listing=(), pages=()):
+        self.visit_state = state
+        self.listing = [dict(a) for a in listing]
+        self.pages = list(pages)  # answers of messages(), in turn
+        self.calls: list[tuple] = []
+        self.fail: dict[str, RequestError] = {}
+
+    def _call(self, name, *args):
+        self.calls.append((name, *args))
+        if name in self.fail:
+            raise self.fail[name]
+
+    def _visit(self):
+        return {"id": "v1", "state": self.visit_state, "role": "clinician",
+                "participants": {"patient": "Alex", "clinician": "Sara"}}
+
+    async def config(self):
+        self._call("config")
+        return dict(CONFIG)
+
+    async def visit(self):
+        self._call("visit")
+        return self._visit()
+
+    async def messages(self, after, wait):
+        self._call("messages", after, wait)
+        return self.pages.pop(0)
+
+    async def send_text(self, body):
+        self._call("send_text", body)
+        return message(100)
+
+    async def attachments(self):
+        self._call("attachments")
+        return {"attachments": self.listing, "state": self.visit_state}
+
+    async def mark(self, attachment_id, mark):
+        self._call("mark", attachment_id, mark)
+
+    async def end_visit(self):
+        self._call("end_visit")
+        self.visit_state = "ended"
+        return dict(self._visit(), ended_at="2026-11-27T15:00:00Z")
+
+    async def object_url(self, att):
+        self._call("object_url", att["id"])
+        return "blob:" + att["id"]
+
+    async def zip_url(self):
+        self._call("zip_url")
+        return "blob:zip"
+
+
+class FakeWorker:
+    """Answers like worker.py would; `gate` holds an upload until the test lets it go."""
+
+    def __init__(self):
+        self.checked: dict[str, Checked] = {}
+        self.calls: list[tuple] = []
+        self.gate: asyncio.Event | None = None
+        self.outcomes: dict[str, Uploaded] = {}
+
+    async def prepare(self, file, name, key, keep_date, max_bytes):
+        self.calls.append(("prepare", name, keep_date))
+        return self.checked.get(name) or Checked(
+            ok=True, mime="image/jpeg", category="image", size=file["size"] - 100,
+            removed=["gps", "datetime"] if not keep_date else ["gps"])
+
+    async def reduce(self, file, key, max_bytes):
+        self.calls.append(("reduce", file["name"]))
+        return Reduced(ok=True, size=max_bytes - 1, width=2048, height=1536)
+
+    async def upload(self, file, request):
+        assert isinstance(request, UploadRequest)
+        self.calls.append(("upload", request.name, request.endpoint, request.finalise_url))
+        if self.gate is not None:
+            await self.gate.wait()
+        outcome = self.outcomes.get(request.name)
+        if outcome is not None:
+            return outcome
+        return Uploaded(ok=True, message=message(
+            "m-" + request.key, "attachment", attachment("a-" + request.key, name=request.name)))
+
+    async def discard(self, key):
+        self.calls.append(("discard", key))
+
+    async def cancel(self, key):
+        self.calls.append(("cancel", key))
+
+
+class FakeBrowser:
+    def __init__(self):
+        self.keys = 0
+        self.revoked: list[str] = []
+        self.saved: list[tuple[str, str]] = []
+
+    def new_key(self):
+        self.keys += 1
+        return "k" + str(self.keys)
+
+    def revoke(self, url):
+        self.revoked.append(url)
+
+    def save_as(self, url, name):
+        self.saved.append((url, name))
+
+    def today(self):
+        return "2026-11-27"
+
+
+def make(state="open", **api_options):
+    store = Model(initial_state("sv"))
+    flows = Flows(store, FakeApi(state, **api_options), FakeWorker(), FakeBrowser())
+    return store, flows
+
+
+def file(name, size=2000, mime="image/jpeg"):
+    info = {"name": name, "size": size}
+    return (info, name, size, mime)
+
+
+async def no_sleep(seconds):
+    return None
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+async def started(state="open", **api_options):
+    store, flows = make(state, **api_options)
+    await flows.load()
+    flows.worker_connected()
+    return store, flows
+
+
+# --- picking, checking, reducing ---------------------------------------------------------------
+def test_pick_checks_each_file_and_the_model_decides_what_is_sent():
+    async def go():
+        store, flows = await started()
+        flows.worker.checked["song.jpg"] = Checked(ok=False, reason=refusals.AUDIO_NOT_ALLOWED,
+                                                   mime="audio/mpeg", category="document")
+        big = file("big.pdf", MAX + 1, "application/pdf")
+        await flows.pick([file("a.jpg"), file("song.jpg"), big])
+        return store, flows
+
+    store, flows = run(go())
+    recs = {r["name"]: r for r in store.state["attachments"]}
+    assert all(r["status"] in model.STATUSES for r in recs.values())
+    assert store.state["dialog"] == model.PREVIEW
+    assert recs["a.jpg"]["status"] == model.READY and recs["a.jpg"]["typed"]
+    assert recs["a.jpg"]["removed"] == ["gps", "datetime"] and recs["a.jpg"]["has_date"]
+    assert recs["song.jpg"]["status"] == model.REFUSED and recs["song.jpg"]["as_card"]
+    # Too large and not a photo: refused at once, the worker never sees it.
+    assert recs["big.pdf"]["reason"] == refusals.TOO_LARGE
+    assert [c[1] for c in flows.worker.calls if c[0] == "prepare"] == ["a.jpg", "song.jpg"]
+    assert model.to_send(store.state) == [recs["a.jpg"]["key"]]
+    texts = record_texts(recs["song.jpg"], MAX, "sv")
+    assert texts["alert"] == "song.jpg är en ljudfil. Ljudfiler kan inte skickas."
+
+
+def test_nothing_is_picked_while_the_visit_is_ended_or_a_round_runs():
+    async def go():
+        store, flows = await started("ended")
+        await flows.pick([file("a.jpg")])
+        return store
+
+    assert run(go()).state["attachments"] == []
+
+
+def test_a_worker_failure_is_a_failed_check_never_a_frozen_dialog():
+    async def go():
+        store, flows = await started()
+
+        async def broken(*args):
+            raise RuntimeError("worker died")
+        flows.worker.prepare = broken
+        await flows.pick([file("a.jpg")])
+        return store
+
+    rec = run(go()).state["attachments"][0]
+    assert rec["status"] == model.REFUSED and rec["reason"] == refusals.CHECK_FAILED
+    assert "worker died" in record_texts(rec, MAX, "en")["alert"]
+
+
+def test_keep_date_checks_again_and_a_late_answer_is_ignored():
+    async def go():
+        store, flows = await started()
+        await flows.pick([file("a.jpg")])
+        key = store.state["attachments"][0]["key"]
+        await flows.keep_date(key, True)
+        return store, flows
+
+    store, flows = run(go())
+    rec = store.state["attachments"][0]
+    assert rec["keep_date"] and rec["status"] == model.READY and rec["removed"] == ["gps"]
+    assert rec["has_date"]  # the checkbox stays offered
+    assert [c for c in flows.worker.calls if c[0] == "prepare"][-1] == ("prepare", "a.jpg", True)
+    # An answer for a record that is no longer being checked changes nothing.
+    assert T.checked(store.state, rec["key"], Checked(ok=False)) == {}
+
+
+def test_a_too_large_photo_is_reduced_then_sent_as_jpeg():
+    async def go():
+        store, flows = await started()
+        flows.worker.checked["big.png"] = Checked(ok=False, reason=refusals.TOO_LARGE,
+                                                  reducible=True, mime="image/png",
+                                                  category="image")
+        await flows.pick([file("big.png", MAX + 5, "image/png")])
+        rec = store.state["attachments"][0]
+        assert rec["status"] == model.REFUSED and not rec["as_card"]  # stays in view
+        await flows.reduce(rec["key"])
+        rec = store.state["attachments"][0]
+        assert rec["status"] == model.READY and rec["name"] == "big.jpg"
+        assert rec["reduced"] == (2048, 1536) and rec["mime"] == "image/jpeg"
+        await flows.upload()
+        return store, flows
+
+    store, flows = run(go())
+    assert ("upload", "big.jpg", "/files/v1/tus", "/api/visits/v1/attachments") in \
+        flows.worker.calls
+    assert store.state["dialog"] is None and store.state["focus"][0] == "attach"
+
+
+# --- uploading ---------------------------------------------------------------------------------
+async def uploading_two():
+    """Two photos picked and checked, "Ladda upp" pressed, the first upload held in flight."""
+    store, flows = await started()
+    await flows.pick([file("a.jpg"), file("b.jpg")])
+    flows.worker.gate = asyncio.Event()
+    task = asyncio.create_task(flows.upload())
+    await asyncio.sleep(0)
+    return store, flows, task
+
+
+def test_upload_follows_the_config_endpoint_shows_progress_and_closes_when_all_went():
+    async def go():
+        store, flows, task = await uploading_two()
+        first = store.state["attachments"][0]
+        assert store.state["sending"] and first["status"] == model.UPLOADING
+        flows.upload_progress(first["key"], 50, 200)
+        flows.upload_state(first["key"], "reconnecting")
+        rec = store.state["attachments"][0]
+        assert rec["progress"] == 25 and rec["reconnecting"]
+        assert record_texts(rec, MAX, "sv")["status"] == "Återansluter…"
+        flows.upload_progress(first["key"], 100, 200)
+        assert "Laddar upp a.jpg: 50 %" == record_texts(
+            store.state["attachments"][0], MAX, "sv")["status"]
+        # A second "Ladda upp" during the round sends nothing twice.
+        await flows.upload()
+        flows.worker.gate.set()
+        await task
+        return store, flows
+
+    store, flows = run(go())
+    uploads = [c for c in flows.worker.calls if c[0] == "upload"]
+    assert [c[1] for c in uploads] == ["a.jpg", "b.jpg"]
+    assert uploads[0][2] == "/files/v1/tus"
+    assert not store.state["sending"] and store.state["attachments"] == []
+    assert [m["attachment"]["name"] for m in store.state["messages"]] == ["a.jpg", "b.jpg"]
+    assert store.state["notice"]["status"] == "a.jpg, b.jpg skickad."
+
+
+@pytest.mark.parametrize("outcome, alert", [
+    (Uploaded(error="visit_quota_exceeded", status=413), "besöket har redan så många filer"),
+    (Uploaded(error="visit_ended", status=409), "Besöket är avslutat"),
+    (Uploaded(error="network"), "kunde inte skickas (nätverksfel)"),
+    (Uploaded(error="http_500", status=500), "kunde inte skickas (fel 500)"),
+])
+def test_a_refused_upload_keeps_its_reason_in_view_and_the_dialog_only_closes(outcome, alert):
+    async def go():
+        store, flows = await started()
+        await flows.pick([file("a.jpg"), file("b.jpg")])
+        flows.worker.outcomes["b.jpg"] = outcome
+        await flows.upload()
+        return store
+
+    store = run(go())
+    a, b = store.state["attachments"]
+    assert a["status"] == model.SENT and b["status"] == model.FAILED
+    assert store.state["preview_finished"] and model.to_send(store.state) == []
+    assert alert in record_texts(b, MAX, "sv")["alert"]
+
+
+def test_cancel_stops_the_upload_and_drops_the_workers_copies():
+    async def go():
+        store, flows, task = await uploading_two()
+        flows.cancel()
+        flows.worker.outcomes["a.jpg"] = Uploaded(error="cancelled")
+        flows.worker.gate.set()
+        await task
+        await asyncio.sleep(0)
+        return store, flows
+
+    store, flows = run(go())
+    assert ("cancel", "k1") in flows.worker.calls
+    assert ("discard", "k2") in flows.worker.calls
+    assert [c[1] for c in flows.worker.calls if c[0] == "upload"] == ["a.jpg"]
+    assert store.state["dialog"] is None and not store.state["sending"]
+
+
+# --- the chat ----------------------------------------------------------------------------------
+def test_poll_adds_messages_once_and_follows_the_end_of_the_visit():
+    pages = [{"messages": [message(1), message(2)], "cursor": 2, "state": "open"},
+             {"messages": [message(2), message(3)], "cursor": 3, "state": "ended"}]
+
+    async def go():
+        store, flows = await started(pages=pages)
+        flows.urls["x"] = "blob:x"
+        flows.api.visit_state = "ended"
+        await flows.poll(sleep=no_sleep)
+        return store, flows
+
+    store, flows = run(go())
+    assert [m["id"] for m in store.state["messages"]] == [1, 2, 3]
+    assert store.state["cursor"] == 3 and not model.is_open(store.state)
+    assert flows.browser.revoked == ["blob:x"] and flows.urls == {}
+
+
+def test_poll_says_when_the_connection_is_lost_and_when_the_link_is_bad():
+    async def go():
+        store, flows = await started(pages=[])
+        answers = [RequestError(0), {"messages": [], "cursor": 0, "state": "open"},
+                   RequestError(404)]
+
+        async def messages(after, wait):
+            answer = answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            assert store.state["notice"]["alert"] == "Anslutningen bröts. Försöker igen…"
+            return answer
+        flows.api.messages = messages
+        await flows.poll(sleep=no_sleep)
+        return store
+
+    assert "länken" in run(go()).state["notice"]["alert"].lower()
+
+
+def test_sending_a_text_clears_the_composer_or_says_why_not():
+    async def go():
+        store, flows = await started()
+        await flows.send_text("hej")
+        assert store.state["composer_sent"] == 1 and store.state["messages"][0]["id"] == 100
+        flows.api.fail["send_text"] = RequestError(409, "visit_ended")
+        await flows.send_text("igen")
+        return store
+
+    store = run(go())
+    assert store.state["composer_sent"] == 1 and not store.state["composer_busy"]
+    assert store.state["notice"]["alert"].startswith("Besöket är avslutat")
+
+
+# --- ending and filing -------------------------------------------------------------------------
+LISTING = [dict(attachment("a1"), mark=None), dict(attachment("a2", "document", "r.pdf"),
+                                                    mark="saved")]
+
+
+def test_end_without_files_asks_the_simple_question():
+    async def go():
+        store, flows = await started()
+        await flows.end_requested()
+        assert store.state["dialog"] == model.CONFIRM_END
+        flows.back()
+        assert store.state["dialog"] is None and store.state["focus"][0] == "end_button"
+        await flows.end_requested()
+        await flows.end_confirmed()
+        return store
+
+    store = run(go())
+    assert store.state["visit"]["state"] == "ended" and store.state["dialog"] is None
+    assert store.state["focus"][0] == "banner"
+
+
+def test_reminder_marks_asks_once_more_then_ends():
+    async def go():
+        store, flows = await started(listing=LISTING)
+        await flows.end_requested()
+        filing = store.state["filing"]
+        assert store.state["dialog"] == model.REMINDER and not filing["ended"]
+        await flows.end_from_reminder()  # one unmarked: ask once more
+        assert store.state["filing"]["confirming"] and flows.api.visit_state == "open"
+        assert store.state["focus"][0] == "end_anyway"
+        flows.api.fail["mark"] = RequestError(500)
+        await flows.mark("a1", "not_relevant")
+        assert store.state["filing"]["attachments"][0]["mark"] is None  # reverted
+        assert "fel 500" in store.state["dialog_alert"]
+        del flows.api.fail["mark"]
+        await flows.mark("a1", "not_relevant")
+        assert model.unmarked(store.state["filing"]) == []
+        await flows.end_from_reminder()
+        return store, flows
+
+    store, flows = run(go())
+    assert ("mark", "a1", "not_relevant") in flows.api.calls
+    assert store.state["visit"]["state"] == "ended" and store.state["filing"] is None
+
+
+def test_a_reopened_ended_visit_offers_its_filing_list_with_the_marks_as_saved():
+    """The bug of part 9: after a reload of an ended visit "Spara bilagor" must come back."""
+    pages = [{"messages": [message(1, "attachment", attachment("a1"))], "cursor": 1,
+              "state": "ended"}]
+
+    async def go():
+        store, flows = await started("ended", listing=LISTING, pages=pages)
+        assert model.attachments_in_chat(store.state) == []  # nothing loaded yet
+        await flows.poll(sleep=no_sleep)
+        assert model.attachments_in_chat(store.state)  # the header re-renders from this
+        await flows.end_requested()
+        return store, flows
+
+    store, flows = run(go())
+    filing = store.state["filing"]
+    assert store.state["dialog"] == model.REMINDER and filing["ended"]
+    assert [a["mark"] for a in filing["attachments"]] == [None, "saved"]
+    # Ended: nothing is shown inline, so no object URL is ever made for the list.
+    att = store.state["messages"][0]["attachment"]
+    assert not model.shown_inline(store.state, att) and model.images(store.state) == []
+    assert not [c for c in flows.api.calls if c[0] == "object_url"]
+    flows.back()
+    assert store.state["focus"][0] == "reminder_button"
+
+
+def test_download_all_saves_the_zip_and_revokes_its_url_later():
+    async def go():
+        store, flows = await started(listing=LISTING)
+        await flows.download_all(sleep=no_sleep)
+        return flows
+
+    flows = run(go())
+    assert flows.browser.saved == [("blob:zip", "bilagor-2026-11-27.zip")]
+    assert flows.browser.revoked == ["blob:zip"]
+
+
+# --- viewing -----------------------------------------------------------------------------------
+def test_viewer_steps_through_the_images_and_gives_focus_back_to_its_opener():
+    pages = [{"messages": [message(1, "attachment", attachment("i1")),
+                           message(2, "attachment", attachment("d1", "document", "x.pdf")),
+                           message(3, "attachment", attachment("i2"))],
+              "cursor": 3, "state": "ended"}]
+
+    async def go():
+        store, flows = await started(pages=pages)
+        store.apply(T.messages_arrived(store.state, pages[0]["messages"], 3))
+        await flows.enlarge(attachment("i1"))
+        assert store.state["viewer"]["count"] == 2 and store.state["viewer"]["index"] == 0
+        await flows.step(1)
+        assert store.state["viewer"]["id"] == "i2" and store.state["viewer"]["opener"] == "i1"
+        await flows.step(1)  # the last: stays
+        assert store.state["viewer"]["id"] == "i2"
+        # One URL per attachment, fetched once.
+        await flows.download(attachment("i2"), sleep=no_sleep)
+        flows.viewer_closed()
+        return store, flows
+
+    store, flows = run(go())
+    assert [c for c in flows.api.calls if c[0] == "object_url"] == [("object_url", "i1"),
+                                                                      ("object_url", "i2")]
+    assert flows.browser.saved == [("blob:i2", "a.jpg")] and flows.browser.revoked == []
+    assert store.state["viewer"] is None and store.state["focus"][0] == "enlarge:i1"
+
+
+def test_an_image_the_browser_cannot_show_leaves_the_viewer_list():
+    store = Model(initial_state())
+    store.apply({"visit": {"state": "open"}})
+    store.apply(T.messages_arrived(store.state, [message(1, "attachment", attachment("h1"))]))
+    assert [a["id"] for a in model.images(store.state)] == ["h1"]
+    store.apply(T.image_unshowable(store.state, "h1"))
+    assert model.images(store.state) == []
+
+
+# --- the model and the contract ----------------------------------------------------------------
+def test_model_patches_notify_only_subscribers_of_changed_keys():
+    store = Model({"a": 1, "b": 2})
+    seen: list[tuple[str, list[str]]] = []
+    store.subscribe(lambda state, changed: seen.append(("a", changed)), ("a",))
+    store.subscribe(lambda state, changed: seen.append(("any", changed)))
+    assert store.apply({"a": 1}) == []
+    assert store.apply({"b": 3}) == ["b"]
+    assert store.apply({"a": 5, "c": 1}) == ["a", "c"]
+    assert seen == [("any", ["b"]), ("a", ["a", "c"]), ("any", ["a", "c"])]
+    assert store.get("a") == 5 and store.snapshot() == {"a": 5, "b": 3, "c": 1}
+
+
+def test_worker_contract_round_trips_and_refuses_unknown_fields():
+    checked = Checked(ok=True, mime="image/png", category="image", size=3, removed=["gps"])
+    again = Checked.from_json(checked.to_json())
+    assert again == checked and again.removed == ["gps"]
+    assert set(json.loads(checked.to_json())) == set(Checked.FIELDS)
+    with pytest.raises(TypeError):
+        Uploaded(oops=1)
+    # Fields a newer worker adds are ignored by an older reader, not a crash.
+    assert Reduced.from_json('{"ok": true, "size": 5, "extra": 1}').size == 5
+
+
+@pytest.mark.skipif(not micropython_available(), reason="npm ci has not run")
+def test_the_flows_run_under_micropython():
+    names = ["__init__", "i18n", "formatting", "links", "limits", "refusals", "model",
+             "transitions", "flows", "adapters", "worker_contract", "viewer_math"]
+    files = {f"/bifoga/{n}.py": (REPO / "bifoga" / f"{n}.py").read_text() for n in names}
+    code = """
+import sys
+sys.path.insert(0, '/')
+import asyncio
+from bifoga.flows import Flows
+from bifoga.model import Model, initial_state, to_send
+from bifoga.worker_contract import Checked, Uploaded
+from bifoga.formatting import record_texts
+
+class Api:
+    visit_id, token, visit_base = 'v1', 't', '/api/visits/v1'
+    async def config(self):
+        return {'max_attachment_bytes': 100, 'accept': '',
+                'upload_endpoint_template': '/u/{visit_id}'}
+    async def visit(self):
+        return {'state': 'open', 'role': 'patient', 'participants': {}}
+
+class Worker:
+    async def prepare(self, file, name, key, keep_date, max_bytes):
+        return Checked.from_json(Checked(ok=True, mime='image/png', category='image', size=9,
+                                         removed=['gps']).to_json())
+    async def upload(self, file, request):
+        print(request.endpoint, request.name)
+        return Uploaded(ok=True, message={'id': 1, 'kind': 'attachment',
+                                          'attachment': {'id': 'a', 'name': 'p.png'}})
+
+class Browser:
+    def new_key(self):
+        return 'k1'
+
+async def main():
+    store = Model(initial_state('en'))
+    flows = Flows(store, Api(), Worker(), Browser())
+    await flows.load()
+    flows.worker_connected()
+    await flows.pick([(None, 'p.png', 50, 'image/png')])
+    rec = store.state['attachments'][0]
+    print(rec['status'], to_send(store.state) == ['k1'], record_texts(rec, 100, 'en')['status'])
+    await flows.upload()
+    print(store.state['dialog'], len(store.state['messages']), store.state['notice']['status'])
+
+await main()
+"""
+    assert run_micropython(code, files, top_level_await=True).splitlines() == [
+        "ready True p.png is ready to send.", "/u/v1 p.png", "None 1 p.png sent."]
