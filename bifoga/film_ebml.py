@@ -94,7 +94,13 @@ class _Ebml:
             raise MetadataError("corrupt Matroska: no EBML header")
         pos, segments = header.end, 0
         while pos < n:
-            el = self.element(pos, n)
+            try:
+                el = self.element(pos, n)
+            except MetadataError:
+                if not segments:
+                    raise
+                self.junk(pos)  # after the last Segment: no player reads it
+                break
             if el.id == _SEGMENT:
                 segments += 1
                 self.segment(el)
@@ -147,6 +153,13 @@ class _Ebml:
         else:
             head = bytes((_VOID, 0x01)) + (total - 9).to_bytes(7, "big")
         self.out[el.start : el.end] = head + bytes(total - len(head))
+
+    def junk(self, pos: int) -> None:
+        """Zero the bytes from ``pos`` to the end of the file, noting what they held."""
+        rest = self.data[pos:]
+        if any(rest):
+            self.acc.found.add("gps" if carries_position(rest) else "other_exif")
+            self.out[pos:] = bytes(len(rest))
 
     def kept_date(self, cat: str, value: str | None) -> bool:
         """Note a date; True if it stays (the user keeps the capture date)."""

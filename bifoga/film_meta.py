@@ -36,8 +36,8 @@ _METADATA = frozenset({b"udta", b"meta", b"uuid"})
 _PADDING = frozenset({b"free", b"skip", b"wide"})
 
 # A position in a value: XMP's exif:GPSLatitude/GPSLongitude, or ISO 6709 as phones write it
-# ("+60.6749+017.1413+012.000/").
-_POSITION = re.compile(rb"GPS(?:Latitude|Longitude)\b|[+-]\d{2}(?:\.\d+)?[+-]\d{3}(?:\.\d+)?")
+# ("+60.6749+017.1413+012.000/"; the decimals tell it from a phone number such as +46-702).
+_POSITION = re.compile(rb"GPS(?:Latitude|Longitude)\b|[+-]\d{2}\.\d+[+-]\d{3}\.\d+")
 
 _DATE = re.compile(rb"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2})?)?")
 
@@ -68,6 +68,11 @@ def category(name: bytes) -> str:
 
 def carries_position(value: bytes) -> bool:
     return _POSITION.search(value) is not None
+
+
+def _printable(value: bytes) -> str:
+    """The text of a QuickTime/iTunes value, without its binary header (at most 40 chars)."""
+    return "".join(c for c in value.decode("latin-1") if c.isprintable()).strip()[-40:]
 
 
 class _Box:
@@ -180,9 +185,9 @@ class _Film:
         """Note a date entry; True if it stays (the user keeps the capture date)."""
         if cat != "datetime":
             return False
-        m = _DATE.search(value)
-        if m and self.tag_date is None:
-            self.tag_date = m.group().decode()
+        if self.tag_date is None:
+            m = _DATE.search(value)
+            self.tag_date = m.group().decode() if m else _printable(value) or None
         if not self.keep:
             return False
         self.acc.found.add("datetime")
@@ -197,7 +202,8 @@ class _Film:
         if stop > box.end or not any(self.data[start:stop]):
             return
         self.acc.found.add("datetime")
-        secs = int.from_bytes(self.data[start : start + width], "big")
+        secs = int.from_bytes(self.data[start : start + width], "big") or int.from_bytes(
+            self.data[start + width : stop], "big")  # the creation time, else the modification
         if box.type == b"mvhd" and secs and self.movie_date is None:
             when = datetime(1904, 1, 1, tzinfo=UTC) + timedelta(seconds=min(secs, 2**36))
             self.movie_date = when.strftime("%Y-%m-%dT%H:%M:%S")

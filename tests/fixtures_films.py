@@ -73,8 +73,9 @@ def films(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     return made
 
 
-def exiftool_tags(path: Path) -> dict[str, object]:
-    return json.loads(run("exiftool", "-j", "-G1", "-a", str(path)).stdout)[0]
+def exiftool_tags(*paths: Path) -> list[dict[str, object]]:
+    """exiftool's tags of each file, every group and duplicate included."""
+    return json.loads(run("exiftool", "-j", "-G1", "-a", *map(str, paths)).stdout)
 
 
 def sample_md5(path: Path) -> str:
