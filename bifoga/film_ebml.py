@@ -175,7 +175,8 @@ class _Ebml:
     def info(self, info: _El) -> None:
         for el in self.children(info):
             if el.id == _DATE_UTC and el.end > el.body:
-                ns = int.from_bytes(self.data[el.body : el.end], "big", signed=True)
+                raw = self.data[el.body : min(el.end, el.body + 8)]  # a date is 8 bytes
+                ns = int.from_bytes(raw, "big", signed=True)
                 when = _MATROSKA_EPOCH + timedelta(microseconds=ns // 1000)
                 if not self.kept_date("datetime", when.strftime("%Y-%m-%dT%H:%M:%S")):
                     self.void(el, "datetime")

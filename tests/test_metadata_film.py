@@ -281,7 +281,7 @@ _SEEDS = [
               full(b"keys", 0, u32(1), box(b"mdta", b"com.apple.quicktime.location.ISO6709")),
               box(b"ilst", box(u32(1), box(b"data", u32(1), u32(0), b"+60.6749+017.1413/")))),
           box(b"uuid", bytes.fromhex("be7acfcb97a942e89c71999491e3afac"), b"GPSLatitude")),
-    webm(ebml(0x1549A966, ebml(0x4461, bytes(8))),
+    webm(ebml(0x1549A966, ebml(0x4461, b"\xff" * 8), ebml(0x4461, b"\x7f" * 40)),
          ebml(0x1254C367, ebml(0x7373, simple_tag(b"LOCATION", b"+60.6749+017.1413/"))),
          unknown=True),
 ]
@@ -307,6 +307,13 @@ def test_fuzz_mutated_films(seed: bytes, edits: list[tuple[int, int]], cut: int)
     for pos, value in edits:
         data[pos % len(data)] = value
     _check(bytes(data[: len(data) - cut]))
+
+
+@FUZZ
+@given(seed=st.sampled_from(_SEEDS), at=st.integers(min_value=0), insert=st.binary(max_size=24))
+def test_fuzz_inserted_bytes(seed: bytes, at: int, insert: bytes) -> None:
+    at %= len(seed)
+    _check(seed[:at] + insert + seed[at:])
 
 
 @FUZZ

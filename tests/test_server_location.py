@@ -104,11 +104,16 @@ def heics(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
         subprocess.run(["exiftool", "-q", "-overwrite_original", *tags, str(path)], check=True,
                        capture_output=True, timeout=120)
         made[name] = path.read_bytes()
+    # libheif copies the EXIF of the JPEG it encodes (as a phone's own HEIC carries its EXIF).
+    (folder / "gps.jpg").write_bytes(pillow_image("JPEG", exif=GPS_EXIF))
+    subprocess.run(["heif-enc", "-q", "50", "-o", str(folder / "copied.heic"),
+                    str(folder / "gps.jpg")], check=True, capture_output=True, timeout=120)
+    made["copied-exif"] = (folder / "copied.heic").read_bytes()
     return made
 
 
 @needs_heif
-@pytest.mark.parametrize("name", ["exif", "xmp"])
+@pytest.mark.parametrize("name", ["exif", "xmp", "copied-exif"])
 def test_heic_with_position(server_client: Any, server_settings: Any, visit: VisitHandle,
                             send_attachment: Any, heics: dict[str, bytes], name: str) -> None:
     data = heics[name]
