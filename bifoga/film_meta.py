@@ -140,13 +140,15 @@ class _Film:
         self.level(top)
         self.acc.capture_date = self.tag_date or self.movie_date
 
-    def level(self, boxes: list[_Box]) -> None:
+    def level(self, boxes: list[_Box], depth: int = 0) -> None:
         for box in boxes:
             if box.type in _DESCEND:
                 inner = _boxes(self.data, box.body, box.end, self.budget)
                 if inner is None:
                     raise MetadataError(f"corrupt film: bad {box.type!r} box at {box.start}")
-                self.level(inner)
+                if depth > 8:  # moov/trak/mdia/minf or moof/traf: a real film nests 4 deep
+                    raise MetadataError("corrupt film: boxes nested too deep")
+                self.level(inner, depth + 1)
             elif box.type in _TIMED:
                 self.times(box)
             elif box.type == b"udta":

@@ -233,7 +233,7 @@ def _heif_location(data: bytes) -> bool:
         if "gps" in acc.found:
             return True
         return _HEIF_POSITION.search(data) is not None
-    except MetadataError:
+    except (MetadataError, IndexError, struct.error):  # as _run: a structure that does not parse
         pass
     try:
         return _tiff_gps_anywhere(data) or _HEIF_POSITION.search(data) is not None

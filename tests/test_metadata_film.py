@@ -181,6 +181,14 @@ def test_malformed_metadata_goes_whole_broken_structure_is_refused() -> None:
             metadata.find_location(bad)
 
 
+def test_nesting_is_bounded() -> None:
+    nested = POSITION
+    for _ in range(5000):
+        nested = box(b"moov", nested)
+    with pytest.raises(MetadataError, match="deep"):
+        metadata.strip(box(b"ftyp", b"isom", u32(0)) + nested)
+
+
 def test_large_size_boxes_and_full_meta() -> None:
     big_udta = u32(1) + b"udta" + (16 + len(POSITION)).to_bytes(8, "big") + POSITION
     ilst = box(b"ilst", box(b"\xa9too", box(b"data", u32(1), u32(0), b"Lavf60")))
