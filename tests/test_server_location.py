@@ -14,6 +14,8 @@ import zlib
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bifoga.metadata import find_location, strip
 from tests.conftest import VisitHandle
@@ -80,6 +82,17 @@ def test_png_text_without_position_is_accepted(visit: VisitHandle, send_attachme
                     png_chunk(b"tEXt", b"Software\x00Pillow"))
     assert not find_location(data)
     assert send_attachment(visit, data, "bild.png").status_code == 201
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ctype=st.sampled_from([b"tEXt", b"zTXt", b"iTXt"]), key=st.sampled_from(
+    [b"XML:com.adobe.xmp", b"Raw profile type exif", b"Comment", b""]),
+    body=st.one_of(st.binary(max_size=200), st.binary(max_size=200).map(zlib.compress)),
+    flags=st.binary(min_size=0, max_size=3))
+def test_fuzz_png_text(ctype: bytes, key: bytes, body: bytes, flags: bytes) -> None:
+    """Any text chunk is read or taken to carry a position; nothing else is raised."""
+    assert find_location(png_with(png_chunk(ctype, key + b"\x00" + flags + body))) in (True,
+                                                                                     False)
 
 
 # --- HEIC ----------------------------------------------------------------------------------
