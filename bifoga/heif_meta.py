@@ -270,19 +270,24 @@ def _heif_checked(out: bytearray, gps_blobs: list[bytes]) -> list[bytes | memory
     """Last line of defence: no position may survive anywhere, not even as picture data or in
     data that tracks use: neither the raw GPS IFDs found in the Exif items, nor any other
     TIFF/Exif structure with a GPS IFD (random picture data practically never has one)."""
-    if any(blob in out for blob in gps_blobs):
+    if any(blob in out for blob in gps_blobs) or _tiff_gps_anywhere(out):
         raise MetadataError("unsupported HEIF: the GPS position could not be removed")
+    return [bytes(out)]
+
+
+def _tiff_gps_anywhere(out: bytes | bytearray) -> bool:
+    """True if any TIFF/Exif structure in the bytes has a GPS IFD."""
     for signature in (b"II*\x00", b"MM\x00*"):
         pos = out.find(signature)
         for _ in range(64):
             if pos < 0:
                 break
             if "gps" in parse_exif(bytes(out[pos : pos + 0x100000])).categories:
-                raise MetadataError("unsupported HEIF: the GPS position could not be removed")
+                return True
             pos = out.find(signature, pos + 1)
         else:
             raise MetadataError("unsupported HEIF: too many TIFF headers in the data")
-    return [bytes(out)]
+    return False
 
 
 def _heif_zero_gap(data: bytes, out: bytearray, start: int, end: int, acc: _Acc) -> None:

@@ -1,4 +1,5 @@
-"""Lossless removal of identifying metadata from photos (JPEG, PNG, WebP, HEIC/HEIF).
+"""Lossless removal of identifying metadata from photos (JPEG, PNG, WebP, HEIC/HEIF) and films
+(MP4, QuickTime MOV, 3GP, WebM/Matroska).
 
 Plain Python 3.11+ with only the standard library: it runs in CPython (tests, reference server) and
 in the browser's Pyodide worker. Pillow is deliberately not imported here; the Pillow-dependent
@@ -26,6 +27,10 @@ HEIF readers go by) stay as they are. A HEIF this cannot vouch for (an unknown i
 metadata stored by reference, an item extent past the end or overlapping picture data, a GPS
 block left anywhere, ...) is refused with :class:`MetadataError`.
 
+Films are scrubbed in place too (:mod:`bifoga.film_meta`, :mod:`bifoga.film_ebml`): position,
+device identity, software and (unless kept) dates go; every audio and video sample stays byte for
+byte. :func:`find_location` tells whether a file still carries a position (the server's check).
+
 Other formats (GIF, AVIF, TIFF, ...) are returned unchanged; the caller decides what to do with
 them.
 
@@ -41,13 +46,16 @@ types), :mod:`bifoga.jpeg_meta`, :mod:`bifoga.png_meta`, :mod:`bifoga.webp_meta`
 
 from __future__ import annotations
 
+import re
 import struct
 
 from bifoga.exif import CATEGORIES
-from bifoga.heif_meta import _heif
+from bifoga.film_ebml import _ebml
+from bifoga.film_meta import _iso
+from bifoga.heif_meta import _heif, _tiff_gps_anywhere
 from bifoga.jpeg_meta import _jpeg
 from bifoga.meta_common import MetadataError, Report, StripResult, _Acc
-from bifoga.png_meta import _png
+from bifoga.png_meta import _png, png_location
 from bifoga.webp_meta import _webp
 
 __all__ = [
@@ -56,6 +64,7 @@ __all__ = [
     "Report",
     "StripResult",
     "detect_format",
+    "find_location",
     "inspect",
     "strip",
 ]
@@ -66,7 +75,7 @@ __all__ = [
 
 
 def detect_format(data: bytes) -> str | None:
-    """Name of the image format from its signature, or None."""
+    """Name of the image or film format from its signature, or None."""
     head = bytes(data[:32])
     if head.startswith(b"\xff\xd8"):
         return "jpeg"
@@ -82,6 +91,8 @@ def detect_format(data: bytes) -> str | None:
         return "bmp"
     if head[4:8] in _ISO_FIRST_BOXES:
         return _isobmff_format(data)
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: the DocType sits in the first bytes
+        return "webm" if b"webm" in bytes(data[:64]) else "mkv"
     return None
 
 
@@ -95,10 +106,12 @@ _AVIF_BRANDS = frozenset({b"avif", b"avis"})
 
 
 def _isobmff_format(data: bytes) -> str | None:
+    """"heic", "heif", "avif" (pictures), "mp4", "mov", "3gp" (films) or None."""
     pos, n = 0, len(data)
+    movie = False
     for _ in range(1000):  # top-level boxes before the ftyp box
         if pos + 8 > n:
-            return None
+            return "mov" if movie else None  # classic QuickTime has no ftyp
         size = int.from_bytes(data[pos : pos + 4], "big")
         header = 8
         if size == 1 and pos + 16 <= n:
@@ -106,7 +119,8 @@ def _isobmff_format(data: bytes) -> str | None:
         elif size == 0:
             size = n - pos
         if size < header:
-            return None
+            return "mov" if movie else None
+        movie = movie or data[pos + 4 : pos + 8] == b"moov"
         if data[pos + 4 : pos + 8] == b"ftyp":
             body = bytes(data[pos + header : min(pos + size, pos + header + 8 + 4 * 64)])
             brands = [body[:4]] + [body[i : i + 4] for i in range(8, len(body) - 3, 4)]
@@ -115,15 +129,22 @@ def _isobmff_format(data: bytes) -> str | None:
                     return "heic"
                 if any(b in _AVIF_BRANDS for b in wanted):
                     return "avif"
-            return "heif" if any(b in _HEIF_BRANDS for b in brands) else None
+            if any(b in _HEIF_BRANDS for b in brands):
+                return "heif"
+            return "mov" if brands[0] == b"qt  " else "3gp" if brands[0][:2] == b"3g" else "mp4"
         pos += size
-    return None
+    return "mov" if movie else None
 
 
 # --------------------------------------------------------------------------------------------
 # Public interface
 
-_HANDLERS = {"jpeg": _jpeg, "png": _png, "webp": _webp, "heic": _heif, "heif": _heif}
+_HANDLERS = {
+    "jpeg": _jpeg, "png": _png, "webp": _webp, "heic": _heif, "heif": _heif,
+    "mp4": _iso, "mov": _iso, "3gp": _iso, "webm": _ebml, "mkv": _ebml,
+}  # fmt: skip
+# A position in XMP (which is dropped whole, filed under "xmp").
+_XMP_POSITION = re.compile(rb"GPS(?:Latitude|Longitude)\b")
 
 
 def _run(data: bytes, keep_capture_date: bool) -> tuple[_Acc | None, list | None, str | None]:
@@ -171,3 +192,47 @@ def strip(data: bytes, keep_capture_date: bool = False) -> StripResult:
         orientation=acc.orientation,
         lossless=True,
     )
+
+
+def find_location(data: bytes) -> bool:
+    """True if ``data`` still carries a position where Bifoga removes one: a GPS IFD in any
+    EXIF; GPSLatitude/GPSLongitude in XMP; a PNG text chunk, compressed or not; a HEIC/HEIF Exif
+    or XMP item; a film's 'udta' '\u00a9xyz'/'loci', 'keys' location entries, XMP 'uuid' boxes,
+    Matroska location tags. Shared by the server's check and the tests.
+
+    Raises MetadataError for a structurally broken JPEG/PNG/WebP or film (a HEIF that cannot
+    be parsed is searched byte by byte instead). Other formats: False.
+    """
+    fmt = detect_format(data)
+    if fmt in ("heic", "heif"):
+        return _heif_location(bytes(data))
+    acc, _, fmt = _run(data, False)
+    if acc is None:
+        return False
+    if "gps" in acc.found:
+        return True
+    if fmt == "png":
+        return png_location(bytes(data))
+    return fmt in ("jpeg", "webp") and "xmp" in acc.found and bool(_XMP_POSITION.search(data))
+
+
+_HEIF_POSITION = re.compile(rb"GPS(?:Latitude|Longitude)\b|\xa9xyz|location\.ISO6709")
+
+
+def _heif_location(data: bytes) -> bool:
+    """True if a HEIC/HEIF carries a position: a GPS IFD in an Exif item (or in any TIFF
+    structure in the file), GPS fields in XMP, a QuickTime-style position in an image
+    sequence's 'moov'. Never raises: a file that does not parse is searched byte by byte, and
+    one too odd to search is taken to carry a position."""
+    acc = _Acc("heif")
+    try:
+        _heif(data, acc, False)
+        if "gps" in acc.found:
+            return True
+        return _HEIF_POSITION.search(data) is not None
+    except (MetadataError, IndexError, struct.error):  # as _run: a structure that does not parse
+        pass
+    try:
+        return _tiff_gps_anywhere(data) or _HEIF_POSITION.search(data) is not None
+    except MetadataError:
+        return True

@@ -5,6 +5,8 @@ Part of :mod:`bifoga.metadata` (the public interface): plain Python, no Pillow, 
 
 from __future__ import annotations
 
+import binascii
+import re
 import zlib
 
 from bifoga.exif import parse_exif
@@ -94,3 +96,57 @@ def _png_chunk(ctype: bytes, body: bytes) -> bytes:
     crc = zlib.crc32(ctype + body)
     return len(body).to_bytes(4, "big") + ctype + body + crc.to_bytes(4, "big")
 
+
+
+# A position in a text chunk: XMP's exif:GPSLatitude, ImageMagick's "exif:GPSLatitude" keys, ...
+_GPS_TEXT = re.compile(rb"GPS(?:Latitude|Longitude)\b")
+_MAX_TEXT = 16 * 1024 * 1024  # decompressed text per file: more is not a genuine photo's
+
+
+def png_location(data: bytes) -> bool:
+    """True if a text chunk (tEXt, zTXt, iTXt; compressed or not) names a position: XMP GPS
+    fields, or an EXIF with a GPS IFD in a "Raw profile type exif/APP1" (hex) text. A text that
+    cannot be read (bad zlib, more than 16 MB) is taken to carry one. The chunks themselves
+    must already have been checked by :func:`_png`."""
+    pos, n, budget = 8, len(data), [_MAX_TEXT]
+    for _ in range(_MAX_PARTS):
+        if pos + 12 > n:
+            return False
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        ctype, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+        if ctype == b"IEND":
+            return False
+        if ctype not in (b"tEXt", b"zTXt", b"iTXt"):
+            continue
+        key, _, rest = body.partition(b"\x00")
+        text: bytes | None = rest
+        if ctype == b"zTXt":
+            text = _inflate(rest[1:], budget)
+        elif ctype == b"iTXt" and rest[:1] == b"\x01":
+            text = _inflate(rest[2:].split(b"\x00", 2)[-1], budget)
+        elif ctype == b"iTXt":
+            text = rest[2:].split(b"\x00", 2)[-1]
+        if text is None or _GPS_TEXT.search(key + b"\x00" + text):
+            return True
+        if key.lower() in (b"raw profile type exif", b"raw profile type app1"):
+            hexdump = b"".join(text.split()[2:])  # "exif", the length, then hex digits
+            try:
+                tiff = binascii.unhexlify(hexdump[: len(hexdump) & ~1])
+            except ValueError:
+                return True
+            tiff = tiff[6:] if tiff.startswith(b"Exif\x00\x00") else tiff
+            if "gps" in parse_exif(tiff).categories:
+                return True
+    return True
+
+
+def _inflate(compressed: bytes, budget: list[int]) -> bytes | None:
+    """zlib data inflated within the budget, or None (corrupt, or too large)."""
+    inflater = zlib.decompressobj()
+    try:
+        text = inflater.decompress(compressed, budget[0] + 1)
+    except zlib.error:
+        return None
+    budget[0] -= len(text)
+    return None if budget[0] < 0 else text

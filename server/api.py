@@ -36,7 +36,7 @@ from server.errors import (
     TooLarge,
     VisitEnded,
 )
-from server.images import check_image
+from server.images import check_film, check_image
 from server.names import (
     clean_message_text,
     clean_person_name,
@@ -246,6 +246,8 @@ async def finalise_attachment(request: Request) -> Response:
                 async with ctx.image_checks:
                     await run_in_threadpool(check_image, data, verdict.mime,
                                             ctx.settings.max_image_pixels)
+            elif verdict.category == "video":
+                await run_in_threadpool(check_film, data)
         except ApiError:
             # A refused file is not kept, not even as a partial upload.
             await db(ctx.store.delete_upload, upload.id)

@@ -1,4 +1,4 @@
-"""Defence in depth for images at finalisation: no location left in them, and they decode.
+"""Defence in depth at finalisation: no location left in images and films, and images decode.
 
 The browser removes the metadata (bifoga.metadata.strip in the worker) and checks that the
 picture shows before it uploads anything. The server does not trust that: an old app version,
@@ -9,19 +9,15 @@ synchronous and CPU-bound; the caller runs it in a thread, a few at a time (memo
 from __future__ import annotations
 
 import io
-import re
 
 from bifoga.imaging import verify_decodes
-from bifoga.metadata import MetadataError, inspect
+from bifoga.metadata import MetadataError, find_location
 from server.errors import ApiError, NotAllowedType
 
 # The formats bifoga.metadata reads (and the browser strips losslessly).
-METADATA_CHECKED = frozenset({"image/jpeg", "image/png", "image/webp"})
+METADATA_CHECKED = frozenset({"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"})
 # Pillow cannot decode HEIC/HEIF without a plugin; they travel as file cards, not shown inline.
 NOT_DECODED = frozenset({"image/heic", "image/heif"})
-# bifoga.metadata files XMP under "xmp", also when it holds exif:GPSLatitude/GPSLongitude. The
-# browser drops every XMP packet, so a position in one is as much a failure as a GPS IFD.
-_XMP_POSITION = re.compile(rb"GPS(?:Latitude|Longitude)\b")
 
 
 class MetadataNotRemoved(ApiError):
@@ -31,20 +27,40 @@ class MetadataNotRemoved(ApiError):
                "sending; update the app and try again.")
 
 
+FILM_LOCATION_MESSAGE = ("The film still carries location data. Bifoga removes it before "
+                         "sending; update the app and try again.")
+
+
+class FilmNotChecked(NotAllowedType):
+    message = "The film's structure could not be checked; it may be damaged."
+
+
 class ImageDoesNotDecode(NotAllowedType):
     code = "image_does_not_decode"
     message = "The file looks like an image but cannot be shown; it may be damaged."
 
 
 def carries_position(data: bytes) -> bool:
-    """True if a JPEG/PNG/WebP still has a GPS IFD (or a position in XMP).
+    """True if a JPEG/PNG/WebP/HEIC/HEIF still has a position (bifoga.metadata.find_location:
+    a GPS IFD, GPS fields in XMP, in a PNG text chunk compressed or not, in a HEIF item).
 
     Raises ImageDoesNotDecode for a structurally broken file (which the browser refuses too)."""
     try:
-        found = inspect(data).found
+        return find_location(data)
     except MetadataError:
         raise ImageDoesNotDecode() from None
-    return "gps" in found or ("xmp" in found and _XMP_POSITION.search(data) is not None)
+
+
+def check_film(data: bytes) -> None:
+    """Raise MetadataNotRemoved if an MP4/MOV/3GP/WebM film still carries a position ('udta'
+    '\u00a9xyz' or 'loci', a QuickTime location key, XMP, Matroska location tags), or
+    FilmNotChecked if its structure cannot be walked (the browser could not strip it either)."""
+    try:
+        found = find_location(data)
+    except MetadataError:
+        raise FilmNotChecked() from None
+    if found:
+        raise MetadataNotRemoved(FILM_LOCATION_MESSAGE)
 
 
 def check_pixel_count(data: bytes, max_pixels: int) -> None:
