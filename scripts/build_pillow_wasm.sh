@@ -2,7 +2,7 @@
 # Build Pillow for the Pyodide worker (wasm32, Pyodide 314.0.7) from sources, and write
 # wheels/pillow-<version>-cp314-cp314-pyemscripten_2026_0_wasm32.whl plus wheels/pillow-wasm.json.
 #
-# Run by `make pillow-wheel` (root; about 1.7 GB of disk outside the repo). `make run`/`make test`
+# Run by `make pillow-wheel` (root; about 1.5 GB of disk outside the repo). `make run`/`make test`
 # never need it: they use the committed wheel.
 #
 # Why a chroot: no registry reachable here has Emscripten 5.x; Debian sid's emscripten 6.0.5
@@ -189,10 +189,11 @@ env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb chroot "$CHROOT" 
 cleanup; mounted=""; trap - EXIT INT TERM
 
 # --- 3. The wheel and its record --------------------------------------------------------------
+# Checked (imports against pyodide.asm.wasm) before anything in wheels/ is replaced.
 WHEEL=$(ls "$BUILD"/out/pillow-"$PILLOW_VERSION"-*.whl)
-mkdir -p "$OUT"
-cp "$WHEEL" "$OUT/"
-python3 "$ROOT/scripts/pillow_wheel_record.py" --wheel "$OUT/$(basename "$WHEEL")" --build "$BUILD" \
+python3 "$ROOT/scripts/pillow_wheel_record.py" --wheel "$WHEEL" --build "$BUILD" \
     --cflags "$CFLAGS_WASM" --ldflags "$LDFLAGS_SIDE" \
-    --pyodide-wasm "$ROOT/node_modules/pyodide/pyodide.asm.wasm" --out "$OUT/pillow-wasm.json"
+    --pyodide-wasm "$ROOT/node_modules/pyodide/pyodide.asm.wasm" --out "$BUILD/out/pillow-wasm.json"
+mkdir -p "$OUT"
+cp "$WHEEL" "$BUILD/out/pillow-wasm.json" "$OUT/"
 log "wrote $OUT/$(basename "$WHEEL")"
