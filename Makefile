@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 DATA_DIR ?= ./data
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup run test test-unit test-e2e lint bench vendor chromium clean
+.PHONY: setup run test test-unit test-e2e lint bench vendor chromium clean pillow-wheel
 
 setup: $(VENV)/.installed node_modules/.installed static/vendor/.stamp static/build/app.tar.gz
 
@@ -22,13 +22,19 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Copies the pinned runtime into static/vendor/ and fetches the worker's wheels from PyPI.
-static/vendor/.stamp: package-lock.json runtime-wheels.txt scripts/vendor_runtime.py node_modules/.installed $(VENV)/.installed
+# Copies the pinned runtime into static/vendor/, fetches the worker's wheels from PyPI and adds
+# the project's own Pillow wheel (wheels/).
+static/vendor/.stamp: package-lock.json runtime-wheels.txt scripts/vendor_runtime.py $(wildcard wheels/*.whl) node_modules/.installed $(VENV)/.installed
 	$(PY) scripts/vendor_runtime.py
 
 # The main thread's modules in one request (scripts/bundle_app.py follows main.py's imports).
 static/build/app.tar.gz: main.py $(wildcard bifoga/*.py components/*.py) scripts/bundle_app.py
 	$(PYTHON) scripts/bundle_app.py
+
+# Rebuilds wheels/pillow-*.whl and wheels/pillow-wasm.json from sources (root; a Debian sid chroot
+# with Emscripten outside the repo, made once). Not needed by run or test: the wheel is committed.
+pillow-wheel: node_modules/.installed $(VENV)/.installed
+	sh scripts/build_pillow_wasm.sh
 
 vendor: node_modules/.installed $(VENV)/.installed
 	$(PY) scripts/vendor_runtime.py --force

@@ -202,7 +202,7 @@ async def reduce_attachment(file, key, max_bytes):
     """
     max_bytes = int(max_bytes)
     started = js.performance.now()
-    if imaging.pillow_available():
+    if await _load_pillow():
         try:
             reduced = imaging.reduce_to_fit(_read_file(file), max_bytes, MIN_LONG_SIDE)
         except MetadataError as exc:
@@ -315,18 +315,24 @@ async def cancel_upload(key):
     return True
 
 
-async def _load_pillow():
-    """Pillow, when its wasm wheel was vendored: loaded after start-up, never in the way."""
-    try:
-        import pyodide_js
+_pillow_loading = None  # loadPackage("pillow")'s promise, made on first need (never at start-up)
 
-        if "pillow" in pyodide_js.lockfile.packages.object_keys():
-            await pyodide_js.loadPackage("pillow")
+
+async def _load_pillow():
+    """Pillow, loaded on first need: True when it can be imported."""
+    global _pillow_loading
+    try:
+        if _pillow_loading is None:
+            import pyodide_js
+
+            vendored = "pillow" in pyodide_js.lockfile.packages.object_keys()
+            _pillow_loading = (pyodide_js.loadPackage("pillow") if vendored
+                               else js.Promise.resolve(None))
+        await _pillow_loading
     except Exception:  # noqa: BLE001 - without Pillow the browser's decoder does the work
         pass
+    return imaging.pillow_available()
 
-
-asyncio.get_event_loop().create_task(_load_pillow())
 
 __export__ = ["prepare_attachment", "reduce_attachment", "discard_prepared",
               "upload_attachment", "cancel_upload"]

@@ -5,9 +5,12 @@ Bifoga itself. The npm pyodide package has no wheels: the few pure-Python wheels
 come from PyPI (runtime-wheels.txt, hash-pinned) and their pyodide-lock.json entries are rewritten
 with the real file names and sha256, or the browser's integrity check refuses them.
 
-Pillow's wasm wheel is on no registry reachable here. When BIFOGA_PILLOW_WHEEL_URL names a source,
-the wheel is fetched and checked against the sha256 in the lock; otherwise the worker runs without
-Pillow and the app falls back to the browser's own decoder.
+Pillow's wasm wheel is on no registry reachable here: the project builds it from sources
+(scripts/build_pillow_wasm.sh, `make pillow-wheel`) and commits it in wheels/ with a record of how
+(wheels/pillow-wasm.json). It is copied beside Pyodide and its lock entry rewritten the same way.
+
+libheif-js (npm: libheif, Emscripten-built) decodes HEIC photos in the worker, loaded only when one
+is picked (worker_heic.py); its glue script and wasm go to static/vendor/libheif-<version>/.
 """
 
 from __future__ import annotations
@@ -15,12 +18,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,10 +29,13 @@ NODE_MODULES = ROOT / "node_modules"
 VENDOR = ROOT / "static" / "vendor"
 WHEELS_FILE = ROOT / "runtime-wheels.txt"
 STAMP = VENDOR / ".stamp"
+PILLOW_WHEELS = ROOT / "wheels"
 
 # Files each runtime needs in the browser; source maps and editors/terminals are left out.
 PYSCRIPT_SKIP_PREFIXES: tuple[str, ...] = ()  # core.js imports its plugins by name; keep them all
 PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip")
+# libheif-js: the wasm build (not the 3 MB asm.js one, nor the bundle with the wasm in base64).
+LIBHEIF_FILES = ("libheif-wasm/libheif.js", "libheif-wasm/libheif.wasm", "libheif-wasm/LICENSE")
 
 
 def package_version(name: str) -> str:
@@ -45,14 +49,14 @@ def runtime_dirs() -> dict[str, str]:
         "micropython": "micropython-"
         + package_version("@micropython/micropython-webassembly-pyscript"),
         "pyodide": f"pyodide-{package_version('pyodide')}",
+        "libheif": f"libheif-{package_version('libheif-js')}",
     }
 
 
 def inputs_digest() -> str:
     h = hashlib.sha256()
-    for p in (ROOT / "package-lock.json", WHEELS_FILE, Path(__file__)):
+    for p in (ROOT / "package-lock.json", WHEELS_FILE, Path(__file__), *local_wheels()):
         h.update(p.read_bytes())
-    h.update(os.environ.get("BIFOGA_PILLOW_WHEEL_URL", "").encode())
     return h.hexdigest()
 
 
@@ -74,6 +78,13 @@ def copy_micropython(dest: Path) -> None:
     dest.mkdir(parents=True)
     for name in ("micropython.mjs", "micropython.wasm"):
         shutil.copy2(src / name, dest / name)
+
+
+def copy_libheif(dest: Path) -> None:
+    src = NODE_MODULES / "libheif-js"
+    dest.mkdir(parents=True)
+    for name in LIBHEIF_FILES:
+        shutil.copy2(src / name, dest / Path(name).name)
 
 
 def download_wheels(dest: Path) -> list[Path]:
@@ -110,27 +121,17 @@ def rewrite_lock(lock: dict, wheels: list[Path]) -> None:
         packages[name] = entry
 
 
-def fetch_pillow(lock: dict, dest: Path) -> bool:
-    """Fetch the Pillow wasm wheel named by the lock, when a source is configured and reachable."""
-    base = os.environ.get("BIFOGA_PILLOW_WHEEL_URL", "").strip()
-    entry = lock["packages"].get("pillow")
-    if not base or not entry:
-        lock["packages"].pop("pillow", None)
-        return False
-    url = base if base.endswith(".whl") else base.rstrip("/") + "/" + entry["file_name"]
-    try:
-        with urllib.request.urlopen(url, timeout=60) as resp:
-            data = resp.read()
-    except OSError as exc:
-        print(f"vendor: Pillow wheel not reachable at {url} ({exc}); the worker runs without it")
-        lock["packages"].pop("pillow", None)
-        return False
-    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-        print("vendor: Pillow wheel sha256 does not match pyodide-lock.json; not used")
-        lock["packages"].pop("pillow", None)
-        return False
-    (dest / entry["file_name"]).write_bytes(data)
-    return True
+def local_wheels() -> list[Path]:
+    """The project's own wasm wheels (Pillow), built by scripts/build_pillow_wasm.sh."""
+    return sorted(PILLOW_WHEELS.glob("*-pyemscripten_*_wasm32.whl"))
+
+
+def copy_local_wheels(dest: Path) -> list[Path]:
+    copied = []
+    for whl in local_wheels():
+        shutil.copy2(whl, dest / whl.name)
+        copied.append(dest / whl.name)
+    return copied
 
 
 def copy_pyodide(dest: Path) -> dict:
@@ -139,13 +140,12 @@ def copy_pyodide(dest: Path) -> dict:
     for name in PYODIDE_FILES:
         shutil.copy2(src / name, dest / name)
     lock = json.loads((src / "pyodide-lock.json").read_text())
-    rewrite_lock(lock, download_wheels(dest))
-    pillow = fetch_pillow(lock, dest)
+    rewrite_lock(lock, download_wheels(dest) + copy_local_wheels(dest))
     # Keep only entries whose files are really here, so nothing is ever looked up elsewhere.
     present = {p.name for p in dest.iterdir()}
     lock["packages"] = {k: v for k, v in lock["packages"].items() if v["file_name"] in present}
     (dest / "pyodide-lock.json").write_text(json.dumps(lock, separators=(",", ":")))
-    return {"pillow": pillow, "packages": sorted(lock["packages"])}
+    return {"pillow": "pillow" in lock["packages"], "packages": sorted(lock["packages"])}
 
 
 COMPRESSIBLE = (".js", ".mjs", ".wasm", ".json", ".css")
@@ -177,6 +177,7 @@ def main() -> int:
     dirs = runtime_dirs()
     copy_pyscript(tmp / dirs["pyscript"])
     copy_micropython(tmp / dirs["micropython"])
+    copy_libheif(tmp / dirs["libheif"])
     info = copy_pyodide(tmp / dirs["pyodide"])
     (tmp / "runtime.json").write_text(json.dumps({**dirs, **info}, indent=2))
     precompress(tmp)

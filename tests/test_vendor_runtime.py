@@ -1,5 +1,5 @@
-"""The vendored runtime: the rewritten pyodide-lock.json matches the wheels it names, and the
-optional Pillow wheel is taken only when its sha256 matches the lock."""
+"""The vendored runtime: the rewritten pyodide-lock.json matches the wheels it names, and its
+Pillow entry is the project's own wasm wheel (wheels/), with the sha256 its build record gives."""
 
 from __future__ import annotations
 
@@ -78,27 +78,34 @@ def test_lock_rewrite_takes_the_wheels_names_and_hashes(tmp_path):
     assert added["sha256"] == hashlib.sha256(b"b").hexdigest()
 
 
-@pytest.mark.parametrize(("served", "expected"), [(b"real wheel", True), (b"tampered", False)])
-def test_pillow_is_taken_only_with_the_locks_sha256(tmp_path, monkeypatch, served, expected):
-    source = tmp_path / "source"
-    source.mkdir()
+def test_the_locks_pillow_is_the_committed_wheel(runtime):
+    record = json.loads((REPO / "wheels" / "pillow-wasm.json").read_text())
+    committed = REPO / "wheels" / record["wheel"]
+    digest = hashlib.sha256(committed.read_bytes()).hexdigest()
+    assert digest == record["sha256"]
+    folder = VENDOR / runtime["pyodide"]
+    entry = json.loads((folder / "pyodide-lock.json").read_text())["packages"]["pillow"]
+    assert entry["file_name"] == record["wheel"]
+    assert entry["sha256"] == digest
+    assert entry["imports"] == ["PIL"]
+    assert (folder / record["wheel"]).read_bytes() == committed.read_bytes()
+    assert runtime["pillow"] is True
+
+
+def test_local_wheels_are_rewritten_into_the_lock(tmp_path, monkeypatch):
     name = "pillow-12.2.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl"
-    (source / name).write_bytes(served)
-    lock = {"packages": {"pillow": {"file_name": name,
-                                    "sha256": hashlib.sha256(b"real wheel").hexdigest()}}}
+    own = tmp_path / "wheels"
+    own.mkdir()
+    (own / name).write_bytes(b"built here")
+    monkeypatch.setattr(vendor, "PILLOW_WHEELS", own)
     dest = tmp_path / "dest"
     dest.mkdir()
-    monkeypatch.setenv("BIFOGA_PILLOW_WHEEL_URL", source.as_uri())
-    assert vendor.fetch_pillow(lock, dest) is expected
-    assert (dest / name).exists() is expected
-    assert ("pillow" in lock["packages"]) is expected
-
-
-def test_without_a_source_pillow_leaves_the_lock(tmp_path, monkeypatch):
-    monkeypatch.delenv("BIFOGA_PILLOW_WHEEL_URL", raising=False)
-    lock = {"packages": {"pillow": {"file_name": "p.whl", "sha256": "x"}}}
-    assert vendor.fetch_pillow(lock, tmp_path) is False
-    assert "pillow" not in lock["packages"]
+    lock = {"packages": {"pillow": {"name": "Pillow", "file_name": name, "sha256": "upstream",
+                                    "version": "12.2.0", "imports": ["PIL"]}}}
+    vendor.rewrite_lock(lock, vendor.copy_local_wheels(dest))
+    assert (dest / name).read_bytes() == b"built here"
+    assert lock["packages"]["pillow"]["sha256"] == hashlib.sha256(b"built here").hexdigest()
+    assert lock["packages"]["pillow"]["imports"] == ["PIL"]
 
 
 def test_precompressed_copies_are_exact(runtime):
