@@ -23,6 +23,7 @@ from server.common import (
     query_number,
     rate_limit,
     read_json_object,
+    require_free_space,
     require_str,
 )
 from server.config import TUS_VERSION, Settings
@@ -232,6 +233,8 @@ async def finalise_attachment(request: Request) -> Response:
             raise VisitEnded()
         if upload.offset < upload.length:
             raise Conflict("The upload is not complete yet.", code="upload_incomplete")
+        # Before the copy is written (the upload is kept: the same call succeeds later).
+        await require_free_space(ctx, upload.length)
         path = ctx.store.upload_path(upload.id)
         data = await run_in_threadpool(Path.read_bytes, path)
         try:

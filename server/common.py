@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import json
 import math
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from server.config import Settings
 from server.errors import (
     ApiError,
     BadRequest,
+    InsufficientStorage,
     Locked,
     NotFound,
     TooLarge,
@@ -59,6 +61,18 @@ class AppContext:
         finally:
             with self._busy_lock:
                 self._busy_uploads.discard(upload_id)
+
+
+def free_bytes(ctx: AppContext) -> int:
+    return shutil.disk_usage(ctx.settings.data_dir).free
+
+
+async def require_free_space(ctx: AppContext, needed: int) -> None:
+    """507 insufficient_storage unless `needed` bytes can be written and min_free_bytes still
+    stay free: refused while SQLite and the file system still have room, not when they fail."""
+    free = await run_in_threadpool(free_bytes, ctx)
+    if free - needed < ctx.settings.min_free_bytes:
+        raise InsufficientStorage()
 
 
 def ctx_of(request: Request) -> AppContext:
