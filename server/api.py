@@ -16,6 +16,7 @@ from bifoga import refusals
 from bifoga.limits import ACCEPT_ATTRIBUTE, ALLOWED_MIME_TYPES
 from bifoga.sniff import classify
 from server.common import (
+    AppContext,
     authenticate,
     ctx_of,
     db,
@@ -75,9 +76,11 @@ def create_visit_links(
                       new.patient_token, new.clinician_token)
 
 
-def visit_json(visit: Visit, role: str) -> dict[str, Any]:
+def visit_json(visit: Visit, role: str, demo: bool = False) -> dict[str, Any]:
     return {
         "visit_id": visit.id,
+        # Demo mode's visits can be made by anyone: the app labels them as demo.
+        "demo": demo,
         "role": role,
         "state": visit.state,
         "ended_at": visit.ended_at,
@@ -108,7 +111,8 @@ def message_json(visit: Visit, row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def get_config(request: Request) -> Response:
-    rate_limit(request)
+    # Never rate limited: the same constant answer for everyone, and without it the app
+    # cannot start (one client behind a shared address must not lock others out).
     settings = ctx_of(request).settings
     return JSONResponse({
         "max_attachment_bytes": settings.max_attachment_bytes,
@@ -148,7 +152,7 @@ async def create_visit(request: Request) -> Response:
 
 async def get_visit(request: Request) -> Response:
     visit, role = await authenticate(request, request.path_params["visit_id"])
-    return JSONResponse(visit_json(visit, role))
+    return JSONResponse(visit_json(visit, role, ctx_of(request).settings.demo))
 
 
 async def end_visit(request: Request) -> Response:
@@ -159,14 +163,26 @@ async def end_visit(request: Request) -> Response:
     ended = await db(ctx.store.end_visit, visit.id)
     assert ended is not None
     ctx.notifier.notify(visit.id)
-    return JSONResponse(visit_json(ended, role))
+    return JSONResponse(visit_json(ended, role, ctx.settings.demo))
 
 
 async def list_messages(request: Request) -> Response:
     ctx = ctx_of(request)
-    visit, _ = await authenticate(request, request.path_params["visit_id"])
+    visit, role = await authenticate(request, request.path_params["visit_id"])
     after = int(query_number(request, "after", 0, integer=True))
     wait = min(query_number(request, "wait", 0, integer=False), ctx.settings.long_poll_max_seconds)
+    if wait <= 0:
+        return await _messages_now(ctx, visit, after)
+    with ctx.long_poll_slot(visit.id, role):
+        return await _messages_waiting(ctx, visit, after, wait)
+
+
+async def _messages_now(ctx: AppContext, visit: Visit, after: int) -> Response:
+    rows = await db(ctx.store.messages_after, visit.id, after, ctx.settings.max_messages_per_page)
+    return _messages_answer(visit, rows, after)
+
+
+async def _messages_waiting(ctx: AppContext, visit: Visit, after: int, wait: float) -> Response:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while True:
@@ -182,6 +198,10 @@ async def list_messages(request: Request) -> Response:
                 await asyncio.wait_for(woken.wait(), remaining)
             except TimeoutError:
                 pass
+    return _messages_answer(visit, rows, after)
+
+
+def _messages_answer(visit: Visit, rows: list[dict[str, Any]], after: int) -> Response:
     return JSONResponse({
         "messages": [message_json(visit, r) for r in rows],
         "cursor": rows[-1]["id"] if rows else after,
