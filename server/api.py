@@ -29,6 +29,7 @@ from server.common import (
 )
 from server.config import TUS_VERSION, Settings
 from server.errors import (
+    ActiveContent,
     ApiError,
     BadRequest,
     Conflict,
@@ -38,7 +39,7 @@ from server.errors import (
     TooLarge,
     VisitEnded,
 )
-from server.images import check_image
+from server.images import HEAVY_DECODE_WEIGHT, check_image, decode_weight
 from server.names import (
     clean_message_text,
     clean_person_name,
@@ -232,6 +233,8 @@ def _refusal(reason: str | None) -> ApiError:
         return NotAllowedType("Sound files cannot be sent in the chat.", code=reason)
     if reason == refusals.EMPTY_FILE:
         return BadRequest("The file is empty.", code=reason)
+    if reason == refusals.ACTIVE_CONTENT:
+        return ActiveContent()
     return NotAllowedType()
 
 
@@ -266,7 +269,12 @@ async def finalise_attachment(request: Request) -> Response:
             ):
                 raise _refusal(verdict.reason)
             if verdict.category == "image":
-                async with ctx.image_checks:
+                # Scan bombs and pixel bombs are refused from their headers, before any wait.
+                weight = await run_in_threadpool(decode_weight, data, verdict.mime,
+                                                 ctx.settings.max_image_pixels)
+                lane = (ctx.heavy_image_checks if weight > HEAVY_DECODE_WEIGHT
+                        else ctx.image_checks)
+                async with lane:
                     await run_in_threadpool(check_image, data, verdict.mime,
                                             ctx.settings.max_image_pixels)
         except ApiError:

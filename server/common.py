@@ -48,8 +48,11 @@ class AppContext:
     limiter: RateLimiter
     _busy_uploads: set[str] = field(default_factory=set)
     _busy_lock: threading.Lock = field(default_factory=threading.Lock)
-    # Bounds the memory of image decoding at finalisation (see server.images).
+    # Bounds the memory of image decoding at finalisation (see server.images). Checks heavier
+    # than images.HEAVY_DECODE_WEIGHT take the heavy lane, one at a time, so that a slow one
+    # never holds up an ordinary photo (image_check_lane).
     image_checks: asyncio.Semaphore = field(init=False)
+    heavy_image_checks: asyncio.Semaphore = field(init=False)
     # Failed token attempts per visit id, whichever address they come from.
     auth_failures: RateLimiter = field(init=False)
     # Long polls held per token (visit id and role), see long_poll_slot.
@@ -58,6 +61,7 @@ class AppContext:
     def __post_init__(self) -> None:
         s = self.settings
         self.image_checks = asyncio.Semaphore(s.max_concurrent_image_checks)
+        self.heavy_image_checks = asyncio.Semaphore(1)
         self.auth_failures = RateLimiter(s.failed_auth_per_visit_per_second,
                                          s.failed_auth_per_visit_burst, s.rate_limit_enabled)
 
