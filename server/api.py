@@ -39,7 +39,7 @@ from server.errors import (
     TooLarge,
     VisitEnded,
 )
-from server.images import HEAVY_DECODE_WEIGHT, check_image, decode_weight
+from server.images import check_image, precheck
 from server.names import (
     clean_message_text,
     clean_person_name,
@@ -270,10 +270,9 @@ async def finalise_attachment(request: Request) -> Response:
                 raise _refusal(verdict.reason)
             if verdict.category == "image":
                 # Scan bombs and pixel bombs are refused from their headers, before any wait.
-                weight = await run_in_threadpool(decode_weight, data, verdict.mime,
-                                                 ctx.settings.max_image_pixels)
-                lane = (ctx.heavy_image_checks if weight > HEAVY_DECODE_WEIGHT
-                        else ctx.image_checks)
+                heavy = await run_in_threadpool(precheck, data, verdict.mime,
+                                                ctx.settings.max_image_pixels)
+                lane = ctx.heavy_image_checks if heavy else ctx.image_checks
                 async with lane:
                     await run_in_threadpool(check_image, data, verdict.mime,
                                             ctx.settings.max_image_pixels)

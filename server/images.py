@@ -36,9 +36,10 @@ class MetadataNotRemoved(ApiError):
 # picture (201 scans of 9456x9456: 3.7 s; 10 MiB holds ~81,000). Encoders write 1 (baseline)
 # to about 10 (libjpeg's progression, colour) or a few more (mozjpeg, CMYK): 32 is generous.
 MAX_JPEG_SCANS = 32
-# A check heavier than this (pixels x scans) waits in a lane of its own (see decode_weight):
-# an ordinary photo, up to 24 MP with up to 10 scans, never waits behind one.
-HEAVY_DECODE_WEIGHT = 24_000_000 * 10
+# A picture of more pixels, or of more pixels x scans, is checked in a lane of its own (see
+# precheck): an ordinary photo, up to 24 MP with up to 10 scans, never waits behind one.
+HEAVY_PIXELS = 24_000_000
+HEAVY_DECODE_WEIGHT = HEAVY_PIXELS * 10
 # What follows an 0xFF inside entropy-coded data: 00 (a stuffed FF), more FF (fill) and the
 # restart markers D0-D7 are part of the scan; anything else is the next marker.
 _NEXT_MARKER = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
@@ -121,18 +122,20 @@ def check_scan_count(data: bytes, mime: str) -> int:
     return max(scans, 1)
 
 
-def decode_weight(data: bytes, mime: str, max_pixels: int) -> int:
-    """Refuse what must not be decoded at all (a scan bomb, too many pixels); otherwise the
-    cost of decoding, pixels x scans (0 for types that are not decoded). Header reads only."""
+def precheck(data: bytes, mime: str, max_pixels: int) -> bool:
+    """Refuse what must not be decoded at all (a scan bomb, too many pixels), from the headers
+    only; return True when decoding it is heavy (over HEAVY_PIXELS, or over
+    HEAVY_DECODE_WEIGHT in pixels x scans), so the caller checks it in the heavy lane."""
     if mime in NOT_DECODED:
-        return 0
+        return False
     scans = check_scan_count(data, mime)
     from PIL import Image
 
     check_pixel_count(data, max_pixels)
     with Image.open(io.BytesIO(data)) as im:
         width, height = im.size
-    return width * height * scans
+    pixels = width * height
+    return pixels > HEAVY_PIXELS or pixels * scans > HEAVY_DECODE_WEIGHT
 
 
 def check_image(data: bytes, mime: str, max_pixels: int) -> None:
