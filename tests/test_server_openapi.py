@@ -85,3 +85,28 @@ def test_refs_resolve(spec: dict[str, Any]) -> None:
         yield None
 
     list(walk(spec))
+
+
+def test_undeclared_methods_are_405_with_allow(spec: dict[str, Any],
+                                               server_client: Any) -> None:
+    """Every /api path answers a method openapi.yaml does not declare for it with 405 and an
+    Allow header naming exactly the declared ones (HEAD comes with GET)."""
+    for path, item in spec["paths"].items():
+        if not path.startswith("/api"):
+            continue
+        declared = {m.upper() for m in item if m in HTTP_METHODS}
+        if "GET" in declared:
+            declared.add("HEAD")
+        concrete = re.sub(r"\{([^}]+)\}", "abc", path)
+        for method in sorted({"GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"} - declared):
+            r = server_client.request(method, concrete)
+            assert r.status_code == 405, (method, path, r.status_code)
+            assert r.json()["error"] == "method_not_allowed"
+            assert set(r.headers["allow"].split(", ")) == declared, (method, path)
+
+
+def test_unknown_api_path_is_404(server_client: Any) -> None:
+    # Not the app files' catch-all: nothing under /api is ever an app file.
+    for path in ("/api", "/api/nothing", "/api/visits/abc/nothing"):
+        r = server_client.get(path)
+        assert (r.status_code, r.json()["error"]) == (404, "not_found"), path
