@@ -164,8 +164,9 @@ async def end_visit(request: Request) -> Response:
 async def list_messages(request: Request) -> Response:
     ctx = ctx_of(request)
     visit, _ = await authenticate(request, request.path_params["visit_id"])
-    after = int(query_number(request, "after", 0, integer=True))
-    wait = min(query_number(request, "wait", 0, integer=False), ctx.settings.long_poll_max_seconds)
+    # `after` is compared with SQLite's 64-bit ids; a larger `wait` is capped, not refused.
+    after = query_number(request, "after", 0, maximum=2**63 - 1)
+    wait = min(query_number(request, "wait", 0), ctx.settings.long_poll_max_seconds)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while True:

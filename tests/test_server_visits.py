@@ -264,10 +264,22 @@ def test_json_too_big_streamed(server_client: Any, visit: VisitHandle) -> None:
 
 
 @pytest.mark.parametrize("query", ["after=x", "after=-1", "wait=abc", "wait=-2", "wait=nan",
-                                   "after=1e3", "after=" + "9" * 30, "wait=inf"])
+                                   "after=1e3", "after=" + "9" * 30, "wait=inf",
+                                   # openapi.yaml: integers, decimal digits only
+                                   "wait=11.0", "wait=0.5", "wait=", "after=+1", "after=%201",
+                                   "after=" + str(2**63)])
 def test_list_messages_bad_query(server_client: Any, visit: VisitHandle, query: str) -> None:
     r = server_client.get(visit.url(f"/messages?{query}"), headers=visit.patient)
     assert (r.status_code, r.json()["error"]) == (400, "bad_query")
+
+
+@pytest.mark.parametrize("query", ["after=" + str(2**63 - 1), "after=007", "wait=" + "9" * 5000])
+def test_list_messages_large_query_values(make_server_client: Any, query: str) -> None:
+    # The largest cursor SQLite holds is taken; any wait is capped, however long.
+    client = make_server_client(long_poll_max_seconds=0)
+    v = VisitHandle(client.post("/api/visits", json={}).json())
+    r = client.get(v.url(f"/messages?{query}"), headers=v.patient)
+    assert r.status_code == 200 and r.json()["messages"] == []
 
 
 # --- long polling --------------------------------------------------------------------------
