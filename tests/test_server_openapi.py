@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +111,28 @@ def test_unknown_api_path_is_404(server_client: Any) -> None:
     for path in ("/api", "/api/nothing", "/api/visits/abc/nothing"):
         r = server_client.get(path)
         assert (r.status_code, r.json()["error"]) == (404, "not_found"), path
+
+
+def schema_pattern(spec: dict[str, Any], *keys: str) -> re.Pattern[str]:
+    node: Any = spec
+    for key in keys:
+        node = node[key] if isinstance(node, dict) else next(
+            p for p in node if p.get("name") == key)
+    return re.compile(node["pattern"])
+
+
+def test_text_pattern_is_what_the_cleaning_keeps(spec: dict[str, Any]) -> None:
+    """A message text matches openapi.yaml's pattern exactly when the server's cleaning leaves
+    something of it (else 400), character by character: all of them below U+3100 (the last
+    whitespace or control character is U+3000) and a sample above."""
+    from server.names import clean_message_text
+
+    pattern = schema_pattern(spec, "components", "schemas", "TextMessageRequest",
+                             "properties", "text")
+    for code in [*range(0x3100), *range(0x3100, 0x110000, 101)]:
+        if 0xD800 <= code <= 0xDFFF:
+            continue  # not characters: JSON text does not decode to lone surrogates
+        ch = chr(code)
+        assert bool(pattern.search(ch)) == bool(clean_message_text(ch)), hex(code)
+    assert max(c for c in range(0x110000)
+               if chr(c).isspace() or unicodedata.category(chr(c)) == "Cc") < 0x3100

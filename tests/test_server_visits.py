@@ -54,6 +54,9 @@ def test_create_visit_with_names(server_client: Any, new_visit: Any) -> None:
         ({"patient_name": 5}, 400, "invalid_field"),
         ({"clinician_name": ["x"]}, 400, "invalid_field"),
         ({"patient_name": "x" * 101}, 400, "invalid_field"),
+        # openapi.yaml: a string (null is not one) of at most 100 characters as sent
+        ({"patient_name": None}, 400, "invalid_field"),
+        ({"clinician_name": "x" + " " * 100}, 400, "invalid_field"),
     ],
 )
 def test_create_visit_bad_names(server_client: Any, body: Any, status: int, code: str) -> None:
@@ -219,6 +222,8 @@ def test_messages_paging(make_server_client: Any) -> None:
         ({"text": ""}, 400, "invalid_field"),
         ({"text": "   \n "}, 400, "invalid_field"),
         ({"text": "x" * 4001}, 400, "invalid_field"),
+        ({"text": "\x01\u3000\u2028"}, 400, "invalid_field"),
+        ({"text": "x" + "\x00" * 4000}, 400, "invalid_field"),  # 4001 as sent
     ],
 )
 def test_post_message_bad_bodies(server_client: Any, visit: VisitHandle, body: Any,
