@@ -136,3 +136,39 @@ def test_text_pattern_is_what_the_cleaning_keeps(spec: dict[str, Any]) -> None:
         assert bool(pattern.search(ch)) == bool(clean_message_text(ch)), hex(code)
     assert max(c for c in range(0x110000)
                if chr(c).isspace() or unicodedata.category(chr(c)) == "Cc") < 0x3100
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("filename YS5wZGY=", True),
+        ("filename", True),
+        ("filename YS5wZGY=,filetype YXBwbGljYXRpb24vcGRm", True),
+        (" filetype YXBwbGljYXRpb24vcGRm ,\tfilename YQ== , x", True),
+        ("filename YQ==,filename Yg==", True),
+        ("filename //79", True),
+        ("filename ", True),
+        ("", False),
+        ("filetype YXBwbGljYXRpb24vcGRm", False),
+        ("filename YQ", False),
+        ("filename  YQ==", False),
+        ("filename\tYQ==", False),
+        ("filename YQ==,,x", False),
+        ("filename a b", False),
+        ("filename !!!!", False),
+        ("x" * 65 + ",filename", False),
+    ],
+)
+def test_upload_metadata_pattern_is_what_the_server_takes(spec: dict[str, Any], value: str,
+                                                          ok: bool) -> None:
+    from server.errors import BadRequest
+    from server.tus import parse_metadata
+
+    pattern = schema_pattern(spec, "paths", "/api/visits/{visit_id}/uploads", "post",
+                             "parameters", "Upload-Metadata", "schema")
+    assert bool(pattern.search(value)) == ok
+    try:
+        taken = "filename" in parse_metadata(value)
+    except BadRequest:
+        taken = False
+    assert taken == ok
