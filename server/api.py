@@ -20,7 +20,6 @@ from server.common import (
     authenticate,
     ctx_of,
     db,
-    optional_str,
     query_number,
     rate_limit,
     read_json_object,
@@ -125,12 +124,14 @@ async def get_config(request: Request) -> Response:
 
 
 def _person_name(body: dict[str, Any], field: str, default: str) -> str:
-    raw = optional_str(body, field)
-    name = clean_person_name(raw) if raw is not None else ""
-    if len(name) > MAX_PERSON_NAME_CHARS:
-        raise BadRequest(f"{field} is longer than {MAX_PERSON_NAME_CHARS} characters.",
-                         code="invalid_field")
-    return name or default
+    if field not in body:
+        return default
+    raw = body[field]
+    # As openapi.yaml says: a string of at most 100 characters as sent (null is not a string).
+    if not isinstance(raw, str) or len(raw) > MAX_PERSON_NAME_CHARS:
+        raise BadRequest(f"{field} must be a string of at most {MAX_PERSON_NAME_CHARS} "
+                         "characters.", code="invalid_field")
+    return clean_person_name(raw) or default
 
 
 async def create_visit(request: Request) -> Response:
@@ -170,8 +171,9 @@ async def end_visit(request: Request) -> Response:
 async def list_messages(request: Request) -> Response:
     ctx = ctx_of(request)
     visit, role = await authenticate(request, request.path_params["visit_id"])
-    after = int(query_number(request, "after", 0, integer=True))
-    wait = min(query_number(request, "wait", 0, integer=False), ctx.settings.long_poll_max_seconds)
+    # `after` is compared with SQLite's 64-bit ids; a larger `wait` is capped, not refused.
+    after = query_number(request, "after", 0, maximum=2**63 - 1)
+    wait = min(query_number(request, "wait", 0), ctx.settings.long_poll_max_seconds)
     if wait <= 0:
         return await _messages_now(ctx, visit, after)
     with ctx.long_poll_slot(visit.id, role):
@@ -214,8 +216,11 @@ async def post_message(request: Request) -> Response:
     ctx = ctx_of(request)
     visit, role = await authenticate(request, request.path_params["visit_id"])
     body = await read_json_object(request)
-    text = clean_message_text(require_str(body, "text"))
-    if not 1 <= len(text) <= MAX_TEXT_CHARS:
+    raw = require_str(body, "text")
+    # The limit counts the characters as sent (openapi.yaml's maxLength); something must be
+    # left to show once control characters and surrounding whitespace are gone.
+    text = clean_message_text(raw)
+    if len(raw) > MAX_TEXT_CHARS or not text:
         raise BadRequest(f"text must be 1 to {MAX_TEXT_CHARS} characters.", code="invalid_field")
     if visit.state == "ended":
         raise VisitEnded()

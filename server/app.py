@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Route
 
 from server import api, filing, static, tus
 from server.common import AppContext, db, error_body, purge_expired_visits
@@ -52,12 +53,26 @@ async def api_error_handler(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body(exc), status_code=exc.status, headers=exc.headers)
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route takes on this path. Starlette's own 405 names only the methods
+    of the first route that matched the path, and a path can have one route per method."""
+    scope = dict(request.scope, method="")  # no method: any route of this path matches PARTIAL
+    methods = {m for route in request.app.routes if isinstance(route, Route)
+               and route.matches(scope)[0] != Match.NONE for m in route.methods or ()}
+    return ", ".join(sorted(methods))
+
+
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     # Starlette's own 404/405 (no route, wrong method) in the same JSON shape as ours.
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return JSONResponse({"error": code, "message": str(exc.detail)},
-                        status_code=exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    # A 404 reads the same whether a route or a handler found nothing.
+    message = NotFound.message if exc.status_code == 404 else str(exc.detail)
+    return JSONResponse({"error": code, "message": message},
+                        status_code=exc.status_code, headers=headers)
 
 
 async def internal_error_handler(request: Request, exc: Exception) -> Response:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from server.errors import NotFound
 
@@ -76,8 +77,6 @@ def content_type(path: Path) -> str:
 def static_endpoint(app_dir: Path) -> Callable[[Request], Awaitable[Response]]:
     async def serve(request: Request) -> Response:
         path: str = request.path_params.get("path", "")
-        if path.startswith("api/") or path == "api":
-            raise NotFound()
         target = resolve(app_dir, path)
         if target is None:
             raise NotFound()
@@ -108,6 +107,18 @@ def static_endpoint(app_dir: Path) -> Callable[[Request], Awaitable[Response]]:
     return serve
 
 
+class AppFileRoute(Route):
+    """The catch-all route of the app's files. It never matches an /api path: a GET on an API
+    path that has no GET is then a 405 of the API route (with Allow), not a 404 of this one,
+    and an unknown API path is a plain 404."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path = scope.get("path", "")
+        if path == "/api" or path.startswith("/api/"):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
 def routes(app_dir: Path) -> list[Route]:
-    # Last route of the app. GET/HEAD only, so a wrong method on an API path stays a 405.
-    return [Route("/{path:path}", static_endpoint(app_dir), methods=["GET", "HEAD"])]
+    # Last route of the app, GET/HEAD only.
+    return [AppFileRoute("/{path:path}", static_endpoint(app_dir), methods=["GET", "HEAD"])]

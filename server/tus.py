@@ -49,6 +49,7 @@ WRITE_BUFFER_BYTES = 1024 * 1024
 # During a long PATCH, sync and count the written bytes at most this often (see _receive_chunk).
 PERSIST_INTERVAL_SECONDS = 0.5
 _DIGITS = re.compile(r"[0-9]{1,19}")
+_SHA256_B64 = re.compile(r"[A-Za-z0-9+/]{43}=")
 _META_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 # Declared types a browser uses when it does not know: the sniffer decides later.
 _UNKNOWN_TYPES = ("", "application/octet-stream")
@@ -75,21 +76,26 @@ def _parse_length(raw: str | None, name: str) -> int:
 
 
 def parse_metadata(raw: str) -> dict[str, str]:
-    """`key b64value,key2 b64value2` (a value may be absent) into a dict of UTF-8 strings."""
+    """`key b64value,key2 b64value2` (a value may be absent) into a dict of strings.
+
+    As openapi.yaml's pattern for Upload-Metadata: spaces and tabs around a pair are allowed,
+    a repeated key keeps its last value (as tusd does), and a value that is not UTF-8 is read
+    with replacement characters (tus allows any bytes; the name is cleaned for display anyway).
+    """
     result: dict[str, str] = {}
-    if not raw.strip():
+    if not raw.strip(" \t"):
         return result
     for pair in raw.split(","):
-        parts = pair.strip().split(" ")
-        if len(parts) > 2 or not _META_KEY.fullmatch(parts[0]) or parts[0] in result:
+        parts = pair.strip(" \t").split(" ")
+        if len(parts) > 2 or not _META_KEY.fullmatch(parts[0]):
             raise BadRequest("Upload-Metadata is malformed.", code="bad_upload_metadata")
         value = ""
         if len(parts) == 2:
             try:
-                value = base64.b64decode(parts[1], validate=True).decode("utf-8")
+                value = base64.b64decode(parts[1], validate=True).decode("utf-8", "replace")
             # ValueError too: b64decode refuses a str with non-ASCII characters that way.
-            except (binascii.Error, UnicodeDecodeError, ValueError):
-                raise BadRequest("Upload-Metadata values must be base64 of UTF-8.",
+            except (binascii.Error, ValueError):
+                raise BadRequest("Upload-Metadata values must be base64.",
                                  code="bad_upload_metadata") from None
         result[parts[0]] = value
     return result
@@ -189,18 +195,15 @@ async def upload_resource(request: Request) -> Response:
 
 
 def _parse_checksum(raw: str | None) -> bytes | None:
+    # openapi.yaml's pattern: `sha256`, one space, the base64 of 32 bytes.
     if raw is None:
         return None
-    algorithm, _, value = raw.strip().partition(" ")
-    if algorithm.lower() != "sha256":
+    algorithm, _, value = raw.partition(" ")
+    if algorithm != "sha256":
         raise BadRequest("Only sha256 checksums are supported.", code="bad_checksum_algorithm")
-    try:
-        digest = base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError):  # ValueError: non-ASCII characters
-        digest = b""
-    if len(digest) != 32:
+    if not _SHA256_B64.fullmatch(value):
         raise BadRequest("Upload-Checksum is not a base64 sha256 digest.", code="bad_checksum")
-    return digest
+    return base64.b64decode(value)
 
 
 def _open_at(path: os.PathLike[str] | str, offset: int) -> BinaryIO:

@@ -54,6 +54,9 @@ def test_create_visit_with_names(server_client: Any, new_visit: Any) -> None:
         ({"patient_name": 5}, 400, "invalid_field"),
         ({"clinician_name": ["x"]}, 400, "invalid_field"),
         ({"patient_name": "x" * 101}, 400, "invalid_field"),
+        # openapi.yaml: a string (null is not one) of at most 100 characters as sent
+        ({"patient_name": None}, 400, "invalid_field"),
+        ({"clinician_name": "x" + " " * 100}, 400, "invalid_field"),
     ],
 )
 def test_create_visit_bad_names(server_client: Any, body: Any, status: int, code: str) -> None:
@@ -219,6 +222,8 @@ def test_messages_paging(make_server_client: Any) -> None:
         ({"text": ""}, 400, "invalid_field"),
         ({"text": "   \n "}, 400, "invalid_field"),
         ({"text": "x" * 4001}, 400, "invalid_field"),
+        ({"text": "\x01\u3000\u2028"}, 400, "invalid_field"),
+        ({"text": "x" + "\x00" * 4000}, 400, "invalid_field"),  # 4001 as sent
     ],
 )
 def test_post_message_bad_bodies(server_client: Any, visit: VisitHandle, body: Any,
@@ -264,10 +269,22 @@ def test_json_too_big_streamed(server_client: Any, visit: VisitHandle) -> None:
 
 
 @pytest.mark.parametrize("query", ["after=x", "after=-1", "wait=abc", "wait=-2", "wait=nan",
-                                   "after=1e3", "after=" + "9" * 30, "wait=inf"])
+                                   "after=1e3", "after=" + "9" * 30, "wait=inf",
+                                   # openapi.yaml: integers, decimal digits only
+                                   "wait=11.0", "wait=0.5", "wait=", "after=+1", "after=%201",
+                                   "after=" + str(2**63)])
 def test_list_messages_bad_query(server_client: Any, visit: VisitHandle, query: str) -> None:
     r = server_client.get(visit.url(f"/messages?{query}"), headers=visit.patient)
     assert (r.status_code, r.json()["error"]) == (400, "bad_query")
+
+
+@pytest.mark.parametrize("query", ["after=" + str(2**63 - 1), "after=007", "wait=" + "9" * 5000])
+def test_list_messages_large_query_values(make_server_client: Any, query: str) -> None:
+    # The largest cursor SQLite holds is taken; any wait is capped, however long.
+    client = make_server_client(long_poll_max_seconds=0)
+    v = VisitHandle(client.post("/api/visits", json={}).json())
+    r = client.get(v.url(f"/messages?{query}"), headers=v.patient)
+    assert r.status_code == 200 and r.json()["messages"] == []
 
 
 # --- long polling --------------------------------------------------------------------------
