@@ -3,7 +3,7 @@
 The project stands alone: a fresh clone has nothing beside it, so nothing is read from outside the
 repository. `media_dir()` makes each file once per test process, into a temporary folder:
 
-- photo_gps.jpg: a 1600×1200 phone photo (Pillow, quality 95, so about 1.5 MB of real scan data)
+- photo_gps.jpg: a 1600×1200 phone photo (Pillow, quality 95, about 1.7 MB of scan data, as a phone writes)
   whose big-endian EXIF carries what a Pixel 8 writes: Make "Google", Model "Pixel 8",
   Orientation 6 (rotated 90° clockwise), DateTimeOriginal 2026:11:20 09:14:00 and a GPS position
   of 59° 19' 48" N, 18° 3' 36" E.
@@ -76,8 +76,8 @@ def phone_photo() -> bytes:
     noise = Image.frombytes("L", (w, h), rng.randbytes(w * h))
     picture = Image.merge("RGB", (
         gradient,
-        gradient.transpose(Image.Transpose.ROTATE_90).resize((w, h)),
-        Image.blend(noise, gradient, 0.5),
+        Image.blend(noise, gradient.transpose(Image.Transpose.ROTATE_90).resize((w, h)), 0.6),
+        noise,
     ))
     exif = piexif.dump({
         "0th": {
