@@ -20,11 +20,12 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from server.api import create_visit_links
+from server.api import VisitLinks, create_visit_links
 from server.app import create_app
 from server.config import Settings
 from server.live import VisitNotifier
 from server.middleware import BodyReadTimeoutMiddleware
+from server.storage import open_storage
 
 
 class _Server(uvicorn.Server):
@@ -76,12 +77,22 @@ class HeadTimeoutH11Protocol(H11Protocol):
             self.transport.close()  # a request in progress re-arms when it is answered
 
 
+async def _demo_links(settings: Settings) -> VisitLinks:
+    # Its own storage: the app's opens in uvicorn's event loop, this runs before it.
+    store = open_storage(settings)
+    await store.start()
+    try:
+        return await create_visit_links(store, settings)
+    finally:
+        await store.stop()
+
+
 def main() -> None:
     settings = Settings.from_env()
     app = create_app(settings)
     if settings.demo:
         # Tokens are stored hashed, so old links can't be shown again: make a new visit.
-        links = create_visit_links(app.state.ctx.store, settings)
+        links = asyncio.run(_demo_links(settings))
         print(f"Patient:    {links.patient_url}")
         print(f"Clinician:  {links.clinician_url}", flush=True)
     else:

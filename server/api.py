@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from bifoga import refusals
@@ -18,7 +17,6 @@ from bifoga.sniff import classify
 from server.common import (
     authenticate,
     ctx_of,
-    db,
     optional_str,
     query_number,
     rate_limit,
@@ -43,7 +41,8 @@ from server.names import (
     content_disposition,
     name_for_type,
 )
-from server.store import Store, Visit, VisitClosed
+from server.storage import Storage
+from server.store import Visit, VisitClosed
 
 MAX_TEXT_CHARS = 4000
 MAX_PERSON_NAME_CHARS = 100
@@ -64,11 +63,11 @@ class VisitLinks:
     clinician_token: str
 
 
-def create_visit_links(
-    store: Store, settings: Settings,
+async def create_visit_links(
+    store: Storage, settings: Settings,
     patient_name: str = DEFAULT_PATIENT_NAME, clinician_name: str = DEFAULT_CLINICIAN_NAME,
 ) -> VisitLinks:
-    new = store.create_visit(patient_name, clinician_name)
+    new = await store.create_visit(patient_name, clinician_name)
     base = f"{settings.public_origin}/#visit={new.visit.id}&token="
     return VisitLinks(new.visit.id, base + new.patient_token, base + new.clinician_token,
                       new.patient_token, new.clinician_token)
@@ -135,7 +134,7 @@ async def create_visit(request: Request) -> Response:
     body = await read_json_object(request)
     patient = _person_name(body, "patient_name", DEFAULT_PATIENT_NAME)
     clinician = _person_name(body, "clinician_name", DEFAULT_CLINICIAN_NAME)
-    links = await db(create_visit_links, ctx.store, ctx.settings, patient, clinician)
+    links = await create_visit_links(ctx.store, ctx.settings, patient, clinician)
     return JSONResponse({
         "visit_id": links.visit_id,
         "patient_url": links.patient_url,
@@ -155,7 +154,7 @@ async def end_visit(request: Request) -> Response:
     visit, role = await authenticate(request, request.path_params["visit_id"])
     if role != "clinician":
         raise Forbidden("Only the clinician can end the visit.")
-    ended = await db(ctx.store.end_visit, visit.id)
+    ended = await ctx.store.end_visit(visit.id)
     assert ended is not None
     ctx.notifier.notify(visit.id)
     return JSONResponse(visit_json(ended, role))
@@ -170,9 +169,9 @@ async def list_messages(request: Request) -> Response:
     deadline = loop.time() + wait
     while True:
         with ctx.notifier.listen(visit.id) as woken:
-            rows = await db(ctx.store.messages_after, visit.id, after,
-                            ctx.settings.max_messages_per_page)
-            current = await db(ctx.store.get_visit, visit.id)
+            rows = await ctx.store.messages_after(visit.id, after,
+                                                  ctx.settings.max_messages_per_page)
+            current = await ctx.store.get_visit(visit.id)
             visit = current or visit
             remaining = deadline - loop.time()
             if rows or visit.state == "ended" or remaining <= 0 or ctx.notifier.closing:
@@ -198,11 +197,11 @@ async def post_message(request: Request) -> Response:
     if visit.state == "ended":
         raise VisitEnded()
     try:
-        message_id = await db(ctx.store.add_text_message, visit.id, role, text)
+        message_id = await ctx.store.add_text_message(visit.id, role, text)
     except VisitClosed:  # ended while this request was on its way
         raise VisitEnded() from None
     ctx.notifier.notify(visit.id)
-    row = await db(ctx.store.message, visit.id, message_id)
+    row = await ctx.store.message(visit.id, message_id)
     return JSONResponse(message_json(visit, row), status_code=201)
 
 
@@ -220,20 +219,19 @@ async def finalise_attachment(request: Request) -> Response:
     ctx = ctx_of(request)
     visit, role = await authenticate(request, request.path_params["visit_id"])
     upload_id = require_str(await read_json_object(request), "upload_id")
-    with ctx.upload_lock(upload_id):
-        upload = await db(ctx.store.get_upload, upload_id)
+    async with ctx.upload_lock(upload_id):
+        upload = await ctx.store.get_upload(upload_id)
         if upload is None or upload.visit_id != visit.id or upload.role != role:
-            done = await db(ctx.store.finalised_message, visit.id, role, upload_id)
+            done = await ctx.store.finalised_message(visit.id, role, upload_id)
             if done is None:
                 raise NotFound("No such upload.", code="upload_not_found")
-            row = await db(ctx.store.message, visit.id, done)
+            row = await ctx.store.message(visit.id, done)
             return JSONResponse(message_json(visit, row), status_code=200)
         if visit.state == "ended":
             raise VisitEnded()
         if upload.offset < upload.length:
             raise Conflict("The upload is not complete yet.", code="upload_incomplete")
-        path = ctx.store.upload_path(upload.id)
-        data = await run_in_threadpool(Path.read_bytes, path)
+        data = await ctx.store.read_upload(upload)
         try:
             if len(data) > ctx.settings.max_attachment_bytes:
                 raise TooLarge()
@@ -248,25 +246,26 @@ async def finalise_attachment(request: Request) -> Response:
                                             ctx.settings.max_image_pixels)
         except ApiError:
             # A refused file is not kept, not even as a partial upload.
-            await db(ctx.store.delete_upload, upload.id)
+            await ctx.store.delete_upload(upload.id)
             raise
         try:
             # The stored name ends with an extension of the sniffed type, so the chat, the
             # filing list, the ZIP and the download all offer the file under a name that
             # opens it as what it is.
-            message_id = await db(ctx.store.finalise_upload, upload, data, verdict.mime,
-                                  verdict.category, name_for_type(upload.filename, verdict.mime))
+            message_id = await ctx.store.finalise_upload(
+                upload, data, verdict.mime, verdict.category,
+                name_for_type(upload.filename, verdict.mime))
         except VisitClosed:  # ended while the file was being checked
             raise VisitEnded() from None
     ctx.notifier.notify(visit.id)
-    row = await db(ctx.store.message, visit.id, message_id)
+    row = await ctx.store.message(visit.id, message_id)
     return JSONResponse(message_json(visit, row), status_code=201)
 
 
 async def download_attachment(request: Request) -> Response:
     ctx = ctx_of(request)
     visit, _ = await authenticate(request, request.path_params["visit_id"])
-    att = await db(ctx.store.get_attachment, visit.id, request.path_params["attachment_id"])
+    att = await ctx.store.get_attachment(visit.id, request.path_params["attachment_id"])
     if att is None:
         raise NotFound()
     disposition = request.query_params.get("disposition", "attachment")
@@ -274,16 +273,17 @@ async def download_attachment(request: Request) -> Response:
         raise BadRequest("disposition must be attachment or inline.", code="bad_query")
     if att.category not in INLINE_CATEGORIES or att.mime == "image/svg+xml":
         disposition = "attachment"
-    return FileResponse(
-        ctx.store.attachment_path(att.stored_name),
-        media_type=att.mime,
-        headers={
-            "Content-Disposition": content_disposition(att.display_name, disposition),
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": ATTACHMENT_CSP,
-        },
-    )
+    headers = {
+        "Content-Disposition": content_disposition(att.display_name, disposition),
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": ATTACHMENT_CSP,
+    }
+    path = ctx.store.attachment_file(att.stored_name)
+    if path is not None:  # a local file: sendfile and Range requests (films seek)
+        return FileResponse(path, media_type=att.mime, headers=headers)
+    return StreamingResponse(ctx.store.attachment_chunks(att.stored_name), media_type=att.mime,
+                             headers={**headers, "Content-Length": str(att.size)})
 
 
 routes = [

@@ -6,9 +6,8 @@ import asyncio
 import hmac
 import json
 import math
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -26,7 +25,8 @@ from server.errors import (
     Unauthorized,
 )
 from server.live import RateLimiter, VisitNotifier
-from server.store import Store, Visit, hash_token
+from server.storage import Storage, UploadBusy
+from server.store import Visit, hash_token
 
 T = TypeVar("T")
 # Longer than any token we issue (43 chars); refuse before hashing megabytes of header.
@@ -36,29 +36,25 @@ _MAX_TOKEN_CHARS = 256
 @dataclass
 class AppContext:
     settings: Settings
-    store: Store
+    store: Storage
     notifier: VisitNotifier
     limiter: RateLimiter
-    _busy_uploads: set[str] = field(default_factory=set)
-    _busy_lock: threading.Lock = field(default_factory=threading.Lock)
     # Bounds the memory of image decoding at finalisation (see server.images).
     image_checks: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
         self.image_checks = asyncio.Semaphore(self.settings.max_concurrent_image_checks)
 
-    @contextmanager
-    def upload_lock(self, upload_id: str) -> Iterator[None]:
-        """One writer per upload (tus requires it); a second one gets 423 and retries."""
-        with self._busy_lock:
-            if upload_id in self._busy_uploads:
-                raise Locked()
-            self._busy_uploads.add(upload_id)
-        try:
+    @asynccontextmanager
+    async def upload_lock(self, upload_id: str) -> AsyncIterator[None]:
+        """One writer per upload (tus requires it), across all nodes of the storage; a second
+        one gets 423 and retries."""
+        async with AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(self.store.lock_upload(upload_id))
+            except UploadBusy:
+                raise Locked() from None
             yield
-        finally:
-            with self._busy_lock:
-                self._busy_uploads.discard(upload_id)
 
 
 def ctx_of(request: Request) -> AppContext:
@@ -66,7 +62,7 @@ def ctx_of(request: Request) -> AppContext:
 
 
 async def db(fn: Callable[..., T], *args: Any) -> T:
-    """Run a blocking store call off the event loop."""
+    """Run a blocking call off the event loop."""
     return await run_in_threadpool(fn, *args)
 
 
@@ -88,7 +84,7 @@ async def authenticate(request: Request, visit_id: str) -> tuple[Visit, str]:
         rate_limit(request)
         raise Unauthorized()
     token_hash = hash_token(token)
-    visit = await db(ctx.store.get_visit, visit_id)
+    visit = await ctx.store.get_visit(visit_id)
     role: str | None = None
     if visit is not None:
         # Both comparisons always run and are constant-time: timing tells nothing about
@@ -98,7 +94,7 @@ async def authenticate(request: Request, visit_id: str) -> tuple[Visit, str]:
         role = "patient" if is_patient else "clinician" if is_clinician else None
     if visit is None or role is None:
         rate_limit(request)
-        if await db(ctx.store.token_hash_exists, token_hash):
+        if await ctx.store.token_hash_exists(token_hash):
             # A real token of another visit: answer as if this visit did not exist.
             raise NotFound()
         raise Unauthorized()

@@ -54,6 +54,11 @@ class Settings:
     # 0 turns either off.
     request_head_timeout_seconds: int = 20
     body_read_timeout_seconds: int = 30
+    # Stateless nodes: with a PostgreSQL URL (postgresql://USER@HOST:PORT/DB) every piece of
+    # state lives there and data_dir is not used; None keeps SQLite plus files in data_dir.
+    database_url: str | None = None
+    # Connections each node keeps to PostgreSQL for queries (locks and LISTEN have their own).
+    db_pool_size: int = 10
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -77,4 +82,6 @@ class Settings:
                                                   cls.request_head_timeout_seconds),
             body_read_timeout_seconds=_env_int("BIFOGA_BODY_READ_TIMEOUT",
                                                cls.body_read_timeout_seconds),
+            database_url=os.environ.get("DATABASE_URL", "").strip() or None,
+            db_pool_size=_env_int("BIFOGA_DB_POOL_SIZE", cls.db_pool_size),
         )

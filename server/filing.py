@@ -9,11 +9,11 @@ ended (filing interrupted halfway must be finishable).
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any
 
 from starlette.concurrency import run_in_threadpool
@@ -22,10 +22,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from server.api import ATTACHMENT_CSP
-from server.common import authenticate, ctx_of, db, read_json_object
+from server.common import authenticate, ctx_of, read_json_object
 from server.errors import BadRequest, Forbidden, NotFound
 from server.names import FALLBACK_NAME, content_disposition
-from server.store import MARKS, Store, Visit
+from server.storage import Storage
+from server.store import MARKS, Visit
 
 ZIP_CHUNK = 1024 * 1024
 # Characters Windows refuses in file names (slashes never reach a display name; belt and braces).
@@ -53,7 +54,7 @@ def attachment_entry(visit: Visit, row: dict[str, Any], role: str) -> dict[str, 
 async def list_attachments(request: Request) -> Response:
     ctx = ctx_of(request)
     visit, role = await authenticate(request, request.path_params["visit_id"])
-    rows = await db(ctx.store.list_attachments, visit.id)
+    rows = await ctx.store.list_attachments(visit.id)
     return JSONResponse({
         "attachments": [attachment_entry(visit, r, role) for r in rows],
         "state": visit.state,
@@ -72,7 +73,7 @@ async def set_mark(request: Request) -> Response:
     mark = body["mark"]
     if mark is not None and mark not in MARKS:
         raise BadRequest('mark must be "saved", "not_relevant" or null.', code="invalid_field")
-    row = await db(ctx.store.set_mark, visit.id, request.path_params["attachment_id"], mark)
+    row = await ctx.store.set_mark(visit.id, request.path_params["attachment_id"], mark)
     if row is None:
         raise NotFound()
     return JSONResponse(attachment_entry(visit, row, role))
@@ -110,23 +111,27 @@ def _zip_time(iso: str) -> tuple[int, int, int, int, int, int]:
     return (max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
 
 
-def build_zip(store: Store, rows: list[dict[str, Any]]) -> IO[bytes]:
+async def build_zip(store: Storage, rows: list[dict[str, Any]], scratch: Path | None
+                    ) -> IO[bytes]:
     """Write every attachment, stored (not compressed: photos, films and office files are
-    compressed already), into an anonymous temp file beside the data; return it at offset 0.
+    compressed already), into an anonymous temp file in `scratch` (beside the data; None: the
+    system's temp folder); return it at offset 0.
 
     The temp file has no name on disk (O_TMPFILE or unlinked at once), so nothing is left
     behind if the server stops halfway."""
-    out = tempfile.TemporaryFile(dir=store.data_dir, prefix=".zip-")
+    out = await run_in_threadpool(tempfile.TemporaryFile, dir=scratch, prefix=".zip-")
     try:
-        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
-            for row, name in zip(rows, archive_names([r["name"] for r in rows]), strict=True):
-                info = zipfile.ZipInfo(name, date_time=_zip_time(row["sent_at"]))
-                info.compress_type = zipfile.ZIP_STORED
-                info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
-                info.file_size = row["size"]
-                with open(store.attachment_path(row["stored_name"]), "rb") as src, \
-                        zf.open(info, "w") as dst:
-                    shutil.copyfileobj(src, dst, ZIP_CHUNK)
+        zf = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED)
+        for row, name in zip(rows, archive_names([r["name"] for r in rows]), strict=True):
+            info = zipfile.ZipInfo(name, date_time=_zip_time(row["sent_at"]))
+            info.compress_type = zipfile.ZIP_STORED
+            info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
+            info.file_size = row["size"]
+            dst = await run_in_threadpool(zf.open, info, "w")
+            async for chunk in store.attachment_chunks(row["stored_name"]):
+                await run_in_threadpool(dst.write, chunk)
+            await run_in_threadpool(dst.close)
+        await run_in_threadpool(zf.close)
         out.seek(0)
     except BaseException:
         out.close()
@@ -147,8 +152,8 @@ async def download_zip(request: Request) -> Response:
     visit, role = await authenticate(request, request.path_params["visit_id"])
     if role != "clinician":
         raise Forbidden("Only the clinician can download all attachments at once.")
-    rows = await db(ctx.store.list_attachments, visit.id)
-    f = await run_in_threadpool(build_zip, ctx.store, rows)
+    rows = await ctx.store.list_attachments(visit.id)
+    f = await build_zip(ctx.store, rows, ctx.store.scratch_dir)
     size = f.seek(0, 2)
     f.seek(0)
     filename = f"bilagor-{visit.created_at[:10]}.zip"
