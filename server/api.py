@@ -15,6 +15,7 @@ from bifoga import refusals
 from bifoga.limits import ACCEPT_ATTRIBUTE, ALLOWED_MIME_TYPES
 from bifoga.sniff import classify
 from server.common import (
+    AppContext,
     authenticate,
     ctx_of,
     optional_str,
@@ -31,6 +32,7 @@ from server.errors import (
     Forbidden,
     NotAllowedType,
     NotFound,
+    RangeNotSatisfiable,
     TooLarge,
     VisitEnded,
 )
@@ -42,7 +44,7 @@ from server.names import (
     name_for_type,
 )
 from server.storage import Storage
-from server.store import Visit, VisitClosed
+from server.store import Attachment, Visit, VisitClosed
 
 MAX_TEXT_CHARS = 4000
 MAX_PERSON_NAME_CHARS = 100
@@ -282,8 +284,41 @@ async def download_attachment(request: Request) -> Response:
     path = ctx.store.attachment_file(att.stored_name)
     if path is not None:  # a local file: sendfile and Range requests (films seek)
         return FileResponse(path, media_type=att.mime, headers=headers)
-    return StreamingResponse(ctx.store.attachment_chunks(att.stored_name), media_type=att.mime,
-                             headers={**headers, "Content-Length": str(att.size)})
+    return _stored_bytes_response(ctx, att, headers, request.headers.get("range"))
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, end exclusive) of a single `bytes=` range, None for the whole file (no header,
+    several ranges or one we do not read); raises RangeNotSatisfiable past the end."""
+    unit, _, spec = (header or "").partition("=")
+    first, dash, last = (part.strip() for part in spec.partition("-"))
+    if (unit.strip().lower() != "bytes" or "," in spec or not dash or not (first or last)
+            or not all(p.isdigit() for p in (first, last) if p)):
+        return None
+    unsatisfiable = RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    if not first:  # the last N bytes
+        if int(last) == 0:
+            raise unsatisfiable
+        return max(0, size - int(last)), size
+    start = int(first)
+    if last and int(last) < start:
+        return None  # not a valid range: ignored, as RFC 9110 says
+    if start >= size:
+        raise unsatisfiable
+    return start, min(size, int(last) + 1) if last else size
+
+
+def _stored_bytes_response(ctx: AppContext, att: Attachment, headers: dict[str, str],
+                           range_header: str | None) -> Response:
+    """The attachment's bytes from the storage (no local file), with single ranges."""
+    span = byte_range(range_header, att.size)
+    start, end = span or (0, att.size)
+    headers = {**headers, "Accept-Ranges": "bytes", "Content-Length": str(end - start)}
+    if span is not None:
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{att.size}"
+    return StreamingResponse(ctx.store.attachment_chunks(att.stored_name, start, end),
+                             status_code=206 if span else 200, media_type=att.mime,
+                             headers=headers)
 
 
 routes = [

@@ -137,7 +137,7 @@ class PgStorage:
 
     # lifecycle ----------------------------------------------------------------------------
     async def start(self, notifier: VisitNotifier | None = None) -> None:
-        await run_in_threadpool(migrate.upgrade, self.url)
+        await run_in_threadpool(migrate.ensure_schema, self.url)
         await self.pool.open(wait=True)
         await self.lock_pool.open()
         if notifier is not None:
@@ -378,11 +378,14 @@ class PgStorage:
     def attachment_file(self, stored_name: str) -> None:
         return None  # the bytes are in the database
 
-    async def attachment_chunks(self, stored_name: str) -> AsyncIterator[bytes]:
+    async def attachment_chunks(self, stored_name: str, start: int = 0, end: int | None = None
+                                ) -> AsyncIterator[bytes]:
+        # Every chunk but the last holds CHUNK_BYTES, so a byte range maps to chunk numbers.
         # One row per query: a committed attachment never changes, and a slow download does
         # not hold a connection between pieces.
-        seq = 0
-        while True:
+        seq, skip = divmod(start, CHUNK_BYTES)
+        left = None if end is None else end - start
+        while left is None or left > 0:
             async with self.pool.connection() as conn:
                 cur = await conn.execute(
                     "SELECT data FROM attachment_chunks WHERE stored_name = %s AND seq = %s",
@@ -390,8 +393,11 @@ class PgStorage:
                 row = await cur.fetchone()
             if row is None:
                 return
-            yield row["data"]
-            seq += 1
+            piece = row["data"][skip:] if left is None else row["data"][skip:skip + left]
+            if left is not None:
+                left -= len(piece)
+            yield piece
+            seq, skip = seq + 1, 0
 
     # filing -------------------------------------------------------------------------------
     async def list_attachments(self, visit_id: str) -> list[dict[str, Any]]:

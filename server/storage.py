@@ -100,7 +100,9 @@ class Storage(Protocol):
     def attachment_file(self, stored_name: str) -> Path | None:
         """A local file holding the bytes (served with sendfile and ranges), or None."""
 
-    def attachment_chunks(self, stored_name: str) -> AsyncIterator[bytes]: ...
+    def attachment_chunks(self, stored_name: str, start: int = 0, end: int | None = None
+                          ) -> AsyncIterator[bytes]:
+        """The bytes from `start` to `end` (exclusive; None: to the end), in pieces."""
 
     # filing
     async def list_attachments(self, visit_id: str) -> list[dict[str, Any]]: ...
@@ -254,10 +256,18 @@ class SqliteStorage:
     def attachment_file(self, stored_name: str) -> Path | None:
         return self.sync.attachment_path(stored_name)
 
-    async def attachment_chunks(self, stored_name: str) -> AsyncIterator[bytes]:
+    async def attachment_chunks(self, stored_name: str, start: int = 0, end: int | None = None
+                                ) -> AsyncIterator[bytes]:
         f = await _t(open, self.sync.attachment_path(stored_name), "rb")
         try:
-            while chunk := await _t(f.read, READ_CHUNK):
+            f.seek(start)
+            left = None if end is None else end - start
+            while left is None or left > 0:
+                chunk = await _t(f.read, READ_CHUNK if left is None else min(READ_CHUNK, left))
+                if not chunk:
+                    return
+                if left is not None:
+                    left -= len(chunk)
                 yield chunk
         finally:
             f.close()
