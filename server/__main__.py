@@ -5,7 +5,9 @@ BIFOGA_DEMO=1 (demo mode: prints a fresh visit's two links), BIFOGA_PUBLIC_ORIGI
 BIFOGA_RATE_LIMIT_PER_SECOND (20; 0 turns it off), BIFOGA_RATE_LIMIT_BURST (100),
 BIFOGA_UPLOAD_EXPIRY_SECONDS (86400), BIFOGA_CLEANUP_INTERVAL_SECONDS (600),
 BIFOGA_REQUEST_HEAD_TIMEOUT (20 s), BIFOGA_BODY_READ_TIMEOUT (30 s; 0 turns either timeout
-off): see server/config.py and docs/api.md.
+off), DATABASE_URL (postgresql://USER@HOST:PORT/DB: a stateless node, all state in PostgreSQL),
+BIFOGA_DB_POOL_SIZE (10), BIFOGA_TRUSTED_PROXIES (addresses whose X-Forwarded-For is believed):
+see server/config.py, docs/api.md and README "Running several nodes".
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ def main() -> None:
     # Access logs to stderr, so stdout holds only the two links (scripts read them).
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    trusted_proxies = os.environ.get("BIFOGA_TRUSTED_PROXIES", "").strip()
     protocol = type("HeadTimeoutH11Protocol", (HeadTimeoutH11Protocol,),
                     {"head_timeout": float(settings.request_head_timeout_seconds)})
     config = uvicorn.Config(
@@ -109,7 +112,10 @@ def main() -> None:
         log_config=log_config,
         host=os.environ.get("HOST", "127.0.0.1"),
         port=int(os.environ.get("PORT", "8000")),
-        proxy_headers=False,
+        # Behind a load balancer (make cluster), the client's address comes from the proxy's
+        # X-Forwarded-For, trusted only from the addresses in BIFOGA_TRUSTED_PROXIES.
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=trusted_proxies or None,
         server_header=False,
         # An upload still streaming after this is cut; its stored offset stays resumable.
         timeout_graceful_shutdown=5,

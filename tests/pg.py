@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 USER = "bifoga"
@@ -27,7 +26,7 @@ def pg_bin_dir() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -45,7 +44,7 @@ class PgCluster:
                                "postgresql package) or apt-get install postgresql")
         self.bin = bin_dir
         self.durable, self.max_connections = durable, max_connections
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="bifoga-pg-"))
         self.data = self.dir / "data"
         self.log = self.dir / "postgres.log"
@@ -100,10 +99,3 @@ class PgCluster:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-
-def wait_for(predicate: object, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise TimeoutError
-        time.sleep(0.05)

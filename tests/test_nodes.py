@@ -18,7 +18,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,14 +38,17 @@ class Cluster:
         self.view = PgView(url)
 
 
-@pytest.fixture
-def nodes(pg_cluster: Any, tmp_path: Path) -> Iterator[Cluster]:
+@pytest.fixture(scope="module")
+def nodes(pg_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Nodes A and B on a new, empty database: started together, they also race to migrate
-    it (the first takes the migration lock, the second finds the schema at head)."""
+    it (the first takes the migration lock, the second finds the schema at head). Shared by
+    the tests of this module (starting two nodes takes a while); each test makes its own
+    visits and restarts what it kills."""
     name = f"nodes_{next(_names)}"
     pg_cluster.sql(f"CREATE DATABASE {name}")
     url = pg_cluster.url(name)
     env = {"DATABASE_URL": url, "BIFOGA_RATE_LIMIT_PER_SECOND": "0"}
+    tmp_path = tmp_path_factory.mktemp("nodes")
     a = ServerProcess(tmp_path / "a" / "data", **env)
     b = ServerProcess(tmp_path / "b" / "data", **env)
     starts = [threading.Thread(target=n.start) for n in (a, b)]
@@ -136,6 +138,7 @@ def test_kill_9_mid_patch_resumes_on_the_other_node(nodes: Cluster) -> None:
     a, b = nodes.a, nodes.b
     data = make_pdf(6 * MiB, seed=11)
     visit = Visit(a.base)
+    before = nodes.view.invariants()
     path = _create(a.base, visit, len(data), "Remiss.pdf")
     sent = [0]
 
@@ -176,8 +179,9 @@ def test_kill_9_mid_patch_resumes_on_the_other_node(nodes: Cluster) -> None:
     from_a = _download(a.base, visit, done.json())
     from_b = _download(b.base, visit, done.json())
     assert sha256(from_a) == sha256(from_b) == sha256(data)
-    stats = nodes.view.invariants()
-    assert (stats["attachments"], stats["uploads"], stats["bytes"]) == (1, 0, len(data))
+    after = nodes.view.invariants()
+    assert (after["attachments"] - before["attachments"], after["uploads"],
+            after["bytes"] - before["bytes"]) == (1, 0, len(data))
 
 
 def test_parallel_uploads_and_messages_over_both_nodes(nodes: Cluster) -> None:
@@ -187,6 +191,7 @@ def test_parallel_uploads_and_messages_over_both_nodes(nodes: Cluster) -> None:
     roles = ["patient", "clinician"]
     visits = [Visit(nodes.a.base), Visit(nodes.b.base)]
     files = {f"doc-{i}.pdf": make_pdf(200_000 + 7919 * i, seed=i) for i in range(20)}
+    before = nodes.view.invariants()
 
     async def send_message(client: httpx.AsyncClient, i: int) -> None:
         visit, base, role = visits[i % 2], bases[(i // 2) % 2], roles[(i // 4) % 2]
@@ -240,9 +245,9 @@ def test_parallel_uploads_and_messages_over_both_nodes(nodes: Cluster) -> None:
                 assert sha256(data) == sha256(files[m["attachment"]["name"]])
     assert texts == Counter(f"message {i}" for i in range(200))
     assert names == Counter(list(files))
-    stats = nodes.view.invariants()
-    assert (stats["attachments"], stats["uploads"]) == (20, 0)
-    assert stats["bytes"] == sum(len(d) for d in files.values())
+    after = nodes.view.invariants()
+    assert (after["attachments"] - before["attachments"], after["uploads"]) == (20, 0)
+    assert after["bytes"] - before["bytes"] == sum(len(d) for d in files.values())
 
 
 def _on(visit: Visit, base: str) -> Visit:
@@ -257,6 +262,7 @@ def test_kill_9_during_finalisation_leaves_nothing_half_done(nodes: Cluster) -> 
     visit = Visit(b.base)
     data = make_pdf(9 * MiB, seed=5)
     outcomes: Counter[int] = Counter()
+    before = nodes.view.invariants()
     for i in range(4):
         path = _create(b.base, visit, len(data), f"doc-{i}.pdf")
         assert _patch(b.base, visit, path, data, 0, len(data)).status_code == 204
@@ -277,7 +283,9 @@ def test_kill_9_during_finalisation_leaves_nothing_half_done(nodes: Cluster) -> 
         assert again.status_code in (200, 201), again.text
         outcomes[again.status_code] += 1
         a.start()
-    stats = nodes.view.invariants()
-    assert (stats["attachments"], stats["attachment_messages"], stats["uploads"]) == (4, 4, 0)
+    after = nodes.view.invariants()
+    assert (after["attachments"] - before["attachments"],
+            after["attachment_messages"] - before["attachment_messages"],
+            after["uploads"]) == (4, 4, 0)
     names = [m["attachment"]["name"] for m in Visit.messages(_on(visit, a.base), "clinician")]
     assert names == [f"doc-{i}.pdf" for i in range(4)]
