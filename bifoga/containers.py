@@ -6,10 +6,12 @@ truncated input ends quickly and never raises.
 """
 
 import io
+import re
 import uuid
 import zipfile
 from typing import NamedTuple
 
+from bifoga.refusals import ACTIVE_CONTENT as ACTIVE
 from bifoga.refusals import AUDIO_NOT_ALLOWED as AUDIO
 from bifoga.refusals import TYPE_NOT_ALLOWED as NOT_ALLOWED
 
@@ -487,6 +489,7 @@ OLE_EXCEL = "excel"
 OLE_POWERPOINT = "powerpoint"
 OLE_ENCRYPTED = "encrypted_ooxml"
 OLE_OTHER = "other"
+OLE_MACROS = "macros"
 
 _OLE_STREAMS = {
     "WordDocument": OLE_WORD,
@@ -495,12 +498,18 @@ _OLE_STREAMS = {
     "PowerPoint Document": OLE_POWERPOINT,
     "EncryptedPackage": OLE_ENCRYPTED,  # password-protected docx/xlsx/pptx
 }
+# Where Office keeps VBA macros in a compound file: the Macros storage (Word), the
+# _VBA_PROJECT_CUR storage (Excel), each holding a VBA storage with a _VBA_PROJECT stream.
+# Searched in the whole directory, at any depth. (PowerPoint 97-2003 keeps its VBA inside
+# the "PowerPoint Document" stream, which is not read here: see docs/security.md.)
+_OLE_MACRO_NAMES = frozenset({"macros", "_vba_project_cur", "vba", "_vba_project"})
 
 
 def inspect_ole2(buf: bytes) -> str | None:
     """Which application made this compound file, from the root storage's stream names.
 
-    Returns OLE_WORD/OLE_EXCEL/OLE_POWERPOINT/OLE_ENCRYPTED, OLE_OTHER for a readable compound
+    Returns OLE_MACROS when any storage or stream of the directory is where VBA macros live,
+    else OLE_WORD/OLE_EXCEL/OLE_POWERPOINT/OLE_ENCRYPTED, OLE_OTHER for a readable compound
     file of another kind (MSI, MSG, ...), or None when the directory cannot be read.
     """
     try:
@@ -557,6 +566,10 @@ def _inspect_ole2(buf: bytes, budget: _Budget) -> str | None:
         length = min(_u16le(buf, e + 0x40), 64)
         return buf[e : e + max(0, length - 2)].decode("utf-16-le", "replace")
 
+    for e in entries:  # every storage (1) and stream (2), reachable from the root or not
+        if buf[e + 0x42] in (1, 2) and name_of(e).lower() in _OLE_MACRO_NAMES:
+            return OLE_MACROS
+
     # The root's children form a red-black tree through the left/right sibling ids.
     found = set()
     stack = [_u32le(buf, entries[0] + 0x4C)]
@@ -606,6 +619,17 @@ _ODF_MIMES = (
 _MAX_CONTENT_TYPES = 1 << 20  # read at most this much of [Content_Types].xml (zip bombs)
 _MAX_ZIP_ENTRIES = 10_000  # office files have hundreds of parts at most
 _EOCD = b"PK\x05\x06"
+_CENTRAL_HEADER = b"PK\x01\x02"
+
+
+# vbaProject.bin (macros, wherever it sits) and ActiveX control parts (word/activeX/...).
+_OOXML_ACTIVE = re.compile(r"(^|/)vbaproject\.bin$|(^|/)activex/", re.IGNORECASE)
+
+
+def _odf_scripts(names: list[str]) -> bool:
+    """An OpenDocument package with macros: Basic modules (Basic/<library>/<module>.xml) or
+    other script languages (Scripts/<language>/...). A plain document has neither folder."""
+    return any(n.startswith(("Basic/", "Scripts/")) and not n.endswith("/") for n in names)
 
 
 def _read_member(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
@@ -613,19 +637,35 @@ def _read_member(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
         return member.read(limit)
 
 
-def _zip_entry_count(buf: bytes) -> int | None:
-    """Entry count from the end-of-central-directory record (it sits in the last 64 KiB)."""
+def _zip_entry_count(buf: bytes, limit: int = _MAX_ZIP_ENTRIES) -> int | None:
+    """How many entries zipfile would walk: the central directory's headers, counted one by
+    one from where the end-of-central-directory record puts the directory (as zipfile finds
+    it) up to that record. The record's own entry count is not trusted: a file claiming one
+    entry made zipfile walk 200,000. Returns None for no record or ZIP64 (no office document
+    of 10 MB needs it), and stops counting past `limit`."""
     at = buf.rfind(_EOCD, max(0, len(buf) - 65_557))
     if at < 0 or len(buf) - at < 22:
         return None
-    return _u16le(buf, at + 10)
+    claimed, cd_size = _u16le(buf, at + 10), _u32le(buf, at + 12)
+    if claimed == 0xFFFF or cd_size == 0xFFFFFFFF or _u32le(buf, at + 16) == 0xFFFFFFFF:
+        return None
+    o, count = at - cd_size, 0
+    if o < 0:
+        return None
+    while o < at:  # zipfile reads headers until it has consumed cd_size bytes
+        if buf[o : o + 4] != _CENTRAL_HEADER or o + 46 > at:
+            break  # zipfile stops (BadZipFile) here too
+        count += 1
+        if count > limit:
+            break
+        o += 46 + _u16le(buf, o + 28) + _u16le(buf, o + 30) + _u16le(buf, o + 32)
+    return count
 
 
 def inspect_zip(buf: bytes) -> Finding:
     """OOXML (docx/xlsx/pptx) and OpenDocument (odt/ods/odp) pass; other zips do not."""
     count = _zip_entry_count(buf)
     # zipfile parses every central directory entry in Python: cap hostile archives first.
-    # 0xFFFF means ZIP64, which no office document of 10 MB needs.
     if count is None or count > _MAX_ZIP_ENTRIES:
         return _refused()
     try:
@@ -633,12 +673,15 @@ def inspect_zip(buf: bytes) -> Finding:
             names = zf.namelist()
             if "mimetype" in names:
                 mime = _read_member(zf, "mimetype", 128).strip().decode("ascii", "replace")
-                return _allowed(mime) if mime in _ODF_MIMES else _refused()
+                if mime not in _ODF_MIMES:
+                    return _refused()
+                return _refused(ACTIVE) if _odf_scripts(names) else _allowed(mime)
             if "[Content_Types].xml" not in names:
                 return _refused()
-            # Macros (docm/xlsm/pptm, or a vbaProject smuggled into a docx) are refused.
-            if any(n.lower().endswith("vbaproject.bin") for n in names):
-                return _refused()
+            # Macros (docm/xlsm/pptm, or a vbaProject smuggled into a docx) and ActiveX
+            # controls are refused as active content.
+            if any(_OOXML_ACTIVE.search(n) for n in names):
+                return _refused(ACTIVE)
             types = _read_member(zf, "[Content_Types].xml", _MAX_CONTENT_TYPES)
     except Exception:  # zipfile raises many kinds of errors on damaged data; all mean "refuse"
         return _refused()

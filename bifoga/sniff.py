@@ -11,15 +11,16 @@ from typing import Literal, NamedTuple
 import filetype
 from filetype.types import audio as ft_audio
 
-from bifoga import containers, refusals
+from bifoga import active, containers, refusals
 from bifoga.limits import category_of
 
 Category = Literal["image", "video", "document"]
-Reason = Literal["audio_not_allowed", "type_not_allowed", "empty_file"]
+Reason = Literal["audio_not_allowed", "type_not_allowed", "empty_file", "active_content"]
 
 AUDIO: Reason = refusals.AUDIO_NOT_ALLOWED
 NOT_ALLOWED: Reason = refusals.TYPE_NOT_ALLOWED
 EMPTY: Reason = refusals.EMPTY_FILE
+ACTIVE: Reason = refusals.ACTIVE_CONTENT
 
 
 class Verdict(NamedTuple):
@@ -45,7 +46,7 @@ def _refuse(reason: Reason) -> Verdict:
 def _from_finding(finding: containers.Finding) -> Verdict:
     if finding.mime is not None:
         return _allow(finding.mime)
-    return _refuse(AUDIO if finding.reason == AUDIO else NOT_ALLOWED)
+    return _refuse(finding.reason if finding.reason in (AUDIO, ACTIVE) else NOT_ALLOWED)
 
 
 def _extension(name: str) -> str:
@@ -257,6 +258,8 @@ _ENCRYPTED_BY_EXTENSION = {
 
 def _ole2(buf: bytes, name: str) -> Verdict:
     kind = containers.inspect_ole2(buf)
+    if kind == containers.OLE_MACROS:
+        return _refuse(ACTIVE)
     if kind in _OLE_MIMES:
         return _allow(_OLE_MIMES[kind])  # the content says which program: the name is moot
     ext = _extension(name)
@@ -305,6 +308,10 @@ def _classify(buf: bytes, name: str) -> Verdict:
 
     kind = filetype.guess(buf)
     mime = _verified_mime(kind.mime if kind else None, buf)
+    if mime == "application/pdf" and active.pdf_is_active(buf):
+        return _refuse(ACTIVE)
+    if mime == "application/rtf" and active.rtf_is_active(buf):
+        return _refuse(ACTIVE)
     if mime is not None:
         return _allow(mime)
     # filetype's weakest matchers fire on text ("BM" is BMP, "MZ" is EXE, "βρ" is Brotli);

@@ -16,11 +16,12 @@ Behaviour (see also docs/api.md):
   seen so far. It never goes backwards: after a resume from a lower server offset the reported
   value stays put until the re-sent bytes pass it. ``size`` is always reported at the end.
 * Transient failures -- ``OSError``/``ConnectionError`` from the adapter, status 408, 423, 429,
-  460, 5xx, and 409 (offset mismatch) on PATCH, unless the JSON body names a permanent
-  condition (``too_many_uploads``, ``visit_ended``) -- switch the state to ``"reconnecting"``
-  and start (or continue) a *failure streak*: waits of ``retry_delays`` (0.5, 1, 3, 5 s) and
-  then every ``retry_every`` (10 s); before each retry the client asks the server for its
-  offset (HEAD) and goes on from there. The last wait is shortened so that the last try
+  460, 5xx, and 409 (offset mismatch) on PATCH, unless the JSON body names a permanent condition
+  (``too_many_uploads``, ``visit_ended``, ``insufficient_storage`` (507: the server's disk is
+  full; waiting seconds will not help), ``link_expired``) -- switch the state to
+  ``"reconnecting"`` and start (or continue) a *failure streak*: waits of ``retry_delays`` (0.5,
+  1, 3, 5 s) and then every ``retry_every`` (10 s); before each retry the client asks the server
+  for its offset (HEAD) and goes on from there. The last wait is shortened so that the last try
   happens exactly ``give_up_after`` seconds after the streak began; if that fails too:
   ``TusError("gave_up")``.
   A ``Retry-After: <seconds>`` header on 429/503 lengthens a wait (never past the deadline).
@@ -74,7 +75,8 @@ STATES = ("uploading", "reconnecting", "done", "failed", "cancelled")
 # 460: checksum mismatch (tus checksum extension), worth re-sending if an adapter checksums.
 _TRANSIENT_STATUS = frozenset({408, 423, 429, 460})
 # Body codes that make an otherwise transient status permanent (reference server, docs/api.md).
-_PERMANENT_CODES = frozenset({"too_many_uploads", "visit_ended"})
+_PERMANENT_CODES = frozenset({"too_many_uploads", "visit_ended", "insufficient_storage",
+                              "link_expired"})
 _DEFAULT_CODES = {
     400: "bad_request",
     401: "unauthorized",

@@ -55,7 +55,7 @@ http {{
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $http_host;
-            # The client's own address, for the nodes' rate limiter (BIFOGA_TRUSTED_PROXIES).
+            # The client's own address, for the nodes' rate limiter (FORWARDED_ALLOW_IPS).
             proxy_set_header X-Forwarded-For $remote_addr;
             # Stream PATCH bodies to the node as they come (it counts bytes as they land) and
             # answers back (long polls, downloads) without buffering them on disk here.
@@ -77,7 +77,7 @@ def start_node(port: int, public: str, url: str, log: Path, demo_links: bool
                ) -> subprocess.Popen[bytes]:
     env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "DATABASE_URL": url,
            "BIFOGA_DEMO": "1", "BIFOGA_PUBLIC_ORIGIN": public,
-           "BIFOGA_TRUSTED_PROXIES": "127.0.0.1",
+           "FORWARDED_ALLOW_IPS": "127.0.0.1",
            "DATA_DIR": str(log.parent / f"node-{port}-unused")}
     with open(log, "ab") as err:
         out = subprocess.PIPE if demo_links else subprocess.DEVNULL

@@ -5,18 +5,22 @@ BIFOGA_DEMO=1 (demo mode: prints a fresh visit's two links), BIFOGA_PUBLIC_ORIGI
 BIFOGA_RATE_LIMIT_PER_SECOND (20; 0 turns it off), BIFOGA_RATE_LIMIT_BURST (100),
 BIFOGA_UPLOAD_EXPIRY_SECONDS (86400), BIFOGA_CLEANUP_INTERVAL_SECONDS (600),
 BIFOGA_REQUEST_HEAD_TIMEOUT (20 s), BIFOGA_BODY_READ_TIMEOUT (30 s; 0 turns either timeout
-off), DATABASE_URL (postgresql://USER@HOST:PORT/DB: a stateless node, all state in PostgreSQL),
-BIFOGA_DB_POOL_SIZE (10), BIFOGA_TRUSTED_PROXIES (addresses whose X-Forwarded-For is believed):
-see server/config.py, docs/api.md and README "Running several nodes".
+off), BIFOGA_VISIT_MAX_BYTES, BIFOGA_MIN_FREE_BYTES, BIFOGA_LINK_TTL_DAYS, BIFOGA_DEMO_PUBLIC=1
+(demo mode on a non-loopback HOST), FORWARDED_ALLOW_IPS (proxies whose X-Forwarded-For and
+-Proto are believed; unset: none), DATABASE_URL (postgresql://USER@HOST:PORT/DB: a stateless
+node, all state in PostgreSQL), BIFOGA_DB_POOL_SIZE (10): see server/config.py, README.md
+("Running several nodes") and docs/security.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import ipaddress
 import os
 import sys
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
@@ -87,10 +91,54 @@ async def _demo_links(settings: Settings) -> VisitLinks:
         return await create_visit_links(store, settings)
     finally:
         await store.stop()
+def is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[] ")).is_loopback
+    except ValueError:  # a name other than localhost may resolve anywhere
+        return False
+
+
+def demo_refusal(settings: Settings, host: str) -> str | None:
+    """Why demo mode must not start on `host`, or None. Demo mode lets anyone make a visit
+    (POST /api/visits) that looks genuine on the app's own origin."""
+    if not settings.demo or settings.demo_public or is_loopback(host):
+        return None
+    return (f"Refusing to start: demo mode (BIFOGA_DEMO=1) lets anyone create visits, and "
+            f"HOST={host} is not a loopback address. Use HOST=127.0.0.1, or set "
+            "BIFOGA_DEMO_PUBLIC=1 if a public demo is really meant.")
+
+
+def uvicorn_config(settings: Settings, app: Any, host: str, port: int,
+                   **extra: Any) -> uvicorn.Config:
+    # Forwarded headers only from the proxies named in FORWARDED_ALLOW_IPS (uvicorn's own
+    # setting); unset, no address is trusted and the socket's peer is the client (uvicorn's
+    # default would trust 127.0.0.1, where any local process could claim any address).
+    trusted = os.environ.get("FORWARDED_ALLOW_IPS", "").strip()
+    protocol = type("HeadTimeoutH11Protocol", (HeadTimeoutH11Protocol,),
+                    {"head_timeout": float(settings.request_head_timeout_seconds)})
+    return uvicorn.Config(
+        BodyReadTimeoutMiddleware(app, settings.body_read_timeout_seconds),
+        http=protocol,
+        host=host,
+        port=port,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+        server_header=False,
+        # An upload still streaming after this is cut; its stored offset stays resumable.
+        timeout_graceful_shutdown=5,
+        **extra,
+    )
 
 
 def main() -> None:
     settings = Settings.from_env()
+    host = os.environ.get("HOST", "127.0.0.1")
+    refusal = demo_refusal(settings, host)
+    if refusal:
+        print(refusal, file=sys.stderr)
+        sys.exit(2)
     app = create_app(settings)
     if settings.demo:
         # Tokens are stored hashed, so old links can't be shown again: make a new visit.
@@ -103,23 +151,8 @@ def main() -> None:
     # Access logs to stderr, so stdout holds only the two links (scripts read them).
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"
-    trusted_proxies = os.environ.get("BIFOGA_TRUSTED_PROXIES", "").strip()
-    protocol = type("HeadTimeoutH11Protocol", (HeadTimeoutH11Protocol,),
-                    {"head_timeout": float(settings.request_head_timeout_seconds)})
-    config = uvicorn.Config(
-        BodyReadTimeoutMiddleware(app, settings.body_read_timeout_seconds),
-        http=protocol,
-        log_config=log_config,
-        host=os.environ.get("HOST", "127.0.0.1"),
-        port=int(os.environ.get("PORT", "8000")),
-        # Behind a load balancer (make cluster), the client's address comes from the proxy's
-        # X-Forwarded-For, trusted only from the addresses in BIFOGA_TRUSTED_PROXIES.
-        proxy_headers=bool(trusted_proxies),
-        forwarded_allow_ips=trusted_proxies or None,
-        server_header=False,
-        # An upload still streaming after this is cut; its stored offset stays resumable.
-        timeout_graceful_shutdown=5,
-    )
+    config = uvicorn_config(settings, app, host, int(os.environ.get("PORT", "8000")),
+                            log_config=log_config)
     _Server(config, app.state.ctx.notifier).run()
 
 

@@ -22,10 +22,12 @@ from server.common import (
     query_number,
     rate_limit,
     read_json_object,
+    require_free_space,
     require_str,
 )
 from server.config import TUS_VERSION, Settings
 from server.errors import (
+    ActiveContent,
     ApiError,
     BadRequest,
     Conflict,
@@ -36,7 +38,7 @@ from server.errors import (
     TooLarge,
     VisitEnded,
 )
-from server.images import check_image
+from server.images import check_image, precheck
 from server.names import (
     clean_message_text,
     clean_person_name,
@@ -75,9 +77,11 @@ async def create_visit_links(
                       new.patient_token, new.clinician_token)
 
 
-def visit_json(visit: Visit, role: str) -> dict[str, Any]:
+def visit_json(visit: Visit, role: str, demo: bool = False) -> dict[str, Any]:
     return {
         "visit_id": visit.id,
+        # Demo mode's visits can be made by anyone: the app labels them as demo.
+        "demo": demo,
         "role": role,
         "state": visit.state,
         "ended_at": visit.ended_at,
@@ -108,7 +112,8 @@ def message_json(visit: Visit, row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def get_config(request: Request) -> Response:
-    rate_limit(request)
+    # Never rate limited: the same constant answer for everyone, and without it the app
+    # cannot start (one client behind a shared address must not lock others out).
     settings = ctx_of(request).settings
     return JSONResponse({
         "max_attachment_bytes": settings.max_attachment_bytes,
@@ -148,7 +153,7 @@ async def create_visit(request: Request) -> Response:
 
 async def get_visit(request: Request) -> Response:
     visit, role = await authenticate(request, request.path_params["visit_id"])
-    return JSONResponse(visit_json(visit, role))
+    return JSONResponse(visit_json(visit, role, ctx_of(request).settings.demo))
 
 
 async def end_visit(request: Request) -> Response:
@@ -159,14 +164,26 @@ async def end_visit(request: Request) -> Response:
     ended = await ctx.store.end_visit(visit.id)
     assert ended is not None
     ctx.notifier.notify(visit.id)
-    return JSONResponse(visit_json(ended, role))
+    return JSONResponse(visit_json(ended, role, ctx.settings.demo))
 
 
 async def list_messages(request: Request) -> Response:
     ctx = ctx_of(request)
-    visit, _ = await authenticate(request, request.path_params["visit_id"])
+    visit, role = await authenticate(request, request.path_params["visit_id"])
     after = int(query_number(request, "after", 0, integer=True))
     wait = min(query_number(request, "wait", 0, integer=False), ctx.settings.long_poll_max_seconds)
+    if wait <= 0:
+        return await _messages_now(ctx, visit, after)
+    with ctx.long_poll_slot(visit.id, role):
+        return await _messages_waiting(ctx, visit, after, wait)
+
+
+async def _messages_now(ctx: AppContext, visit: Visit, after: int) -> Response:
+    rows = await ctx.store.messages_after(visit.id, after, ctx.settings.max_messages_per_page)
+    return _messages_answer(visit, rows, after)
+
+
+async def _messages_waiting(ctx: AppContext, visit: Visit, after: int, wait: float) -> Response:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while True:
@@ -182,6 +199,10 @@ async def list_messages(request: Request) -> Response:
                 await asyncio.wait_for(woken.wait(), remaining)
             except TimeoutError:
                 pass
+    return _messages_answer(visit, rows, after)
+
+
+def _messages_answer(visit: Visit, rows: list[dict[str, Any]], after: int) -> Response:
     return JSONResponse({
         "messages": [message_json(visit, r) for r in rows],
         "cursor": rows[-1]["id"] if rows else after,
@@ -212,6 +233,8 @@ def _refusal(reason: str | None) -> ApiError:
         return NotAllowedType("Sound files cannot be sent in the chat.", code=reason)
     if reason == refusals.EMPTY_FILE:
         return BadRequest("The file is empty.", code=reason)
+    if reason == refusals.ACTIVE_CONTENT:
+        return ActiveContent()
     return NotAllowedType()
 
 
@@ -233,6 +256,8 @@ async def finalise_attachment(request: Request) -> Response:
             raise VisitEnded()
         if upload.offset < upload.length:
             raise Conflict("The upload is not complete yet.", code="upload_incomplete")
+        # Before the copy is written (the upload is kept: the same call succeeds later).
+        await require_free_space(ctx, upload.length)
         data = await ctx.store.read_upload(upload)
         try:
             if len(data) > ctx.settings.max_attachment_bytes:
@@ -243,7 +268,11 @@ async def finalise_attachment(request: Request) -> Response:
             ):
                 raise _refusal(verdict.reason)
             if verdict.category == "image":
-                async with ctx.image_checks:
+                # Scan bombs and pixel bombs are refused from their headers, before any wait.
+                heavy = await run_in_threadpool(precheck, data, verdict.mime,
+                                                ctx.settings.max_image_pixels)
+                lane = ctx.heavy_image_checks if heavy else ctx.image_checks
+                async with lane:
                     await run_in_threadpool(check_image, data, verdict.mime,
                                             ctx.settings.max_image_pixels)
         except ApiError:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from server import api, filing, static, tus
-from server.common import AppContext, error_body
+from server.common import AppContext, error_body, purge_expired_visits
 from server.config import Settings
 from server.errors import (  # re-exported: callers import the error classes from here
     ApiError,
@@ -72,6 +72,7 @@ async def _cleanup_loop(ctx: AppContext) -> None:
         await asyncio.sleep(ctx.settings.cleanup_interval_seconds)
         try:
             await ctx.store.delete_expired_uploads()
+            await purge_expired_visits(ctx)
         except Exception:  # keep sweeping later; a failed sweep must not stop the server
             log.exception("upload cleanup failed")
 
@@ -90,6 +91,7 @@ def create_app(settings: Settings, app_dir: Path | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await ctx.store.start(ctx.notifier)
         await ctx.store.delete_expired_uploads()
+        await purge_expired_visits(ctx)
         if settings.demo and await ctx.store.count_visits() == 0:
             links = await api.create_visit_links(ctx.store, settings)
             app.state.demo_links = links

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import math
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +21,8 @@ from server.config import Settings
 from server.errors import (
     ApiError,
     BadRequest,
+    InsufficientStorage,
+    LinkExpired,
     Locked,
     NotFound,
     TooLarge,
@@ -27,6 +32,8 @@ from server.errors import (
 from server.live import RateLimiter, VisitNotifier
 from server.storage import Storage, UploadBusy
 from server.store import Visit, hash_token
+
+log = logging.getLogger("bifoga.server")
 
 T = TypeVar("T")
 # Longer than any token we issue (43 chars); refuse before hashing megabytes of header.
@@ -39,11 +46,45 @@ class AppContext:
     store: Storage
     notifier: VisitNotifier
     limiter: RateLimiter
-    # Bounds the memory of image decoding at finalisation (see server.images).
+    # Guards _long_polls (long_poll_slot).
+    _busy_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Bounds the memory of image decoding at finalisation (see server.images). Checks heavier
+    # than images.HEAVY_DECODE_WEIGHT take the heavy lane, one at a time, so that a slow one
+    # never holds up an ordinary photo (image_check_lane).
     image_checks: asyncio.Semaphore = field(init=False)
+    heavy_image_checks: asyncio.Semaphore = field(init=False)
+    # Failed token attempts per visit id, whichever address they come from.
+    auth_failures: RateLimiter = field(init=False)
+    # Long polls held per token (visit id and role), see long_poll_slot.
+    _long_polls: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.image_checks = asyncio.Semaphore(self.settings.max_concurrent_image_checks)
+        s = self.settings
+        self.image_checks = asyncio.Semaphore(s.max_concurrent_image_checks)
+        self.heavy_image_checks = asyncio.Semaphore(1)
+        self.auth_failures = RateLimiter(s.failed_auth_per_visit_per_second,
+                                         s.failed_auth_per_visit_burst, s.rate_limit_enabled)
+
+    @contextmanager
+    def long_poll_slot(self, visit_id: str, role: str) -> Iterator[None]:
+        """At most max_long_polls_per_token held at once per token; one more is answered 429
+        at once (a held poll costs a connection and a wake-up query per message)."""
+        key = f"{visit_id}:{role}"
+        with self._busy_lock:
+            held = self._long_polls.get(key, 0)
+            if held >= self.settings.max_long_polls_per_token:
+                raise TooManyRequests("Too many long polls held by this link at once.",
+                                      code="too_many_long_polls", headers={"Retry-After": "1"})
+            self._long_polls[key] = held + 1
+        try:
+            yield
+        finally:
+            with self._busy_lock:
+                left = self._long_polls[key] - 1
+                if left:
+                    self._long_polls[key] = left
+                else:
+                    del self._long_polls[key]
 
     @asynccontextmanager
     async def upload_lock(self, upload_id: str) -> AsyncIterator[None]:
@@ -57,6 +98,16 @@ class AppContext:
             yield
 
 
+async def require_free_space(ctx: AppContext, needed: int) -> None:
+    """507 insufficient_storage unless `needed` bytes can be written and min_free_bytes still
+    stay free: refused while SQLite and the file system still have room, not when they fail.
+    A storage with no local disk (PostgreSQL) has no floor here: the database's own disk is
+    its operator's to watch (README, "Running several nodes")."""
+    free = await ctx.store.free_bytes()
+    if free is not None and free - needed < ctx.settings.min_free_bytes:
+        raise InsufficientStorage()
+
+
 def ctx_of(request: Request) -> AppContext:
     return request.app.state.ctx  # type: ignore[no-any-return]
 
@@ -64,6 +115,35 @@ def ctx_of(request: Request) -> AppContext:
 async def db(fn: Callable[..., T], *args: Any) -> T:
     """Run a blocking call off the event loop."""
     return await run_in_threadpool(fn, *args)
+
+
+def link_expiry_cutoff(settings: Settings, now: datetime | None = None) -> str | None:
+    """Visits that ended before this instant (ISO, as the store writes ended_at) have expired
+    links; None when links never expire."""
+    if settings.link_ttl_days <= 0:
+        return None
+    now = now or datetime.now(UTC)
+    cutoff = now - timedelta(days=settings.link_ttl_days)
+    return cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def link_expired(settings: Settings, visit: Visit) -> bool:
+    cutoff = link_expiry_cutoff(settings)
+    return cutoff is not None and visit.ended_at is not None and visit.ended_at < cutoff
+
+
+async def purge_expired_visits(ctx: AppContext) -> int:
+    """Delete the files of every visit whose links have expired (the sweep runs it). Returns
+    how many visits were purged."""
+    cutoff = link_expiry_cutoff(ctx.settings)
+    if cutoff is None:
+        return 0
+    visit_ids = await ctx.store.expired_visits(cutoff)
+    for visit_id in visit_ids:
+        files = await ctx.store.purge_visit_files(visit_id)
+        log.warning("visit %s: links expired (%s days after the end), %d files deleted",
+                    visit_id, ctx.settings.link_ttl_days, files)
+    return len(visit_ids)
 
 
 def client_key(request: Request) -> str:
@@ -75,13 +155,23 @@ def rate_limit(request: Request, key: str | None = None) -> None:
         raise TooManyRequests(headers={"Retry-After": "1"})
 
 
+def _failed_attempt(request: Request, visit_id: str) -> None:
+    """Charge a failed token attempt to the caller's address and to the visit id: guesses
+    spread over many addresses (or hidden behind one proxy) are still limited per visit.
+    Right tokens are never charged here, so guessing cannot lock a visit's own users out."""
+    rate_limit(request)
+    if not ctx_of(request).auth_failures.allow("visit:" + visit_id[:64]):
+        raise TooManyRequests("Too many failed attempts for this visit.",
+                              headers={"Retry-After": "5"})
+
+
 async def authenticate(request: Request, visit_id: str) -> tuple[Visit, str]:
     """Return (visit, role) for the bearer token, or raise 401/404 as the contract says."""
     ctx = ctx_of(request)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > _MAX_TOKEN_CHARS:
-        rate_limit(request)
+        _failed_attempt(request, visit_id)
         raise Unauthorized()
     token_hash = hash_token(token)
     visit = await ctx.store.get_visit(visit_id)
@@ -93,12 +183,14 @@ async def authenticate(request: Request, visit_id: str) -> tuple[Visit, str]:
         is_clinician = hmac.compare_digest(token_hash, visit.clinician_token_hash)
         role = "patient" if is_patient else "clinician" if is_clinician else None
     if visit is None or role is None:
-        rate_limit(request)
+        _failed_attempt(request, visit_id)
         if await ctx.store.token_hash_exists(token_hash):
             # A real token of another visit: answer as if this visit did not exist.
             raise NotFound()
         raise Unauthorized()
     rate_limit(request, f"visit:{visit.id}:{role}")
+    if link_expired(ctx.settings, visit):
+        raise LinkExpired()
     return visit, role
 
 

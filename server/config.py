@@ -23,6 +23,16 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -59,6 +69,22 @@ class Settings:
     database_url: str | None = None
     # Connections each node keeps to PostgreSQL for queries (locks and LISTEN have their own).
     db_pool_size: int = 10
+    # Disk: what one visit may hold (its attachments plus the declared lengths of its open
+    # uploads; 413 visit_quota_exceeded past it), and the free space that must stay on the
+    # data directory's file system (507 insufficient_storage below it). README gives reasons.
+    max_visit_bytes: int = 200 * 1024 * 1024
+    min_free_bytes: int = 512 * 1024 * 1024
+    # Links answer 410 link_expired this many days after the visit ended, and the visit's files
+    # are deleted then (by the cleanup sweep). 0 or less: links never expire.
+    link_ttl_days: float = 14.0
+    # Long polls one token may hold at the same time (more: 429 too_many_long_polls at once).
+    max_long_polls_per_token: int = 4
+    # Failed token attempts against one visit id, whatever address they come from: a bucket
+    # of this many, refilled at this rate (the per-address bucket applies as well).
+    failed_auth_per_visit_burst: int = 20
+    failed_auth_per_visit_per_second: float = 0.2
+    # Demo mode (anonymous POST /api/visits) on a non-loopback HOST needs BIFOGA_DEMO_PUBLIC=1.
+    demo_public: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -84,4 +110,8 @@ class Settings:
                                                cls.body_read_timeout_seconds),
             database_url=os.environ.get("DATABASE_URL", "").strip() or None,
             db_pool_size=_env_int("BIFOGA_DB_POOL_SIZE", cls.db_pool_size),
+            max_visit_bytes=_env_int("BIFOGA_VISIT_MAX_BYTES", cls.max_visit_bytes),
+            min_free_bytes=_env_int("BIFOGA_MIN_FREE_BYTES", cls.min_free_bytes),
+            link_ttl_days=_env_float("BIFOGA_LINK_TTL_DAYS", cls.link_ttl_days),
+            demo_public=os.environ.get("BIFOGA_DEMO_PUBLIC", "") == "1",
         )

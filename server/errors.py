@@ -72,3 +72,27 @@ class TooManyRequests(ApiError):
 class ChecksumMismatch(ApiError):
     # 460 is the status the tus checksum extension defines.
     status, code, message = 460, "checksum_mismatch", "The chunk does not match Upload-Checksum."
+
+
+class VisitQuotaExceeded(TooLarge):
+    code = "visit_quota_exceeded"
+    message = ("This visit already holds as many files as it may; ask the clinic for a new "
+               "visit to send more.")
+
+
+class ActiveContent(NotAllowedType):
+    code = "active_content"
+    message = ("The document contains macros, scripts or embedded programs. Save or print it "
+               "as a plain PDF and send that instead.")
+
+
+class LinkExpired(ApiError):
+    status, code = 410, "link_expired"
+    message = ("This link has expired: the visit ended a while ago and its files have been "
+               "deleted. Contact the clinic if you need something from it.")
+
+
+class InsufficientStorage(ApiError):
+    # 507 (WebDAV, RFC 4918): the server cannot store what the request needs right now.
+    status, code = 507, "insufficient_storage"
+    message = "The clinic's storage is full right now. Try again later; nothing was saved."

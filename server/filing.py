@@ -9,12 +9,10 @@ ended (filing interrupted halfway must be finishable).
 from __future__ import annotations
 
 import re
-import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -91,15 +89,25 @@ def _split_extension(name: str) -> tuple[str, str]:
 
 def archive_names(names: list[str]) -> list[str]:
     """Entry names for the ZIP: the display names, unique ignoring case (Windows and macOS file
-    systems do), a repeat getting " (2)", " (3)"... before its extension."""
+    systems do), a repeat getting " (2)", " (3)"... before its extension.
+
+    Linear: each stem remembers the next number to try, so 8,000 files of one name do not
+    probe " (2)" to " (7999)" again for every new one (that was quadratic)."""
     taken: set[str] = set()
+    next_number: dict[str, int] = {}
     result = []
     for raw in names:
         name = _NOT_IN_FILE_NAMES.sub("_", raw).strip() or FALLBACK_NAME
         stem, ext = _split_extension(name)
-        candidate, n = name, 2
-        while candidate.casefold() in taken:
-            candidate, n = f"{stem} ({n}){ext}", n + 1
+        candidate = name
+        if candidate.casefold() in taken:
+            key = f"{stem}\0{ext}".casefold()
+            n = next_number.get(key, 2)
+            candidate = f"{stem} ({n}){ext}"
+            while candidate.casefold() in taken:  # a name that already looked like a repeat
+                n += 1
+                candidate = f"{stem} ({n}){ext}"
+            next_number[key] = n + 1
         taken.add(candidate.casefold())
         result.append(candidate)
     return result
@@ -111,40 +119,76 @@ def _zip_time(iso: str) -> tuple[int, int, int, int, int, int]:
     return (max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
 
 
-async def build_zip(store: Storage, rows: list[dict[str, Any]], scratch: Path | None
-                    ) -> IO[bytes]:
-    """Write every attachment, stored (not compressed: photos, films and office files are
-    compressed already), into an anonymous temp file in `scratch` (beside the data; None: the
-    system's temp folder); return it at offset 0.
+class _Sink:
+    """A write-only, unseekable file for zipfile: keeps what is written until taken (or, for
+    the dry run that measures the archive, only counts it). Unseekable, zipfile writes each
+    entry's CRC in a data descriptor after its bytes, so nothing is ever rewritten."""
 
-    The temp file has no name on disk (O_TMPFILE or unlinked at once), so nothing is left
-    behind if the server stops halfway."""
-    out = await run_in_threadpool(tempfile.TemporaryFile, dir=scratch, prefix=".zip-")
-    try:
-        zf = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED)
-        for row, name in zip(rows, archive_names([r["name"] for r in rows]), strict=True):
-            info = zipfile.ZipInfo(name, date_time=_zip_time(row["sent_at"]))
-            info.compress_type = zipfile.ZIP_STORED
-            info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
-            info.file_size = row["size"]
-            dst = await run_in_threadpool(zf.open, info, "w")
-            async for chunk in store.attachment_chunks(row["stored_name"]):
-                await run_in_threadpool(dst.write, chunk)
-            await run_in_threadpool(dst.close)
-        await run_in_threadpool(zf.close)
-        out.seek(0)
-    except BaseException:
-        out.close()
-        raise
-    return out
+    def __init__(self, keep: bool) -> None:
+        self.keep = keep
+        self.position = 0
+        self._buffer = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self.position += len(data)
+        if self.keep:
+            self._buffer += data
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        out = bytes(self._buffer)
+        self._buffer.clear()
+        return out
 
 
-def _stream(f: IO[bytes]) -> Iterator[bytes]:
-    try:
-        while chunk := f.read(ZIP_CHUNK):
-            yield chunk
-    finally:
-        f.close()
+_ZEROS = bytes(ZIP_CHUNK)
+
+
+def _entries(rows: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], zipfile.ZipInfo]]:
+    """Every attachment's entry: stored (not compressed: photos, films and office files are
+    compressed already), under its unique archive name."""
+    for row, name in zip(rows, archive_names([r["name"] for r in rows]), strict=True):
+        info = zipfile.ZipInfo(name, date_time=_zip_time(row["sent_at"]))
+        info.compress_type = zipfile.ZIP_STORED
+        info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
+        info.file_size = row["size"]
+        yield row, info
+
+
+def zip_size(rows: list[dict[str, Any]]) -> int:
+    """The exact length of the archive stream_zip makes (for Content-Length): the same
+    entries written with zeros of the same sizes give the same layout (only CRCs differ)."""
+    sink = _Sink(keep=False)
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as zf:  # type: ignore[arg-type]
+        for row, info in _entries(rows):
+            with zf.open(info, "w") as dst:
+                for start in range(0, row["size"], ZIP_CHUNK):
+                    dst.write(_ZEROS[: min(ZIP_CHUNK, row["size"] - start)])
+    return sink.position
+
+
+async def stream_zip(store: Storage, rows: list[dict[str, Any]]) -> AsyncIterator[bytes]:
+    """The archive, made while it is sent, in pieces of about ZIP_CHUNK: no temporary copy of
+    the visit on disk (a visit is up to max_visit_bytes, and each download used to write all
+    of it again). The bytes come from the storage (files, or PostgreSQL)."""
+    sink = _Sink(keep=True)
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as zf:  # type: ignore[arg-type]
+        for row, info in _entries(rows):
+            with zf.open(info, "w") as dst:
+                async for chunk in store.attachment_chunks(row["stored_name"]):
+                    await run_in_threadpool(dst.write, chunk)  # its CRC off the event loop
+                    if piece := sink.take():
+                        yield piece
+            if piece := sink.take():
+                yield piece
+    if piece := sink.take():
+        yield piece
 
 
 async def download_zip(request: Request) -> Response:
@@ -153,11 +197,9 @@ async def download_zip(request: Request) -> Response:
     if role != "clinician":
         raise Forbidden("Only the clinician can download all attachments at once.")
     rows = await ctx.store.list_attachments(visit.id)
-    f = await build_zip(ctx.store, rows, ctx.store.scratch_dir)
-    size = f.seek(0, 2)
-    f.seek(0)
+    size = await run_in_threadpool(zip_size, rows)
     filename = f"bilagor-{visit.created_at[:10]}.zip"
-    return StreamingResponse(_stream(f), media_type="application/zip", headers={
+    return StreamingResponse(stream_zip(ctx.store, rows), media_type="application/zip", headers={
         "Content-Length": str(size),
         "Content-Disposition": content_disposition(filename),
         "Cache-Control": "no-store",

@@ -31,6 +31,21 @@ class MetadataNotRemoved(ApiError):
                "sending; update the app and try again.")
 
 
+# Scan bombs: a progressive JPEG may repeat a scan that covers every block with end-of-band
+# runs in ~30-130 bytes; libjpeg only warns, and each repeat costs a pass over the whole
+# picture (201 scans of 9456x9456: 3.7 s; 10 MiB holds ~81,000). Encoders write 1 (baseline)
+# to about 10 (libjpeg's progression, colour) or a few more (mozjpeg, CMYK): 32 is generous.
+MAX_JPEG_SCANS = 32
+# A picture of more pixels, or of more pixels x scans, is checked in a lane of its own (see
+# precheck): an ordinary photo, up to 24 MP with up to 10 scans, never waits behind one.
+HEAVY_PIXELS = 24_000_000
+HEAVY_DECODE_WEIGHT = HEAVY_PIXELS * 10
+# What follows an 0xFF inside entropy-coded data: 00 (a stuffed FF), more FF (fill) and the
+# restart markers D0-D7 are part of the scan; anything else is the next marker.
+_NEXT_MARKER = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+
+
 class ImageDoesNotDecode(NotAllowedType):
     code = "image_does_not_decode"
     message = "The file looks like an image but cannot be shown; it may be damaged."
@@ -67,12 +82,69 @@ def check_pixel_count(data: bytes, max_pixels: int) -> None:
         raise too_large
 
 
+def jpeg_scan_count(data: bytes, stop_after: int = MAX_JPEG_SCANS + 1) -> int:
+    """How many SOS segments (scans) the first picture of a JPEG has, counted without
+    decoding: segment lengths are skipped, entropy-coded data is searched in C (a regular
+    expression). Stops at EOI (what follows, e.g. MPF previews, is another picture) or
+    after `stop_after` scans."""
+    scans, i, n = 0, 2, len(data)
+    while i + 4 <= n and scans < stop_after:
+        if data[i] != 0xFF:
+            break  # not a marker where one must be: the decoder will refuse the file
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            i += 1
+            continue
+        if marker == 0xD9:
+            break
+        if marker in _STANDALONE:
+            i += 2
+            continue
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker == 0xDA:
+            scans += 1
+            found = _NEXT_MARKER.search(data, i)
+            if found is None:
+                break
+            i = found.end() - 2
+    return scans
+
+
+def check_scan_count(data: bytes, mime: str) -> int:
+    """Refuse a JPEG with more scans than any encoder writes (a scan bomb); return its scan
+    count (1 for other types). Cheap: run it before waiting for a decode slot."""
+    if mime != "image/jpeg":
+        return 1
+    scans = jpeg_scan_count(data)
+    if scans > MAX_JPEG_SCANS:
+        raise ImageDoesNotDecode(
+            f"The picture has more than {MAX_JPEG_SCANS} scans; no camera writes that many.")
+    return max(scans, 1)
+
+
+def precheck(data: bytes, mime: str, max_pixels: int) -> bool:
+    """Refuse what must not be decoded at all (a scan bomb, too many pixels), from the headers
+    only; return True when decoding it is heavy (over HEAVY_PIXELS, or over
+    HEAVY_DECODE_WEIGHT in pixels x scans), so the caller checks it in the heavy lane."""
+    if mime in NOT_DECODED:
+        return False
+    scans = check_scan_count(data, mime)
+    from PIL import Image
+
+    check_pixel_count(data, max_pixels)
+    with Image.open(io.BytesIO(data)) as im:
+        width, height = im.size
+    pixels = width * height
+    return pixels > HEAVY_PIXELS or pixels * scans > HEAVY_DECODE_WEIGHT
+
+
 def check_image(data: bytes, mime: str, max_pixels: int) -> None:
     """Raise MetadataNotRemoved or ImageDoesNotDecode, or return if the image may be stored."""
     if mime in METADATA_CHECKED and carries_position(data):
         raise MetadataNotRemoved()
     if mime in NOT_DECODED:
         return
+    check_scan_count(data, mime)
     check_pixel_count(data, max_pixels)
     try:
         verify_decodes(data)

@@ -39,9 +39,11 @@ from server.store import (
     MARKS,
     Attachment,
     NewVisit,
+    TooManyOpenUploads,
     Upload,
     Visit,
     VisitClosed,
+    VisitQuotaExceeded,
     hash_token,
     now_iso,
 )
@@ -232,6 +234,31 @@ class PgStorage:
             await self._notify(conn, visit_id)
         return await self.get_visit(visit_id)
 
+    # link expiry ---------------------------------------------------------------------------
+    async def expired_visits(self, ended_before: str) -> list[str]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT id FROM visits WHERE ended_at IS NOT NULL AND ended_at < %s "
+                "AND id NOT IN (SELECT visit_id FROM visit_purges)", (ended_before,))
+            return [r["id"] for r in await cur.fetchall()]
+
+    async def purge_visit_files(self, visit_id: str) -> int:
+        """Delete the bytes of the visit's attachments and its unfinished uploads, and record
+        the purge, in one transaction; the chat's rows stay. Returns how many attachments and
+        uploads lost their bytes."""
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "DELETE FROM attachment_chunks WHERE stored_name IN "
+                "(SELECT stored_name FROM attachments WHERE visit_id = %s) "
+                "RETURNING stored_name", (visit_id,))
+            files = len({r["stored_name"] for r in await cur.fetchall()})
+            cur = await conn.execute("DELETE FROM uploads WHERE visit_id = %s", (visit_id,))
+            files += cur.rowcount
+            await conn.execute(
+                "INSERT INTO visit_purges VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                (visit_id, now_iso(), files))
+        return files
+
     # messages -----------------------------------------------------------------------------
     async def add_text_message(self, visit_id: str, role: str, text: str) -> int:
         async with self.pool.connection() as conn, conn.transaction():
@@ -257,21 +284,54 @@ class PgStorage:
 
     # uploads ------------------------------------------------------------------------------
     async def create_upload(self, visit_id: str, role: str, length: int, filename: str,
-                            filetype: str, ttl: int) -> Upload:
+                            filetype: str, ttl: int, max_open: int | None = None,
+                            max_visit_bytes: int | None = None) -> Upload:
         now = time.time()
         up = Upload(secrets.token_urlsafe(16), visit_id, role, length, 0, filename, filetype,
                     now, now + ttl)
-        async with self.pool.connection() as conn:
+        async with self.pool.connection() as conn, conn.transaction():
+            # The visit's row lock makes the cap and the quota hold under concurrent creations
+            # on any node (the SQLite store gets the same from BEGIN IMMEDIATE).
+            await conn.execute("SELECT 1 FROM visits WHERE id = %s FOR NO KEY UPDATE",
+                               (visit_id,))
+            if max_open is not None and await self._open_uploads(conn, visit_id, now) >= max_open:
+                raise TooManyOpenUploads(visit_id)
+            if (max_visit_bytes is not None
+                    and await self._visit_bytes(conn, visit_id, now) + length > max_visit_bytes):
+                raise VisitQuotaExceeded(visit_id)
             await conn.execute(
                 "INSERT INTO uploads VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (up.id, visit_id, role, length, 0, filename, filetype, now, up.expires_at))
         return up
 
-    async def count_open_uploads(self, visit_id: str) -> int:
-        row = await self._one(
+    @staticmethod
+    async def _open_uploads(conn: Conn, visit_id: str, now: float) -> int:
+        cur = await conn.execute(
             "SELECT COUNT(*) AS n FROM uploads WHERE visit_id = %s AND expires_at > %s",
-            (visit_id, time.time()))
+            (visit_id, now))
+        row = await cur.fetchone()
         return int(row["n"]) if row else 0
+
+    @staticmethod
+    async def _visit_bytes(conn: Conn, visit_id: str, now: float) -> int:
+        cur = await conn.execute(
+            "SELECT (SELECT COALESCE(SUM(size), 0) FROM attachments WHERE visit_id = %s) + "
+            "(SELECT COALESCE(SUM(length), 0) FROM uploads WHERE visit_id = %s "
+            "AND expires_at > %s) AS n", (visit_id, visit_id, now))
+        row = await cur.fetchone()
+        return int(row["n"]) if row else 0
+
+    async def count_open_uploads(self, visit_id: str) -> int:
+        async with self.pool.connection() as conn:
+            return await self._open_uploads(conn, visit_id, time.time())
+
+    async def visit_bytes(self, visit_id: str) -> int:
+        """The visit's attachments' sizes plus its unfinished uploads' declared lengths."""
+        async with self.pool.connection() as conn:
+            return await self._visit_bytes(conn, visit_id, time.time())
+
+    async def free_bytes(self) -> None:
+        return None  # nothing is written here; the database's disk is its operator's to watch
 
     async def get_upload(self, upload_id: str) -> Upload | None:
         row = await self._one("SELECT * FROM uploads WHERE id = %s", (upload_id,))

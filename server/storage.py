@@ -14,6 +14,7 @@ lock and, for PostgreSQL, the cross-node live events (see `start`).
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -69,6 +70,10 @@ class Storage(Protocol):
     async def get_visit(self, visit_id: str) -> Visit | None: ...
     async def token_hash_exists(self, token_hash: str) -> bool: ...
     async def end_visit(self, visit_id: str) -> Visit | None: ...
+    async def expired_visits(self, ended_before: str) -> list[str]: ...
+    async def purge_visit_files(self, visit_id: str) -> int:
+        """Delete the bytes of the visit's attachments and uploads, record the purge; returns
+        how many files (attachments and uploads) lost their bytes."""
 
     # messages (every committed write also wakes the visit's long polls on all nodes)
     async def add_text_message(self, visit_id: str, role: str, text: str) -> int: ...
@@ -78,8 +83,15 @@ class Storage(Protocol):
 
     # uploads
     async def create_upload(self, visit_id: str, role: str, length: int, filename: str,
-                            filetype: str, ttl: int) -> Upload: ...
+                            filetype: str, ttl: int, max_open: int | None = None,
+                            max_visit_bytes: int | None = None) -> Upload:
+        """Reserve an upload; TooManyOpenUploads / VisitQuotaExceeded (server.store), both
+        checked in the insert's transaction so that concurrent creations cannot slip past."""
     async def count_open_uploads(self, visit_id: str) -> int: ...
+    async def visit_bytes(self, visit_id: str) -> int: ...
+    async def free_bytes(self) -> int | None:
+        """Free bytes where this node writes data (the free-space floor), or None when the
+        node writes none (PostgreSQL: its disk is the database's)."""
     async def get_upload(self, upload_id: str) -> Upload | None: ...
     async def set_upload_offset(self, upload_id: str, offset: int) -> None: ...
     async def delete_upload(self, upload_id: str) -> None: ...
@@ -195,6 +207,12 @@ class SqliteStorage:
     async def end_visit(self, visit_id: str) -> Visit | None:
         return await _t(self.sync.end_visit, visit_id)
 
+    async def expired_visits(self, ended_before: str) -> list[str]:
+        return await _t(self.sync.expired_visits, ended_before)
+
+    async def purge_visit_files(self, visit_id: str) -> int:
+        return await _t(self.sync.purge_visit_files, visit_id)
+
     async def add_text_message(self, visit_id: str, role: str, text: str) -> int:
         return await _t(self.sync.add_text_message, visit_id, role, text)
 
@@ -206,9 +224,17 @@ class SqliteStorage:
         return await _t(self.sync.message, visit_id, message_id)
 
     async def create_upload(self, visit_id: str, role: str, length: int, filename: str,
-                            filetype: str, ttl: int) -> Upload:
+                            filetype: str, ttl: int, max_open: int | None = None,
+                            max_visit_bytes: int | None = None) -> Upload:
         return await _t(self.sync.create_upload, visit_id, role, length, filename, filetype,
-                        ttl)
+                        ttl, max_open, max_visit_bytes)
+
+    async def visit_bytes(self, visit_id: str) -> int:
+        return await _t(self.sync.visit_bytes, visit_id)
+
+    async def free_bytes(self) -> int | None:
+        usage = await _t(shutil.disk_usage, self.sync.data_dir)
+        return int(usage.free)
 
     async def count_open_uploads(self, visit_id: str) -> int:
         return await _t(self.sync.count_open_uploads, visit_id)

@@ -78,6 +78,13 @@ CREATE TABLE IF NOT EXISTS attachment_uploads (
     upload_id TEXT PRIMARY KEY,
     attachment_id TEXT NOT NULL UNIQUE REFERENCES attachments(id)
 );
+-- Visits whose links expired and whose files were deleted (see purge_visit_files). Its own
+-- table, like the marks: older databases just gain it.
+CREATE TABLE IF NOT EXISTS visit_purges (
+    visit_id TEXT PRIMARY KEY REFERENCES visits(id),
+    purged_at TEXT NOT NULL,
+    files INTEGER NOT NULL
+);
 """
 
 ROLES = ("patient", "clinician")
@@ -94,6 +101,15 @@ _ATTACHMENT_ROWS = (
 
 class VisitClosed(Exception):
     """The visit ended before the write could be committed."""
+
+
+class TooManyOpenUploads(Exception):
+    """The visit already has its maximum of unfinished uploads (checked in the insert's
+    transaction, so concurrent creations cannot all slip past the cap)."""
+
+
+class VisitQuotaExceeded(Exception):
+    """The new upload would take the visit past its byte quota (see visit_bytes)."""
 
 
 def now_iso() -> str:
@@ -262,6 +278,37 @@ class Store:
             )
         return self.get_visit(visit_id)
 
+    # link expiry ---------------------------------------------------------------------------
+    def expired_visits(self, ended_before: str) -> list[str]:
+        """Ids of visits that ended before `ended_before` (ISO, as now_iso writes it) and whose
+        files have not been purged yet."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id FROM visits WHERE ended_at IS NOT NULL AND ended_at < ? "
+                "AND id NOT IN (SELECT visit_id FROM visit_purges)", (ended_before,)).fetchall()
+        return [r[0] for r in rows]
+
+    def purge_visit_files(self, visit_id: str) -> int:
+        """Delete every file of the visit (attachments and unfinished uploads) and record the
+        purge; returns how many files were deleted. The rows of messages and attachments stay
+        (the chat's history), their bytes are gone. Files go first: a crash halfway leaves the
+        visit unpurged, and the next sweep finishes the job."""
+        with self._lock:
+            stored = [r[0] for r in self._conn.execute(
+                "SELECT stored_name FROM attachments WHERE visit_id = ?", (visit_id,))]
+            uploads = [r[0] for r in self._conn.execute(
+                "SELECT id FROM uploads WHERE visit_id = ?", (visit_id,))]
+        deleted = 0
+        for path in [*map(self.attachment_path, stored), *map(self.upload_path, uploads)]:
+            if path.exists():
+                path.unlink(missing_ok=True)
+                deleted += 1
+        with self._tx() as c:
+            c.execute("DELETE FROM uploads WHERE visit_id = ?", (visit_id,))
+            c.execute("INSERT OR IGNORE INTO visit_purges VALUES (?, ?, ?)",
+                      (visit_id, now_iso(), deleted))
+        return deleted
+
     # messages -----------------------------------------------------------------------------
     def add_text_message(self, visit_id: str, role: str, text: str) -> int:
         with self._tx() as c:
@@ -294,8 +341,15 @@ class Store:
         return self.uploads_dir / upload_id
 
     def create_upload(
-        self, visit_id: str, role: str, length: int, filename: str, filetype: str, ttl: int
+        self, visit_id: str, role: str, length: int, filename: str, filetype: str, ttl: int,
+        max_open: int | None = None, max_visit_bytes: int | None = None,
     ) -> Upload:
+        """Reserve an upload of `length` bytes.
+
+        Raises TooManyOpenUploads when the visit has `max_open` unfinished uploads, and
+        VisitQuotaExceeded when visit_bytes + `length` would pass `max_visit_bytes` (None: no
+        limit). Both are checked inside the insert's write transaction, so they hold under
+        concurrent creations (BEGIN IMMEDIATE serialises writers)."""
         now = time.time()
         up = Upload(secrets.token_urlsafe(16), visit_id, role, length, 0, filename, filetype,
                     now, now + ttl)
@@ -303,12 +357,42 @@ class Store:
         with self._file_in_flight(up.id):
             with open(self.upload_path(up.id), "xb") as f:
                 os.fsync(f.fileno())
-            with self._tx() as c:
-                c.execute(
-                    "INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (up.id, visit_id, role, length, 0, filename, filetype, now, up.expires_at),
-                )
+            try:
+                with self._tx() as c:
+                    if max_open is not None and self._open_uploads(c, visit_id, now) >= max_open:
+                        raise TooManyOpenUploads(visit_id)
+                    if (max_visit_bytes is not None
+                            and self._visit_bytes(c, visit_id, now) + length > max_visit_bytes):
+                        raise VisitQuotaExceeded(visit_id)
+                    c.execute(
+                        "INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (up.id, visit_id, role, length, 0, filename, filetype, now,
+                         up.expires_at),
+                    )
+            except BaseException:
+                self.upload_path(up.id).unlink(missing_ok=True)
+                raise
         return up
+
+    @staticmethod
+    def _open_uploads(c: sqlite3.Connection, visit_id: str, now: float) -> int:
+        row = c.execute("SELECT COUNT(*) FROM uploads WHERE visit_id = ? AND expires_at > ?",
+                        (visit_id, now)).fetchone()
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def _visit_bytes(c: sqlite3.Connection, visit_id: str, now: float) -> int:
+        row = c.execute(
+            "SELECT (SELECT COALESCE(SUM(size), 0) FROM attachments WHERE visit_id = ?) + "
+            "(SELECT COALESCE(SUM(length), 0) FROM uploads WHERE visit_id = ? AND expires_at > ?)",
+            (visit_id, visit_id, now)).fetchone()
+        return int(row[0]) if row else 0
+
+    def visit_bytes(self, visit_id: str) -> int:
+        """What the visit holds against its quota: the sizes of its attachments plus the
+        declared lengths of its unfinished (unexpired) uploads."""
+        with self._lock:
+            return self._visit_bytes(self._conn, visit_id, time.time())
 
     @contextmanager
     def _file_in_flight(self, name: str) -> Iterator[None]:
@@ -321,11 +405,8 @@ class Store:
                 self._in_flight.discard(name)
 
     def count_open_uploads(self, visit_id: str) -> int:
-        row = self._one(
-            "SELECT COUNT(*) FROM uploads WHERE visit_id = ? AND expires_at > ?",
-            (visit_id, time.time()),
-        )
-        return int(row[0]) if row else 0
+        with self._lock:
+            return self._open_uploads(self._conn, visit_id, time.time())
 
     def get_upload(self, upload_id: str) -> Upload | None:
         row = self._one("SELECT * FROM uploads WHERE id = ?", (upload_id,))

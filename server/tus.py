@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from bifoga import refusals
 from bifoga.limits import ALLOWED_MIME_TYPES
-from server.common import AppContext, authenticate, ctx_of
+from server.common import AppContext, authenticate, ctx_of, require_free_space
 from server.config import TUS_VERSION
 from server.errors import (
     ApiError,
@@ -34,9 +34,11 @@ from server.errors import (
     TooLarge,
     TooManyRequests,
     VisitEnded,
+    VisitQuotaExceeded,
 )
 from server.names import sanitize_display_name
-from server.store import Upload, Visit
+from server.store import TooManyOpenUploads, Upload, Visit
+from server.store import VisitQuotaExceeded as QuotaReached
 
 TUS_EXTENSIONS = "creation,termination,expiration,checksum"
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
@@ -144,12 +146,18 @@ async def uploads_collection(request: Request) -> Response:
     check_declared_type(filetype)
     if visit.state == "ended":
         raise VisitEnded()
-    if await ctx.store.count_open_uploads(visit.id) >= settings.max_open_uploads_per_visit:
+    await require_free_space(ctx, length)
+    try:
+        # The cap and the quota are checked in the insert's transaction (atomic).
+        upload = await ctx.store.create_upload(
+            visit.id, role, length, sanitize_display_name(meta["filename"]), filetype,
+            settings.upload_expiry_seconds, settings.max_open_uploads_per_visit,
+            settings.max_visit_bytes)
+    except TooManyOpenUploads:
         raise TooManyRequests("Too many unfinished uploads in this visit.",
-                              code="too_many_uploads")
-    upload = await ctx.store.create_upload(visit.id, role, length,
-                      sanitize_display_name(meta["filename"]), filetype,
-                      settings.upload_expiry_seconds)
+                              code="too_many_uploads") from None
+    except QuotaReached:
+        raise VisitQuotaExceeded() from None
     return Response(status_code=201, headers={
         "Location": f"/api/visits/{visit.id}/uploads/{upload.id}",
         "Upload-Expires": http_date(upload.expires_at),
@@ -212,6 +220,7 @@ async def _patch(
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and offset + int(declared) > upload.length:
             raise TooLarge("The chunk would pass Upload-Length.", code="chunk_past_length")
+        await require_free_space(ctx, upload.length - offset)
         new_offset, error = await _receive_chunk(request, ctx, upload, expected_digest)
         if new_offset != upload.offset:
             await ctx.store.set_upload_offset(upload.id, new_offset)

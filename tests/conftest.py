@@ -74,7 +74,8 @@ def pg_database(pg_cluster: Any) -> str:
     # DELETE, not TRUNCATE: a few rows go faster than new files for every table.
     pg_cluster.sql("DELETE FROM attachment_marks; DELETE FROM attachment_uploads; "
                    "DELETE FROM messages; DELETE FROM attachment_chunks; DELETE FROM attachments; "
-                   "DELETE FROM upload_chunks; DELETE FROM uploads; DELETE FROM visits; "
+                   "DELETE FROM upload_chunks; DELETE FROM uploads; DELETE FROM visit_purges; "
+                   "DELETE FROM visits; "
                    "ALTER SEQUENCE messages_id_seq RESTART", "bifoga")
     return str(pg_cluster.url("bifoga"))
 

@@ -92,7 +92,7 @@ def test_visit_state_per_role(server_client: Any, visit: VisitHandle) -> None:
         r = server_client.get(visit.url(), headers=visit.headers(role))
         assert r.status_code == 200
         assert r.json() == {
-            "visit_id": visit.id, "role": role, "state": "open", "ended_at": None,
+            "visit_id": visit.id, "demo": True, "role": role, "state": "open", "ended_at": None,
             "participants": {"patient": "Alex Patient", "clinician": "Dr Sara Lind"},
         }
         assert r.headers["cache-control"] == "no-store"

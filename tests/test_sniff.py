@@ -566,7 +566,7 @@ OFFICE_CASES = {
     "dotx": (ooxml("dotx"), "type_not_allowed"),
     "ppsx": (ooxml("ppsx"), "type_not_allowed"),
     "docx_with_vba": (ooxml("docx", extra=[("word/vbaProject.bin", b"\x00" * 8)]),
-                      "type_not_allowed"),
+                      "active_content"),
     "docx_without_word_part": (
         make_zip([("[Content_Types].xml", content_types("word/document.xml", DOCX + ".main+xml")),
                   ("_rels/.rels", RELS)]),
@@ -581,6 +581,29 @@ OFFICE_CASES = {
         ooxml("docx", extra=[(f"word/media/{i}.xml", b"") for i in range(20_000)]),
         "type_not_allowed"),
 }
+
+
+def _claiming(data: bytes, entries: int) -> bytes:
+    """`data` with its end-of-central-directory record claiming `entries` entries."""
+    at = data.rindex(b"PK\x05\x06")
+    return data[:at + 8] + struct.pack("<HH", entries, entries) + data[at + 12:]
+
+
+def test_zip_entry_cap_counts_the_entries_walked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A package that claims 1 entry but has 20,000 made zipfile walk them all (the cap read
+    the claim); it is refused before zipfile opens it."""
+    many = _claiming(ooxml("docx", extra=[(f"word/media/{i}.xml", b"") for i in range(20_000)]),
+                     1)
+    few = _claiming(ooxml("docx", extra=[(f"word/media/{i}.xml", b"") for i in range(50)]), 1)
+    assert containers._zip_entry_count(many) == containers._MAX_ZIP_ENTRIES + 1
+    assert containers._zip_entry_count(few) == 53
+    expect(few, DOCX)  # the claim is not what is checked, in either direction
+
+    def no_zipfile(*args: object) -> None:
+        raise AssertionError("zipfile must not walk a hostile directory")
+
+    monkeypatch.setattr(containers.zipfile, "ZipFile", no_zipfile)
+    assert classify(many).reason == "type_not_allowed"
 
 
 @pytest.mark.parametrize("case", sorted(OFFICE_CASES))

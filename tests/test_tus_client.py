@@ -406,6 +406,16 @@ def test_415_at_creation(body, code):
     assert io.methods() == ["POST"]
 
 
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_insufficient_storage_507_is_permanent(method):
+    io = MemoryTusIO(blob(10))
+    io.script[method].append(Response(507, {}, b'{"error": "insufficient_storage"}'))
+    with pytest.raises(TusError) as err:
+        run(make_upload(io).start())
+    assert (err.value.code, err.value.status) == ("insufficient_storage", 507)
+    assert io.sleeps == []
+
+
 def test_too_many_uploads_429_is_permanent():
     io = MemoryTusIO(blob(10))
     io.script["POST"].append(Response(429, {}, b'{"error": "too_many_uploads"}'))

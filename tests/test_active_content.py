@@ -1,0 +1,237 @@
+"""Active content (issue 10, part 3): macros, scripts, launch actions and embedded objects are
+refused as `active_content` by the sniffer (browser worker and server alike) and by the
+server's finalisation; plain documents of each kind still pass. Every file is made here."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zipfile
+import zlib
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from bifoga import refusals
+from bifoga.sniff import classify
+
+ENDOFCHAIN, FREESECT, FATSECT = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
+ACTIVE = refusals.ACTIVE_CONTENT
+DOC = "application/msword"
+ODT = "application/vnd.oasis.opendocument.text"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+# --- legacy Office: a compound file with storages ------------------------------------------
+
+Tree = list[tuple[str, "Tree | bytes"]]
+
+
+def compound_file(tree: Tree) -> bytes:
+    """A minimal compound file (512-byte sectors) holding `tree`: (name, children) is a
+    storage, (name, bytes) a stream (its bytes are not stored; only the directory matters
+    here). Siblings are chained through their right-sibling ids, as a degenerate tree."""
+    entries: list[bytearray] = []
+
+    def entry(name: str, kind: int) -> int:
+        raw = (name + "\x00").encode("utf-16-le")
+        e = bytearray(128)
+        e[: len(raw)] = raw
+        struct.pack_into("<HBB", e, 0x40, len(raw), kind, 1)
+        struct.pack_into("<III", e, 0x44, FREESECT, FREESECT, FREESECT)
+        struct.pack_into("<I", e, 0x74, ENDOFCHAIN)
+        entries.append(e)
+        return len(entries) - 1
+
+    def add_children(parent: int, children: Tree) -> None:
+        previous = None
+        for name, content in children:
+            sid = entry(name, 1 if isinstance(content, list) else 2)
+            if previous is None:
+                struct.pack_into("<I", entries[parent], 0x4C, sid)  # the parent's child
+            else:
+                struct.pack_into("<I", entries[previous], 0x48, sid)  # right sibling
+            previous = sid
+            if isinstance(content, list):
+                add_children(sid, content)
+
+    add_children(entry("Root Entry", 5), tree)
+    while len(entries) % 4:
+        entries.append(bytearray(128))
+    directory = b"".join(entries)
+    dir_sectors = len(directory) // 512
+    fat = bytearray(b"\xff" * 512)
+    struct.pack_into("<I", fat, 0, FATSECT)
+    for i in range(1, dir_sectors + 1):  # sectors 1..n: the directory's chain
+        struct.pack_into("<I", fat, 4 * i, i + 1 if i < dir_sectors else ENDOFCHAIN)
+    header = bytearray(512)
+    header[0:8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    struct.pack_into("<HHHHH", header, 0x18, 0x3E, 3, 0xFFFE, 9, 6)
+    struct.pack_into("<IIII", header, 0x2C, 1, 1, 0, 4096)
+    struct.pack_into("<IIII", header, 0x3C, ENDOFCHAIN, 0, ENDOFCHAIN, 0)
+    for i in range(109):
+        struct.pack_into("<I", header, 0x4C + 4 * i, 0 if i == 0 else FREESECT)
+    return bytes(header) + bytes(fat) + directory
+
+
+WORD: Tree = [("\x01CompObj", b""), ("WordDocument", b""), ("1Table", b""),
+              ("\x05SummaryInformation", b"")]
+VBA: Tree = [("VBA", [("dir", b""), ("_VBA_PROJECT", b""), ("ThisDocument", b"")]),
+             ("PROJECT", b""), ("PROJECTwm", b"")]
+
+# --- ZIP packages ------------------------------------------------------------------------
+
+
+def zip_of(members: list[tuple[str, bytes]]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i, (name, data) in enumerate(members):
+            zf.writestr(name, data, compress_type=zipfile.ZIP_STORED if i == 0 else None)
+    return out.getvalue()
+
+
+def odf(*extra: tuple[str, bytes], mime: str = ODT) -> bytes:
+    return zip_of([("mimetype", mime.encode()), ("content.xml", b"<office:document-content/>"),
+                   ("META-INF/manifest.xml", b"<manifest:manifest/>"), *extra])
+
+
+def docx(*extra: tuple[str, bytes]) -> bytes:
+    types = ('<?xml version="1.0"?><Types><Override PartName="/word/document.xml" '
+             f'ContentType="{DOCX}.main+xml"/></Types>').encode()
+    return zip_of([("[Content_Types].xml", types), ("_rels/.rels", b"<Relationships/>"),
+                   ("word/document.xml", b"<w:document/>"), *extra])
+
+
+# --- PDF ---------------------------------------------------------------------------------
+
+
+def pdf(*objects: bytes) -> bytes:
+    """A small PDF: a catalog, one page, and `objects` (numbered from 4) before the xref."""
+    body = [b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>", *objects]
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for n, obj in enumerate(body, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(body) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(body) + 1,
+                                                                             xref)
+    return bytes(out)
+
+
+def stream(dictionary: bytes, data: bytes) -> bytes:
+    return b"<< %s /Length %d >>\nstream\n" % (dictionary, len(data)) + data + b"\nendstream"
+
+
+def object_stream(*dicts: bytes, flate: bool = True, filter_name: bytes = b"") -> bytes:
+    """/Type /ObjStm holding `dicts` as objects 100, 101, ... (compressed when `flate`)."""
+    offsets, body = [], b""
+    for d in dicts:
+        offsets.append(len(body))
+        body += d + b" "
+    header = b" ".join(b"%d %d" % (100 + i, o) for i, o in enumerate(offsets)) + b" "
+    data = header + body
+    names = b"/Type /ObjStm /N %d /First %d" % (len(dicts), len(header))
+    if filter_name:
+        return stream(names + b" /Filter /" + filter_name, data.hex().encode() + b">")
+    if flate:
+        return stream(names + b" /Filter /FlateDecode", zlib.compress(data))
+    return stream(names, data)
+
+
+def real_pdf() -> bytes:
+    """A PDF as Pillow writes it (a picture inside), for a plain case not made by hand."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (64, 64), os.urandom(64 * 64 * 3)).save(out, "PDF")
+    return out.getvalue()
+
+
+JS_ACTION = b"<< /Type /Action /S /JavaScript /JS (app.alert\\(1\\)) >>"
+# A 2 MB random stream that holds "/JS " and "/JS(": in compressed pictures those bytes turn
+# up by chance, and must not be taken for a script.
+NOISE = os.urandom(1_000_000) + b"/JS /JS(" + os.urandom(1_000_000)
+
+CASES: dict[str, tuple[bytes, str, str]] = {
+    # name: (data, file name, expected mime or refusal)
+    "doc plain": (compound_file(WORD), "brev.doc", DOC),
+    "doc with Macros/VBA": (compound_file([*WORD, ("Macros", VBA)]), "brev.doc", ACTIVE),
+    "doc with a VBA storage at the root": (compound_file([*WORD, *VBA]), "brev.doc", ACTIVE),
+    "xls with _VBA_PROJECT_CUR": (
+        compound_file([("Workbook", b""), ("_VBA_PROJECT_CUR", VBA)]), "ark.xls", ACTIVE),
+    "odt plain": (odf(), "brev.odt", ODT),
+    "odt with Basic/Standard/Module1.xml": (
+        odf(("Basic/script-lc.xml", b"<library:libraries/>"),
+            ("Basic/Standard/script-lb.xml", b"<library:library/>"),
+            ("Basic/Standard/Module1.xml", b"<script:module>Sub Main\nShell(1)\nEnd Sub"
+                                           b"</script:module>")), "brev.odt", ACTIVE),
+    "odt with Scripts/python": (odf(("Scripts/python/run.py", b"import os")), "brev.odt",
+                                ACTIVE),
+    "ods with Basic": (odf(("Basic/Standard/Module1.xml", b"<x/>"),
+                           mime="application/vnd.oasis.opendocument.spreadsheet"), "a.ods",
+                       ACTIVE),
+    "docx plain": (docx(), "brev.docx", DOCX),
+    "docx with vbaProject.bin": (docx(("word/vbaProject.bin", b"\x00" * 8)), "brev.docx",
+                                 ACTIVE),
+    "docx with an ActiveX control": (docx(("word/activeX/activeX1.bin", b"\x00" * 8)),
+                                     "brev.docx", ACTIVE),
+    "rtf plain": (b"{\\rtf1\\ansi\\deff0 {\\fonttbl {\\f0 Arial;}} Hej \\b fet\\b0 text.\\par}",
+                  "brev.rtf", "application/rtf"),
+    "rtf with \\objdata": (b"{\\rtf1\\ansi {\\object\\objemb{\\*\\objclass Package}"
+                          b"{\\*\\objdata 01050000020000000b000000}}}", "brev.rtf", ACTIVE),
+    "rtf with \\object only": (b"{\\rtf1 {\\object\\objlink\\objw10\\objh10}}", "brev.rtf",
+                               ACTIVE),
+    "rtf with upper-case \\OBJDATA": (b"{\\rtf1 {\\*\\OBJDATA 0105}}", "brev.rtf", ACTIVE),
+    "pdf plain (hand-made)": (pdf(), "a.pdf", "application/pdf"),
+    "pdf plain (Pillow)": (real_pdf(), "a.pdf", "application/pdf"),
+    "pdf plain with /JS bytes in a stream": (pdf(stream(b"/Type /XObject", NOISE)), "a.pdf",
+                                             "application/pdf"),
+    "pdf plain with a compressed object stream": (
+        pdf(object_stream(b"<< /Type /Annot /Subtype /Text >>", b"<< /Producer (x) >>")),
+        "a.pdf", "application/pdf"),
+    "pdf /OpenAction JavaScript": (pdf(JS_ACTION), "a.pdf", ACTIVE),
+    "pdf /JS without /S": (pdf(b"<< /JS (app.alert\\(1\\)) >>"), "a.pdf", ACTIVE),
+    "pdf /Launch": (pdf(b"<< /S /Launch /F (cmd.exe) >>"), "a.pdf", ACTIVE),
+    "pdf hex-escaped /J#61vaScript": (pdf(b"<< /S /J#61vaScript /J#53 (x) >>"), "a.pdf",
+                                      ACTIVE),
+    "pdf JavaScript name tree": (pdf(b"<< /Names << /JavaScript 5 0 R >> >>"), "a.pdf",
+                                 ACTIVE),
+    "pdf JS in a compressed object stream": (pdf(object_stream(JS_ACTION)), "a.pdf", ACTIVE),
+    "pdf Launch in an uncompressed object stream": (
+        pdf(object_stream(b"<< /S /Launch /F (x.exe) >>", flate=False)), "a.pdf", ACTIVE),
+    "pdf object stream in ASCIIHexDecode": (
+        pdf(object_stream(b"<< /Producer (x) >>", filter_name=b"ASCIIHexDecode")), "a.pdf",
+        ACTIVE),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_sniffer(case: str) -> None:
+    data, name, expected = CASES[case]
+    verdict = classify(data, name)
+    if expected == ACTIVE:
+        assert (verdict.ok, verdict.reason) == (False, ACTIVE)
+    else:
+        assert (verdict.ok, verdict.mime) == (True, expected), verdict
+
+
+def test_object_stream_inflating_past_the_budget_is_refused() -> None:
+    bomb = zlib.compress(b" " * (40 * 1024 * 1024), 9)  # 40 KB that inflate to 40 MB
+    data = pdf(stream(b"/Type /ObjStm /N 1 /First 4 /Filter /FlateDecode", bomb))
+    assert classify(data, "a.pdf").reason == ACTIVE
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_server_finalisation(case: str, send_attachment: Any, visit: Any) -> None:
+    data, name, expected = CASES[case]
+    r = send_attachment(visit, data, name)
+    if expected == ACTIVE:
+        assert (r.status_code, r.json()["error"]) == (415, "active_content")
+        assert "PDF" in r.json()["message"]  # what to do instead
+    else:
+        assert r.status_code == 201, r.text
+        assert r.json()["attachment"]["mime"] == expected
