@@ -179,16 +179,6 @@ class PgStorage:
             return await cur.fetchone()
 
     @staticmethod
-    async def _lock_open_visit(conn: Conn, visit_id: str) -> None:
-        # The visit's row lock, inside the write transaction: serialises the visit's writes
-        # (message order, see the module doc) and no message lands after the end.
-        cur = await conn.execute(
-            "SELECT ended_at FROM visits WHERE id = %s FOR NO KEY UPDATE", (visit_id,))
-        row = await cur.fetchone()
-        if row is None or row["ended_at"] is not None:
-            raise VisitClosed(visit_id)
-
-    @staticmethod
     async def _notify(conn: Conn, visit_id: str) -> None:
         # Delivered to every node's LISTEN when (and only if) the transaction commits.
         await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, visit_id))
@@ -261,15 +251,19 @@ class PgStorage:
 
     # messages -----------------------------------------------------------------------------
     async def add_text_message(self, visit_id: str, role: str, text: str) -> int:
-        async with self.pool.connection() as conn, conn.transaction():
-            await self._lock_open_visit(conn, visit_id)
+        # One statement, so its own short transaction: the visit's row lock is held only
+        # while PostgreSQL runs it and commits, not across round trips to this node.
+        async with self.pool.connection() as conn:
             cur = await conn.execute(
-                "INSERT INTO messages (visit_id, sender_role, sent_at, kind, text) "
-                "VALUES (%s, %s, %s, 'text', %s) RETURNING id",
-                (visit_id, role, now_iso(), text))
+                "WITH v AS (SELECT id FROM visits WHERE id = %(v)s AND ended_at IS NULL "
+                "FOR NO KEY UPDATE), "
+                "m AS (INSERT INTO messages (visit_id, sender_role, sent_at, kind, text) "
+                "SELECT id, %(role)s, %(now)s, 'text', %(text)s FROM v RETURNING id) "
+                "SELECT m.id, pg_notify(%(ch)s, %(v)s) FROM m",
+                {"v": visit_id, "role": role, "now": now_iso(), "text": text, "ch": CHANNEL})
             row = await cur.fetchone()
-            await self._notify(conn, visit_id)
-        assert row is not None
+        if row is None:
+            raise VisitClosed(visit_id)
         return int(row["id"])
 
     async def messages_after(self, visit_id: str, after: int, limit: int
@@ -408,17 +402,21 @@ class PgStorage:
                     "INSERT INTO attachment_chunks (stored_name, seq, data) VALUES (%s, %s, %s)",
                     [(stored_name, n, data[i:i + CHUNK_BYTES])
                      for n, i in enumerate(range(0, len(data), CHUNK_BYTES))])
-            await self._lock_open_visit(conn, upload.visit_id)
+            # The chat's part in one statement, last: the visit's row lock (message order,
+            # and nothing lands after the end) is held from here to the commit only.
             cur2 = await conn.execute(
-                "INSERT INTO messages (visit_id, sender_role, sent_at, kind, attachment_id) "
-                "VALUES (%s, %s, %s, 'attachment', %s) RETURNING id",
-                (upload.visit_id, upload.role, now, att_id))
+                "WITH v AS (SELECT id FROM visits WHERE id = %(v)s AND ended_at IS NULL "
+                "FOR NO KEY UPDATE), "
+                "m AS (INSERT INTO messages (visit_id, sender_role, sent_at, kind, attachment_id)"
+                " SELECT id, %(role)s, %(now)s, 'attachment', %(att)s FROM v RETURNING id), "
+                "u AS (INSERT INTO attachment_uploads SELECT %(up)s, %(att)s FROM m), "
+                "d AS (DELETE FROM uploads WHERE id = %(up)s AND EXISTS (SELECT 1 FROM m)) "
+                "SELECT m.id, pg_notify(%(ch)s, %(v)s) FROM m",
+                {"v": upload.visit_id, "role": upload.role, "now": now, "att": att_id,
+                 "up": upload.id, "ch": CHANNEL})
             row = await cur2.fetchone()
-            await conn.execute("INSERT INTO attachment_uploads VALUES (%s, %s)",
-                               (upload.id, att_id))
-            await conn.execute("DELETE FROM uploads WHERE id = %s", (upload.id,))
-            await self._notify(conn, upload.visit_id)
-        assert row is not None
+            if row is None:
+                raise VisitClosed(upload.visit_id)  # rolls the attachment and its bytes back
         return int(row["id"])
 
     async def finalised_message(self, visit_id: str, role: str, upload_id: str) -> int | None:
