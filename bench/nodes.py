@@ -7,7 +7,7 @@ this process (httpx, asyncio). Each measure runs for a few seconds. The machine 
 noisy: compare the rows with each other (ratios), not with other machines.
 
 * messages/s: CLIENTS concurrent senders post text messages for SECONDS, spread round-robin
-  over the nodes of the setup and over two visits and both roles.
+  over the nodes of the setup, over VISITS visits and both roles.
 * uploads/s: UPLOADERS concurrent senders each repeat a whole upload (tus creation, one PATCH
   of a 256 KB PDF, finalisation) for SECONDS; with two nodes, each step on the next node.
 * live delivery: a long poll waits on node B, a message is posted on node A (and the other way
@@ -34,13 +34,15 @@ from tests.live_server import ServerProcess, Visit, make_pdf
 from tests.pg import PgCluster
 
 RESULTS = Path(__file__).resolve().parent / "results"
-CLIENTS, UPLOADERS, SECONDS = 16, 8, 4.0
+CLIENTS, UPLOADERS, SECONDS, VISITS = 16, 8, 4.0, 16
 FILE = make_pdf(256 * 1024, seed=3)
 TUS = {"Tus-Resumable": "1.0.0"}
 
 
 def _visits(bases: list[str]) -> list[Visit]:
-    return [Visit(bases[i % len(bases)]) for i in range(2)]
+    # A region's load is many visits with a few messages each: one visit per sender (a visit's
+    # writes are serialised by its row lock on PostgreSQL, by SQLite's one writer on SQLite).
+    return [Visit(bases[i % len(bases)]) for i in range(VISITS)]
 
 
 async def messages_per_second(bases: list[str], seconds: float) -> float:
@@ -52,7 +54,7 @@ async def messages_per_second(bases: list[str], seconds: float) -> float:
         nonlocal done
         while time.perf_counter() < stop:
             i = next(turn)
-            visit, base = visits[i % 2], bases[i % len(bases)]
+            visit, base = visits[i % VISITS], bases[i % len(bases)]
             role = ("patient", "clinician")[(i // 2) % 2]
             r = await client.post(f"{base}/api/visits/{visit.id}/messages",
                                   json={"text": f"bench {i}"}, headers=visit.auth_of(role))
@@ -74,7 +76,7 @@ async def uploads_per_second(bases: list[str], seconds: float) -> float:
         nonlocal done
         while time.perf_counter() < stop:
             i = next(turn)
-            visit = visits[i % 2]
+            visit = visits[i % VISITS]
             on = [bases[(i + k) % len(bases)] for k in range(3)]
             auth = visit.auth_of(("patient", "clinician")[(i // 2) % 2])
             r = await client.post(f"{on[0]}/api/visits/{visit.id}/uploads", headers={

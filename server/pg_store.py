@@ -44,7 +44,6 @@ from server.store import (
     Visit,
     VisitClosed,
     VisitQuotaExceeded,
-    hash_token,
     now_iso,
 )
 
@@ -185,22 +184,14 @@ class PgStorage:
 
     # visits -------------------------------------------------------------------------------
     async def create_visit(self, patient_name: str, clinician_name: str) -> NewVisit:
-        patient_token, clinician_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        visit = Visit(
-            id=secrets.token_urlsafe(12),
-            patient_token_hash=hash_token(patient_token),
-            clinician_token_hash=hash_token(clinician_token),
-            patient_name=patient_name,
-            clinician_name=clinician_name,
-            created_at=now_iso(),
-            ended_at=None,
-        )
+        new = NewVisit.make(patient_name, clinician_name)
+        visit = new.visit
         async with self.pool.connection() as conn:
             await conn.execute(
                 "INSERT INTO visits VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 (visit.id, visit.patient_token_hash, visit.clinician_token_hash,
                  visit.patient_name, visit.clinician_name, visit.created_at, None))
-        return NewVisit(visit, patient_token, clinician_token)
+        return new
 
     async def count_visits(self) -> int:
         row = await self._one("SELECT COUNT(*) AS n FROM visits", ())
