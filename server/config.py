@@ -14,23 +14,21 @@ TUS_VERSION = "1.0.0"
 
 
 def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    return int(_env_number(name, default, int, "an integer"))
 
 
 def _env_float(name: str, default: float) -> float:
+    return _env_number(name, default, float, "a number")
+
+
+def _env_number(name: str, default: float, cast: type, what: str) -> float:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        return float(raw)
+        return cast(raw)  # type: ignore[no-any-return]
     except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+        raise ValueError(f"{name} must be {what}, got {raw!r}") from None
 
 
 @dataclass(frozen=True)

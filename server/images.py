@@ -41,8 +41,12 @@ MAX_JPEG_SCANS = 32
 HEAVY_PIXELS = 24_000_000
 HEAVY_DECODE_WEIGHT = HEAVY_PIXELS * 10
 # What follows an 0xFF inside entropy-coded data: 00 (a stuffed FF), more FF (fill) and the
-# restart markers D0-D7 are part of the scan; anything else is the next marker.
-_NEXT_MARKER = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
+# restart markers D0-D7 are part of the scan; anything else is the next marker. (No "+" after
+# the first FF: over a long run of FFs that would backtrack quadratically.)
+_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+# Segments (and fill bytes) walked at most: a real JPEG has a few dozen. 10 MB of empty APP
+# segments would otherwise be 2.5 million steps in Python.
+MAX_JPEG_STEPS = 2000
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 
 
@@ -86,9 +90,12 @@ def jpeg_scan_count(data: bytes, stop_after: int = MAX_JPEG_SCANS + 1) -> int:
     """How many SOS segments (scans) the first picture of a JPEG has, counted without
     decoding: segment lengths are skipped, entropy-coded data is searched in C (a regular
     expression). Stops at EOI (what follows, e.g. MPF previews, is another picture) or
-    after `stop_after` scans."""
-    scans, i, n = 0, 2, len(data)
+    after `stop_after` scans; more than MAX_JPEG_STEPS segments count as `stop_after`."""
+    scans, i, n, steps = 0, 2, len(data), 0
     while i + 4 <= n and scans < stop_after:
+        steps += 1
+        if steps > MAX_JPEG_STEPS:
+            return stop_after
         if data[i] != 0xFF:
             break  # not a marker where one must be: the decoder will refuse the file
         marker = data[i + 1]
@@ -106,7 +113,7 @@ def jpeg_scan_count(data: bytes, stop_after: int = MAX_JPEG_SCANS + 1) -> int:
             found = _NEXT_MARKER.search(data, i)
             if found is None:
                 break
-            i = found.end() - 2
+            i = found.start()
     return scans
 
 
@@ -118,7 +125,8 @@ def check_scan_count(data: bytes, mime: str) -> int:
     scans = jpeg_scan_count(data)
     if scans > MAX_JPEG_SCANS:
         raise ImageDoesNotDecode(
-            f"The picture has more than {MAX_JPEG_SCANS} scans; no camera writes that many.")
+            f"The picture has more than {MAX_JPEG_SCANS} scans (or more segments than any "
+            "camera writes).")
     return max(scans, 1)
 
 

@@ -225,6 +225,21 @@ def test_object_stream_inflating_past_the_budget_is_refused() -> None:
     assert classify(data, "a.pdf").reason == ACTIVE
 
 
+@pytest.mark.parametrize("body", [
+    b"#" + b"/a" * 5_000_000,  # 5 million names, one "#" to force the slow path
+    b"/J#53x" * 1_500_000,  # near misses of an escaped /JS
+    b"stream\nendstream" * 600_000,  # 600,000 empty streams
+    b"<</Type/ObjStm/Filter/FlateDecode>>stream\n" + zlib.compress(b"/a" * 5_000_000)
+    + b"endstream",
+])
+def test_hostile_pdfs_are_scanned_in_linear_time(body: bytes) -> None:
+    import time
+
+    t0 = time.monotonic()
+    classify(b"%PDF-1.4\n" + body, "a.pdf")
+    assert time.monotonic() - t0 < 20  # a generous bound: about 0.1-1 s (a naive scan: 70 s)
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_server_finalisation(case: str, send_attachment: Any, visit: Any) -> None:
     data, name, expected = CASES[case]

@@ -40,6 +40,25 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert Settings.from_env().public_origin == "https://bifoga.example"
 
 
+def test_hardening_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("BIFOGA_VISIT_MAX_BYTES", "BIFOGA_MIN_FREE_BYTES", "BIFOGA_LINK_TTL_DAYS",
+                 "BIFOGA_DEMO_PUBLIC"):
+        monkeypatch.delenv(name, raising=False)
+    s = Settings.from_env()
+    assert (s.max_visit_bytes, s.min_free_bytes, s.link_ttl_days, s.demo_public) == (
+        200 * 1024 * 1024, 512 * 1024 * 1024, 14.0, False)
+    monkeypatch.setenv("BIFOGA_VISIT_MAX_BYTES", "1000")
+    monkeypatch.setenv("BIFOGA_MIN_FREE_BYTES", "0")
+    monkeypatch.setenv("BIFOGA_LINK_TTL_DAYS", "0.5")
+    monkeypatch.setenv("BIFOGA_DEMO_PUBLIC", "1")
+    s = Settings.from_env()
+    assert (s.max_visit_bytes, s.min_free_bytes, s.link_ttl_days, s.demo_public) == (
+        1000, 0, 0.5, True)
+    monkeypatch.setenv("BIFOGA_LINK_TTL_DAYS", "two weeks")
+    with pytest.raises(ValueError, match="BIFOGA_LINK_TTL_DAYS must be a number"):
+        Settings.from_env()
+
+
 def test_settings_bad_int(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BIFOGA_MAX_BYTES", "ten")
     with pytest.raises(ValueError, match="BIFOGA_MAX_BYTES"):

@@ -15,6 +15,7 @@ from PIL import Image
 from server.app import create_app
 from server.images import (
     MAX_JPEG_SCANS,
+    MAX_JPEG_STEPS,
     ImageDoesNotDecode,
     check_image,
     jpeg_scan_count,
@@ -63,10 +64,26 @@ def test_scan_counts_of_ordinary_jpegs() -> None:
     assert jpeg_scan_count(photo(1) + photo(2)) == 1
 
 
+@pytest.mark.parametrize("data", [
+    b"\xff\xd8\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" + b"\xff" * 5_000_000,  # fill
+    b"\xff\xd8" + b"\xff\xe0\x00\x02" * 2_500_000,  # 2.5 million empty segments
+    b"\xff\xd8" + b"\xff" * 10_000_000,
+])
+def test_scan_count_is_cheap_on_hostile_markers(data: bytes) -> None:
+    t0 = time.monotonic()
+    jpeg_scan_count(data)
+    # Generous: well under a second (a backtracking pattern took 9 s for 20,000 FF bytes,
+    # the unbounded segment walk 8 s).
+    assert time.monotonic() - t0 < 5
+
+
 @pytest.mark.parametrize("scans", [MAX_JPEG_SCANS, 200, 50_000])
 def test_scan_bomb_refused_before_decoding(scans: int) -> None:
     bomb = scan_bomb(2000, scans - 6)
-    assert jpeg_scan_count(bomb, 10**6) == scans
+    # Counting stops after MAX_JPEG_SCANS + 1 scans, or after MAX_JPEG_STEPS segments.
+    assert jpeg_scan_count(bomb) == min(scans, MAX_JPEG_SCANS + 1)
+    if scans <= MAX_JPEG_STEPS:
+        assert jpeg_scan_count(bomb, 10**6) == scans
     if scans <= MAX_JPEG_SCANS:
         # Legal, and 4 MP x 32 scans is still an ordinary check.
         assert precheck(bomb, "image/jpeg", 89_478_485) is False
