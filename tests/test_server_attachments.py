@@ -224,3 +224,23 @@ def test_attachment_message_wakes_long_poll(server_client: Any, visit: VisitHand
     r = server_client.get(visit.url("/messages?wait=5"), headers=visit.clinician)
     thread.join()
     assert [m["kind"] for m in r.json()["messages"]] == ["attachment"]
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [(None, None), ("bytes=0-9", (0, 10)), ("bytes=5-", (5, 10)), ("bytes=-3", (7, 10)),
+     ("bytes=0-99", (0, 10)), ("bytes=a-b", None), ("bytes=0-1,3-4", None), ("items=0-1", None),
+     ("bytes=9-2", None), ("bytes=-", None), ("bytes=10-", 416), ("bytes=-0", 416)],
+)
+def test_byte_range(header: str | None, expected: Any) -> None:
+    """The single ranges a node serves from PostgreSQL (a SQLite node's files go through
+    Starlette's FileResponse): others are ignored (200, whole file), past the end is 416."""
+    from server.api import byte_range
+    from server.errors import RangeNotSatisfiable
+
+    if expected == 416:
+        with pytest.raises(RangeNotSatisfiable) as refused:
+            byte_range(header, 10)
+        assert refused.value.headers == {"Content-Range": "bytes */10"}
+    else:
+        assert byte_range(header, 10) == expected
