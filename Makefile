@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 DATA_DIR ?= ./data
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup run test test-unit test-e2e lint bench vendor chromium clean pillow-wheel
+.PHONY: setup run test test-unit test-e2e lint bench bench-nodes vendor chromium postgresql cluster clean pillow-wheel
 
 setup: $(VENV)/.installed node_modules/.installed static/vendor/.stamp static/build/app.tar.gz
 
@@ -48,23 +48,43 @@ chromium:
 	    chromium fonts-dejavu-core ffmpeg libheif-examples libimage-exiftool-perl >/dev/null; \
 	fi
 
+# Debian's PostgreSQL (the tests, the bench and `make cluster` start their own throwaway server
+# with its binaries; the package's own service is not used) and nginx (`make cluster`'s load
+# balancer).
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v nginx >/dev/null; then \
+	  echo "Installing Debian's postgresql and nginx (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    postgresql nginx >/dev/null; \
+	fi
+
+# Two stateless nodes on one PostgreSQL behind nginx; prints a patient and a clinician link.
+CLUSTER_PORT ?= 8000
+cluster: setup postgresql
+	$(PY) -m scripts.cluster --port $(CLUSTER_PORT)
+
 run: setup
 	DATA_DIR=$(DATA_DIR) HOST=$(HOST) PORT=$(PORT) BIFOGA_DEMO=1 $(PY) -m server
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 
-test-unit: setup
+test-unit: setup postgresql
 	$(PY) -m pytest -q -m "not e2e"
 
 test-e2e: setup chromium
 	$(PY) -m pytest -q -m e2e
 
-test: setup chromium lint
+test: setup chromium postgresql lint
 	$(PY) -m pytest -q
 
 bench: setup chromium
 	$(PY) -m bench
+
+# Messages/s, uploads/s and cross-node live delivery: one SQLite node, one and two PostgreSQL
+# nodes (loopback, a few seconds each). Writes bench/results/nodes.md.
+bench-nodes: setup postgresql
+	$(PY) -m bench.nodes
 
 clean:
 	rm -rf static/vendor node_modules $(VENV) .pytest_cache .ruff_cache

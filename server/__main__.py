@@ -7,7 +7,9 @@ BIFOGA_UPLOAD_EXPIRY_SECONDS (86400), BIFOGA_CLEANUP_INTERVAL_SECONDS (600),
 BIFOGA_REQUEST_HEAD_TIMEOUT (20 s), BIFOGA_BODY_READ_TIMEOUT (30 s; 0 turns either timeout
 off), BIFOGA_VISIT_MAX_BYTES, BIFOGA_MIN_FREE_BYTES, BIFOGA_LINK_TTL_DAYS, BIFOGA_DEMO_PUBLIC=1
 (demo mode on a non-loopback HOST), FORWARDED_ALLOW_IPS (proxies whose X-Forwarded-For and
--Proto are believed; unset: none): see server/config.py, README.md and docs/security.md.
+-Proto are believed; unset: none), DATABASE_URL (postgresql://USER@HOST:PORT/DB: a stateless
+node, all state in PostgreSQL), BIFOGA_DB_POOL_SIZE (10): see server/config.py, README.md
+("Running several nodes") and docs/security.md.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from server.api import create_visit_links
+from server.api import VisitLinks, create_visit_links
 from server.app import create_app
 from server.config import Settings
 from server.live import VisitNotifier
 from server.middleware import BodyReadTimeoutMiddleware
+from server.storage import open_storage
 
 
 class _Server(uvicorn.Server):
@@ -80,6 +83,14 @@ class HeadTimeoutH11Protocol(H11Protocol):
             self.transport.close()  # a request in progress re-arms when it is answered
 
 
+async def _demo_links(settings: Settings) -> VisitLinks:
+    # Its own storage: the app's opens in uvicorn's event loop, this runs before it.
+    store = open_storage(settings)
+    await store.start()
+    try:
+        return await create_visit_links(store, settings)
+    finally:
+        await store.stop()
 def is_loopback(host: str) -> bool:
     if host.strip().lower() == "localhost":
         return True
@@ -131,7 +142,7 @@ def main() -> None:
     app = create_app(settings)
     if settings.demo:
         # Tokens are stored hashed, so old links can't be shown again: make a new visit.
-        links = create_visit_links(app.state.ctx.store, settings)
+        links = asyncio.run(_demo_links(settings))
         print(f"Patient:    {links.patient_url}")
         print(f"Clinician:  {links.clinician_url}", flush=True)
     else:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from bifoga import refusals
@@ -19,7 +18,6 @@ from server.common import (
     AppContext,
     authenticate,
     ctx_of,
-    db,
     query_number,
     rate_limit,
     read_json_object,
@@ -35,6 +33,7 @@ from server.errors import (
     Forbidden,
     NotAllowedType,
     NotFound,
+    RangeNotSatisfiable,
     TooLarge,
     VisitEnded,
 )
@@ -45,7 +44,8 @@ from server.names import (
     content_disposition,
     name_for_type,
 )
-from server.store import Store, Visit, VisitClosed
+from server.storage import Storage
+from server.store import Attachment, Visit, VisitClosed
 
 MAX_TEXT_CHARS = 4000
 MAX_PERSON_NAME_CHARS = 100
@@ -66,11 +66,11 @@ class VisitLinks:
     clinician_token: str
 
 
-def create_visit_links(
-    store: Store, settings: Settings,
+async def create_visit_links(
+    store: Storage, settings: Settings,
     patient_name: str = DEFAULT_PATIENT_NAME, clinician_name: str = DEFAULT_CLINICIAN_NAME,
 ) -> VisitLinks:
-    new = store.create_visit(patient_name, clinician_name)
+    new = await store.create_visit(patient_name, clinician_name)
     base = f"{settings.public_origin}/#visit={new.visit.id}&token="
     return VisitLinks(new.visit.id, base + new.patient_token, base + new.clinician_token,
                       new.patient_token, new.clinician_token)
@@ -142,7 +142,7 @@ async def create_visit(request: Request) -> Response:
     body = await read_json_object(request)
     patient = _person_name(body, "patient_name", DEFAULT_PATIENT_NAME)
     clinician = _person_name(body, "clinician_name", DEFAULT_CLINICIAN_NAME)
-    links = await db(create_visit_links, ctx.store, ctx.settings, patient, clinician)
+    links = await create_visit_links(ctx.store, ctx.settings, patient, clinician)
     return JSONResponse({
         "visit_id": links.visit_id,
         "patient_url": links.patient_url,
@@ -162,7 +162,7 @@ async def end_visit(request: Request) -> Response:
     visit, role = await authenticate(request, request.path_params["visit_id"])
     if role != "clinician":
         raise Forbidden("Only the clinician can end the visit.")
-    ended = await db(ctx.store.end_visit, visit.id)
+    ended = await ctx.store.end_visit(visit.id)
     assert ended is not None
     ctx.notifier.notify(visit.id)
     return JSONResponse(visit_json(ended, role, ctx.settings.demo))
@@ -181,7 +181,7 @@ async def list_messages(request: Request) -> Response:
 
 
 async def _messages_now(ctx: AppContext, visit: Visit, after: int) -> Response:
-    rows = await db(ctx.store.messages_after, visit.id, after, ctx.settings.max_messages_per_page)
+    rows = await ctx.store.messages_after(visit.id, after, ctx.settings.max_messages_per_page)
     return _messages_answer(visit, rows, after)
 
 
@@ -190,9 +190,9 @@ async def _messages_waiting(ctx: AppContext, visit: Visit, after: int, wait: flo
     deadline = loop.time() + wait
     while True:
         with ctx.notifier.listen(visit.id) as woken:
-            rows = await db(ctx.store.messages_after, visit.id, after,
-                            ctx.settings.max_messages_per_page)
-            current = await db(ctx.store.get_visit, visit.id)
+            rows = await ctx.store.messages_after(visit.id, after,
+                                                  ctx.settings.max_messages_per_page)
+            current = await ctx.store.get_visit(visit.id)
             visit = current or visit
             remaining = deadline - loop.time()
             if rows or visit.state == "ended" or remaining <= 0 or ctx.notifier.closing:
@@ -225,11 +225,11 @@ async def post_message(request: Request) -> Response:
     if visit.state == "ended":
         raise VisitEnded()
     try:
-        message_id = await db(ctx.store.add_text_message, visit.id, role, text)
+        message_id = await ctx.store.add_text_message(visit.id, role, text)
     except VisitClosed:  # ended while this request was on its way
         raise VisitEnded() from None
     ctx.notifier.notify(visit.id)
-    row = await db(ctx.store.message, visit.id, message_id)
+    row = await ctx.store.message(visit.id, message_id)
     return JSONResponse(message_json(visit, row), status_code=201)
 
 
@@ -249,13 +249,13 @@ async def finalise_attachment(request: Request) -> Response:
     ctx = ctx_of(request)
     visit, role = await authenticate(request, request.path_params["visit_id"])
     upload_id = require_str(await read_json_object(request), "upload_id")
-    with ctx.upload_lock(upload_id):
-        upload = await db(ctx.store.get_upload, upload_id)
+    async with ctx.upload_lock(upload_id):
+        upload = await ctx.store.get_upload(upload_id)
         if upload is None or upload.visit_id != visit.id or upload.role != role:
-            done = await db(ctx.store.finalised_message, visit.id, role, upload_id)
+            done = await ctx.store.finalised_message(visit.id, role, upload_id)
             if done is None:
                 raise NotFound("No such upload.", code="upload_not_found")
-            row = await db(ctx.store.message, visit.id, done)
+            row = await ctx.store.message(visit.id, done)
             return JSONResponse(message_json(visit, row), status_code=200)
         if visit.state == "ended":
             raise VisitEnded()
@@ -263,8 +263,7 @@ async def finalise_attachment(request: Request) -> Response:
             raise Conflict("The upload is not complete yet.", code="upload_incomplete")
         # Before the copy is written (the upload is kept: the same call succeeds later).
         await require_free_space(ctx, upload.length)
-        path = ctx.store.upload_path(upload.id)
-        data = await run_in_threadpool(Path.read_bytes, path)
+        data = await ctx.store.read_upload(upload)
         try:
             if len(data) > ctx.settings.max_attachment_bytes:
                 raise TooLarge()
@@ -285,25 +284,26 @@ async def finalise_attachment(request: Request) -> Response:
                 await run_in_threadpool(check_film, data)
         except ApiError:
             # A refused file is not kept, not even as a partial upload.
-            await db(ctx.store.delete_upload, upload.id)
+            await ctx.store.delete_upload(upload.id)
             raise
         try:
             # The stored name ends with an extension of the sniffed type, so the chat, the
             # filing list, the ZIP and the download all offer the file under a name that
             # opens it as what it is.
-            message_id = await db(ctx.store.finalise_upload, upload, data, verdict.mime,
-                                  verdict.category, name_for_type(upload.filename, verdict.mime))
+            message_id = await ctx.store.finalise_upload(
+                upload, data, verdict.mime, verdict.category,
+                name_for_type(upload.filename, verdict.mime))
         except VisitClosed:  # ended while the file was being checked
             raise VisitEnded() from None
     ctx.notifier.notify(visit.id)
-    row = await db(ctx.store.message, visit.id, message_id)
+    row = await ctx.store.message(visit.id, message_id)
     return JSONResponse(message_json(visit, row), status_code=201)
 
 
 async def download_attachment(request: Request) -> Response:
     ctx = ctx_of(request)
     visit, _ = await authenticate(request, request.path_params["visit_id"])
-    att = await db(ctx.store.get_attachment, visit.id, request.path_params["attachment_id"])
+    att = await ctx.store.get_attachment(visit.id, request.path_params["attachment_id"])
     if att is None:
         raise NotFound()
     disposition = request.query_params.get("disposition", "attachment")
@@ -311,16 +311,50 @@ async def download_attachment(request: Request) -> Response:
         raise BadRequest("disposition must be attachment or inline.", code="bad_query")
     if att.category not in INLINE_CATEGORIES or att.mime == "image/svg+xml":
         disposition = "attachment"
-    return FileResponse(
-        ctx.store.attachment_path(att.stored_name),
-        media_type=att.mime,
-        headers={
-            "Content-Disposition": content_disposition(att.display_name, disposition),
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": ATTACHMENT_CSP,
-        },
-    )
+    headers = {
+        "Content-Disposition": content_disposition(att.display_name, disposition),
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": ATTACHMENT_CSP,
+    }
+    path = ctx.store.attachment_file(att.stored_name)
+    if path is not None:  # a local file: sendfile and Range requests (films seek)
+        return FileResponse(path, media_type=att.mime, headers=headers)
+    return _stored_bytes_response(ctx, att, headers, request.headers.get("range"))
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, end exclusive) of a single `bytes=` range, None for the whole file (no header,
+    several ranges or one we do not read); raises RangeNotSatisfiable past the end."""
+    unit, _, spec = (header or "").partition("=")
+    first, dash, last = (part.strip() for part in spec.partition("-"))
+    if (unit.strip().lower() != "bytes" or "," in spec or not dash or not (first or last)
+            or not all(p.isdigit() for p in (first, last) if p)):
+        return None
+    unsatisfiable = RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    if not first:  # the last N bytes
+        if int(last) == 0:
+            raise unsatisfiable
+        return max(0, size - int(last)), size
+    start = int(first)
+    if last and int(last) < start:
+        return None  # not a valid range: ignored, as RFC 9110 says
+    if start >= size:
+        raise unsatisfiable
+    return start, min(size, int(last) + 1) if last else size
+
+
+def _stored_bytes_response(ctx: AppContext, att: Attachment, headers: dict[str, str],
+                           range_header: str | None) -> Response:
+    """The attachment's bytes from the storage (no local file), with single ranges."""
+    span = byte_range(range_header, att.size)
+    start, end = span or (0, att.size)
+    headers = {**headers, "Accept-Ranges": "bytes", "Content-Length": str(end - start)}
+    if span is not None:
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{att.size}"
+    return StreamingResponse(ctx.store.attachment_chunks(att.stored_name, start, end),
+                             status_code=206 if span else 200, media_type=att.mime,
+                             headers=headers)
 
 
 routes = [

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 
 from server import api, filing, static, tus
-from server.common import AppContext, db, error_body, purge_expired_visits
+from server.common import AppContext, error_body, purge_expired_visits
 from server.config import Settings
 from server.errors import (  # re-exported: callers import the error classes from here
     ApiError,
@@ -36,7 +36,7 @@ from server.middleware import (
     StaticGZipMiddleware,
     TusMethodOverrideMiddleware,
 )
-from server.store import Store
+from server.storage import open_storage
 
 __all__ = [
     "ApiError", "BadRequest", "Forbidden", "NotAllowedType", "NotFound", "TooLarge",
@@ -86,8 +86,8 @@ async def _cleanup_loop(ctx: AppContext) -> None:
     while True:
         await asyncio.sleep(ctx.settings.cleanup_interval_seconds)
         try:
-            await db(ctx.store.delete_expired_uploads)
-            await db(purge_expired_visits, ctx)
+            await ctx.store.delete_expired_uploads()
+            await purge_expired_visits(ctx)
         except Exception:  # keep sweeping later; a failed sweep must not stop the server
             log.exception("upload cleanup failed")
 
@@ -96,7 +96,7 @@ def create_app(settings: Settings, app_dir: Path | None = None) -> Starlette:
     """Build the app. `app_dir` holds index.html etc. (default: the repository root)."""
     ctx = AppContext(
         settings=settings,
-        store=Store(settings.data_dir),
+        store=open_storage(settings),
         notifier=VisitNotifier(),
         limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst,
                             settings.rate_limit_enabled),
@@ -104,10 +104,11 @@ def create_app(settings: Settings, app_dir: Path | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await db(ctx.store.delete_expired_uploads)
-        await db(purge_expired_visits, ctx)
-        if settings.demo and await db(ctx.store.count_visits) == 0:
-            links = await db(api.create_visit_links, ctx.store, settings)
+        await ctx.store.start(ctx.notifier)
+        await ctx.store.delete_expired_uploads()
+        await purge_expired_visits(ctx)
+        if settings.demo and await ctx.store.count_visits() == 0:
+            links = await api.create_visit_links(ctx.store, settings)
             app.state.demo_links = links
             log.warning("demo visit: patient %s clinician %s", links.patient_url,
                         links.clinician_url)
@@ -118,6 +119,7 @@ def create_app(settings: Settings, app_dir: Path | None = None) -> Starlette:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            await ctx.store.stop()
 
     app = Starlette(
         routes=[*api.routes, *filing.routes, *tus.routes, *static.routes(app_dir or REPO_ROOT)],

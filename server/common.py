@@ -6,10 +6,9 @@ import asyncio
 import hmac
 import json
 import logging
-import shutil
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -30,7 +29,8 @@ from server.errors import (
     Unauthorized,
 )
 from server.live import RateLimiter, VisitNotifier
-from server.store import Store, Visit, hash_token
+from server.storage import Storage, UploadBusy
+from server.store import Visit, hash_token
 
 log = logging.getLogger("bifoga.server")
 
@@ -42,10 +42,10 @@ _MAX_TOKEN_CHARS = 256
 @dataclass
 class AppContext:
     settings: Settings
-    store: Store
+    store: Storage
     notifier: VisitNotifier
     limiter: RateLimiter
-    _busy_uploads: set[str] = field(default_factory=set)
+    # Guards _long_polls (long_poll_slot).
     _busy_lock: threading.Lock = field(default_factory=threading.Lock)
     # Bounds the memory of image decoding at finalisation (see server.images). Checks heavier
     # than images.HEAVY_DECODE_WEIGHT take the heavy lane, one at a time, so that a slow one
@@ -85,29 +85,25 @@ class AppContext:
                 else:
                     del self._long_polls[key]
 
-    @contextmanager
-    def upload_lock(self, upload_id: str) -> Iterator[None]:
-        """One writer per upload (tus requires it); a second one gets 423 and retries."""
-        with self._busy_lock:
-            if upload_id in self._busy_uploads:
-                raise Locked()
-            self._busy_uploads.add(upload_id)
-        try:
+    @asynccontextmanager
+    async def upload_lock(self, upload_id: str) -> AsyncIterator[None]:
+        """One writer per upload (tus requires it), across all nodes of the storage; a second
+        one gets 423 and retries."""
+        async with AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(self.store.lock_upload(upload_id))
+            except UploadBusy:
+                raise Locked() from None
             yield
-        finally:
-            with self._busy_lock:
-                self._busy_uploads.discard(upload_id)
-
-
-def free_bytes(ctx: AppContext) -> int:
-    return shutil.disk_usage(ctx.settings.data_dir).free
 
 
 async def require_free_space(ctx: AppContext, needed: int) -> None:
     """507 insufficient_storage unless `needed` bytes can be written and min_free_bytes still
-    stay free: refused while SQLite and the file system still have room, not when they fail."""
-    free = await run_in_threadpool(free_bytes, ctx)
-    if free - needed < ctx.settings.min_free_bytes:
+    stay free: refused while SQLite and the file system still have room, not when they fail.
+    A storage with no local disk (PostgreSQL) has no floor here: the database's own disk is
+    its operator's to watch (README, "Running several nodes")."""
+    free = await ctx.store.free_bytes()
+    if free is not None and free - needed < ctx.settings.min_free_bytes:
         raise InsufficientStorage()
 
 
@@ -116,7 +112,7 @@ def ctx_of(request: Request) -> AppContext:
 
 
 async def db(fn: Callable[..., T], *args: Any) -> T:
-    """Run a blocking store call off the event loop."""
+    """Run a blocking call off the event loop."""
     return await run_in_threadpool(fn, *args)
 
 
@@ -135,15 +131,15 @@ def link_expired(settings: Settings, visit: Visit) -> bool:
     return cutoff is not None and visit.ended_at is not None and visit.ended_at < cutoff
 
 
-def purge_expired_visits(ctx: AppContext) -> int:
-    """Delete the files of every visit whose links have expired (blocking; the sweep runs it
-    in a thread). Returns how many visits were purged."""
+async def purge_expired_visits(ctx: AppContext) -> int:
+    """Delete the files of every visit whose links have expired (the sweep runs it). Returns
+    how many visits were purged."""
     cutoff = link_expiry_cutoff(ctx.settings)
     if cutoff is None:
         return 0
-    visit_ids = ctx.store.expired_visits(cutoff)
+    visit_ids = await ctx.store.expired_visits(cutoff)
     for visit_id in visit_ids:
-        files = ctx.store.purge_visit_files(visit_id)
+        files = await ctx.store.purge_visit_files(visit_id)
         log.warning("visit %s: links expired (%s days after the end), %d files deleted",
                     visit_id, ctx.settings.link_ttl_days, files)
     return len(visit_ids)
@@ -177,7 +173,7 @@ async def authenticate(request: Request, visit_id: str) -> tuple[Visit, str]:
         _failed_attempt(request, visit_id)
         raise Unauthorized()
     token_hash = hash_token(token)
-    visit = await db(ctx.store.get_visit, visit_id)
+    visit = await ctx.store.get_visit(visit_id)
     role: str | None = None
     if visit is not None:
         # Both comparisons always run and are constant-time: timing tells nothing about
@@ -187,7 +183,7 @@ async def authenticate(request: Request, visit_id: str) -> tuple[Visit, str]:
         role = "patient" if is_patient else "clinician" if is_clinician else None
     if visit is None or role is None:
         _failed_attempt(request, visit_id)
-        if await db(ctx.store.token_hash_exists, token_hash):
+        if await ctx.store.token_hash_exists(token_hash):
             # A real token of another visit: answer as if this visit did not exist.
             raise NotFound()
         raise Unauthorized()

@@ -62,6 +62,11 @@ class Settings:
     # 0 turns either off.
     request_head_timeout_seconds: int = 20
     body_read_timeout_seconds: int = 30
+    # Stateless nodes: with a PostgreSQL URL (postgresql://USER@HOST:PORT/DB) every piece of
+    # state lives there and data_dir is not used; None keeps SQLite plus files in data_dir.
+    database_url: str | None = None
+    # Connections each node keeps to PostgreSQL for queries (locks and LISTEN have their own).
+    db_pool_size: int = 10
     # Disk: what one visit may hold (its attachments plus the declared lengths of its open
     # uploads; 413 visit_quota_exceeded past it), and the free space that must stay on the
     # data directory's file system (507 insufficient_storage below it). README gives reasons.
@@ -101,6 +106,8 @@ class Settings:
                                                   cls.request_head_timeout_seconds),
             body_read_timeout_seconds=_env_int("BIFOGA_BODY_READ_TIMEOUT",
                                                cls.body_read_timeout_seconds),
+            database_url=os.environ.get("DATABASE_URL", "").strip() or None,
+            db_pool_size=_env_int("BIFOGA_DB_POOL_SIZE", cls.db_pool_size),
             max_visit_bytes=_env_int("BIFOGA_VISIT_MAX_BYTES", cls.max_visit_bytes),
             min_free_bytes=_env_int("BIFOGA_MIN_FREE_BYTES", cls.min_free_bytes),
             link_ttl_days=_env_float("BIFOGA_LINK_TTL_DAYS", cls.link_ttl_days),

@@ -57,6 +57,10 @@ class NotAllowedType(ApiError):
     status, code, message = 415, "type_not_allowed", "This file type is not allowed."
 
 
+class RangeNotSatisfiable(ApiError):
+    status, code, message = 416, "range_not_satisfiable", "The range is outside the file."
+
+
 class Locked(ApiError):
     status, code, message = 423, "upload_busy", "Another request is writing this upload."
 

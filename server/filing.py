@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -20,10 +20,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from server.api import ATTACHMENT_CSP
-from server.common import authenticate, ctx_of, db, read_json_object
+from server.common import authenticate, ctx_of, read_json_object
 from server.errors import BadRequest, Forbidden, NotFound
 from server.names import FALLBACK_NAME, content_disposition
-from server.store import MARKS, Store, Visit
+from server.storage import Storage
+from server.store import MARKS, Visit
 
 ZIP_CHUNK = 1024 * 1024
 # Characters Windows refuses in file names (slashes never reach a display name; belt and braces).
@@ -51,7 +52,7 @@ def attachment_entry(visit: Visit, row: dict[str, Any], role: str) -> dict[str, 
 async def list_attachments(request: Request) -> Response:
     ctx = ctx_of(request)
     visit, role = await authenticate(request, request.path_params["visit_id"])
-    rows = await db(ctx.store.list_attachments, visit.id)
+    rows = await ctx.store.list_attachments(visit.id)
     return JSONResponse({
         "attachments": [attachment_entry(visit, r, role) for r in rows],
         "state": visit.state,
@@ -70,7 +71,7 @@ async def set_mark(request: Request) -> Response:
     mark = body["mark"]
     if mark is not None and mark not in MARKS:
         raise BadRequest('mark must be "saved", "not_relevant" or null.', code="invalid_field")
-    row = await db(ctx.store.set_mark, visit.id, request.path_params["attachment_id"], mark)
+    row = await ctx.store.set_mark(visit.id, request.path_params["attachment_id"], mark)
     if row is None:
         raise NotFound()
     return JSONResponse(attachment_entry(visit, row, role))
@@ -149,43 +150,45 @@ class _Sink:
 _ZEROS = bytes(ZIP_CHUNK)
 
 
-def _zip_chunks(store: Store, rows: list[dict[str, Any]], sink: _Sink) -> Iterator[bytes]:
-    """Every attachment, stored (not compressed: photos, films and office files are
-    compressed already), as ZIP bytes in pieces of about ZIP_CHUNK. With a counting sink the
-    files are not read: zeros of the same sizes give the same layout (only CRCs differ)."""
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as zf:  # type: ignore[arg-type]
-        for row, name in zip(rows, archive_names([r["name"] for r in rows]), strict=True):
-            info = zipfile.ZipInfo(name, date_time=_zip_time(row["sent_at"]))
-            info.compress_type = zipfile.ZIP_STORED
-            info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
-            info.file_size = row["size"]
-            with zf.open(info, "w") as dst:
-                if not sink.keep:
-                    for start in range(0, row["size"], ZIP_CHUNK):
-                        dst.write(_ZEROS[: min(ZIP_CHUNK, row["size"] - start)])
-                    continue
-                with open(store.attachment_path(row["stored_name"]), "rb") as src:
-                    while chunk := src.read(ZIP_CHUNK):
-                        dst.write(chunk)
-                        yield sink.take()
-            yield sink.take()
-    yield sink.take()
+def _entries(rows: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], zipfile.ZipInfo]]:
+    """Every attachment's entry: stored (not compressed: photos, films and office files are
+    compressed already), under its unique archive name."""
+    for row, name in zip(rows, archive_names([r["name"] for r in rows]), strict=True):
+        info = zipfile.ZipInfo(name, date_time=_zip_time(row["sent_at"]))
+        info.compress_type = zipfile.ZIP_STORED
+        info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
+        info.file_size = row["size"]
+        yield row, info
 
 
-def zip_size(store: Store, rows: list[dict[str, Any]]) -> int:
-    """The exact length of the archive _zip_chunks makes (for Content-Length)."""
+def zip_size(rows: list[dict[str, Any]]) -> int:
+    """The exact length of the archive stream_zip makes (for Content-Length): the same
+    entries written with zeros of the same sizes give the same layout (only CRCs differ)."""
     sink = _Sink(keep=False)
-    for _ in _zip_chunks(store, rows, sink):
-        pass
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as zf:  # type: ignore[arg-type]
+        for row, info in _entries(rows):
+            with zf.open(info, "w") as dst:
+                for start in range(0, row["size"], ZIP_CHUNK):
+                    dst.write(_ZEROS[: min(ZIP_CHUNK, row["size"] - start)])
     return sink.position
 
 
-def stream_zip(store: Store, rows: list[dict[str, Any]]) -> Iterator[bytes]:
-    """The archive, made while it is sent: no temporary copy of the visit on disk (a visit
-    is up to max_visit_bytes, and each download used to write all of it again)."""
-    for chunk in _zip_chunks(store, rows, _Sink(keep=True)):
-        if chunk:
-            yield chunk
+async def stream_zip(store: Storage, rows: list[dict[str, Any]]) -> AsyncIterator[bytes]:
+    """The archive, made while it is sent, in pieces of about ZIP_CHUNK: no temporary copy of
+    the visit on disk (a visit is up to max_visit_bytes, and each download used to write all
+    of it again). The bytes come from the storage (files, or PostgreSQL)."""
+    sink = _Sink(keep=True)
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as zf:  # type: ignore[arg-type]
+        for row, info in _entries(rows):
+            with zf.open(info, "w") as dst:
+                async for chunk in store.attachment_chunks(row["stored_name"]):
+                    await run_in_threadpool(dst.write, chunk)  # its CRC off the event loop
+                    if piece := sink.take():
+                        yield piece
+            if piece := sink.take():
+                yield piece
+    if piece := sink.take():
+        yield piece
 
 
 async def download_zip(request: Request) -> Response:
@@ -193,10 +196,9 @@ async def download_zip(request: Request) -> Response:
     visit, role = await authenticate(request, request.path_params["visit_id"])
     if role != "clinician":
         raise Forbidden("Only the clinician can download all attachments at once.")
-    rows = await db(ctx.store.list_attachments, visit.id)
-    size = await run_in_threadpool(zip_size, ctx.store, rows)
+    rows = await ctx.store.list_attachments(visit.id)
+    size = await run_in_threadpool(zip_size, rows)
     filename = f"bilagor-{visit.created_at[:10]}.zip"
-    # A sync iterator: Starlette reads it in the thread pool, a chunk at a time.
     return StreamingResponse(stream_zip(ctx.store, rows), media_type="application/zip", headers={
         "Content-Length": str(size),
         "Content-Disposition": content_disposition(filename),

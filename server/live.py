@@ -43,6 +43,10 @@ class VisitNotifier:
     def close(self) -> None:
         """Wake every long poll for good (safe from a signal handler or another thread)."""
         self.closing = True
+        self.notify_all()
+
+    def notify_all(self) -> None:
+        """Wake every long poll once (each re-reads the database)."""
         with self._lock:
             waiters = [w for ws in self._waiters.values() for w in ws]
         self._wake(waiters)

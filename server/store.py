@@ -185,6 +185,21 @@ class NewVisit:
     patient_token: str
     clinician_token: str
 
+    @classmethod
+    def make(cls, patient_name: str, clinician_name: str) -> NewVisit:
+        """A new visit with fresh tokens (only their hashes are stored), not yet saved."""
+        patient_token, clinician_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        visit = Visit(
+            id=secrets.token_urlsafe(12),
+            patient_token_hash=hash_token(patient_token),
+            clinician_token_hash=hash_token(clinician_token),
+            patient_name=patient_name,
+            clinician_name=clinician_name,
+            created_at=now_iso(),
+            ended_at=None,
+        )
+        return cls(visit, patient_token, clinician_token)
+
 
 class Store:
     def __init__(self, data_dir: Path) -> None:
@@ -229,23 +244,15 @@ class Store:
 
     # visits -------------------------------------------------------------------------------
     def create_visit(self, patient_name: str, clinician_name: str) -> NewVisit:
-        patient_token, clinician_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        visit = Visit(
-            id=secrets.token_urlsafe(12),
-            patient_token_hash=hash_token(patient_token),
-            clinician_token_hash=hash_token(clinician_token),
-            patient_name=patient_name,
-            clinician_name=clinician_name,
-            created_at=now_iso(),
-            ended_at=None,
-        )
+        new = NewVisit.make(patient_name, clinician_name)
+        visit = new.visit
         with self._tx() as c:
             c.execute(
                 "INSERT INTO visits VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (visit.id, visit.patient_token_hash, visit.clinician_token_hash,
                  visit.patient_name, visit.clinician_name, visit.created_at, None),
             )
-        return NewVisit(visit, patient_token, clinician_token)
+        return new
 
     def count_visits(self) -> int:
         row = self._one("SELECT COUNT(*) FROM visits", ())

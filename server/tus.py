@@ -1,7 +1,8 @@
 """A tus 1.0.0 server: core, creation, termination, expiration and checksum (sha256).
 
-Spec: https://tus.io/protocols/resumable-upload. Partial files live in data_dir/uploads/<id>;
-the offset in the database is the truth, the file is truncated back to it before each PATCH.
+Spec: https://tus.io/protocols/resumable-upload. Partial uploads live in the storage (a file in
+data_dir/uploads/<id>, or rows in PostgreSQL); the stored offset is the truth, and bytes past it
+are cut off before each PATCH (server.storage.UploadWriter).
 """
 
 from __future__ import annotations
@@ -9,21 +10,18 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 import re
 import time
 from contextlib import aclosing
 from email.utils import formatdate
-from typing import BinaryIO
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from bifoga import refusals
 from bifoga.limits import ALLOWED_MIME_TYPES
-from server.common import AppContext, authenticate, ctx_of, db, require_free_space
+from server.common import AppContext, authenticate, ctx_of, require_free_space
 from server.config import TUS_VERSION
 from server.errors import (
     ApiError,
@@ -117,12 +115,12 @@ def _require_tus(request: Request) -> None:
 
 
 async def _load(ctx: AppContext, visit: Visit, role: str, upload_id: str) -> Upload:
-    upload = await db(ctx.store.get_upload, upload_id)
+    upload = await ctx.store.get_upload(upload_id)
     # Another role's or visit's upload is as invisible as a missing one.
     if upload is None or upload.visit_id != visit.id or upload.role != role:
         raise NotFound("No such upload.", code="upload_not_found")
     if upload.expires_at <= time.time():
-        await db(ctx.store.delete_upload, upload.id)
+        await ctx.store.delete_upload(upload.id)
         raise NotFound("The upload has expired.", code="upload_not_found")
     return upload
 
@@ -157,10 +155,10 @@ async def uploads_collection(request: Request) -> Response:
     await require_free_space(ctx, length)
     try:
         # The cap and the quota are checked in the insert's transaction (atomic).
-        upload = await db(ctx.store.create_upload, visit.id, role, length,
-                          sanitize_display_name(meta["filename"]), filetype,
-                          settings.upload_expiry_seconds, settings.max_open_uploads_per_visit,
-                          settings.max_visit_bytes)
+        upload = await ctx.store.create_upload(
+            visit.id, role, length, sanitize_display_name(meta["filename"]), filetype,
+            settings.upload_expiry_seconds, settings.max_open_uploads_per_visit,
+            settings.max_visit_bytes)
     except TooManyOpenUploads:
         raise TooManyRequests("Too many unfinished uploads in this visit.",
                               code="too_many_uploads") from None
@@ -187,9 +185,9 @@ async def upload_resource(request: Request) -> Response:
             "Cache-Control": "no-store",
         })
     if request.method == "DELETE":
-        with ctx.upload_lock(upload_id):
+        async with ctx.upload_lock(upload_id):
             upload = await _load(ctx, visit, role, upload_id)
-            await db(ctx.store.delete_upload, upload.id)
+            await ctx.store.delete_upload(upload.id)
         return Response(status_code=204)
     return await _patch(request, ctx, visit, role, upload_id)
 
@@ -206,33 +204,6 @@ def _parse_checksum(raw: str | None) -> bytes | None:
     return base64.b64decode(value)
 
 
-def _open_at(path: os.PathLike[str] | str, offset: int) -> BinaryIO:
-    f = open(path, "r+b")  # closed by _finish_write (or on error by the caller)
-    # Bytes past the stored offset are from a request that never got its offset persisted.
-    f.truncate(offset)
-    f.seek(offset)
-    return f
-
-
-def _sync(f: BinaryIO) -> None:
-    f.flush()
-    os.fsync(f.fileno())
-
-
-def _finish_write(f: BinaryIO, tail: bytes, keep: bool, start: int) -> int:
-    """Write the buffered tail (or roll back to `start`), fsync, close; return the offset."""
-    try:
-        if keep:
-            f.write(tail)
-        else:
-            f.truncate(start)
-        f.flush()
-        os.fsync(f.fileno())
-        return f.tell() if keep else start
-    finally:
-        f.close()
-
-
 async def _patch(
     request: Request, ctx: AppContext, visit: Visit, role: str, upload_id: str
 ) -> Response:
@@ -242,7 +213,7 @@ async def _patch(
                              code="bad_content_type")
     offset = _parse_length(request.headers.get("upload-offset"), "Upload-Offset")
     expected_digest = _parse_checksum(request.headers.get("upload-checksum"))
-    with ctx.upload_lock(upload_id):
+    async with ctx.upload_lock(upload_id):
         upload = await _load(ctx, visit, role, upload_id)
         if visit.state == "ended":
             raise VisitEnded()
@@ -255,7 +226,7 @@ async def _patch(
         await require_free_space(ctx, upload.length - offset)
         new_offset, error = await _receive_chunk(request, ctx, upload, expected_digest)
         if new_offset != upload.offset:
-            await db(ctx.store.set_upload_offset, upload.id, new_offset)
+            await ctx.store.set_upload_offset(upload.id, new_offset)
         if error is not None:
             raise error
     return Response(status_code=204, headers={
@@ -268,7 +239,9 @@ async def _receive_chunk(
     request: Request, ctx: AppContext, upload: Upload, expected_digest: bytes | None
 ) -> tuple[int, ApiError | None]:
     """Stream the body into the file. Returns the offset to persist and an error to answer."""
-    f = await run_in_threadpool(_open_at, ctx.store.upload_path(upload.id), upload.offset)
+    # Bytes past the stored offset are from a request that never got its offset persisted:
+    # the writer starts at the stored offset.
+    f = await ctx.store.open_upload_writer(upload)
     position = persisted = upload.offset
     persisted_at = time.monotonic()
     buffer = bytearray()
@@ -287,7 +260,7 @@ async def _receive_chunk(
                 buffer += chunk
                 hasher.update(chunk)
                 if len(buffer) >= WRITE_BUFFER_BYTES:
-                    await run_in_threadpool(f.write, bytes(buffer))
+                    await f.write(bytes(buffer))
                     position += len(buffer)
                     buffer.clear()
                     if (expected_digest is None
@@ -295,21 +268,21 @@ async def _receive_chunk(
                         # Count the bytes as they land, on disk first: a crash (kill -9, power
                         # cut) in the middle of a long PATCH then costs the client about half
                         # a second of upload on resume, not the whole request.
-                        await run_in_threadpool(_sync, f)
-                        await db(ctx.store.set_upload_offset, upload.id, position)
+                        await f.sync()
+                        await ctx.store.set_upload_offset(upload.id, position)
                         persisted, persisted_at = position, time.monotonic()
     except ClientDisconnect:
         # Keep what arrived so the client can resume from it, unless it cannot be verified.
         keep = expected_digest is None
     except BaseException:
-        f.close()  # the stored offset counts only synced bytes; the next PATCH truncates to it
+        await f.abort()  # the stored offset counts only synced bytes; the next PATCH cuts to it
         raise
     if keep and expected_digest is not None and hasher.digest() != expected_digest:
         keep, error = False, ChecksumMismatch()
     if not keep and persisted != upload.offset:
         # Refused whole: uncount the bytes counted midway before they are cut off again.
-        await db(ctx.store.set_upload_offset, upload.id, upload.offset)
-    new_offset = await run_in_threadpool(_finish_write, f, bytes(buffer), keep, upload.offset)
+        await ctx.store.set_upload_offset(upload.id, upload.offset)
+    new_offset = await f.finish(bytes(buffer), keep, upload.offset)
     return new_offset, error
 
 

@@ -3,7 +3,7 @@
 The project stands alone: a fresh clone has nothing beside it, so nothing is read from outside the
 repository. `media_dir()` makes each file once per test process, into a temporary folder:
 
-- photo_gps.jpg: a 1600×1200 phone photo (Pillow, quality 95, about 1.7 MB of scan data, as a phone writes)
+- photo_gps.jpg: a 1600×1200 phone photo (Pillow, quality 95: about 1.7 MB, as a phone writes)
   whose big-endian EXIF carries what a Pixel 8 writes: Make "Google", Model "Pixel 8",
   Orientation 6 (rotated 90° clockwise), DateTimeOriginal 2026:11:20 09:14:00 and a GPS position
   of 59° 19' 48" N, 18° 3' 36" E.

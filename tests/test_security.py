@@ -32,6 +32,9 @@ from tests.live_server import (
     store_invariants,
 )
 
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
+
 PDF = make_pdf(3000, seed=3)
 B_SECRETS = ("B-SECRET", "Bertil", "Berit")
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -246,8 +249,8 @@ EVIL_NAMES = [
 
 
 @pytest.mark.parametrize("raw", EVIL_NAMES, ids=range(len(EVIL_NAMES)))
-def test_hostile_file_names(server_client: Any, server_settings: Any, visit: VisitHandle,
-                            tus_upload: Any, raw: str) -> None:
+def test_hostile_file_names(server_client: Any, server_settings: Any, store_view: Any,
+                            visit: VisitHandle, tus_upload: Any, raw: str) -> None:
     location = tus_upload(visit, PDF, raw, "application/pdf")
     r = finalise(server_client, visit, location)
     assert r.status_code == 201, r.text
@@ -270,15 +273,17 @@ def test_hostile_file_names(server_client: Any, server_settings: Any, visit: Vis
     assert d.headers["cache-control"] == "no-store"
     assert "sandbox" in d.headers["content-security-policy"]
 
-    # On disk: a generated name directly in attachments/, nothing anywhere else.
-    data_dir: Path = server_settings.data_dir
-    stats = store_invariants(data_dir)
+    # Stored under a generated name, nothing anywhere else.
+    stats = store_view.invariants()
     assert stats["attachments"] == 1
-    (stored,) = list((data_dir / "attachments").iterdir())
-    assert re.fullmatch(r"[A-Za-z0-9_-]{20,64}", stored.name)
+    (stored,) = store_view.attachments_with_bytes()
+    assert re.fullmatch(r"[A-Za-z0-9_-]{20,64}", stored)
+    if server_settings.database_url is not None:
+        return
+    data_dir: Path = server_settings.data_dir
     files = {p.relative_to(data_dir).as_posix() for p in data_dir.rglob("*") if p.is_file()}
     assert files <= {"bifoga.sqlite3", "bifoga.sqlite3-wal", "bifoga.sqlite3-shm",
-                     f"attachments/{stored.name}"}, files
+                     f"attachments/{stored}"}, files
     assert not (data_dir.parent / "etc").exists() and not (data_dir / "etc").exists()
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import VisitHandle
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
 
 MAX = 10 * 1024 * 1024
 
@@ -19,13 +21,12 @@ def finalise(client: Any, visit: VisitHandle, location: str, role: str = "patien
                        json={"upload_id": location.rsplit("/", 1)[1]})
 
 
-def stored_files(settings: Any) -> tuple[list[str], list[str]]:
-    data = settings.data_dir
-    return (sorted(p.name for p in (data / "uploads").iterdir()),
-            sorted(p.name for p in (data / "attachments").iterdir()))
+def stored_files(view: Any) -> tuple[list[str], list[str]]:
+    """Which uploads and which attachments have bytes stored (files, or chunk rows)."""
+    return view.uploads_with_bytes(), view.attachments_with_bytes()
 
 
-def test_pdf_flow_byte_identical(server_client: Any, server_settings: Any, visit: VisitHandle,
+def test_pdf_flow_byte_identical(server_client: Any, store_view: Any, visit: VisitHandle,
                                  tus_upload: Any, fixtures_dir: Path) -> None:
     data = (fixtures_dir / "document.pdf").read_bytes()
     # Two PATCH requests, the second one a different size.
@@ -62,13 +63,13 @@ def test_pdf_flow_byte_identical(server_client: Any, server_settings: Any, visit
     assert inline.headers["content-disposition"].startswith("attachment;")
 
     # The upload is gone; one stored file with a generated name and the recorded hash.
-    uploads, attachments = stored_files(server_settings)
+    uploads, attachments = stored_files(store_view)
     assert uploads == [] and len(attachments) == 1
     assert "Remiss" not in attachments[0] and ".pdf" not in attachments[0]
-    db = sqlite3.connect(server_settings.data_dir / "bifoga.sqlite3")
-    assert db.execute("SELECT sha256, stored_name FROM attachments").fetchone() == (
-        hashlib.sha256(data).hexdigest(), attachments[0])
-    assert db.execute("SELECT COUNT(*) FROM uploads").fetchone() == (0,)
+    assert store_view.rows("SELECT sha256, stored_name FROM attachments") == [
+        {"sha256": hashlib.sha256(data).hexdigest(), "stored_name": attachments[0]}]
+    assert store_view.attachment_bytes(attachments[0]) == data
+    assert store_view.count("uploads") == 0
 
 
 @pytest.mark.parametrize(
@@ -97,7 +98,7 @@ def test_media_inline(server_client: Any, visit: VisitHandle, tus_upload: Any,
     assert part.status_code == 206 and part.content == data[:10]
 
 
-def test_renamed_mp3_refused_and_nothing_stored(server_client: Any, server_settings: Any,
+def test_renamed_mp3_refused_and_nothing_stored(server_client: Any, store_view: Any,
                                                 visit: VisitHandle, tus_upload: Any,
                                                 fixtures_dir: Path) -> None:
     data = (fixtures_dir / "tone.mp3").read_bytes()
@@ -105,7 +106,7 @@ def test_renamed_mp3_refused_and_nothing_stored(server_client: Any, server_setti
     r = finalise(server_client, visit, location)
     assert r.status_code == 415
     assert r.json()["error"] == "audio_not_allowed"
-    assert stored_files(server_settings) == ([], [])
+    assert stored_files(store_view) == ([], [])
     assert server_client.get(visit.url("/messages"), headers=visit.patient).json()[
         "messages"] == []
     # The refused upload is deleted, not left for a retry.
@@ -121,11 +122,11 @@ def test_renamed_mp3_refused_and_nothing_stored(server_client: Any, server_setti
         (b"PK\x03\x04" + b"\x00" * 100, "arkiv.zip", "type_not_allowed"),
     ],
 )
-def test_not_allowed_types(server_client: Any, server_settings: Any, visit: VisitHandle,
+def test_not_allowed_types(server_client: Any, store_view: Any, visit: VisitHandle,
                            tus_upload: Any, data: bytes, name: str, code: str) -> None:
     r = finalise(server_client, visit, tus_upload(visit, data, name))
     assert (r.status_code, r.json()["error"]) == (415, code)
-    assert stored_files(server_settings) == ([], [])
+    assert stored_files(store_view) == ([], [])
 
 
 def test_exact_max_size_accepted(server_client: Any, visit: VisitHandle, tus_upload: Any,
@@ -141,7 +142,7 @@ def test_exact_max_size_accepted(server_client: Any, visit: VisitHandle, tus_upl
     assert d.content == data
 
 
-def test_too_large_on_disk_refused(make_server_client: Any, server_settings: Any,
+def test_too_large_on_disk_refused(make_server_client: Any, store_view: Any,
                                    fixtures_dir: Path, tus_upload: Any) -> None:
     # If the limit was lowered after an upload was created, finalisation still enforces it.
     pdf = (fixtures_dir / "document.pdf").read_bytes()
@@ -151,7 +152,7 @@ def test_too_large_on_disk_refused(make_server_client: Any, server_settings: Any
     second = make_server_client(max_attachment_bytes=len(pdf) - 1)
     r = finalise(second, v, location)
     assert (r.status_code, r.json()["error"]) == (413, "too_large")
-    assert stored_files(server_settings) == ([], [])
+    assert stored_files(store_view) == ([], [])
 
 
 def test_incomplete_upload(server_client: Any, visit: VisitHandle) -> None:
@@ -223,3 +224,23 @@ def test_attachment_message_wakes_long_poll(server_client: Any, visit: VisitHand
     r = server_client.get(visit.url("/messages?wait=5"), headers=visit.clinician)
     thread.join()
     assert [m["kind"] for m in r.json()["messages"]] == ["attachment"]
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [(None, None), ("bytes=0-9", (0, 10)), ("bytes=5-", (5, 10)), ("bytes=-3", (7, 10)),
+     ("bytes=0-99", (0, 10)), ("bytes=a-b", None), ("bytes=0-1,3-4", None), ("items=0-1", None),
+     ("bytes=9-2", None), ("bytes=-", None), ("bytes=10-", 416), ("bytes=-0", 416)],
+)
+def test_byte_range(header: str | None, expected: Any) -> None:
+    """The single ranges a node serves from PostgreSQL (a SQLite node's files go through
+    Starlette's FileResponse): others are ignored (200, whole file), past the end is 416."""
+    from server.api import byte_range
+    from server.errors import RangeNotSatisfiable
+
+    if expected == 416:
+        with pytest.raises(RangeNotSatisfiable) as refused:
+            byte_range(header, 10)
+        assert refused.value.headers == {"Content-Range": "bytes */10"}
+    else:
+        assert byte_range(header, 10) == expected

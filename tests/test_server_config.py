@@ -89,3 +89,20 @@ def test_api_config_follows_settings(make_server_client: Any) -> None:
     assert client.get("/api/config").json()["max_attachment_bytes"] == 5000
     options = client.options("/api/visits/x/uploads")
     assert options.headers["tus-max-size"] == "5000"
+
+
+def test_database_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from server.storage import SqliteStorage, open_storage
+
+    for name in ("DATABASE_URL", "BIFOGA_DB_POOL_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    s = Settings.from_env()
+    assert (s.database_url, s.db_pool_size) == (None, 10)
+    monkeypatch.setenv("DATABASE_URL", " postgresql://bifoga@db.internal:5432/bifoga ")
+    monkeypatch.setenv("BIFOGA_DB_POOL_SIZE", "25")
+    s = Settings.from_env()
+    assert (s.database_url, s.db_pool_size) == ("postgresql://bifoga@db.internal:5432/bifoga", 25)
+    # Nothing connects before start(): a node can be built without the database being up.
+    assert type(open_storage(s)).__name__ == "PgStorage"
+    monkeypatch.setenv("DATA_DIR", "/nonexistent-is-fine-for-a-pg-node")
+    assert not isinstance(open_storage(Settings.from_env()), SqliteStorage)

@@ -13,8 +13,11 @@ import httpx
 import pytest
 
 from server.app import create_app
-from tests.conftest import VisitHandle, tus_metadata
+from tests.conftest import VisitHandle, run_in_app, tus_metadata
 
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py), but the free-space
+# floor: a stateless node writes nothing to its own disk.
+pytestmark = pytest.mark.both_stores
 MiB = 1024 * 1024
 TUS = {"Tus-Resumable": "1.0.0"}
 
@@ -24,24 +27,33 @@ def create(client: Any, visit: VisitHandle, length: int) -> Any:
         **TUS, Upload_Length=str(length), Upload_Metadata=tus_metadata(filename="a.pdf")))
 
 
-def test_open_upload_cap_holds_under_concurrent_creations(server_settings: Any) -> None:
+def test_open_upload_cap_holds_under_concurrent_creations(server_settings: Any,
+                                                           store_view: Any) -> None:
     """90 creations at once: exactly the cap gets 201 (was: all 90, check-then-act)."""
     app = create_app(server_settings)
+    store = app.state.ctx.store
 
     async def scenario() -> list[int]:
+        await store.start()  # ASGITransport runs no lifespan
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            visit = VisitHandle((await c.post("/api/visits", json={})).json())
-            answers = await asyncio.gather(*(c.post(visit.url("/uploads"), headers=visit.headers(
-                **TUS, Upload_Length=str(10 * MiB),
-                Upload_Metadata=tus_metadata(filename="a.pdf"))) for _ in range(90)))
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                visit = VisitHandle((await c.post("/api/visits", json={})).json())
+                answers = await asyncio.gather(*(c.post(visit.url("/uploads"),
+                                                        headers=visit.headers(
+                    **TUS, Upload_Length=str(10 * MiB),
+                    Upload_Metadata=tus_metadata(filename="a.pdf"))) for _ in range(90)))
+        finally:
+            await store.stop()
         return sorted(r.status_code for r in answers)
 
     codes = asyncio.run(scenario())
     assert codes.count(201) == server_settings.max_open_uploads_per_visit
     assert set(codes) == {201, 429}
-    uploads = list((server_settings.data_dir / "uploads").iterdir())
-    assert len(uploads) == server_settings.max_open_uploads_per_visit  # refused: no file left
+    assert store_view.count("uploads") == server_settings.max_open_uploads_per_visit
+    if server_settings.database_url is None:
+        uploads = list((server_settings.data_dir / "uploads").iterdir())
+        assert len(uploads) == server_settings.max_open_uploads_per_visit  # refused: no file
 
 
 def test_visit_quota_counts_open_uploads_and_attachments(
@@ -55,11 +67,12 @@ def test_visit_quota_counts_open_uploads_and_attachments(
     r = create(client, visit, 801)  # 1200 + 1000 + 801 > 3000
     assert (r.status_code, r.json()["error"]) == (413, "visit_quota_exceeded")
     assert create(client, visit, 800).status_code == 201  # exactly 3000 is allowed
-    assert client.app.state.ctx.store.visit_bytes(visit.id) == 3000
+    assert run_in_app(client, client.app.state.ctx.store.visit_bytes, visit.id) == 3000
     # Another visit has its own quota.
     assert create(client, other, 3000).status_code == 201
 
 
+@pytest.mark.sqlite_only
 def test_free_space_floor_refuses_new_uploads_and_patches(
     make_server_client: Any, server_settings: Any
 ) -> None:
@@ -76,6 +89,7 @@ def test_free_space_floor_refuses_new_uploads_and_patches(
     assert (server_settings.data_dir / "uploads" / location.rsplit("/", 1)[1]).read_bytes() == b""
 
 
+@pytest.mark.sqlite_only
 def test_finalise_refused_below_free_space_floor(
     make_server_client: Any, server_settings: Any, tus_upload: Any
 ) -> None:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
-import sqlite3
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import anyio.from_thread
 import pytest
 
 from server.filing import archive_names
 from tests.conftest import VisitHandle, tus_metadata
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
 
 ENTRY_FIELDS = {"id", "name", "size", "mime", "category", "url", "sender_role", "sender_name",
                 "sent_at", "mark", "marked_at"}
@@ -233,28 +236,29 @@ def test_sending_refused_after_end(server_client: Any, visit: VisitHandle, tus_u
         "messages"] == []
 
 
-def test_visit_ending_during_finalisation(server_client: Any, server_settings: Any,
+def test_visit_ending_during_finalisation(server_client: Any, store_view: Any,
                                           visit: VisitHandle, tus_upload: Any,
                                           stripped_photo: bytes,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     # The end arrives while the image is being checked: nothing may land after it.
     import server.api
 
-    def end_meanwhile(*args: Any) -> None:
-        server_client.app.state.ctx.store.end_visit(visit.id)
+    def end_meanwhile(*args: Any) -> None:  # runs in a worker thread of the app's loop
+        anyio.from_thread.run(server_client.app.state.ctx.store.end_visit, visit.id)
 
     monkeypatch.setattr(server.api, "check_image", end_meanwhile)
     location = tus_upload(visit, stripped_photo, "a.jpg")
     r = _finalise(server_client, visit, location)
     assert (r.status_code, r.json()["error"]) == (409, "visit_ended")
     assert listing(server_client, visit)["attachments"] == []
-    assert list((server_settings.data_dir / "attachments").iterdir()) == []
+    assert store_view.attachments_with_bytes() == []
 
 
 # --- ZIP -----------------------------------------------------------------------------------
 
 
 def test_zip_contents_names_and_headers(server_client: Any, server_settings: Any,
+                                        store_view: Any,
                                         visit: VisitHandle, send_attachment: Any, pdf: bytes,
                                         stripped_photo: bytes, fixtures_dir: Path) -> None:
     clip = (fixtures_dir / "clip.mp4").read_bytes()
@@ -273,9 +277,8 @@ def test_zip_contents_names_and_headers(server_client: Any, server_settings: Any
     r = server_client.get(visit.url("/attachments.zip"), headers=visit.clinician)
     assert r.status_code == 200, r.text
 
-    db = sqlite3.connect(server_settings.data_dir / "bifoga.sqlite3")
-    (created_at,) = db.execute("SELECT created_at FROM visits WHERE id = ?",
-                               (visit.id,)).fetchone()
+    (row,) = store_view.rows("SELECT created_at FROM visits WHERE id = ?", visit.id)
+    created_at = row["created_at"]
     zip_name = f"bilagor-{created_at[:10]}.zip"
     assert r.headers["content-type"] == "application/zip"
     assert r.headers["content-disposition"] == (
@@ -297,9 +300,10 @@ def test_zip_contents_names_and_headers(server_client: Any, server_settings: Any
         # Non-ASCII names are flagged as UTF-8, so every unzip shows å, ä, ö.
         assert zf.getinfo("Remiss åäö.pdf").flag_bits & 0x800
     # The archive was built in an anonymous temp file: nothing is left beside the data.
-    leftovers = [p.name for p in server_settings.data_dir.iterdir()
-                 if p.name not in ("attachments", "uploads") and "sqlite3" not in p.name]
-    assert leftovers == []
+    if server_settings.database_url is None:
+        leftovers = [p.name for p in server_settings.data_dir.iterdir()
+                     if p.name not in ("attachments", "uploads") and "sqlite3" not in p.name]
+        assert leftovers == []
 
 
 def test_zip_empty_visit(server_client: Any, visit: VisitHandle) -> None:

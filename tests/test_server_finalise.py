@@ -15,6 +15,9 @@ import pytest
 from server.app import create_app
 from tests.conftest import VisitHandle
 
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
@@ -30,11 +33,6 @@ def attachment_messages(client: Any, visit: VisitHandle) -> list[dict[str, Any]]
     return [m for m in messages if m["kind"] == "attachment"]
 
 
-def count_rows(settings: Any, table: str) -> int:
-    with sqlite3.connect(settings.data_dir / "bifoga.sqlite3") as db:
-        return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
-
-
 @pytest.fixture
 def pdf(fixtures_dir: Path) -> bytes:
     return (fixtures_dir / "document.pdf").read_bytes()
@@ -43,7 +41,7 @@ def pdf(fixtures_dir: Path) -> bytes:
 # --- idempotent finalisation ---------------------------------------------------------------
 
 
-def test_repeat_answers_200_with_the_same_message(server_client: Any, server_settings: Any,
+def test_repeat_answers_200_with_the_same_message(server_client: Any, store_view: Any,
                                                    visit: VisitHandle, tus_upload: Any,
                                                    pdf: bytes) -> None:
     location = tus_upload(visit, pdf, "Remiss.pdf")
@@ -55,8 +53,8 @@ def test_repeat_answers_200_with_the_same_message(server_client: Any, server_set
         assert again.json() == first.json()
     # Still one attachment, one message, one file.
     assert attachment_messages(server_client, visit) == [first.json()]
-    assert count_rows(server_settings, "attachments") == 1
-    assert len(list((server_settings.data_dir / "attachments").iterdir())) == 1
+    assert store_view.count("attachments") == 1
+    assert len(store_view.attachments_with_bytes()) == 1
 
 
 def test_repeat_by_another_role_or_visit_is_404(server_client: Any, new_visit: Any,
@@ -121,6 +119,7 @@ def test_repeat_across_a_restart(server_settings: Any, tus_upload: Any, pdf: byt
         assert other.status_code == 404
 
 
+@pytest.mark.sqlite_only  # an older SQLite file; PostgreSQL's schema comes from Alembic
 def test_database_from_before_the_upload_table(server_settings: Any, tus_upload: Any,
                                                pdf: bytes) -> None:
     """An older database gains the table at start; its earlier attachments are untouched (a
@@ -144,7 +143,8 @@ def test_concurrent_repeat_is_busy_then_200(server_client: Any, visit: VisitHand
                                             tus_upload: Any, pdf: bytes) -> None:
     location = tus_upload(visit, pdf, "a.pdf")
     upload_id = location.rsplit("/", 1)[1]
-    with server_client.app.state.ctx.upload_lock(upload_id):  # the first try, still running
+    lock = server_client.app.state.ctx.upload_lock(upload_id)
+    with server_client.portal.wrap_async_context_manager(lock):  # the first try, still running
         r = finalise(server_client, visit, location)
         assert (r.status_code, r.json()["error"]) == (423, "upload_busy")
     assert finalise(server_client, visit, location).status_code == 201

@@ -16,7 +16,7 @@ from server.__main__ import demo_refusal, is_loopback, uvicorn_config
 from server.app import create_app
 from server.config import Settings
 from server.live import VisitNotifier
-from tests.conftest import VisitHandle
+from tests.conftest import VisitHandle, run_in_app
 
 # --- 4. trusted proxy, config never limited, failed attempts per visit -----------------------
 
@@ -160,7 +160,7 @@ def test_links_expire_after_the_ttl_and_files_are_deleted(
     _end_days_ago(server_settings, visit.id, int(ttl) - 1)
     assert server_client.get(att_url, headers=visit.clinician).status_code == 200
     ctx = server_client.app.state.ctx
-    assert purge_expired_visits(ctx) == 0
+    assert run_in_app(server_client, purge_expired_visits, ctx) == 0
     _end_days_ago(server_settings, visit.id, int(ttl) + 1)
     for role in ("patient", "clinician"):
         for url in (visit.url(), visit.url("/messages"), att_url, visit.url("/attachments")):
@@ -168,10 +168,10 @@ def test_links_expire_after_the_ttl_and_files_are_deleted(
             assert (r.status_code, r.json()["error"]) == (410, "link_expired"), url
             assert "expired" in r.json()["message"]
     with caplog.at_level(logging.WARNING, logger="bifoga.server"):
-        assert purge_expired_visits(ctx) == 1
+        assert run_in_app(server_client, purge_expired_visits, ctx) == 1
     assert list((server_settings.data_dir / "attachments").iterdir()) == []
     assert f"visit {visit.id}: links expired" in caplog.text
-    assert purge_expired_visits(ctx) == 0  # once
+    assert run_in_app(server_client, purge_expired_visits, ctx) == 0  # once
 
 
 def test_open_visits_and_ttl_zero_never_expire(

@@ -272,7 +272,7 @@ def _status(sent: list[dict[str, Any]]) -> int | None:
 
 def _disconnect_cases(app: Any, settings: Any) -> list[tuple[str, str, dict[str, str]]]:
     """Every route that reads a JSON body: (method, path, auth headers)."""
-    links = create_visit_links(app.state.ctx.store, settings)
+    links = asyncio.run(create_visit_links(app.state.ctx.store, settings))
     auth = {"authorization": f"Bearer {links.patient_token}"}
     base = f"/api/visits/{links.visit_id}"
     return [("POST", "/api/visits", {}), ("POST", base + "/messages", auth),

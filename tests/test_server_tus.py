@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 
 from server.tus import parse_metadata
-from tests.conftest import VisitHandle, tus_metadata
+from tests.conftest import VisitHandle, run_in_app, tus_metadata
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
 
 MAX = 10 * 1024 * 1024
 PDF_HEAD = b"%PDF-1.4\n"
@@ -39,8 +42,8 @@ def head(client: Any, visit: VisitHandle, location: str, role: str = "patient") 
     return client.head(location, headers={**visit.headers(role), "Tus-Resumable": "1.0.0"})
 
 
-def upload_file(settings: Any, location: str) -> bytes:
-    return (settings.data_dir / "uploads" / location.rsplit("/", 1)[1]).read_bytes()
+def upload_file(view: Any, location: str) -> bytes:
+    return view.upload_bytes(location.rsplit("/", 1)[1])
 
 
 def test_options(server_client: Any, visit: VisitHandle) -> None:
@@ -53,7 +56,7 @@ def test_options(server_client: Any, visit: VisitHandle) -> None:
     assert r.headers["tus-checksum-algorithm"] == "sha256"
 
 
-def test_full_flow_in_two_chunks(server_client: Any, server_settings: Any,
+def test_full_flow_in_two_chunks(server_client: Any, store_view: Any,
                                  visit: VisitHandle) -> None:
     data = PDF_HEAD + os.urandom(5000)
     r = create(server_client, visit, len(data))
@@ -78,7 +81,7 @@ def test_full_flow_in_two_chunks(server_client: Any, server_settings: Any,
     assert head(server_client, visit, location).headers["upload-offset"] == "3000"
     r = patch(server_client, visit, location, data[3000:], 3000)
     assert r.status_code == 204 and r.headers["upload-offset"] == str(len(data))
-    assert upload_file(server_settings, location) == data
+    assert upload_file(store_view, location) == data
 
 
 def test_other_role_or_visit_cannot_touch_upload(server_client: Any, new_visit: Any) -> None:
@@ -199,9 +202,10 @@ def test_creation_sanitises_filename(server_client: Any, server_settings: Any,
     assert r.status_code == 201
     upload_id = r.headers["location"].rsplit("/", 1)[1]
     store = server_client.app.state.ctx.store
-    assert store.get_upload(upload_id).filename == stored
-    # The file on disk is named by the server, never by the user.
-    assert [p.name for p in (server_settings.data_dir / "uploads").iterdir()] == [upload_id]
+    assert run_in_app(server_client, store.get_upload, upload_id).filename == stored
+    if server_settings.database_url is None:
+        # The file on disk is named by the server, never by the user.
+        assert [p.name for p in (server_settings.data_dir / "uploads").iterdir()] == [upload_id]
 
 
 def test_open_upload_cap(make_server_client: Any) -> None:
@@ -253,7 +257,7 @@ def location(server_client: Any, visit: VisitHandle) -> str:
          460, "checksum_mismatch"),
     ],
 )
-def test_patch_bad(server_client: Any, server_settings: Any, visit: VisitHandle,
+def test_patch_bad(server_client: Any, store_view: Any, visit: VisitHandle,
                    location: str, offset: Any, headers: dict[str, str], body: bytes,
                    status: int, code: str) -> None:
     r = patch(server_client, visit, location, body, offset, **headers)
@@ -261,7 +265,7 @@ def test_patch_bad(server_client: Any, server_settings: Any, visit: VisitHandle,
     assert r.headers["tus-resumable"] == "1.0.0"
     # Nothing of a refused chunk is kept.
     assert head(server_client, visit, location).headers["upload-offset"] == "0"
-    assert upload_file(server_settings, location) == b""
+    assert upload_file(store_view, location) == b""
 
 
 def test_patch_offset_mismatch_reports_offset(server_client: Any, visit: VisitHandle,
@@ -271,7 +275,7 @@ def test_patch_offset_mismatch_reports_offset(server_client: Any, visit: VisitHa
     assert r.status_code == 409 and r.headers["upload-offset"] == "4"
 
 
-def test_patch_past_length_without_content_length(server_client: Any, server_settings: Any,
+def test_patch_past_length_without_content_length(server_client: Any, store_view: Any,
                                                   visit: VisitHandle, location: str) -> None:
     patch(server_client, visit, location, b"abcd", 0)
 
@@ -282,18 +286,18 @@ def test_patch_past_length_without_content_length(server_client: Any, server_set
     r = patch(server_client, visit, location, body(), 4)
     assert (r.status_code, r.json()["error"]) == (413, "chunk_past_length")
     assert head(server_client, visit, location).headers["upload-offset"] == "4"
-    assert upload_file(server_settings, location) == b"abcd"
+    assert upload_file(store_view, location) == b"abcd"
     r = patch(server_client, visit, location, b"efghij", 4)
     assert r.status_code == 204 and r.headers["upload-offset"] == "10"
 
 
-def test_patch_with_checksum(server_client: Any, server_settings: Any, visit: VisitHandle,
+def test_patch_with_checksum(server_client: Any, store_view: Any, visit: VisitHandle,
                              location: str) -> None:
     chunk = b"0123456789"
     digest = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
     r = patch(server_client, visit, location, chunk, 0, Upload_Checksum=f"sha256 {digest}")
     assert r.status_code == 204 and r.headers["upload-offset"] == "10"
-    assert upload_file(server_settings, location) == chunk
+    assert upload_file(store_view, location) == chunk
 
 
 def test_empty_patch_is_noop(server_client: Any, visit: VisitHandle, location: str) -> None:
@@ -316,7 +320,7 @@ def test_patch_unknown_upload(server_client: Any, visit: VisitHandle) -> None:
 def test_busy_upload_is_locked(server_client: Any, visit: VisitHandle, location: str) -> None:
     ctx = server_client.app.state.ctx
     upload_id = location.rsplit("/", 1)[1]
-    with ctx.upload_lock(upload_id):
+    with server_client.portal.wrap_async_context_manager(ctx.upload_lock(upload_id)):
         r = patch(server_client, visit, location, b"abc", 0)
     assert (r.status_code, r.json()["error"]) == (423, "upload_busy")
     assert patch(server_client, visit, location, b"abc", 0).status_code == 204
@@ -333,7 +337,7 @@ def test_method_override(server_client: Any, visit: VisitHandle, location: str) 
     assert head(server_client, visit, location).status_code == 404
 
 
-def _asgi_patch(app: Any, visit: VisitHandle, location: str, messages: list[dict[str, Any]],
+def _asgi_patch(client: Any, visit: VisitHandle, location: str, messages: list[dict[str, Any]],
                 **extra: str) -> list[dict[str, Any]]:
     """Drive the app directly so the client can 'drop' mid-body (http.disconnect)."""
     headers = {"authorization": visit.patient["Authorization"], "tus-resumable": "1.0.0",
@@ -355,35 +359,35 @@ def _asgi_patch(app: Any, visit: VisitHandle, location: str, messages: list[dict
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    client.portal.call(client.app, scope, receive, send)
     return sent
 
 
-def test_dropped_connection_keeps_what_arrived(server_client: Any, server_settings: Any,
+def test_dropped_connection_keeps_what_arrived(server_client: Any, store_view: Any,
                                                visit: VisitHandle, location: str) -> None:
-    _asgi_patch(server_client.app, visit, location, [
+    _asgi_patch(server_client, visit, location, [
         {"type": "http.request", "body": b"abc", "more_body": True},
         {"type": "http.request", "body": b"def", "more_body": True},
         {"type": "http.disconnect"},
     ])
     assert head(server_client, visit, location).headers["upload-offset"] == "6"
-    assert upload_file(server_settings, location) == b"abcdef"
+    assert upload_file(store_view, location) == b"abcdef"
     r = patch(server_client, visit, location, b"ghij", 6)
     assert r.status_code == 204 and r.headers["upload-offset"] == "10"
-    assert upload_file(server_settings, location) == b"abcdefghij"
+    assert upload_file(store_view, location) == b"abcdefghij"
 
 
 def test_dropped_connection_with_checksum_keeps_nothing(server_client: Any,
-                                                        server_settings: Any,
+                                                        store_view: Any,
                                                         visit: VisitHandle,
                                                         location: str) -> None:
     digest = base64.b64encode(hashlib.sha256(b"abcdefghij").digest()).decode()
-    _asgi_patch(server_client.app, visit, location, [
+    _asgi_patch(server_client, visit, location, [
         {"type": "http.request", "body": b"abc", "more_body": True},
         {"type": "http.disconnect"},
     ], **{"upload-checksum": f"sha256 {digest}"})
     assert head(server_client, visit, location).headers["upload-offset"] == "0"
-    assert upload_file(server_settings, location) == b""
+    assert upload_file(store_view, location) == b""
 
 
 def test_head_shows_progress_of_a_running_patch(server_client: Any, visit: VisitHandle,
@@ -442,66 +446,72 @@ def test_head_shows_progress_of_a_running_patch(server_client: Any, visit: Visit
         done = await patching
         assert (done["status"], done["upload-offset"]) == ("204", str(len(data)))
 
-    asyncio.run(scenario())
+    server_client.portal.call(scenario)
     assert head(server_client, visit, location).headers["upload-offset"] == str(len(data))
 
 
-def test_bytes_past_stored_offset_are_dropped(server_client: Any, server_settings: Any,
+def test_bytes_past_stored_offset_are_dropped(server_client: Any, store_view: Any,
                                               visit: VisitHandle, location: str) -> None:
     # A crash after writing but before the offset was saved leaves extra bytes on disk.
     patch(server_client, visit, location, b"abc", 0)
-    path = server_settings.data_dir / "uploads" / location.rsplit("/", 1)[1]
-    path.write_bytes(b"abcXXXX")
+    upload_id = location.rsplit("/", 1)[1]
+    store_view.put_upload_bytes(upload_id, b"abcXXXX")
     assert patch(server_client, visit, location, b"defghij", 3).status_code == 204
-    assert path.read_bytes() == b"abcdefghij"
+    assert store_view.upload_bytes(upload_id) == b"abcdefghij"
 
 
 # --- termination and expiration ------------------------------------------------------------
 
 
-def test_delete(server_client: Any, server_settings: Any, visit: VisitHandle,
+def test_delete(server_client: Any, store_view: Any, visit: VisitHandle,
                 location: str) -> None:
     r = server_client.delete(location, headers={**visit.patient, "Tus-Resumable": "1.0.0"})
     assert r.status_code == 204 and r.headers["tus-resumable"] == "1.0.0"
-    assert list((server_settings.data_dir / "uploads").iterdir()) == []
+    assert store_view.uploads_with_bytes() == [] and store_view.count("uploads") == 0
     assert head(server_client, visit, location).status_code == 404
     r = server_client.delete(location, headers={**visit.patient, "Tus-Resumable": "1.0.0"})
     assert r.status_code == 404
 
 
-def test_expired_upload_is_gone(make_server_client: Any, server_settings: Any) -> None:
+def test_expired_upload_is_gone(make_server_client: Any, store_view: Any) -> None:
     client = make_server_client(upload_expiry_seconds=0)
     v = VisitHandle(client.post("/api/visits", json={}).json())
     location = create(client, v, 5).headers["location"]
     assert head(client, v, location).status_code == 404
-    assert list((server_settings.data_dir / "uploads").iterdir()) == []
+    assert store_view.uploads_with_bytes() == [] and store_view.count("uploads") == 0
 
 
-def test_cleanup_pass(server_client: Any, server_settings: Any, visit: VisitHandle,
-                      location: str) -> None:
+def test_cleanup_pass(server_client: Any, server_settings: Any, store_view: Any,
+                      visit: VisitHandle, location: str) -> None:
     store = server_client.app.state.ctx.store
-    uploads = server_settings.data_dir / "uploads"
-    (uploads / "orphan").write_bytes(b"left by a crash")
-    (server_settings.data_dir / "attachments" / ".tmp-x").write_bytes(b"half")
-    assert store.delete_expired_uploads() == 0
-    assert [p.name for p in uploads.iterdir()] == [location.rsplit("/", 1)[1]]
-    assert list((server_settings.data_dir / "attachments").iterdir()) == []
-    assert store.delete_expired_uploads(now=time.time() + 24 * 3600 + 1) == 1
-    assert list(uploads.iterdir()) == []
+    patch(server_client, visit, location, b"abc", 0)
+    sqlite = server_settings.database_url is None
+    if sqlite:  # files left by a crash (PostgreSQL commits bytes with their rows)
+        uploads = server_settings.data_dir / "uploads"
+        (uploads / "orphan").write_bytes(b"left by a crash")
+        (server_settings.data_dir / "attachments" / ".tmp-x").write_bytes(b"half")
+    assert run_in_app(server_client, store.delete_expired_uploads) == 0
+    assert store_view.uploads_with_bytes() == [location.rsplit("/", 1)[1]]
+    assert store_view.attachments_with_bytes() == []
+    later = time.time() + 24 * 3600 + 1
+    assert run_in_app(server_client, store.delete_expired_uploads, later) == 1
+    assert store_view.uploads_with_bytes() == [] and store_view.count("uploads") == 0
 
 
 def test_cleanup_runs_at_startup_and_periodically(make_server_client: Any,
-                                                  server_settings: Any) -> None:
+                                                  server_settings: Any,
+                                                  store_view: Any) -> None:
     client = make_server_client(upload_expiry_seconds=1, cleanup_interval_seconds=1)
     v = VisitHandle(client.post("/api/visits", json={}).json())
-    create(client, v, 5)
-    uploads = server_settings.data_dir / "uploads"
-    assert len(list(uploads.iterdir())) == 1
+    patch(client, v, create(client, v, 5).headers["location"], b"ab", 0)
+    assert store_view.count("uploads") == 1 and len(store_view.uploads_with_bytes()) == 1
     deadline = time.monotonic() + 5
-    while list(uploads.iterdir()) and time.monotonic() < deadline:
+    while store_view.count("uploads") and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert list(uploads.iterdir()) == []
-    # Startup sweep: an orphan file is removed when a new app starts on the same data dir.
-    (uploads / "orphan").write_bytes(b"x")
-    make_server_client()
-    assert list(uploads.iterdir()) == []
+    assert store_view.count("uploads") == 0 and store_view.uploads_with_bytes() == []
+    if server_settings.database_url is None:
+        # Startup sweep: an orphan file is removed when a new app starts on the same data dir.
+        uploads = server_settings.data_dir / "uploads"
+        (uploads / "orphan").write_bytes(b"x")
+        make_server_client()
+        assert list(uploads.iterdir()) == []
