@@ -11,7 +11,8 @@ CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: setup run test test-unit test-e2e lint bench vendor chromium clean
 
-setup: $(VENV)/.installed node_modules/.installed static/vendor/.stamp static/build/app.tar.gz
+setup: $(VENV)/.installed node_modules/.installed static/vendor/.stamp static/build/app.tar.gz \
+	static/build/worker.zip
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +29,10 @@ static/vendor/.stamp: package-lock.json runtime-wheels.txt scripts/vendor_runtim
 
 # The main thread's modules in one request (scripts/bundle_app.py follows main.py's imports).
 static/build/app.tar.gz: main.py $(wildcard bifoga/*.py components/*.py controllers/*.py) scripts/bundle_app.py
+	$(PYTHON) scripts/bundle_app.py
+
+# The worker's modules in one request (scripts/bundle_app.py follows worker.py's imports).
+static/build/worker.zip: worker.py $(wildcard bifoga/*.py) scripts/bundle_app.py
 	$(PYTHON) scripts/bundle_app.py
 
 vendor: node_modules/.installed $(VENV)/.installed
