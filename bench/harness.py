@@ -261,26 +261,25 @@ class Bench:
             context.close()
 
     @staticmethod
-    def _resources(page) -> list[dict]:
-        """Resource timing of the page and of every worker it runs (the cross-check)."""
-        snapshots = [page.evaluate(measures.RESOURCES_JS)]
-        for worker in page.workers:
-            try:
-                snapshots.append(worker.evaluate(measures.RESOURCES_JS))
-            except Exception:  # noqa: BLE001, S112 - a worker that ended meanwhile
-                continue
-        return snapshots
-
-    @staticmethod
-    def _workers(page) -> list[dict]:
-        """Each worker's marks and resource timing (measures.WORKER_STEPS_JS)."""
+    def _in_workers(page, script: str) -> list[dict]:
         out = []
         for worker in page.workers:
             try:
-                out.append(worker.evaluate(measures.WORKER_STEPS_JS))
+                out.append(worker.evaluate(script))
             except Exception:  # noqa: BLE001, S112 - a worker that ended meanwhile
                 continue
         return out
+
+    @classmethod
+    def _resources(cls, page) -> list[dict]:
+        """Resource timing of the page and of every worker it runs (the cross-check)."""
+        return [page.evaluate(measures.RESOURCES_JS), *cls._in_workers(page,
+                                                                      measures.RESOURCES_JS)]
+
+    @classmethod
+    def _workers(cls, page) -> list[dict]:
+        """Each worker's marks and resource timing (measures.WORKER_STEPS_JS)."""
+        return cls._in_workers(page, measures.WORKER_STEPS_JS)
 
     # --- a file picked the moment the page is usable ---------------------------------------------
     def at_once_run(self, kind: Kind, visit: dict, path: Path, throttle: float) -> dict:
