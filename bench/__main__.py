@@ -47,8 +47,6 @@ NOTES = [
     "preview is painted (Uppy: its thumbnail) and the file can be sent (Bifoga: 'Ladda upp' "
     "enabled; Uppy: its upload button). 4x: Emulation.setCPUThrottlingRate 4 (the page's main "
     "thread). Worker ready warm: reloads, unthrottled and throttled.",
-    "Bifoga, modules as source: the same app with app-src.tar.gz (Python source) instead of "
-    "the mpy-cross bytecode bundle; load only, to see whether the bytecode helps.",
     "Peak JS heap: performance.memory.usedJSHeapSize every 100 ms (precise memory info on), "
     "main thread only: the Pyodide worker's heap and WebAssembly memory are not in it. Peak "
     "renderer RSS (VmHWM of the renderer process, which hosts the page and its workers) covers "

