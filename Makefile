@@ -11,7 +11,8 @@ CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: setup run test test-unit test-e2e lint bench bench-nodes vendor chromium postgresql cluster clean pillow-wheel
 
-setup: $(VENV)/.installed node_modules/.installed static/vendor/.stamp static/build/app.tar.gz
+setup: $(VENV)/.installed node_modules/.installed static/vendor/.stamp static/build/app.tar.gz \
+	static/build/worker.zip
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,13 +23,17 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Copies the pinned runtime into static/vendor/, fetches the worker's wheels from PyPI and adds
-# the project's own Pillow wheel (wheels/).
-static/vendor/.stamp: package-lock.json runtime-wheels.txt scripts/vendor_runtime.py $(wildcard wheels/*.whl) node_modules/.installed $(VENV)/.installed
+# Copies the pinned runtime into static/vendor/, fetches the worker's wheels from PyPI, adds the
+# project's own Pillow wheel (wheels/) and makes Pyodide's memory snapshot.
+static/vendor/.stamp: package-lock.json runtime-wheels.txt scripts/vendor_runtime.py scripts/pyodide_boot.mjs scripts/pyodide_snapshot.mjs $(wildcard wheels/*.whl) node_modules/.installed $(VENV)/.installed
 	$(PY) scripts/vendor_runtime.py
 
 # The main thread's modules in one request (scripts/bundle_app.py follows main.py's imports).
 static/build/app.tar.gz: main.py $(wildcard bifoga/*.py components/*.py) scripts/bundle_app.py
+	$(PYTHON) scripts/bundle_app.py
+
+# The worker's modules in one request (scripts/bundle_app.py follows worker.py's imports).
+static/build/worker.zip: worker.py worker_heic.py $(wildcard bifoga/*.py) scripts/bundle_app.py
 	$(PYTHON) scripts/bundle_app.py
 
 # Rebuilds wheels/pillow-*.whl and wheels/pillow-wasm.json from sources (root; a Debian sid chroot

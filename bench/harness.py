@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -183,11 +184,14 @@ class Bench:
     def version(self) -> str:
         return self.browser.version if self.browser else ""
 
-    def _context(self):
+    def _context(self, throttle: float = 1.0):
         context = self.browser.new_context()  # a new profile: empty HTTP cache, no storage
         context.add_init_script(measures.INIT_SCRIPT)
         net = measures.NetLog(context)
         page = context.new_page()
+        if throttle > 1:  # a mid-range phone: DevTools' CPU throttling, kept across reloads
+            session = context.new_cdp_session(page)
+            session.send("Emulation.setCPUThrottlingRate", {"rate": throttle})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)[:300]))
         page.on("console", lambda m: errors.append(f"console {m.type}: {m.text[:300]}")
@@ -221,22 +225,77 @@ class Bench:
             data = page.evaluate(measures.COLLECT_JS)
             rss = peak_rss(renderer_pids() - before)
             transfers = net.transfers(0, loaded_count, data["timeOrigin"])
-            return {**load_metrics(kind, data, transfers, snapshots),
+            return {**load_metrics(kind, data, transfers, snapshots, self._workers(page)),
                     **flow_metrics(kind, data, upload), "renderer_peak_rss": rss,
                     "page_errors": errors[:5]}
         finally:
             context.close()
 
     @staticmethod
-    def _resources(page) -> list[dict]:
-        """Resource timing of the page and of every worker it runs (the cross-check)."""
-        snapshots = [page.evaluate(measures.RESOURCES_JS)]
+    def _in_workers(page, script: str) -> list[dict]:
+        out = []
         for worker in page.workers:
             try:
-                snapshots.append(worker.evaluate(measures.RESOURCES_JS))
+                out.append(worker.evaluate(script))
             except Exception:  # noqa: BLE001, S112 - a worker that ended meanwhile
                 continue
-        return snapshots
+        return out
+
+    @classmethod
+    def _resources(cls, page) -> list[dict]:
+        """Resource timing of the page and of every worker it runs (the cross-check)."""
+        return [page.evaluate(measures.RESOURCES_JS), *cls._in_workers(page,
+                                                                      measures.RESOURCES_JS)]
+
+    @classmethod
+    def _workers(cls, page) -> list[dict]:
+        """Each worker's marks and resource timing (measures.WORKER_STEPS_JS)."""
+        return cls._in_workers(page, measures.WORKER_STEPS_JS)
+
+    # --- a file picked the moment the page is usable ---------------------------------------------
+    def at_once_run(self, kind: Kind, visit: dict, path: Path, throttle: float) -> dict:
+        """Cold load; as soon as the usable mark is set, pick `path`; wait until its preview is
+        painted (a photo) and it can be sent. All times from navigation."""
+        context, net, page, errors = self._context(throttle)
+        photo = path.suffix.lower() in (".jpg", ".jpeg")
+        try:
+            page.goto(kind.url(self.server.origin, visit), wait_until="commit")
+            try:
+                page.wait_for_function(f"({kind.usable_js}) != null", timeout=READY_TIMEOUT_MS)
+            except Exception as exc:
+                raise RuntimeError(f"{kind.name} not usable: {errors[-5:]}") from exc
+            with page.expect_file_chooser() as chooser:
+                kind.open_picker(page)
+            chooser.value.set_files(str(path))
+            marks = "window.__bench.marks"
+            done = f"{marks}.checked !== undefined"
+            if photo:
+                done += f" && {marks}.previewPainted !== undefined"
+            try:
+                page.wait_for_function(done, timeout=FLOW_TIMEOUT_MS)
+            except Exception as exc:
+                raise RuntimeError(f"{kind.name}: not checked: {_page_state(page)}") from exc
+            if kind.worker_js:  # the worker's steps are complete once it is ready
+                page.wait_for_function(f"({kind.worker_js}) != null", timeout=WORKER_TIMEOUT_MS)
+            data = page.evaluate(measures.COLLECT_JS)
+            transfers = net.transfers(0, None, data["timeOrigin"])
+            load = load_metrics(kind, data, transfers, self._resources(page), self._workers(page))
+            m = data["marks"]
+            return {
+                "usable_ms": load["usable_ms"],
+                "pick_ms": m.get("pick"),
+                "preview_ms": m.get("previewPainted") if photo else None,
+                "checked_ms": m.get("checked"),
+                "worker_ready_ms": load["worker_ready_ms"],
+                "bytes_before_usable": load["bytes_before_usable"],
+                "before_usable_files": load["before_usable_files"],
+                "worker_steps": load.get("worker_steps"),
+                "longest_task_ms": measures.longest_task(data["longtasks"], 0.0,
+                                                         m.get("checked")),
+                "page_errors": errors[:5],
+            }
+        finally:
+            context.close()
 
     def _pick(self, kind: Kind, page) -> None:
         with page.expect_file_chooser() as chooser:
@@ -276,8 +335,8 @@ class Bench:
         return result
 
     # --- warm runs: the same context reloads (HTTP cache warm) ---------------------------------
-    def warm_runs(self, kind: Kind, visit: dict, count: int) -> list[dict]:
-        context, net, page, errors = self._context()
+    def warm_runs(self, kind: Kind, visit: dict, count: int, throttle: float = 1.0) -> list[dict]:
+        context, net, page, errors = self._context(throttle)
         runs = []
         try:
             page.goto(kind.url(self.server.origin, visit), wait_until="commit")
@@ -293,7 +352,8 @@ class Bench:
                 snapshots = self._resources(page)
                 data = page.evaluate(measures.COLLECT_JS)
                 transfers = net.transfers(first, None, data["timeOrigin"])
-                runs.append({**load_metrics(kind, data, transfers, snapshots),
+                runs.append({**load_metrics(kind, data, transfers, snapshots,
+                                            self._workers(page)),
                              "page_errors": errors[:5]})
         finally:
             context.close()
@@ -320,13 +380,17 @@ def _page_state(page) -> str:
 
 # --- turning marks into metrics ------------------------------------------------------------------
 def load_metrics(kind: Kind, data: dict, transfers: list[measures.Transfer],
-                 snapshots: list[dict]) -> dict:
+                 snapshots: list[dict], workers: list[dict] = ()) -> dict:
     usable = data["bifogaReady"] if kind.name == "bifoga" else data["benchUsable"]
     worker = data["bifogaWorkerReady"] if kind.name == "bifoga" else None
     origin = data["timeOrigin"]
     ends = measures.finish_times(transfers, snapshots, origin)
     before = [t for t, end in zip(transfers, ends, strict=True) if end <= usable]
     longtasks = data["longtasks"]
+    # Bifoga's Pyodide worker: the one that marked its start, or fetched the worker's modules.
+    mine = [w for w in workers if "bifoga:worker-start" in w["marks"]
+            or any(name == "worker.zip" for name, *_ in w["entries"])]
+    steps = measures.worker_steps(mine[0], origin, worker) if mine else None
     return {
         "usable_ms": usable,
         "worker_ready_ms": worker,
@@ -336,6 +400,11 @@ def load_metrics(kind: Kind, data: dict, transfers: list[measures.Transfer],
         "requests_from_server": sum(1 for t in transfers if t.bytes > 0),
         "bytes_before_usable": sum(t.bytes for t in before),
         "requests_before_usable": len(before),
+        # Where the bytes before usable go: path -> bytes, largest first.
+        "before_usable_files": dict(sorted(
+            ((re.sub(r"visits/[^/]+", "visits/<id>", t.url.split("#")[0].split("/", 3)[-1]),
+              t.bytes) for t in before), key=lambda item: -item[1])),
+        "worker_steps": steps,
         "longest_task_load_ms": measures.longest_task(longtasks, 0.0, usable),
         "longest_task_to_worker_ms": measures.longest_task(longtasks, 0.0, worker),
         "heap_at_usable": measures.peak(data["heap"], None, usable),
@@ -384,12 +453,45 @@ def flow_metrics(kind: Kind, data: dict, upload: dict) -> dict:
 
 
 # --- the whole benchmark -------------------------------------------------------------------------
-def run(cold: int, warm: int, photo: Path, log: Callable[[str], None]) -> dict:
+THROTTLES = (1.0, 4.0)  # unthrottled, and a mid-range phone
+AT_ONCE_KINDS = ("bifoga", "uppy")
+AT_ONCE_FILES = ("photo", "pdf")
+
+
+def pass_name(rate: float) -> str:
+    return f"{rate:g}x"
+
+
+def run_at_once(bench: Bench, server: Server, count: int, files: dict[str, Path],
+                log: Callable[[str], None]) -> dict:
+    """A file picked the moment the page is usable, Bifoga and Uppy, each throttling rate."""
+    out: dict = {}
+    for rate in THROTTLES:
+        runs = out[pass_name(rate)] = {k: {f: [] for f in AT_ONCE_FILES} for k in AT_ONCE_KINDS}
+        for i in range(count):
+            for name in AT_ONCE_KINDS[i % 2:] + AT_ONCE_KINDS[:i % 2]:  # alternate the order
+                for what in AT_ONCE_FILES:
+                    started = time.monotonic()
+                    try:
+                        result = bench.at_once_run(KINDS[name], server.new_visit(), files[what],
+                                                   rate)
+                        said = (f"usable {result['usable_ms']:.0f}, checked "
+                                f"{result['checked_ms']:.0f} ms")
+                    except Exception as exc:  # noqa: BLE001 - one failed run is reported
+                        result, said = {"error": str(exc)[:1000]}, "FAILED: " + str(exc)[:300]
+                    runs[name][what].append(result)
+                    log(f"at once {pass_name(rate)} {i + 1}/{count} {name} {what}: {said} "
+                        f"({time.monotonic() - started:.1f} s)")
+    return out
+
+
+def run(cold: int, warm: int, at_once: int, files: dict[str, Path],
+        log: Callable[[str], None]) -> dict:
     server = Server()
     server.start()
     stage_pages()
     try:
-        with Bench(server, photo) as bench:
+        with Bench(server, files["upload"]) as bench:
             cold_runs, warm_runs = [], {name: [] for name in KINDS}
             for i in range(cold):
                 visit = server.new_visit()  # fresh tokens: no rate limit or open-upload cap
@@ -413,7 +515,20 @@ def run(cold: int, warm: int, photo: Path, log: Callable[[str], None]) -> dict:
                     except Exception as exc:  # noqa: BLE001 - the priming load failed
                         warm_runs[name] = [{"error": str(exc)[:1000]}]
                     log(f"warm {name}: " + ", ".join(_said(r) for r in warm_runs[name]))
-            return {"browser": bench.version, "cold": cold_runs, "warm": warm_runs}
+            # The same reloads on a throttled CPU (Bifoga and Uppy only).
+            warm_throttled = {name: [] for name in AT_ONCE_KINDS}
+            if warm:
+                for name in AT_ONCE_KINDS:
+                    try:
+                        warm_throttled[name] = bench.warm_runs(KINDS[name], server.new_visit(),
+                                                               warm, THROTTLES[-1])
+                    except Exception as exc:  # noqa: BLE001 - the priming load failed
+                        warm_throttled[name] = [{"error": str(exc)[:1000]}]
+                    log(f"warm {pass_name(THROTTLES[-1])} {name}: "
+                        + ", ".join(_said(r) for r in warm_throttled[name]))
+            at_once_runs = run_at_once(bench, server, at_once, files, log) if at_once else {}
+            return {"browser": bench.version, "cold": cold_runs, "warm": warm_runs,
+                    "warm_throttled": warm_throttled, "at_once": at_once_runs}
     finally:
         unstage_pages()
         server.stop()

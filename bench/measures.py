@@ -14,6 +14,9 @@ PREVIEW_IMAGES = "img.preview-image, img#bare-preview, img.uppy-Dashboard-Item-p
 # Bifoga's "Ladda upp" button and its dialog.
 BIFOGA_DIALOG = "#preview-dialog"
 BIFOGA_UPLOAD_BUTTON = "#preview-dialog .dialog-actions button.primary"
+# "The file can be sent": Bifoga's "Ladda upp", or Uppy's upload button (there as soon as the
+# file is added).
+UPLOAD_BUTTONS = BIFOGA_UPLOAD_BUTTON + ", .uppy-StatusBar-actionBtn--upload"
 LONG_TASK_MS = 50
 
 # Registered with context.add_init_script, so it runs in every document before the page's own
@@ -89,10 +92,11 @@ INIT_SCRIPT = """
     if (img.complete && img.naturalWidth > 0) loaded();
     else img.addEventListener("load", loaded);
   };
-  // Bifoga: the check is done when "Ladda upp" becomes enabled after the pick.
+  // Bifoga: the check is done when "Ladda upp" becomes enabled after the pick (Uppy: its
+  // upload button is there).
   const checkButton = () => {
     if (b.marks.pick === undefined || b.marks.checked !== undefined) return;
-    const button = document.querySelector(%(upload_button)s);
+    const button = document.querySelector(%(upload_buttons)s);
     if (button && !button.disabled) b.marks.checked = now();
   };
   new MutationObserver((records) => {
@@ -101,6 +105,7 @@ INIT_SCRIPT = """
         if (r.attributeName === "src" && r.target.matches(%(images)s)) watchImage(r.target);
         if (r.attributeName === "disabled") checkButton();
       } else {
+        if (r.addedNodes.length) checkButton();
         for (const node of r.addedNodes) {
           if (node.nodeType !== 1) continue;
           if (node.matches(%(images)s)) watchImage(node);
@@ -112,7 +117,7 @@ INIT_SCRIPT = """
                          attributeFilter: ["src", "disabled"] });
 })();
 """ % {"images": repr(PREVIEW_IMAGES), "upload_button": repr(BIFOGA_UPLOAD_BUTTON),
-       "dialog": repr(BIFOGA_DIALOG)}
+       "upload_buttons": repr(UPLOAD_BUTTONS), "dialog": repr(BIFOGA_DIALOG)}
 
 # Everything the page recorded, read once at the end of a run.
 COLLECT_JS = """() => {
@@ -141,6 +146,47 @@ RESOURCES_JS = """() => ({
     performance.getEntriesByType("resource")).map(
       (e) => [e.name, e.transferSize, e.encodedBodySize, e.responseEnd, e.startTime]),
 })"""
+
+# The worker's own view of its start, run in each worker: its marks (worker.py sets
+# bifoga:worker-start, -imported, -ready) and resource timing, on the worker's clock.
+WORKER_STEPS_JS = """() => ({
+  timeOrigin: performance.timeOrigin,
+  marks: Object.fromEntries(performance.getEntriesByType("mark").map((m) => [m.name, m.startTime])),
+  entries: performance.getEntriesByType("resource").map(
+    (e) => [e.name.split("?")[0].split("/").pop(), e.startTime, e.responseEnd]),
+})"""
+
+# (key, label): the steps of the worker's start, in the order they happen.
+WORKER_STEPS = [
+    ("created", "worker created (PyScript's worker script runs)"),
+    ("runtime_fetched", "Pyodide's wasm, stdlib and memory snapshot downloaded"),
+    ("interpreter_ready", "interpreter started (compile, snapshot restored, lock's wheels)"),
+    ("files_fetched", "worker's modules fetched (static/build/worker.zip)"),
+    ("python_start", "worker.py starts (files unpacked)"),
+    ("imported", "worker.py's imports done"),
+    ("ready", "ready (main thread told)"),
+]
+
+
+def worker_steps(snapshot: dict, time_origin: float, ready: float | None) -> dict:
+    """When each step of the worker's start ended, in the page's performance.now()."""
+    shift = snapshot["timeOrigin"] - time_origin
+    ends = {name: end + shift for name, _start, end in snapshot["entries"]}
+    starts = {name: start + shift for name, start, _end in snapshot["entries"]}
+    marks = {name: t + shift for name, t in snapshot["marks"].items()}
+    runtime = [ends[n] for n in ("pyodide.asm.wasm", "python_stdlib.zip", "snapshot.bin")
+               if n in ends]
+    return {
+        "created": shift,
+        "runtime_fetched": max(runtime) if runtime else None,
+        # PyScript fetches the [files] as soon as loadPyodide has returned.
+        "interpreter_ready": starts.get("worker.zip"),
+        "files_fetched": ends.get("worker.zip"),
+        "python_start": marks.get("bifoga:worker-start"),
+        "imported": marks.get("bifoga:worker-imported"),
+        "ready": ready,
+    }
+
 
 # The practical limit of an upload: the same File, to the same server, in one bare fetch().
 # The server has no plain PUT sink, so the bytes go through its real tus endpoint: a creation

@@ -1,4 +1,5 @@
-"""The benchmark's phone photo: a 4000x3000 JPEG of noise with EXIF GPS, just under 9.5 MiB.
+"""The benchmark's phone photos: 4000x3000 JPEGs of noise with EXIF GPS, one just under 9.5 MiB
+(the upload) and one of 1.7 MB (picked the moment the paperclip works), and a PDF.
 
 Noise compresses badly, like the fine detail of a real 12 MP phone photo. The noise strength is
 searched so that Pillow's encoder at quality 92 lands just below the target, then comment (COM)
@@ -16,6 +17,8 @@ from PIL import Image
 WIDTH, HEIGHT = 4000, 3000
 QUALITY = 92
 TARGET_BYTES = 9_961_472  # 9.5 MiB ("MB" as the app counts its 10 MB limit), < 10,485,760
+PHONE_BYTES = 1_782_579  # 1.7 MiB: a phone photo of a rash or a wound, picked at once
+PDF_BYTES = 300 * 1024  # a referral letter
 MAX_BYTES = 10 * 1024 * 1024
 _COM_MAX = 65_533  # payload of one COM segment
 
@@ -81,7 +84,7 @@ def make_photo(path: Path, target: int = TARGET_BYTES) -> Path:
     """Write the photo to `path` unless a file of the right size is already there."""
     if path.exists() and path.stat().st_size == target:
         return path
-    lo, hi = 32.0, 96.0
+    lo, hi = 0.0, 96.0
     best = None
     for _ in range(12):
         sigma = (lo + hi) / 2
@@ -98,4 +101,14 @@ def make_photo(path: Path, target: int = TARGET_BYTES) -> Path:
     assert len(data) < MAX_BYTES
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
+    return path
+
+
+def make_pdf(path: Path, size: int = PDF_BYTES) -> Path:
+    """A well-formed one-page PDF of exactly `size` bytes, cached like the photos."""
+    from tests.live_server import make_pdf as pdf_of
+
+    if not (path.exists() and path.stat().st_size == size):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pdf_of(size))
     return path

@@ -59,8 +59,15 @@ def failures(result: dict) -> list[str]:
     out = []
     for i, run in enumerate(result["cold"], 1):
         out += [f"cold {i} {kind}: {run[kind]['error']}" for kind in KINDS if "error" in run[kind]]
-    for kind, runs in result["warm"].items():
-        out += [f"warm {i} {kind}: {r['error']}" for i, r in enumerate(runs, 1) if "error" in r]
+    for label in ("warm", "warm_throttled"):
+        for kind, runs in result.get(label, {}).items():
+            out += [f"{label} {i} {kind}: {r['error']}" for i, r in enumerate(runs, 1)
+                    if "error" in r]
+    for rate, kinds in result.get("at_once", {}).items():
+        for kind, files in kinds.items():
+            for what, runs in files.items():
+                out += [f"at once {rate} {i} {kind} {what}: {r['error']}"
+                        for i, r in enumerate(runs, 1) if "error" in r]
     return out
 
 
@@ -76,13 +83,40 @@ def add_derived(result: dict, photo_bytes: int) -> None:
             run[kind]["transfer_vs_bare"] = bare_ms / transfer if transfer and bare_ms else None
 
 
+AT_ONCE_KEYS = ("usable_ms", "preview_ms", "checked_ms", "worker_ready_ms",
+                 "bytes_before_usable", "longest_task_ms")
+
+
+def _steps(runs: list[dict]) -> dict:
+    from bench.measures import WORKER_STEPS
+
+    steps = [r["worker_steps"] for r in runs if r.get("worker_steps")]
+    return {key: stats([s.get(key) for s in steps]) for key, _ in WORKER_STEPS}
+
+
 def summarise(result: dict) -> dict:
-    summary = {"cold": {}, "warm": {}}
+    summary = {"cold": {}, "warm": {}, "at_once": {}, "worker_steps": {}}
     for kind in KINDS:
         runs = [run[kind] for run in result["cold"]]
         summary["cold"][kind] = {key: stats([r.get(key) for r in runs]) for key, _, _ in COLD_ROWS}
         warm = result["warm"].get(kind, [])
         summary["warm"][kind] = {key: stats([r.get(key) for r in warm]) for key, _, _ in WARM_ROWS}
+    # The issue's rows: per throttling rate, per page, per file picked at once; warm reloads.
+    warm_by_rate = {"1x": result["warm"], "4x": result.get("warm_throttled", {})}
+    for rate, kinds in result.get("at_once", {}).items():
+        out = summary["at_once"][rate] = {}
+        for kind, files in kinds.items():
+            out[kind] = {what: {key: stats([r.get(key) for r in runs]) for key in AT_ONCE_KEYS}
+                         for what, runs in files.items()}
+            everything = [r for runs in files.values() for r in runs]
+            out[kind]["all"] = {key: stats([r.get(key) for r in everything])
+                                for key in AT_ONCE_KEYS}
+            warm = warm_by_rate.get(rate, {}).get(kind, [])
+            out[kind]["warm"] = {key: stats([r.get(key) for r in warm])
+                                 for key in ("usable_ms", "worker_ready_ms")}
+            if kind == "bifoga":
+                summary["worker_steps"][rate] = {"cold": _steps(everything),
+                                                 "warm": _steps(warm)}
     return summary
 
 
@@ -127,6 +161,57 @@ def targets(summary: dict) -> list[dict]:
     up = med("cold", "bifoga", "upload_vs_bare")
     row("Upload throughput", _fmt(up, "ratio") + " × bare fetch", "≥ 0.8 × bare fetch",
         None if up is None else up >= 0.8)
+    for line in issue_rows(summary):
+        if line["goal"]:
+            row(f"{line['measure']} ({line['pass']})", line["bifoga"], line["goal"], line["ok"],
+                line["note"])
+    return rows
+
+
+# --- issue 12: a file picked the moment the paperclip works, side by side with Uppy -----------
+def _at(summary: dict, rate: str, kind: str, what: str, key: str):
+    entry = summary["at_once"].get(rate, {}).get(kind, {}).get(what, {}).get(key)
+    return entry["median"] if entry else None
+
+
+def issue_rows(summary: dict) -> list[dict]:
+    """Bifoga and Uppy in the same run, each as a ratio to Uppy, per throttling rate.
+
+    (measure, Bifoga's value, Uppy's value it is compared with, the goal on the ratio or on
+    the value). All times from navigation; medians."""
+    rows = []
+    for rate in summary.get("at_once", {}):
+        at = lambda kind, what, key: _at(summary, rate, kind, what, key)  # noqa: B023, E731
+        uppy_thumb = at("uppy", "photo", "preview_ms")
+        specs = [
+            ("Paperclip usable", at("bifoga", "all", "usable_ms"),
+             at("uppy", "all", "usable_ms"), "Uppy's usable", 1.0, None),
+            ("Picture shown, photo picked at once", at("bifoga", "photo", "preview_ms"),
+             uppy_thumb, "Uppy's thumbnail", 1.2, None),
+            ('"Ladda upp" enabled, photo picked at once', at("bifoga", "photo", "checked_ms"),
+             uppy_thumb, "Uppy's thumbnail", 2.0, None),
+            ('"Ladda upp" enabled, PDF picked at once', at("bifoga", "pdf", "checked_ms"),
+             at("uppy", "pdf", "checked_ms"), "Uppy's upload button", 1.0, None),
+            ("Worker ready, cold (file picked at once)", at("bifoga", "all", "worker_ready_ms"),
+             at("uppy", "all", "usable_ms"), "Uppy's usable", None, 3000),
+            ("Worker ready, warm (reload)", at("bifoga", "warm", "worker_ready_ms"),
+             at("uppy", "warm", "usable_ms"), "Uppy's warm usable", None, 1500),
+            ("Bytes before usable", at("bifoga", "all", "bytes_before_usable"),
+             at("uppy", "all", "bytes_before_usable"), "Uppy's", 1.0, None),
+        ]
+        for measure, mine, theirs, versus, max_ratio, max_ms in specs:
+            unit = "bytes" if measure.startswith("Bytes") else "ms"
+            ratio = mine / theirs if mine is not None and theirs else None
+            if max_ratio is not None:
+                goal, ok = f"≤ {max_ratio:g} × {versus}", None if ratio is None else (
+                    ratio < max_ratio if unit == "bytes" else ratio <= max_ratio)
+                goal = goal.replace("≤", "<") if unit == "bytes" else goal
+            else:
+                goal, ok = f"≤ {_fmt(max_ms, 'ms')}", None if mine is None else mine <= max_ms
+            rows.append({"measure": measure, "pass": rate, "bifoga": _fmt(mine, unit),
+                         "uppy": _fmt(theirs, unit) + f" ({versus})",
+                         "ratio": "–" if ratio is None else f"{ratio:.2f}", "goal": goal,
+                         "ok": ok, "note": "" if ratio is None else f"{ratio:.2f} × {versus}"})
     return rows
 
 
@@ -176,6 +261,17 @@ def markdown(report: dict) -> str:
             if all(c == "–" for c in cells):
                 continue
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    rows = issue_rows(summary)
+    if rows:
+        lines += ["", "A file picked the moment the paperclip works (issue 12): cold loads unless "
+                  "noted, times from navigation, medians; 4x = CPU throttled 4 × (DevTools).", "",
+                  "| measure | pass | Bifoga | Uppy | Bifoga ÷ Uppy | goal | result |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for r in rows:
+            result = {True: "pass", False: "FAIL", None: "n/a"}[r["ok"]]
+            lines.append(f"| {r['measure']} | {r['pass']} | {r['bifoga']} | {r['uppy']} | "
+                         f"{r['ratio']} | {r['goal']} | {result} |")
+    lines += _steps_table(summary) + _bytes_table(report)
     lines += ["", "| target | value | goal | result |", "| --- | --- | --- | --- |"]
     for t in report["targets"]:
         result = {True: "pass", False: "FAIL", None: "n/a"}[t["pass"]]
@@ -186,6 +282,40 @@ def markdown(report: dict) -> str:
         lines += [f"- {failure}" for failure in meta["failures"]]
     lines += ["", "Notes:"] + [f"- {note}" for note in meta["notes"]]
     return "\n".join(lines) + "\n"
+
+
+def _steps_table(summary: dict) -> list[str]:
+    """The worker's start step by step: when each step ended (ms from navigation)."""
+    from bench.measures import WORKER_STEPS
+
+    columns = [(rate, phase) for rate in summary.get("worker_steps", {})
+               for phase in ("cold", "warm")]
+    if not columns:
+        return []
+    lines = ["", "The Pyodide worker's start, step by step (median ms from navigation when the "
+             "step ended; cold: the loads above with a file picked at once):", "",
+             "| step | " + " | ".join(f"{phase} {rate}" for rate, phase in columns) + " |",
+             "| --- |" + " --- |" * len(columns)]
+    for key, label in WORKER_STEPS:
+        cells = []
+        for rate, phase in columns:
+            entry = summary["worker_steps"][rate][phase].get(key)
+            cells.append(_fmt(entry["median"], "ms") if entry else "–")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _bytes_table(report: dict) -> list[str]:
+    """Where Bifoga's bytes before usable go, in its first unthrottled photo run."""
+    runs = report.get("runs", {}).get("at_once", {}).get("1x", {}).get("bifoga", {}).get("photo")
+    files = next((r["before_usable_files"] for r in runs or [] if "before_usable_files" in r),
+                 None)
+    if not files:
+        return []
+    lines = ["", "Bifoga's bytes before usable, by file (one run; headers included):", "",
+             "| file | bytes |", "| --- | --- |"]
+    lines += [f"| {path or '/'} | {_fmt(size, 'bytes')} |" for path, size in files.items()]
+    return lines
 
 
 def write(report: dict, out_dir: Path) -> tuple[Path, Path]:

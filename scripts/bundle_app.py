@@ -1,9 +1,12 @@
-"""Pack the main thread's Python modules into one static/build/app.tar.gz.
+"""Pack the main thread's Python modules into one static/build/app.tar.gz, and the worker's into
+static/build/worker.zip.
 
 Why: PyScript fetches every file in [files] with its own request; for the ~25 small modules of
 the UI that cost more time than the bytes did. One gzipped tar is one request, and PyScript's
-MicroPython unpacks it with its own gzip and tarfile modules. The module list is not kept by
-hand: it is everything main.py imports from this repository, followed transitively.
+MicroPython unpacks it with its own gzip and tarfile modules. The worker's archive is a zip
+because Pyodide unpacks it with zipfile, which its start-up has imported already (tarfile would
+be one more import before the worker is ready). The module lists are not kept by hand: they are
+everything main.py (worker.py) imports from this repository, followed transitively.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ import gzip
 import io
 import sys
 import tarfile
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bifoga", "components")
 BUNDLE = ROOT / "static" / "build" / "app.tar.gz"
+WORKER_BUNDLE = ROOT / "static" / "build" / "worker.zip"
 
 
 def local_imports(path: Path) -> set[str]:
@@ -60,15 +65,30 @@ def build(entry: str = "main.py", target: Path = BUNDLE) -> list[str]:
             info = tarfile.TarInfo(module)
             info.size, info.mode, info.mtime = len(data), 0o644, 0  # reproducible
             tar.addfile(info, io.BytesIO(data))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    packed = gzip.compress(raw.getvalue(), compresslevel=9, mtime=0)
-    if not target.exists() or target.read_bytes() != packed:
-        target.write_bytes(packed)
+    _write(target, gzip.compress(raw.getvalue(), compresslevel=9, mtime=0))
     return modules
 
 
+def build_worker(entry: str = "worker.py", target: Path = WORKER_BUNDLE) -> list[str]:
+    modules = closure(entry)
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w") as archive:
+        for module in modules:
+            info = zipfile.ZipInfo(module, date_time=(1980, 1, 1, 0, 0, 0))  # reproducible
+            info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+            archive.writestr(info, (ROOT / module).read_bytes(), compresslevel=9)
+    _write(target, raw.getvalue())
+    return modules
+
+
+def _write(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists() or target.read_bytes() != data:
+        target.write_bytes(data)
+
+
 if __name__ == "__main__":
-    shipped = build()
-    print(f"bundle: {len(shipped)} modules in {BUNDLE.relative_to(ROOT)} "
-          f"({BUNDLE.stat().st_size} bytes)")
+    for made, path in ((build(), BUNDLE), (build_worker(), WORKER_BUNDLE)):
+        print(f"bundle: {len(made)} modules in {path.relative_to(ROOT)} "
+              f"({path.stat().st_size} bytes)")
     sys.exit(0)

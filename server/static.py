@@ -67,6 +67,24 @@ def resolve(app_dir: Path, path: str) -> Path | None:
     return None
 
 
+# Precompressed copies, best first: brotli is about a fifth smaller than gzip on the runtime.
+PRECOMPRESSED = (("br", ".br"), ("gzip", ".gz"))
+
+
+def accepted_encodings(header: str) -> set[str]:
+    """The codings an Accept-Encoding header allows ("gzip, br;q=0" allows gzip only)."""
+    accepted = set()
+    for item in header.split(","):
+        name, _, params = item.strip().partition(";")
+        quality = params.strip().removeprefix("q=").strip() if params else "1"
+        try:
+            if float(quality) > 0 and name.strip():
+                accepted.add(name.strip().lower())
+        except ValueError:
+            continue
+    return accepted
+
+
 def content_type(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in CONTENT_TYPES:
@@ -91,12 +109,17 @@ def static_endpoint(app_dir: Path) -> Callable[[Request], Awaitable[Response]]:
         cache = IMMUTABLE if vendored else REVALIDATE
         headers = {"Cache-Control": cache}
         body, body_stat = target, stat
-        # The set-up step wrote .gz copies of the runtime (scripts/vendor_runtime.py): send those
-        # as they are rather than compress megabytes of WebAssembly on every cold load.
-        packed = target.with_name(target.name + ".gz")
-        if vendored and "gzip" in request.headers.get("accept-encoding", "") and packed.is_file():
-            body, body_stat = packed, os.stat(packed)
-            headers.update({"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        # The set-up step wrote .br and .gz copies of the runtime (scripts/vendor_runtime.py):
+        # send the smallest the client takes, as it is, rather than compress megabytes of
+        # WebAssembly on every cold load.
+        if vendored:
+            accepted = accepted_encodings(request.headers.get("accept-encoding", ""))
+            for encoding, suffix in PRECOMPRESSED:
+                packed = target.with_name(target.name + suffix)
+                if encoding in accepted and packed.is_file():
+                    body, body_stat = packed, os.stat(packed)
+                    headers.update({"Content-Encoding": encoding, "Vary": "Accept-Encoding"})
+                    break
         response = FileResponse(body, stat_result=body_stat, media_type=content_type(target),
                                 headers=headers)
         etag = response.headers.get("etag")

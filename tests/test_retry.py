@@ -85,6 +85,9 @@ class FakeClock:
     def now(self) -> float:
         return self.ms
 
+    def mark(self, name: str) -> None:
+        pass
+
 
 @pytest.fixture
 def worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
@@ -112,7 +115,8 @@ def worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        await asyncio.sleep(0)
+        module._network_needed.set()  # the upload's imports, loaded after start-up
+        await module._network
         return module
 
     module = asyncio.run(load())

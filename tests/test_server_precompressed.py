@@ -1,4 +1,5 @@
-"""The runtime's precompressed .gz copies are sent as they are, only to clients that take gzip."""
+"""The runtime's precompressed .br and .gz copies are sent as they are, only to clients that
+take them, brotli first."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import gzip
 import os
 from dataclasses import replace
 
+import brotli
 import pytest
 
 
@@ -18,6 +20,7 @@ def app_dir(tmp_path):
     wasm = os.urandom(1000) + b"\0" * 50_000
     (vendor / "engine.wasm").write_bytes(wasm)
     (vendor / "engine.wasm.gz").write_bytes(gzip.compress(wasm, mtime=0))
+    (vendor / "engine.wasm.br").write_bytes(brotli.compress(wasm))
     (vendor / "plain.js").write_text("export const x = 1;\n" * 200)
     return root
 
@@ -43,14 +46,29 @@ def test_gzip_copy_is_sent_to_clients_that_take_it(client, app_dir):
     original = (app_dir / "static/vendor/runtime-1.0/engine.wasm").read_bytes()
     packed = client.get(url, headers={"Accept-Encoding": "gzip"})
     assert packed.status_code == 200
-    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.headers["content-encoding"] == "gzip"  # brotli only where it is accepted
     assert packed.headers["content-type"] == "application/wasm"
     assert "immutable" in packed.headers["cache-control"]
     assert int(packed.headers["content-length"]) < len(original) // 5
     assert packed.content == original  # httpx decodes it: the bytes are the runtime's own
 
 
-@pytest.mark.parametrize("accept", ["identity", "br", ""])
+@pytest.mark.parametrize("accept", ["gzip, deflate, br, zstd", "br", "gzip;q=0.5, br"])
+def test_brotli_copy_is_preferred_by_clients_that_take_it(client, app_dir, accept):
+    url = "/static/vendor/runtime-1.0/engine.wasm"
+    packed = client.get(url, headers={"Accept-Encoding": accept})
+    assert packed.headers["content-encoding"] == "br"
+    assert packed.headers["vary"] == "Accept-Encoding"
+    assert packed.content == (app_dir / "static/vendor/runtime-1.0/engine.wasm").read_bytes()
+
+
+def test_gzip_when_brotli_is_refused(client):
+    url = "/static/vendor/runtime-1.0/engine.wasm"
+    packed = client.get(url, headers={"Accept-Encoding": "gzip, br;q=0"})
+    assert packed.headers["content-encoding"] == "gzip"
+
+
+@pytest.mark.parametrize("accept", ["identity", "zstd", ""])
 def test_clients_without_gzip_get_the_plain_file(client, app_dir, accept):
     url = "/static/vendor/runtime-1.0/engine.wasm"
     plain = client.get(url, headers={"Accept-Encoding": accept})

@@ -111,5 +111,21 @@ def test_local_wheels_are_rewritten_into_the_lock(tmp_path, monkeypatch):
 def test_precompressed_copies_are_exact(runtime):
     import gzip
 
+    import brotli
+
     wasm = VENDOR / runtime["micropython"] / "micropython.wasm"
     assert gzip.decompress((wasm.parent / (wasm.name + ".gz")).read_bytes()) == wasm.read_bytes()
+    assert brotli.decompress((wasm.parent / (wasm.name + ".br")).read_bytes()) == wasm.read_bytes()
+
+
+def test_the_worker_starts_pyodide_through_the_snapshot_loader(runtime):
+    """worker.toml names bifoga-boot.mjs (scripts/pyodide_boot.mjs), vendored beside pyodide.mjs,
+    and the set-up made the memory snapshot it loads (it starts without one if node failed)."""
+    folder = VENDOR / runtime["pyodide"]
+    assert f'interpreter = "./static/vendor/{runtime["pyodide"]}/bifoga-boot.mjs"' in (
+        REPO / "worker.toml").read_text()
+    boot = (folder / "bifoga-boot.mjs").read_text()
+    assert boot == (REPO / "scripts" / "pyodide_boot.mjs").read_text()
+    assert 'from "./pyodide.mjs"' in boot and "_loadSnapshot" in boot
+    if runtime.get("snapshot"):
+        assert (folder / "snapshot.bin").stat().st_size > 1 << 20

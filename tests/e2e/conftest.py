@@ -35,10 +35,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def app_bundle() -> None:
-    """The main thread's modules as the browser gets them, fresh from the working tree."""
-    from scripts.bundle_app import build
+    """The main thread's and the worker's modules as the browser gets them, fresh from the
+    working tree."""
+    from scripts.bundle_app import build, build_worker
 
     build()
+    build_worker()
 
 
 @pytest.fixture(scope="session")
