@@ -26,6 +26,7 @@ from pyscript import sync
 
 from bifoga import imaging, refusals
 from bifoga.metadata import MetadataError, strip
+from bifoga.metadata import inspect as metadata_inspect
 from bifoga.retry import parse_retry_after, should_retry
 from bifoga.sniff import classify
 from bifoga.tus_client import Response, TusError, Upload
@@ -42,6 +43,8 @@ _prepared = {}  # upload key -> the processed bytes (metadata removed or size re
 STALL_SECONDS = 30
 # Images whose metadata Bifoga removes losslessly before they leave the device.
 STRIPPABLE = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif")
+# iPhone photos: converted to JPEG with Pillow and libheif-js (worker_heic.py) when both load.
+HEIF = ("image/heic", "image/heif")
 # Images the browser itself decodes, so it can verify them and reduce their size without Pillow.
 BROWSER_DECODABLE = ("image/jpeg", "image/png", "image/webp", "image/gif")
 MIN_LONG_SIDE = 2048
@@ -153,13 +156,14 @@ def _elapsed_ms(started):
 
 
 async def prepare_attachment(file, name, key, keep_capture_date, max_bytes):
-    """Check a picked file by its content and, for a photo, remove its metadata here.
+    """Check a picked file by its content and, for a photo or a film, remove its metadata here;
+    an iPhone photo (HEIC/HEIF) becomes a JPEG that every browser shows.
 
     Answers worker_contract.Checked (as JSON). The processed bytes wait in the worker until
     upload or discard.
     """
     started = js.performance.now()
-    _prepared.pop(str(key), None)
+    discard_prepared(key)
     try:
         data = _read_file(file)
         verdict = classify(data, str(name))
@@ -167,34 +171,86 @@ async def prepare_attachment(file, name, key, keep_capture_date, max_bytes):
         return Checked(reason=refusals.CHECK_FAILED, detail=str(exc)[:200]).to_json()
     result = Checked(ok=verdict.ok, mime=verdict.mime, category=verdict.category,
                      reason=verdict.reason, size=len(data), removed=[])
-    if not verdict.ok or verdict.category != "image":
-        result.processing_ms = _elapsed_ms(started)
-        return result.to_json()
-    too_large = len(data) > int(max_bytes)
+    keep = bool(keep_capture_date)
+    if verdict.ok and verdict.category == "video":
+        await _prepare_film(data, key, keep, int(max_bytes), result)
+    elif verdict.ok and verdict.mime in HEIF and await _load_pillow():
+        await _prepare_heic(data, key, keep, int(max_bytes), result)
+    elif verdict.ok and verdict.category == "image":
+        await _prepare_photo(data, key, keep, int(max_bytes), result)
+    result.processing_ms = _elapsed_ms(started)
+    return result.to_json()
+
+
+async def _prepare_photo(data, key, keep, max_bytes, result):
+    too_large = len(data) > max_bytes
     out = data
-    if verdict.mime in STRIPPABLE:
+    if result.mime in STRIPPABLE:
         try:
-            stripped = strip(data, keep_capture_date=bool(keep_capture_date))
+            stripped = strip(data, keep_capture_date=keep)
         except MetadataError as exc:
-            return Checked(mime=verdict.mime, category=verdict.category, size=len(data),
-                           reason=refusals.IMAGE_DOES_NOT_DECODE,
-                           detail=str(exc)[:200]).to_json()
+            result.ok, result.reason = False, refusals.IMAGE_DOES_NOT_DECODE
+            result.detail = str(exc)[:200]
+            return
         out = stripped.data
         result.removed = list(stripped.removed)
-    blob = _blob(out, verdict.mime)
-    # HEIC: Chromium can't show it, so it is not decoded here; it travels as a file card,
-    # metadata removed all the same.
-    if verdict.mime in BROWSER_DECODABLE and not await _decodes(blob):
+    blob = _blob(out, result.mime)
+    # HEIC without Pillow: Chromium can't show it, so it is not decoded here; it travels as a
+    # file card, metadata removed all the same.
+    if result.mime in BROWSER_DECODABLE and not await _decodes(blob):
         result.ok, result.reason = False, refusals.IMAGE_DOES_NOT_DECODE
-        return result.to_json()
+        return
     result.size = len(out)
-    result.reducible = too_large and verdict.mime in BROWSER_DECODABLE
+    result.reducible = too_large and result.mime in BROWSER_DECODABLE
     if too_large:
         result.ok, result.reason = False, refusals.TOO_LARGE
     else:
-        _prepared[str(key)] = {"blob": blob, "size": len(out), "mime": verdict.mime}
-    result.processing_ms = _elapsed_ms(started)
-    return result.to_json()
+        _keep_prepared(key, blob, result.mime)
+
+
+async def _prepare_film(data, key, keep, max_bytes, result):
+    """Location, device and software leave the film; every audio and video sample stays as
+    it is (bifoga.film_meta / film_ebml overwrite in place)."""
+    try:
+        stripped = strip(data, keep_capture_date=keep)
+    except MetadataError as exc:
+        # The server cannot walk it either (415): say so now, not after the upload.
+        result.ok, result.reason = False, refusals.TYPE_NOT_ALLOWED
+        result.detail = str(exc)[:200]
+        return
+    result.removed = list(stripped.removed)
+    result.size = len(stripped.data)
+    _keep_prepared(key, _blob(stripped.data, result.mime), result.mime)
+
+
+async def _prepare_heic(data, key, keep, max_bytes, result):
+    """An iPhone photo as a JPEG every browser shows: upright as taken, no location and no
+    device identity; the capture date only with "Behåll fotodatum"."""
+    from worker_heic import HeicError, decode_heic
+
+    try:
+        found = metadata_inspect(data)
+        pixels, width, height = await decode_heic(data)
+        jpeg = imaging.jpeg_from_rgba(pixels, width, height,
+                                      found.capture_date if keep else None)
+        if len(jpeg) > max_bytes:
+            jpeg = imaging.reduce_to_fit(jpeg, max_bytes, MIN_LONG_SIDE).data
+    except (HeicError, MetadataError, JsException, OSError, ValueError) as exc:
+        result.ok, result.reason = False, refusals.IMAGE_DOES_NOT_DECODE
+        result.detail = str(exc)[:200]
+        return
+    result.mime, result.size, result.converted = "image/jpeg", len(jpeg), True
+    result.removed = [label for label in found.found if not (keep and label == "datetime")]
+    blob = _blob(jpeg, "image/jpeg")
+    result.preview_url = _keep_prepared(key, blob, "image/jpeg", preview=True)
+
+
+def _keep_prepared(key, blob, mime, preview=False):
+    """The bytes to send, kept until upload or discard; with preview, also an object URL the
+    preview shows (a blob URL made here is valid in the page of the same origin)."""
+    url = str(js.URL.createObjectURL(blob)) if preview else ""
+    _prepared[str(key)] = {"blob": blob, "size": int(blob.size), "mime": mime, "url": url}
+    return url
 
 
 async def reduce_attachment(file, key, max_bytes):
@@ -228,13 +284,16 @@ async def reduce_attachment(file, key, max_bytes):
         bitmap.close()
         if blob is None:
             return Reduced(detail="could not reduce").to_json()
-    _prepared[str(key)] = {"blob": blob, "size": int(blob.size), "mime": "image/jpeg"}
+    discard_prepared(key)
+    _keep_prepared(key, blob, "image/jpeg")
     return Reduced(ok=True, size=int(blob.size), width=width, height=height,
                    processing_ms=_elapsed_ms(started)).to_json()
 
 
 def discard_prepared(key):
-    _prepared.pop(str(key), None)
+    dropped = _prepared.pop(str(key), None)
+    if dropped and dropped.get("url"):
+        js.URL.revokeObjectURL(dropped["url"])
     return True
 
 
@@ -281,7 +340,7 @@ async def upload_attachment(file, request_json):
         sync.on_upload_state(key, value)
 
     # Send the processed bytes (metadata removed, or size reduced) when there are any.
-    prepared = _prepared.pop(key, None)
+    prepared = _prepared.get(key)
     body = prepared["blob"] if prepared else file
     mime = prepared["mime"] if prepared else request.mime
     upload = Upload(
@@ -301,6 +360,7 @@ async def upload_attachment(file, request_json):
         return Uploaded(error="network", detail=str(exc)).to_json()
     finally:
         _uploads.pop(key, None)
+        discard_prepared(key)  # sent or not, the processed copy and its preview go
     if status in (200, 201):  # 200: an earlier try had made the message, its answer was lost
         # Where the time went: the tus transfer, then the server's checks (finalisation).
         return Uploaded(ok=True, message=json.loads(body),

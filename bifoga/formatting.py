@@ -167,6 +167,8 @@ def record_texts(rec, max_bytes, lang):
     elif rec["typed"]:
         details = text(lang, "preview.file_info_typed", name=name, kind=kind,
                        type=type_label(rec["mime"]), size=format_size(rec["size"], lang))
+        if rec["converted"]:
+            details += " " + text(lang, "preview.converted")
     else:
         details = text(lang, "preview.file_info", name=name, kind=kind,
                        size=format_size(rec["size"], lang))

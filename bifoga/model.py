@@ -59,6 +59,8 @@ def new_record(key, name, size, mime, category):
         "status": CHECKING, "reason": None, "detail": "", "status_code": None,
         "progress": 0, "reconnecting": False, "removed": [], "keep_date": False,
         "has_date": False, "reducible": False, "reduced": None, "as_card": False,
+        # An iPhone photo made a JPEG in the worker, and the object URL that shows it.
+        "converted": False, "preview_url": "",
     }
 
 

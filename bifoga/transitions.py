@@ -157,7 +157,10 @@ def checked(state, key, result):
     else:
         fields = {"status": READY, "mime": result.mime, "category": result.category,
                   "size": result.size, "typed": True, "removed": list(result.removed),
-                  "has_date": rec["has_date"] or "datetime" in result.removed}
+                  "has_date": rec["has_date"] or "datetime" in result.removed,
+                  "converted": result.converted, "preview_url": result.preview_url}
+        if result.converted:  # sent under its own name, as the JPEG it now is
+            fields["name"] = with_extension(rec["name"], ".jpg")
     patch = {"attachments": _with_records(state, {key: fields})}
     if fields["status"] == READY and len(state["attachments"]) == 1:
         patch.update(focus(state, "upload"))

@@ -51,11 +51,13 @@ class Checked(_Message):
     """The verdict on a picked file's content; for a photo, what metadata goes.
 
     reason: a bifoga.refusals code when not ok. reducible: a photo only too large, that
-    "Minska storlek" can make fit.
+    "Minska storlek" can make fit. converted: an iPhone photo (HEIC/HEIF) made a JPEG, which
+    preview_url (an object URL the worker made and revokes) shows.
     """
 
     FIELDS = {"ok": False, "reason": None, "detail": "", "mime": "", "category": "document",
-              "size": 0, "removed": (), "reducible": False, "processing_ms": None}
+              "size": 0, "removed": (), "reducible": False, "processing_ms": None,
+              "converted": False, "preview_url": ""}
 
 
 class Reduced(_Message):

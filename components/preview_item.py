@@ -20,6 +20,7 @@ class PreviewItem(Component):
         self.rec = None  # the record last drawn
         self.as_card = False
         self._object_url = None
+        self._converted_url = None
         self.media = element("div", {"class": "preview-media" + ("" if large else " compact")})
         self.details = element("p", {"class": "preview-details"})
         self.meta_heading = element("p", {"class": "meta-heading"})
@@ -68,6 +69,18 @@ class PreviewItem(Component):
         else:
             self._show_card()
 
+    def _show_converted(self, url, name):
+        """An iPhone photo as the JPEG that will be sent (the worker owns and revokes the URL).
+        The browser did not know the HEIC's type, so it may stand as a card until now."""
+        if self._converted_url == url:
+            return
+        self._converted_url = url
+        self._revoke()
+        clear(self.media)
+        self.as_card = False
+        self.media.appendChild(element("img", {"src": url, "alt": name,
+                                               "class": "preview-image"}))
+
     def _show_card(self):
         """A refused file is never rendered (a song named .jpg shows no broken image), only its
         name on a file card."""
@@ -85,6 +98,8 @@ class PreviewItem(Component):
         self.rec = rec
         if rec["as_card"] and not self.as_card:
             self._show_card()
+        elif rec["preview_url"] and rec["status"] != "refused":
+            self._show_converted(rec["preview_url"], rec["name"])
         texts = record_texts(rec, max_bytes, self.lang)
         set_text(self.details, texts["details"])
         if rec["reduced"]:
@@ -105,7 +120,7 @@ class PreviewItem(Component):
 
     def _render_metadata(self, rec):
         """What will be removed before sending, in plain words; or that there is nothing."""
-        if not rec["typed"] or rec["category"] != "image" or rec["reduced"]:
+        if not rec["typed"] or rec["category"] not in ("image", "video") or rec["reduced"]:
             self.metadata.hidden = True
             return
         labels = metadata_labels(rec["removed"], self.lang)

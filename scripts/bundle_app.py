@@ -37,6 +37,9 @@ def local_imports(path: Path) -> set[str]:
             continue
         for name in names:
             parts = name.split(".")
+            # A top-level module of the repository's own (worker_heic.py: browser glue).
+            if len(parts) == 1 and (ROOT / f"{name}.py").is_file():
+                found.add(f"{name}.py")
             if parts[0] in PACKAGES and len(parts) >= 2:
                 if (ROOT / parts[0] / f"{parts[1]}.py").is_file():
                     found.add(f"{parts[0]}/{parts[1]}.py")
@@ -52,7 +55,7 @@ def closure(entry: str) -> list[str]:
             if module not in needed:
                 needed.add(module)
                 todo.append(module)
-    needed |= {f"{module.split('/')[0]}/__init__.py" for module in needed}
+    needed |= {f"{module.split('/')[0]}/__init__.py" for module in needed if "/" in module}
     return sorted(needed)
 
 
