@@ -16,12 +16,12 @@ window.performance.mark("bifoga:main-start")
 from bifoga.adapters import RequestError
 from bifoga.flows import Flows
 from bifoga.i18n import pick_lang, text
-from bifoga.links import parse_params, visit_from_fragment
+from bifoga.links import parse_params
 from bifoga.model import CONFIRM_END, Model, initial_state
 from bifoga.transitions import error_detail
 from components.announcer import Announcer
 from components.api_client import ApiClient
-from components.browser import Browser
+from components.browser import Browser, take_visit_link
 from components.composer import Composer
 from components.confirm_dialog import ConfirmDialog
 from components.dom import element
@@ -109,7 +109,7 @@ async def start():
     document.documentElement.lang = lang
     document.title = text(lang, "app.title")
     app = document.getElementById("app")
-    visit_id, token = visit_from_fragment(str(window.location.hash))
+    visit_id, token = take_visit_link()
     if not visit_id:
         show_fatal(app, text(lang, "app.bad_link"))
         return
@@ -121,7 +121,8 @@ async def start():
         await flows.load()
         window.performance.mark("bifoga:loaded")
     except RequestError as exc:
-        key = "app.bad_link" if exc.status in (401, 403, 404) else "app.load_failed"
+        key = ("app.link_expired" if exc.status == 410 else
+               "app.bad_link" if exc.status in (401, 403, 404) else "app.load_failed")
         show_fatal(app, text(lang, key, detail=error_detail(store.state, exc.status)))
         return
     mount(app, store, flows, lang, -int(window.Date.new().getTimezoneOffset()))

@@ -2,7 +2,26 @@
 
 from pyscript import document, window
 
+from bifoga.links import visit_for_tab
 from components.dom import element
+
+# What this tab keeps so that a reload works after the link has left the address bar.
+TAB_VISIT_KEY = "bifoga-visit"
+
+
+def take_visit_link():
+    """(visit_id, token) of this tab's visit. The link's token must not stay in the address bar
+    or the history of a shared computer: it leaves the URL here and lives on in this tab's
+    sessionStorage only (bifoga.links.visit_for_tab), never with a file name or content."""
+    remembered = window.sessionStorage.getItem(TAB_VISIT_KEY)
+    visit_id, token, keep = visit_for_tab(str(window.location.hash),
+                                          str(remembered) if remembered else None)
+    if keep:
+        window.sessionStorage.setItem(TAB_VISIT_KEY, keep)
+    if str(window.location.hash):
+        window.history.replaceState(None, "", str(window.location.pathname)
+                                    + str(window.location.search))
+    return visit_id, token
 
 
 class Browser:

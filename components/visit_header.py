@@ -18,6 +18,9 @@ class VisitHeader(Component):
         self.utc_offset = utc_offset_minutes
         self.heading = element("h1", {"class": "visit-heading"}, content=self.t("app.title"))
         self.role = element("p", {"class": "visit-role"})
+        # A demo visit (BIFOGA_DEMO) says so: nobody should take it for a real one.
+        self.demo = element("p", {"class": "visit-demo", "hidden": True},
+                            content=self.t("visit.demo"))
         self.banner = element("p", {"class": "visit-banner", "role": "status", "hidden": True,
                                 "tabindex": "-1"})
         self.end_button = element("button", {"type": "button", "class": "secondary end-button",
@@ -25,7 +28,7 @@ class VisitHeader(Component):
         self.reminder_button = element("button", {"type": "button", "class": "secondary",
                                             "hidden": True}, content=self.t("end.show_reminder"))
         self.root = element("header", {"class": "visit-header"}, [
-            element("div", {"class": "visit-title"}, [self.heading, self.role]),
+            element("div", {"class": "visit-title"}, [self.heading, self.role, self.demo]),
             element("div", {"class": "visit-actions"}, [self.end_button, self.reminder_button]),
             self.banner])
         self.listeners.add(self.end_button, "click", lambda e: self.emit("end"))
@@ -46,6 +49,7 @@ class VisitHeader(Component):
         other = visit.get("participants", {}).get("clinician" if role == "patient" else "patient")
         self.heading.textContent = self.t("visit.heading", name=other or "")
         self.role.textContent = self.t("visit.role." + role) if role else ""
+        self.demo.hidden = not visit.get("demo")
         ended = visit.get("state") == "ended"
         clinician = role == "clinician"
         self.end_button.hidden = not clinician or ended
