@@ -11,6 +11,9 @@ from bifoga.formatting import metadata_labels, record_texts
 from components.dom import Component, clear, element, set_text
 from components.icons import DOCUMENT, icon
 
+# Pictures the browser shows as they were picked (a HEIC is shown once converted).
+SHOWN_AS_PICKED = ("image/jpeg", "image/png", "image/gif", "image/webp")
+
 
 class PreviewItem(Component):
     def __init__(self, lang, rec, file, large):
@@ -53,6 +56,7 @@ class PreviewItem(Component):
         self.listeners.add(self.reduce_button, "click", lambda e: self.emit("reduce", key))
         self.listeners.add(self.keep_date, "change",
                            lambda e: self.emit("keep_date", key, bool(self.keep_date.checked)))
+        self.file = file
         self._show(file, rec["category"])
 
     def _show(self, file, category):
@@ -100,6 +104,13 @@ class PreviewItem(Component):
             self._show_card()
         elif rec["preview_url"] and rec["status"] != "refused":
             self._show_converted(rec["preview_url"], rec["name"])
+        elif (self.as_card and not rec["as_card"] and rec["typed"]
+              and (rec["category"] == "video" or rec["mime"] in SHOWN_AS_PICKED)):
+            # The browser did not know the type (a .MOV on some systems); the content check
+            # did: show the picture or the film after all.
+            clear(self.media)
+            self.as_card = False
+            self._show(self.file, rec["category"])
         texts = record_texts(rec, max_bytes, self.lang)
         set_text(self.details, texts["details"])
         if rec["reduced"]:
