@@ -182,6 +182,10 @@ async def prepare_attachment(file, name, key, keep_capture_date, max_bytes):
     return result.to_json()
 
 
+def _refuse(result, reason, cause=""):
+    result.ok, result.reason, result.detail = False, reason, str(cause)[:200]
+
+
 async def _prepare_photo(data, key, keep, max_bytes, result):
     too_large = len(data) > max_bytes
     out = data
@@ -189,17 +193,14 @@ async def _prepare_photo(data, key, keep, max_bytes, result):
         try:
             stripped = strip(data, keep_capture_date=keep)
         except MetadataError as exc:
-            result.ok, result.reason = False, refusals.IMAGE_DOES_NOT_DECODE
-            result.detail = str(exc)[:200]
-            return
+            return _refuse(result, refusals.IMAGE_DOES_NOT_DECODE, exc)
         out = stripped.data
         result.removed = list(stripped.removed)
     blob = _blob(out, result.mime)
     # HEIC without Pillow: Chromium can't show it, so it is not decoded here; it travels as a
     # file card, metadata removed all the same.
     if result.mime in BROWSER_DECODABLE and not await _decodes(blob):
-        result.ok, result.reason = False, refusals.IMAGE_DOES_NOT_DECODE
-        return
+        return _refuse(result, refusals.IMAGE_DOES_NOT_DECODE)
     result.size = len(out)
     result.reducible = too_large and result.mime in BROWSER_DECODABLE
     if too_large:
@@ -215,9 +216,7 @@ async def _prepare_film(data, key, keep, max_bytes, result):
         stripped = strip(data, keep_capture_date=keep)
     except MetadataError as exc:
         # The server cannot walk it either (415): say so now, not after the upload.
-        result.ok, result.reason = False, refusals.TYPE_NOT_ALLOWED
-        result.detail = str(exc)[:200]
-        return
+        return _refuse(result, refusals.TYPE_NOT_ALLOWED, exc)
     result.removed = list(stripped.removed)
     result.size = len(stripped.data)
     _keep_prepared(key, _blob(stripped.data, result.mime), result.mime)
@@ -236,9 +235,7 @@ async def _prepare_heic(data, key, keep, max_bytes, result):
         if len(jpeg) > max_bytes:
             jpeg = imaging.reduce_to_fit(jpeg, max_bytes, MIN_LONG_SIDE).data
     except (HeicError, MetadataError, JsException, OSError, ValueError) as exc:
-        result.ok, result.reason = False, refusals.IMAGE_DOES_NOT_DECODE
-        result.detail = str(exc)[:200]
-        return
+        return _refuse(result, refusals.IMAGE_DOES_NOT_DECODE, exc)
     result.mime, result.size, result.converted = "image/jpeg", len(jpeg), True
     result.removed = [label for label in found.found if not (keep and label == "datetime")]
     blob = _blob(jpeg, "image/jpeg")
