@@ -201,10 +201,25 @@ def pdf_like(n: int, seed: int = 7) -> bytes:
     return head + random.Random(seed).randbytes(n - len(head))
 
 
+def pdf_file(objects: list[bytes], head: bytes = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n") -> bytes:
+    """A well-formed PDF of `objects` (numbered from 1; the first must be the catalog): header,
+    objects, cross-reference table with their exact offsets, trailer, %%EOF."""
+    out = bytearray(head)
+    offsets = []
+    for i, obj in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    return bytes(out)
+
+
 def make_pdf(n: int, seed: int = 7) -> bytes:
     """A well-formed one-page PDF 1.4 of exactly ``n`` bytes (an embedded binary stream of
-    random bytes pads it): header, objects, cross-reference table, trailer, %%EOF."""
-    head = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
+    random bytes pads it)."""
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -214,18 +229,7 @@ def make_pdf(n: int, seed: int = 7) -> bytes:
 
     def build(pad: int) -> bytes:
         blob = random.Random(seed).randbytes(pad)
-        body = objects + [b"<< /Length %d >>\nstream\n" % pad + blob + b"\nendstream"]
-        out = bytearray(head)
-        offsets = []
-        for i, obj in enumerate(body, start=1):
-            offsets.append(len(out))
-            out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
-        xref = len(out)
-        out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(body) + 1)
-        out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-        out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-            len(body) + 1, xref)
-        return bytes(out)
+        return pdf_file(objects + [b"<< /Length %d >>\nstream\n" % pad + blob + b"\nendstream"])
 
     pad = max(0, n - len(build(0)))
     for _ in range(10):  # the lengths' digits shift the size a little: settle on exactly n

@@ -10,7 +10,7 @@ repository. `media_dir()` makes each file once per test process, into a temporar
 - clip.mp4: a 2 s H.264 film with an AAC sound track (ffmpeg, moov after the media, as ffmpeg
   writes it by default).
 - tone.mp3: a 2 s MP3 with an ID3v2 tag (ffmpeg + LAME): audio, must be refused.
-- document.pdf: a one-page PDF with a correct cross-reference table, padded to 20,000 bytes.
+- document.pdf: a one-page PDF of 20,000 bytes (tests/live_server.make_pdf).
 
 ffmpeg comes from Debian (`make test` installs it); Pillow and piexif from requirements-dev.txt.
 """
@@ -27,6 +27,8 @@ from pathlib import Path
 
 import piexif
 from PIL import Image
+
+from tests.live_server import make_pdf
 
 NAMES = ("photo_gps.jpg", "clip.mp4", "document.pdf", "tone.mp3")
 
@@ -46,7 +48,7 @@ def media_dir() -> Path:
         folder = Path(tempfile.mkdtemp(prefix="bifoga-media-"))
         atexit.register(shutil.rmtree, folder, True)
         (folder / "photo_gps.jpg").write_bytes(phone_photo())
-        (folder / "document.pdf").write_bytes(one_page_pdf())
+        (folder / "document.pdf").write_bytes(make_pdf(20_000, seed=20))
         _ffmpeg(folder / "clip.mp4", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15",
                 "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "2",
                 "-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast",
@@ -107,19 +109,3 @@ def phone_photo() -> bytes:
     buf = io.BytesIO()
     picture.save(buf, "JPEG", quality=95, exif=exif)
     return buf.getvalue()
-
-
-def one_page_pdf(size: int = 20_000) -> bytes:
-    """A valid one-page PDF 1.4 (catalog, pages, page), padded with a comment to `size` bytes."""
-    objects = [b"<</Type/Catalog/Pages 2 0 R>>", b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
-               b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>"]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj" % number + body + b"endobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out + b"%" + b"p" * max(0, size - len(out) - 2) + b"\n")

@@ -16,6 +16,7 @@ from PIL import Image
 
 from bifoga import refusals
 from bifoga.sniff import classify
+from tests.live_server import pdf_file
 
 ENDOFCHAIN, FREESECT, FATSECT = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
 ACTIVE = refusals.ACTIVE_CONTENT
@@ -108,20 +109,10 @@ def docx(*extra: tuple[str, bytes]) -> bytes:
 
 def pdf(*objects: bytes) -> bytes:
     """A small PDF: a catalog, one page, and `objects` (numbered from 4) before the xref."""
-    body = [b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>", *objects]
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for n, obj in enumerate(body, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % n + obj + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(body) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(body) + 1,
-                                                                             xref)
-    return bytes(out)
+    return pdf_file([b"<< /Type /Catalog /Pages 2 0 R >>",
+                     b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                     b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>", *objects],
+                    head=b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 
 
 def stream(dictionary: bytes, data: bytes) -> bytes:
