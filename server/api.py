@@ -28,8 +28,10 @@ from server.config import TUS_VERSION, Settings
 from server.errors import (
     ActiveContent,
     ApiError,
+    AudioNotAllowed,
     BadRequest,
     Conflict,
+    EmptyFile,
     Forbidden,
     NotAllowedType,
     NotFound,
@@ -233,14 +235,14 @@ async def post_message(request: Request) -> Response:
     return JSONResponse(message_json(visit, row), status_code=201)
 
 
+_REFUSALS: dict[str | None, type[ApiError]] = {
+    refusals.AUDIO_NOT_ALLOWED: AudioNotAllowed, refusals.EMPTY_FILE: EmptyFile,
+    refusals.ACTIVE_CONTENT: ActiveContent}
+
+
 def _refusal(reason: str | None) -> ApiError:
-    if reason == refusals.AUDIO_NOT_ALLOWED:
-        return NotAllowedType("Sound files cannot be sent in the chat.", code=reason)
-    if reason == refusals.EMPTY_FILE:
-        return BadRequest("The file is empty.", code=reason)
-    if reason == refusals.ACTIVE_CONTENT:
-        return ActiveContent()
-    return NotAllowedType()
+    """The sniffer's verdict as the API error of the same name (bifoga.refusals)."""
+    return _REFUSALS.get(reason, NotAllowedType)()
 
 
 async def finalise_attachment(request: Request) -> Response:

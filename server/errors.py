@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bifoga import refusals
+
 
 class ApiError(Exception):
     status: int = 400
@@ -75,13 +77,21 @@ class ChecksumMismatch(ApiError):
 
 
 class VisitQuotaExceeded(TooLarge):
-    code = "visit_quota_exceeded"
+    code = refusals.VISIT_QUOTA_EXCEEDED
     message = ("This visit already holds as many files as it may; ask the clinic for a new "
                "visit to send more.")
 
 
+class AudioNotAllowed(NotAllowedType):
+    code, message = refusals.AUDIO_NOT_ALLOWED, "Sound files cannot be sent in the chat."
+
+
+class EmptyFile(BadRequest):
+    code, message = refusals.EMPTY_FILE, "The file is empty."
+
+
 class ActiveContent(NotAllowedType):
-    code = "active_content"
+    code = refusals.ACTIVE_CONTENT
     message = ("The document contains macros, scripts or embedded programs. Save or print it "
                "as a plain PDF and send that instead.")
 

@@ -19,15 +19,16 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bifoga import refusals
 from bifoga.limits import ALLOWED_MIME_TYPES
 from server.common import AppContext, authenticate, ctx_of, require_free_space
 from server.config import TUS_VERSION
 from server.errors import (
     ApiError,
+    AudioNotAllowed,
     BadRequest,
     ChecksumMismatch,
     Conflict,
+    EmptyFile,
     NotAllowedType,
     NotFound,
     PreconditionFailed,
@@ -102,8 +103,7 @@ def parse_metadata(raw: str) -> dict[str, str]:
 def check_declared_type(filetype: str) -> None:
     """Refuse early what the browser already calls audio or a type we never accept."""
     if filetype.startswith("audio/"):
-        raise NotAllowedType("Sound files cannot be sent in the chat.",
-                             code=refusals.AUDIO_NOT_ALLOWED)
+        raise AudioNotAllowed()
     filetype = _TYPE_ALIASES.get(filetype, filetype)
     if filetype not in _UNKNOWN_TYPES and filetype not in ALLOWED_MIME_TYPES:
         raise NotAllowedType()
@@ -144,7 +144,7 @@ async def uploads_collection(request: Request) -> Response:
     if length > settings.max_attachment_bytes:
         raise TooLarge(f"Files may be at most {settings.max_attachment_bytes} bytes.")
     if length == 0:
-        raise BadRequest("The file is empty.", code=refusals.EMPTY_FILE)
+        raise EmptyFile()
     meta = parse_metadata(request.headers.get("upload-metadata", ""))
     if "filename" not in meta:
         raise BadRequest("Upload-Metadata must carry a filename.", code="missing_filename")
