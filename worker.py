@@ -39,7 +39,9 @@ urllib = Parser = None
 js.performance.mark("bifoga:worker-imported")
 
 _uploads = {}  # upload key -> Upload, so that cancel_upload can reach it
-_prepared = {}  # upload key -> the processed bytes (metadata removed or size reduced) as a Blob
+# upload key -> what a check let through: the processed bytes (metadata removed or size
+# reduced) as a Blob, or the checked File itself when there was nothing to change.
+_prepared = {}
 STALL_SECONDS = 30
 # Images whose metadata Bifoga removes losslessly before they leave the device.
 STRIPPABLE = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif")
@@ -178,6 +180,8 @@ async def prepare_attachment(file, name, key, keep_capture_date, max_bytes):
         await _prepare_heic(data, key, keep, int(max_bytes), result)
     elif verdict.ok and verdict.category == "image":
         await _prepare_photo(data, key, keep, int(max_bytes), result)
+    if result.ok and str(key) not in _prepared:  # nothing to change: the file goes as it is
+        _keep_prepared(key, file, result.mime)
     result.processing_ms = _elapsed_ms(started)
     return result.to_json()
 
@@ -336,10 +340,13 @@ async def upload_attachment(file, request_json):
     def state(value):
         sync.on_upload_state(key, value)
 
-    # Send the processed bytes (metadata removed, or size reduced) when there are any.
+    # Only what this worker has checked is sent: the processed bytes (metadata removed, or
+    # size reduced), or the checked file as it is. The main thread may offer "Ladda upp" from
+    # the first bytes alone, so this is the last guard.
     prepared = _prepared.get(key)
-    body = prepared["blob"] if prepared else file
-    mime = prepared["mime"] if prepared else request.mime
+    if prepared is None:
+        return Uploaded(error=refusals.CHECK_FAILED, detail="not checked").to_json()
+    body, mime = prepared["blob"], prepared["mime"]
     upload = Upload(
         BrowserTusIO(body), _absolute(request.endpoint), int(body.size),
         {"filename": request.name, "filetype": mime},
