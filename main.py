@@ -21,7 +21,7 @@ from bifoga.model import CONFIRM_END, Model, initial_state
 from bifoga.transitions import error_detail
 from components.announcer import Announcer
 from components.api_client import ApiClient
-from components.browser import Browser, take_visit_link
+from components.browser import Browser, take_early_files, take_visit_link
 from components.composer import Composer
 from components.confirm_dialog import ConfirmDialog
 from components.dom import element
@@ -51,7 +51,7 @@ def mount(app, store, flows, lang, utc_offset):
     messages = MessageList(lang, role, utc_offset, flows.inline_url)
     announcer = Announcer(lang)
     composer = Composer(lang)
-    picker = Picker(lang)
+    picker = Picker(lang, document.getElementById("picker"))
     drop_zone = DropZone(lang)
     preview = PreviewDialog(lang, lambda key: flows.files.get(key))
     viewer = ImageViewer(lang, utc_offset)
@@ -126,13 +126,18 @@ async def start():
         show_fatal(app, text(lang, key, detail=error_detail(store.state, exc.status)))
         return
     mount(app, store, flows, lang, -int(window.Date.new().getTimezoneOffset()))
+    # In the same task as mount: from here the components listen, and nothing falls between.
+    early = take_early_files()
     document.body.setAttribute("data-ready", "true")
     window.bifogaReady = window.performance.now()
+    if early:  # picked, dropped or pasted before Python was up
+        flows.spawn(flows.pick(described(early)))
     flows.spawn(flows.poll())
     flows.spawn(connect_worker(flows))
 
 
 def show_fatal(app, message):
+    take_early_files()  # nothing can be sent here: the shell stops keeping files
     app.replaceChildren(element("p", {"class": "app-error", "role": "alert"}, content=message))
 
 

@@ -12,7 +12,8 @@ worker (async; bifoga/worker_contract.py's messages):
     reduce(file, key, max_bytes) -> Reduced, upload(file, UploadRequest) -> Uploaded,
     discard(key), cancel(key).
 browser:
-    new_key() -> str, revoke(url), save_as(url, name), today() -> "YYYY-MM-DD".
+    new_key() -> str, revoke(url), save_as(url, name), today() -> "YYYY-MM-DD",
+    read_head(file, size) -> bytes (async: a picked file's first bytes).
 """
 
 

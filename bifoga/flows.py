@@ -9,6 +9,7 @@ import asyncio
 from bifoga import model, refusals
 from bifoga import transitions as T
 from bifoga.adapters import RequestError
+from bifoga.sniff_head import HEAD_BYTES, first_look
 from bifoga.viewer_math import step_index
 from bifoga.worker_contract import Checked, Reduced, Uploaded, UploadRequest, upload_endpoint
 
@@ -39,9 +40,23 @@ class Flows:
         """Start a flow from an event handler (they can't await)."""
         return asyncio.create_task(coroutine)
 
+    async def until(self, holds, keys):
+        """Wait until holds(state) is true, woken by the model's changes to `keys`."""
+        if holds(self.state):
+            return
+        changed = asyncio.Event()
+
+        def wake(state, keys_changed):
+            if holds(state):
+                changed.set()
+        self.model.subscribe(wake, keys)
+        try:
+            await changed.wait()
+        finally:
+            self.model.unsubscribe(wake)
+
     async def worker_ready(self):
-        while not self.state["worker_ready"]:
-            await asyncio.sleep(0.05)
+        await self.until(lambda state: state["worker_ready"], ("worker_ready",))
 
     # --- start and the chat --------------------------------------------------------------------
     async def load(self):
@@ -109,13 +124,24 @@ class Flows:
         await asyncio.gather(*[self.check(key) for key in T.checking(self.state)])
 
     async def check(self, key):
-        """Content check and metadata removal in the worker."""
+        """The first bytes at once, here; then the full content check and the metadata removal
+        in the worker, whenever it is up."""
         serial = self.checks.get(key, 0) + 1
         self.checks[key] = serial
-        await self.worker_ready()
         rec = model.record(self.state, key)
         if rec is None:
             return
+        try:
+            head = await self.browser.read_head(self.files[key], HEAD_BYTES)
+            look = first_look(head, rec["size"], rec["name"])
+        except Exception:  # noqa: BLE001 - unread is undecided: the worker's check still runs
+            look = None
+        if look is not None and self.checks.get(key) == serial:
+            self.apply(T.first_looked(self.state, key, look))
+        await self.worker_ready()
+        rec = model.record(self.state, key)
+        if rec is None or rec["status"] == model.REFUSED:
+            return  # a refusal from the first bytes is final
         try:
             result = await self.worker.prepare(self.files[key], rec["name"], key,
                                                rec["keep_date"], self.max_bytes())
@@ -158,6 +184,13 @@ class Flows:
             rec = model.record(self.state, key)
             if rec is None:
                 break  # cancelled
+            if not rec["verified"]:
+                self.apply(T.upload_waiting(self.state, key))
+                rec = await self.verified(key)
+                if rec is None:
+                    break  # cancelled
+                if rec["status"] != model.READY:
+                    continue  # the full check refused it: its reason is in view
             self.current = key
             self.apply(T.upload_started(self.state, key))
             try:
@@ -171,6 +204,15 @@ class Flows:
                 self.files.pop(key, None)
         if self.state["sending"]:
             self.apply(T.round_finished(self.state, sent))
+
+    async def verified(self, key):
+        """The record once the worker's full check has settled it (None if it went)."""
+        def settled(state):
+            rec = model.record(state, key)
+            return (rec is None or rec["verified"]
+                    or rec["status"] not in (model.READY, model.CHECKING))
+        await self.until(settled, ("attachments",))
+        return model.record(self.state, key)
 
     def upload_progress(self, key, sent, total):
         self.apply(T.upload_progress(self.state, str(key), int(sent), int(total)))

@@ -175,8 +175,12 @@ def record_texts(rec, max_bytes, lang):
     says, alert = "", ""
     if status == "checking":
         says = text(lang, "preview.checking")
+    elif status == "ready" and rec["waiting"]:
+        says = text(lang, "preview.waiting_metadata" if rec["category"] in ("image", "video")
+                    else "preview.waiting_check", name=name)
     elif status == "ready":
-        says = text(lang, "preview.ready", name=name)
+        says = text(lang, "preview.ready" if rec["verified"] else "preview.ready_first",
+                    name=name)
     elif status == "reducing":
         says = text(lang, "reduce.working")
     elif status == "uploading":

@@ -55,7 +55,11 @@ def new_record(key, name, size, mime, category):
     """One picked file. `reason` is a bifoga.refusals code, or an upload failure code."""
     return {
         "key": key, "name": name, "size": size, "mime": mime, "category": category,
-        "typed": False,  # the worker has checked the content: mime and category are sure
+        "typed": False,  # the content says which type it is: mime and category are sure
+        # The worker's full check is done (content, active content, metadata removed). "ready"
+        # can come earlier, from the first bytes alone; nothing is sent before this is True.
+        "verified": False,
+        "waiting": False,  # "Ladda upp" was pressed and the file waits for that full check
         "status": CHECKING, "reason": None, "detail": "", "status_code": None,
         "progress": 0, "reconnecting": False, "removed": [], "keep_date": False,
         "has_date": False, "reducible": False, "reduced": None, "as_card": False,
@@ -84,6 +88,9 @@ class Model:
     def subscribe(self, callback, keys=None):
         """callback(state, changed keys) after each patch touching `keys` (None: any)."""
         self._subscribers.append((tuple(keys) if keys else None, callback))
+
+    def unsubscribe(self, callback):
+        self._subscribers = [(k, c) for k, c in self._subscribers if c is not callback]
 
     def apply(self, patch):
         if not patch:
@@ -119,8 +126,8 @@ def record(state, key):
 
 
 def to_send(state):
-    """The files "Ladda upp" sends: those that passed their checks. The model decides, not the
-    view."""
+    """The files "Ladda upp" sends: those that passed their checks (the first bytes' at least;
+    the upload waits for the full one). The model decides, not the view."""
     if state.get("preview_finished"):
         return []
     return [rec["key"] for rec in state["attachments"] if rec["status"] == READY]

@@ -20,6 +20,7 @@ from bifoga.model import (
     SENT,
     UPLOADING,
 )
+from bifoga.sniff_head import LIKELY, REFUSE
 
 # Upload failures that are not refusals of the file itself.
 VISIT_ENDED = "visit_ended"
@@ -142,10 +143,31 @@ def checking(state):
     return [rec["key"] for rec in state["attachments"] if rec["status"] == CHECKING]
 
 
-def checked(state, key, result):
-    """The worker's verdict (worker_contract.Checked) on one file."""
+def first_looked(state, key, look):
+    """What the file's first bytes say (bifoga.sniff_head.first_look), checked on the main
+    thread at once: a refusal is final; a type they prove makes the file ready to be sent, the
+    worker's full check still to come (the upload waits for it); otherwise it stays checking."""
+    answer, detail, category = look
     rec = model.record(state, key)
-    if rec is None or rec["status"] != CHECKING:
+    if rec is None or rec["status"] != CHECKING or answer not in (REFUSE, LIKELY):
+        return {}
+    if answer == REFUSE:
+        fields = {"status": REFUSED, "reason": detail, "as_card": True}
+    elif check_size(rec["size"], state["config"]["max_attachment_bytes"]):
+        return {}  # a too large photo: the worker may offer to reduce it
+    else:
+        fields = {"status": READY, "mime": detail, "category": category, "typed": True}
+    patch = {"attachments": _with_records(state, {key: fields})}
+    if fields["status"] == READY and len(state["attachments"]) == 1:
+        patch.update(focus(state, "upload"))
+    return patch
+
+
+def checked(state, key, result):
+    """The worker's verdict (worker_contract.Checked) on one file, after its first bytes' or
+    instead of it."""
+    rec = model.record(state, key)
+    if rec is None or rec["verified"] or rec["status"] not in (CHECKING, READY):
         return {}  # cancelled, replaced, or checked again meanwhile
     if result.reason == refusals.CHECK_FAILED:
         fields = {"status": REFUSED, "reason": refusals.CHECK_FAILED, "as_card": True,
@@ -156,13 +178,15 @@ def checked(state, key, result):
                   "reducible": result.reducible, "as_card": not result.reducible}
     else:
         fields = {"status": READY, "mime": result.mime, "category": result.category,
-                  "size": result.size, "typed": True, "removed": list(result.removed),
+                  "size": result.size, "typed": True, "verified": True,
+                  "removed": list(result.removed),
                   "has_date": rec["has_date"] or "datetime" in result.removed,
                   "converted": result.converted, "preview_url": result.preview_url}
         if result.converted:  # sent under its own name, as the JPEG it now is
             fields["name"] = with_extension(rec["name"], ".jpg")
+    fields["waiting"] = False
     patch = {"attachments": _with_records(state, {key: fields})}
-    if fields["status"] == READY and len(state["attachments"]) == 1:
+    if fields["status"] == READY and rec["status"] == CHECKING and len(state["attachments"]) == 1:
         patch.update(focus(state, "upload"))
     return patch
 
@@ -171,7 +195,7 @@ def keep_date_changed(state, key, keep):
     rec = model.record(state, key)
     if rec is None or state["sending"] or rec["status"] not in (READY, REFUSED, CHECKING):
         return {}
-    return update_record(state, key, keep_date=bool(keep), status=CHECKING)
+    return update_record(state, key, keep_date=bool(keep), status=CHECKING, verified=False)
 
 
 def reduce_started(state, key):
@@ -190,7 +214,7 @@ def reduced(state, key, result):
         return update_record(state, key, status=REFUSED, reason="reduce_failed",
                              reducible=False, as_card=True)
     patch = update_record(
-        state, key, status=READY, reason=None, reducible=False, size=result.size,
+        state, key, status=READY, verified=True, reason=None, reducible=False, size=result.size,
         mime=result.mime, name=with_extension(rec["name"], ".jpg"),
         reduced=(result.width, result.height), removed=[])
     if len(state["attachments"]) == 1:
@@ -205,8 +229,17 @@ def round_started(state):
     return {"sending": True}
 
 
+def upload_waiting(state, key):
+    """"Ladda upp" came before the worker's full check of this file: it waits, and says why."""
+    rec = model.record(state, key)
+    if rec is None or rec["status"] != READY or rec["verified"]:
+        return {}
+    return update_record(state, key, waiting=True)
+
+
 def upload_started(state, key):
-    return update_record(state, key, status=UPLOADING, progress=0, reconnecting=False)
+    return update_record(state, key, status=UPLOADING, progress=0, reconnecting=False,
+                         waiting=False)
 
 
 def upload_progress(state, key, sent, total):

@@ -9,6 +9,16 @@ from components.dom import element
 TAB_VISIT_KEY = "bifoga-visit"
 
 
+def take_early_files():
+    """The files picked, dropped or pasted before Python was up, which static/shell.js kept;
+    from now on the components take them. Never stored anywhere: only this page holds them."""
+    shell = window.bifogaShell
+    if not shell:
+        return []
+    files = shell.take()
+    return [files[i] for i in range(files.length)]
+
+
 def take_visit_link():
     """(visit_id, token) of this tab's visit. The link's token must not stay in the address bar
     or the history of a shared computer: it leaves the URL here and lives on in this tab's
@@ -37,6 +47,12 @@ class Browser:
         document.body.appendChild(link)
         link.click()
         link.remove()
+
+    async def read_head(self, file, size):
+        """The first `size` bytes of a File, as bytes (MicroPython copies them one by one: keep
+        `size` small)."""
+        buffer = await file.slice(0, size).arrayBuffer()
+        return bytes(window.Uint8Array.new(buffer))
 
     def today(self):
         return str(window.Date.new().toISOString())[:10]

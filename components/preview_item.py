@@ -118,6 +118,7 @@ class PreviewItem(Component):
         else:
             self.details.classList.remove("reduced")
         set_text(self.status, texts["status"])
+        self.root.setAttribute("data-verified", "true" if rec["verified"] else "false")
         set_text(self.alert, texts["alert"])
         self._render_metadata(rec)
         self.reduce_button.hidden = not (rec["reducible"] and rec["status"] in ("refused",
@@ -134,8 +135,14 @@ class PreviewItem(Component):
         if not rec["typed"] or rec["category"] not in ("image", "video") or rec["reduced"]:
             self.metadata.hidden = True
             return
-        labels = metadata_labels(rec["removed"], self.lang)
         clear(self.meta_list)
+        if not rec["verified"]:  # known from the first bytes only: the worker still looks
+            set_text(self.meta_heading, self.t("meta.pending"))
+            self.meta_list.hidden = True
+            self.keep_date_row.hidden = True
+            self.metadata.hidden = False
+            return
+        labels = metadata_labels(rec["removed"], self.lang)
         set_text(self.meta_heading, self.t("meta.heading") if labels else self.t("meta.none"))
         for label in labels:
             self.meta_list.appendChild(element("li", None, content=label))

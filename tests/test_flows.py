@@ -147,6 +147,10 @@ class FakeBrowser:
     def today(self):
         return "2026-11-27"
 
+    async def read_head(self, file, size):
+        # The file's first bytes, then zeros up to its size.
+        return (file["head"] + bytes(max(0, file["size"] - len(file["head"]))))[:size]
+
 
 def make(state="open", **api_options):
     store = Model(initial_state("sv"))
@@ -154,8 +158,19 @@ def make(state="open", **api_options):
     return store, flows
 
 
-def file(name, size=2000, mime="image/jpeg"):
-    info = {"name": name, "size": size}
+# What each kind of test file starts with (the main thread's first look reads these).
+HEADS = {
+    "image/jpeg": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00",
+    "image/png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+    "application/pdf": b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n",
+    "audio/mpeg": b"ID3\x04\x00\x00\x00\x00\x01\x00" + bytes(64),
+    # A zip (an Office document?): only the whole file can tell, so the worker decides.
+    "application/zip": b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(30),
+}
+
+
+def file(name, size=2000, mime="image/jpeg", head=None):
+    info = {"name": name, "size": size, "head": HEADS.get(mime, b"") if head is None else head}
     return (info, name, size, mime)
 
 
@@ -260,6 +275,134 @@ def test_a_too_large_photo_is_reduced_then_sent_as_jpeg():
     assert ("upload", "big.jpg", "/files/v1/tus", "/api/visits/v1/attachments") in \
         flows.worker.calls
     assert store.state["dialog"] is None and store.state["focus"][0] == "attach"
+
+
+# --- the first bytes, checked at once on the main thread -----------------------------------------
+async def picked_before_the_worker(*files):
+    """Files picked while the worker is still starting (flows.pick waits for it: a task)."""
+    store, flows = make()
+    await flows.load()
+    task = asyncio.create_task(flows.pick(list(files)))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    return store, flows, task
+
+
+def test_the_first_bytes_make_a_pdf_ready_before_the_worker_is_up():
+    async def go():
+        store, flows, task = await picked_before_the_worker(
+            file("remiss.pdf", 5000, "application/pdf"))
+        rec = store.state["attachments"][0]
+        assert rec["status"] == model.READY and rec["typed"] and not rec["verified"]
+        assert model.to_send(store.state) == [rec["key"]]
+        assert store.state["focus"][0] == "upload"
+        assert record_texts(rec, MAX, "sv")["status"] == (
+            "remiss.pdf kan skickas. Den sista kontrollen görs innan den skickas.")
+        assert flows.worker.calls == []  # nothing has reached the worker yet
+        # "Ladda upp" now: the file waits for the worker's full check, and says why.
+        upload = asyncio.create_task(flows.upload())
+        await asyncio.sleep(0.06)
+        rec = store.state["attachments"][0]
+        assert rec["waiting"] and store.state["sending"]
+        said = record_texts(rec, MAX, "sv")["status"]
+        assert said == "Kontrollerar remiss.pdf innan den skickas…"
+        flows.worker.checked["remiss.pdf"] = Checked(ok=True, mime="application/pdf",
+                                                     category="document", size=5000)
+        flows.worker_connected()
+        await task
+        await upload
+        return store, flows
+
+    store, flows = run(go())
+    assert [c[0] for c in flows.worker.calls] == ["prepare", "upload"]
+    assert store.state["dialog"] is None
+    assert [m["attachment"]["name"] for m in store.state["messages"]] == ["remiss.pdf"]
+
+
+def test_a_photo_sent_at_once_waits_for_its_metadata_to_go_and_says_so():
+    async def go():
+        store, flows, task = await picked_before_the_worker(file("a.jpg"))
+        rec = store.state["attachments"][0]
+        assert rec["status"] == model.READY and rec["removed"] == [] and not rec["verified"]
+        upload = asyncio.create_task(flows.upload())
+        await asyncio.sleep(0.06)
+        texts = record_texts(store.state["attachments"][0], MAX, "en")
+        assert texts["status"] == ("Removing hidden details such as location from a.jpg "
+                                   "before it is sent…")
+        flows.worker_connected()
+        await task
+        await upload
+        return flows
+
+    calls = run(go()).worker.calls
+    assert [c[0] for c in calls] == ["prepare", "upload"]
+
+
+def test_audio_is_refused_from_its_first_bytes_and_never_reaches_the_worker():
+    async def go():
+        store, flows, task = await picked_before_the_worker(
+            file("voice.jpg", 4000, "image/jpeg", head=HEADS["audio/mpeg"]))
+        rec = store.state["attachments"][0]
+        assert rec["status"] == model.REFUSED and rec["reason"] == refusals.AUDIO_NOT_ALLOWED
+        assert rec["as_card"]  # a song named .jpg is never rendered as a picture
+        flows.worker_connected()
+        await task
+        return flows
+
+    assert run(go()).worker.calls == []
+
+
+def test_what_the_first_bytes_cannot_tell_waits_for_the_worker():
+    async def go():
+        store, flows, task = await picked_before_the_worker(
+            file("brev.docx", 4000, "application/zip"))
+        rec = store.state["attachments"][0]
+        assert rec["status"] == model.CHECKING and model.to_send(store.state) == []
+        flows.worker.checked["brev.docx"] = Checked(
+            ok=True, category="document",
+            mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+        flows.worker_connected()
+        await task
+        return store
+
+    rec = run(go()).state["attachments"][0]
+    assert rec["status"] == model.READY and rec["verified"]
+
+
+def test_a_file_the_full_check_refuses_is_not_sent_though_upload_was_pressed():
+    async def go():
+        store, flows, task = await picked_before_the_worker(
+            file("a.pdf", 5000, "application/pdf"), file("b.jpg"))
+        upload = asyncio.create_task(flows.upload())
+        await asyncio.sleep(0.06)
+        flows.worker.checked["a.pdf"] = Checked(ok=False, reason=refusals.ACTIVE_CONTENT)
+        flows.worker_connected()
+        await task
+        await upload
+        return store, flows
+
+    store, flows = run(go())
+    a, b = store.state["attachments"]
+    assert a["status"] == model.REFUSED and a["reason"] == refusals.ACTIVE_CONTENT
+    assert not a["waiting"] and b["status"] == model.SENT
+    assert [c[1] for c in flows.worker.calls if c[0] == "upload"] == ["b.jpg"]
+    assert store.state["preview_finished"] and not store.state["sending"]
+
+
+def test_cancel_while_waiting_for_the_full_check_sends_nothing():
+    async def go():
+        store, flows, task = await picked_before_the_worker(file("a.jpg"))
+        upload = asyncio.create_task(flows.upload())
+        await asyncio.sleep(0.06)
+        flows.cancel()
+        flows.worker_connected()
+        await task
+        await upload
+        return store, flows
+
+    store, flows = run(go())
+    assert [c for c in flows.worker.calls if c[0] == "upload"] == []
+    assert store.state["attachments"] == [] and not store.state["sending"]
 
 
 # --- uploading ---------------------------------------------------------------------------------
@@ -535,7 +678,7 @@ def test_worker_contract_round_trips_and_refuses_unknown_fields():
 @pytest.mark.skipif(not micropython_available(), reason="npm ci has not run")
 def test_the_flows_run_under_micropython():
     names = ["__init__", "i18n", "formatting", "links", "limits", "refusals", "model",
-             "transitions", "flows", "adapters", "worker_contract", "viewer_math"]
+             "transitions", "flows", "adapters", "worker_contract", "viewer_math", "sniff_head"]
     files = {f"/bifoga/{n}.py": (REPO / "bifoga" / f"{n}.py").read_text() for n in names}
     code = """
 import sys
@@ -566,13 +709,19 @@ class Worker:
 class Browser:
     def new_key(self):
         return 'k1'
+    async def read_head(self, file, size):
+        return b'\\x89PNG\\r\\n\\x1a\\n' + bytes(42)
 
 async def main():
     store = Model(initial_state('en'))
     flows = Flows(store, Api(), Worker(), Browser())
     await flows.load()
+    picking = asyncio.create_task(flows.pick([(None, 'p.png', 50, 'image/png')]))
+    await asyncio.sleep(0.01)
+    rec = store.state['attachments'][0]
+    print(rec['status'], rec['verified'], record_texts(rec, 100, 'en')['status'])
     flows.worker_connected()
-    await flows.pick([(None, 'p.png', 50, 'image/png')])
+    await picking
     rec = store.state['attachments'][0]
     print(rec['status'], to_send(store.state) == ['k1'], record_texts(rec, 100, 'en')['status'])
     await flows.upload()
@@ -581,4 +730,5 @@ async def main():
 await main()
 """
     assert run_micropython(code, files, top_level_await=True).splitlines() == [
+        "ready False p.png can be sent. The last check is done before it goes.",
         "ready True p.png is ready to send.", "/u/v1 p.png", "None 1 p.png sent."]

@@ -1,0 +1,93 @@
+"""index.html's shell, which works before Python is up: its texts are the catalogue's, its
+paperclip is the app's (the same accept list, the same icons), and static/shell.js keeps files
+in memory only."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from bifoga import i18n
+from bifoga.formatting import format_size
+from bifoga.limits import ACCEPT_ATTRIBUTE, DEFAULT_MAX_BYTES
+from tests.micropython_runner import REPO
+
+INDEX = (REPO / "index.html").read_text(encoding="utf-8")
+SHELL_JS = (REPO / "static" / "shell.js").read_text(encoding="utf-8")
+
+
+def _icons() -> dict:
+    """components/icons.py's markup constants (the module itself needs the browser's DOM)."""
+    source = (REPO / "components" / "icons.py").read_text(encoding="utf-8")
+    found: dict = {}
+    exec(source.replace("from components.dom import element", "element = None"), found)  # noqa: S102
+    return found
+
+
+class _Shell(HTMLParser):
+    """Every element with data-text: (key, its Swedish, its English), and the inputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[tuple[str, str, str]] = []
+        self.inputs: dict[str, dict] = {}
+        self.scripts: list[dict] = []
+        self._open: list[list] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "input":
+            self.inputs[a["id"]] = a
+        if tag == "script":
+            self.scripts.append(a)
+        if "data-text" in a:
+            self._open.append([tag, a, ""])
+
+    def handle_data(self, data):
+        for entry in self._open:
+            entry[2] += data
+
+    def handle_endtag(self, tag):
+        if self._open and self._open[-1][0] == tag:
+            _, a, content = self._open.pop()
+            self.texts.append((a["data-text"], a.get("data-sv", content.strip()), a["data-en"]))
+
+
+@pytest.fixture(scope="module")
+def shell() -> _Shell:
+    parser = _Shell()
+    parser.feed(INDEX)
+    return parser
+
+
+def catalogue(lang: str, key: str) -> str:
+    return i18n.text(lang, key, max=format_size(DEFAULT_MAX_BYTES, lang))
+
+
+def test_the_shell_says_what_the_catalogue_says_in_both_languages(shell):
+    keys = [key for key, _, _ in shell.texts]
+    assert {"picker.attach", "picker.camera", "picker.limits", "picker.queued",
+            "app.starting"} <= set(keys)
+    for key, swedish, english in shell.texts:
+        assert swedish == catalogue("sv", key), key
+        assert english == catalogue("en", key), key
+
+
+def test_the_paperclip_is_a_native_input_with_the_apps_accept_list_and_icons(shell):
+    attach, camera = shell.inputs["attachment-input"], shell.inputs["camera-input"]
+    assert attach["type"] == "file" and "multiple" in attach
+    assert attach["accept"] == ACCEPT_ATTRIBUTE and "audio" not in attach["accept"]
+    assert camera["capture"] == "environment" and camera["accept"] == "image/*"
+    for markup in (_icons()["PAPERCLIP"], _icons()["CAMERA"]):
+        assert markup in INDEX
+
+
+def test_the_shell_runs_no_inline_script_and_keeps_files_in_memory_only(shell):
+    assert all(s.get("src") for s in shell.scripts[:-1] if s.get("type") != "mpy")
+    assert {"src": "static/shell.js"} in shell.scripts
+    # No browser storage of any kind: file names and contents never leave the page's memory.
+    assert not re.search(r"localStorage|sessionStorage|indexedDB|caches\.|cookie", SHELL_JS)
+    # It stops listening when Python takes over (each listener it adds, it removes).
+    assert SHELL_JS.count("addEventListener") == SHELL_JS.count("removeEventListener")
