@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from bifoga import containers, sniff
+from bifoga import containers, sniff, sniff_head
 from bifoga.limits import ALLOWED_MIME_TYPES, category_of
 from bifoga.sniff import Verdict, classify
 from tests.bounds import RUNAWAY_SECONDS
@@ -352,7 +352,7 @@ def iff(form: bytes, *chunks: tuple[bytes, bytes]) -> bytes:
 
 def mpeg_frames(header: bytes, count: int = 3) -> bytes:
     """Frames whose length follows from the header (MPEG-1 Layer III, 128 kbit/s, 44.1 kHz)."""
-    length = sniff._mpeg_frame_length(header + b"\x00", 0)
+    length = sniff_head.mpeg_frame_length(header + b"\x00", 0)
     assert length
     return (header + b"\x00" * (length - 4)) * count
 
