@@ -6,7 +6,6 @@ themselves, files longer than the head, the equivalence with the filetype librar
 replaced, and that MicroPython gives the very same answers as CPython.
 """
 
-import ast
 import random
 
 import pytest
@@ -18,7 +17,12 @@ from bifoga.limits import ALLOWED_MIME_TYPES
 from bifoga.sniff import classify
 from bifoga.sniff_head import HEAD_BYTES, LIKELY, REFUSE, UNDECIDED, first_look
 from tests.live_server import pdf_file
-from tests.micropython_runner import REPO, micropython_available, run_micropython
+from tests.micropython_runner import (
+    REPO,
+    assert_fits_micropython,
+    micropython_available,
+    run_micropython,
+)
 from tests.test_sniff import (
     AUDIO_SIGNATURES,
     EBML_CASES,
@@ -200,17 +204,7 @@ def test_same_as_filetype(start: bytes, body: bytes, plant, cut: int) -> None:
 # --------------------------------------------------------------------------- MicroPython
 
 def test_source_avoids_what_micropython_lacks() -> None:
-    tree = ast.parse((REPO / "bifoga" / "sniff_head.py").read_text(encoding="utf-8"))
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module or "")
-        assert not isinstance(node, ast.JoinedStr)  # f-strings: MicroPython lacks "="
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            # MicroPython: no bytes.hex(sep), no tuple prefixes in startswith/endswith.
-            assert node.func.attr not in ("hex", "startswith", "endswith")
+    imported = assert_fits_micropython(REPO / "bifoga" / "sniff_head.py")
     assert imported <= {"bifoga.limits", "bifoga.refusals"}
 
 
