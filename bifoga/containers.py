@@ -15,6 +15,16 @@ from bifoga.refusals import ACTIVE_CONTENT as ACTIVE
 from bifoga.refusals import AUDIO_NOT_ALLOWED as AUDIO
 from bifoga.refusals import TYPE_NOT_ALLOWED as NOT_ALLOWED
 
+# The prefixes that send a file here are the first-bytes stage's (re-exported for callers).
+from bifoga.sniff_head import (  # noqa: F401
+    ASF_MAGIC,
+    EBML_MAGIC,
+    OGG_MAGIC,
+    OLE2_MAGIC,
+    ZIP_MAGIC,
+    looks_isobmff,
+)
+
 # No genuine file of 10 MB needs more element/box visits than this to reach its track list.
 MAX_STEPS = 50_000
 
@@ -57,8 +67,6 @@ def _u32le(buf: bytes, o: int) -> int:
 
 
 # --------------------------------------------------------------------------- ISO-BMFF (MP4/MOV)
-
-_ISO_FIRST_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot")
 
 _HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"}
 _HEIF_BRANDS = {b"mif1", b"msf1", b"mif2", b"miaf"}
@@ -173,14 +181,6 @@ def _video_mime(brands: list) -> str | None:
     return None
 
 
-def looks_isobmff(buf: bytes) -> bool:
-    """True if the file starts like an ISO-BMFF/QuickTime box."""
-    if len(buf) < 8 or buf[4:8] not in _ISO_FIRST_BOXES:
-        return False
-    size = int.from_bytes(buf[0:4], "big")
-    return size in (0, 1) or size >= 8
-
-
 def inspect_isobmff(buf: bytes) -> Finding | None:
     """Judge an MP4/MOV/M4A/3GP/HEIF file by its track handlers, not its brands.
 
@@ -258,8 +258,6 @@ def _judge_tracks(buf: bytes, moov, brands: list, budget: _Budget) -> Finding:
 
 
 # --------------------------------------------------------------------------- EBML (WebM/Matroska)
-
-EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 
 _ID_EBML = 0x1A45DFA3
 _ID_DOCTYPE = 0x4282
@@ -415,8 +413,6 @@ def _inspect_ebml(buf: bytes, budget: _Budget) -> Finding:
 
 # --------------------------------------------------------------------------- Ogg
 
-OGG_MAGIC = b"OggS"
-
 _OGG_AUDIO = (
     b"\x01vorbis", b"OpusHead", b"Speex   ", b"\x7fFLAC", b"CELT    ", b"PCM     ",
     b"\x01audio\x00\x00\x00",
@@ -455,7 +451,6 @@ def inspect_ogg(buf: bytes) -> Finding:
 
 # --------------------------------------------------------------------------- ASF (WMA/WMV)
 
-ASF_MAGIC = uuid.UUID("75B22630-668E-11CF-A6D9-00AA0062CE6C").bytes_le
 _ASF_AUDIO = uuid.UUID("F8699E40-5B4D-11CF-A8FD-00805F5C442B").bytes_le
 _ASF_VIDEO = uuid.UUID("BC19EFC0-5B4D-11CF-A8FD-00805F5C442B").bytes_le
 _ASF_JFIF = uuid.UUID("B61BE100-5B4E-11CF-A8FD-00805F5C442B").bytes_le
@@ -476,8 +471,6 @@ def inspect_asf(buf: bytes) -> Finding:
 
 
 # --------------------------------------------------------------------------- OLE2 (.doc/.xls/.ppt)
-
-OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 _FREESECT_MIN = 0xFFFFFFFA  # values from here up are markers, not sector numbers
 _NOSTREAM = 0xFFFFFFFF
@@ -591,8 +584,6 @@ def _inspect_ole2(buf: bytes, budget: _Budget) -> str | None:
 
 
 # --------------------------------------------------------------------------- ZIP (OOXML/ODF)
-
-ZIP_MAGIC = b"PK\x03\x04"
 
 _OOXML_MAIN = (
     (

@@ -1,5 +1,6 @@
 """Run a snippet under the MicroPython WebAssembly build (the one PyScript loads) in node."""
 
+import ast
 import json
 import shutil
 import subprocess
@@ -73,3 +74,26 @@ def run_micropython(code: str, files: dict[str, str], timeout: float = 60.0,
         tail = (proc.stderr or proc.stdout)[-_STDERR_TAIL:]
         raise RuntimeError(f"MicroPython run failed (exit {proc.returncode}):\n{tail}")
     return proc.stdout
+
+
+# Modules MicroPython 1.27 lacks, or (re) has only a small part of.
+_LACKING_MODULES = {"typing", "dataclasses", "__future__", "enum", "re"}
+
+
+def assert_fits_micropython(path: Path) -> set[str]:
+    """Fail on what MicroPython 1.27 lacks in the source at `path`; return what it imports."""
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+        # f-strings are fine in MicroPython except the "=" specifier; simplest to have none.
+        assert not isinstance(node, ast.JoinedStr), "f-string at line %d" % node.lineno
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            # Neither bytes.hex(sep) nor a tuple of prefixes for startswith/endswith.
+            assert not (node.func.attr == "hex" and node.args), "hex(sep), line %d" % node.lineno
+            assert not (node.func.attr in ("startswith", "endswith") and node.args
+                        and isinstance(node.args[0], ast.Tuple)), "line %d" % node.lineno
+    assert not imported & _LACKING_MODULES
+    return imported

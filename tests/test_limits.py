@@ -1,6 +1,5 @@
 """bifoga/limits.py: the size limit, the allowed types, and that it runs under MicroPython."""
 
-import ast
 import json
 
 import pytest
@@ -13,7 +12,12 @@ from bifoga.limits import (
     category_of,
     check_size,
 )
-from tests.micropython_runner import REPO, micropython_available, run_micropython
+from tests.micropython_runner import (
+    REPO,
+    assert_fits_micropython,
+    micropython_available,
+    run_micropython,
+)
 
 AUDIO_EXTENSIONS = (".mp3", ".m4a", ".aac", ".wav", ".ogg", ".oga", ".opus", ".flac", ".aiff",
                     ".amr", ".wma", ".mid", ".midi", ".caf", ".weba", ".mka")
@@ -90,16 +94,7 @@ def test_accept_attribute() -> None:
 
 
 def test_source_avoids_what_micropython_lacks() -> None:
-    tree = ast.parse((REPO / "bifoga" / "limits.py").read_text(encoding="utf-8"))
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module or "")
-        # f-strings are fine in MicroPython except the "=" specifier; simplest to have none.
-        assert not isinstance(node, ast.JoinedStr)
-    assert not imported & {"typing", "dataclasses", "__future__", "enum"}
+    assert_fits_micropython(REPO / "bifoga" / "limits.py")
 
 
 @pytest.mark.skipif(not micropython_available(),

@@ -17,9 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from bifoga import containers, sniff
+from bifoga import containers, sniff, sniff_head
 from bifoga.limits import ALLOWED_MIME_TYPES, category_of
 from bifoga.sniff import Verdict, classify
+from bifoga.sniff_head import HEAD_BYTES, LIKELY, REFUSE, UNDECIDED, first_look
 from tests.bounds import RUNAWAY_SECONDS
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -50,6 +51,20 @@ def assert_consistent(verdict: Verdict) -> None:
         assert verdict.reason in ("audio_not_allowed", "type_not_allowed", "empty_file")
 
 
+def assert_head_agrees(data: bytes, name: str, verdict: Verdict) -> None:
+    """The main thread's first look at the head never contradicts the whole file's verdict."""
+    data = bytes(data)
+    answer, detail, category = first_look(data[:HEAD_BYTES], len(data), name)
+    if answer == REFUSE:  # final
+        assert_refused(verdict, detail)
+    elif answer == LIKELY:  # that type, or refused for what only the whole file shows
+        assert category == category_of(detail)
+        assert verdict in (Verdict(True, detail, category, None),
+                           Verdict(False, None, None, "active_content"))
+    else:
+        assert (answer, detail, category) == (UNDECIDED, None, None)
+
+
 def expect(data: bytes, expected: str, name: str = "") -> None:
     """`expected` is a MIME type (allowed) or a refusal reason."""
     verdict = classify(data, name)
@@ -57,6 +72,7 @@ def expect(data: bytes, expected: str, name: str = "") -> None:
         assert_allowed(verdict, expected)
     else:
         assert_refused(verdict, expected)
+    assert_head_agrees(data, name, verdict)
 
 
 # --------------------------------------------------------------------------- ISO-BMFF builders
@@ -352,7 +368,7 @@ def iff(form: bytes, *chunks: tuple[bytes, bytes]) -> bytes:
 
 def mpeg_frames(header: bytes, count: int = 3) -> bytes:
     """Frames whose length follows from the header (MPEG-1 Layer III, 128 kbit/s, 44.1 kHz)."""
-    length = sniff._mpeg_frame_length(header + b"\x00", 0)
+    length = sniff_head.mpeg_frame_length(header + b"\x00", 0)
     assert length
     return (header + b"\x00" * (length - 4)) * count
 
@@ -866,6 +882,7 @@ def _timed(data: bytes, name: str = "") -> Verdict:
     verdict = sniff._classify(data, name) if data else classify(data, name)
     assert time.perf_counter() - start < RUNAWAY_SECONDS
     assert_consistent(verdict)
+    assert_head_agrees(data, name, verdict)
     return verdict
 
 
@@ -923,3 +940,4 @@ def test_large_hostile_inputs_are_fast(data: bytes) -> None:
     verdict = sniff._classify(data, "")
     assert time.perf_counter() - start < RUNAWAY_SECONDS
     assert_consistent(verdict)
+    assert_head_agrees(data, "", verdict)
