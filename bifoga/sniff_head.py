@@ -233,7 +233,8 @@ def first_look(head: bytes, size: int, name: str = "") -> tuple:
     if size < 1:
         return (REFUSE, EMPTY_FILE, None)
     try:
-        return _first_look(bytes(head), size)
+        # Slicing and comparing need bytes; a bytes head is used as it is (no 8 KiB copy).
+        return _first_look(head if isinstance(head, bytes) else bytes(head), size)
     except Exception:  # a bug here must never block a pick: the worker still checks all
         return _UNDECIDED
 
