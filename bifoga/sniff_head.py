@@ -181,21 +181,6 @@ _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"  # an animated PNG (acTL chunk) is still a PNG
 _UTF8_BOM = b"\xef\xbb\xbf"
 
 
-def _shadowed_document(buf: bytes) -> bool:
-    """True where the `filetype` library, which this stage replaced, named another type first.
-
-    filetype 1.2.0 tried DICOM ("DICM" at 128), tar ("ustar" at 257) and M4A ("ftypM4A" at 4)
-    before PDF and RTF, so such a file was never taken as PDF/RTF and went on to the text
-    test. Kept so that verdicts stay exactly as they were (see the sniff-head report: an ASCII
-    PDF or RTF shaped like this skips the active-content check).
-    """
-    return (
-        (len(buf) > 132 and buf[128:132] == b"DICM")
-        or buf[257:262] == b"ustar"
-        or buf[4:11] == b"ftypM4A"
-    )
-
-
 def allowed_mime(buf: bytes):
     """The allowed type whose full magic number starts `buf`, or None. Reads < 300 bytes.
 
@@ -211,9 +196,9 @@ def allowed_mime(buf: bytes):
     if buf[:4] == b"RIFF" and buf[8:14] == b"WEBPVP":
         return WEBP
     if buf[:5] == b"%PDF-" or buf[:8] == _UTF8_BOM + b"%PDF-":
-        return None if _shadowed_document(buf) else PDF
+        return PDF
     if buf[:5] == b"{\\rtf":
-        return None if _shadowed_document(buf) else RTF
+        return RTF
     return None
 
 

@@ -80,9 +80,11 @@ HEADS = {
     "docx": (OFFICE_CASES["docx"][0], NOT_YET),
     "text": (b"Hej! Provsvar bifogas.\r\n", NOT_YET),
     "exe": (b"MZ\x90\x00" + b"\x00" * 60, NOT_YET),
-    # filetype 1.2.0 took these for DICOM, tar and M4A before PDF/RTF: kept as they were.
-    "pdf_dicm_at_128": (_shadowed(PDF, 128, b"DICM"), NOT_YET),
-    "pdf_ustar_at_257": (_shadowed(PDF, 257, b"ustar"), NOT_YET),
+    # filetype 1.2.0 took these for DICOM, tar and M4A before PDF/RTF, so they skipped the
+    # active-content check: now a PDF is a PDF whatever it carries at 128 or 257.
+    "pdf_dicm_at_128": (_shadowed(PDF, 128, b"DICM"), likely("application/pdf")),
+    "pdf_ustar_at_257": (_shadowed(PDF, 257, b"ustar"), likely("application/pdf")),
+    # "ftyp" at 4 starts like an ISO box: the container parser goes first, as in classify.
     "rtf_ftypm4a_at_4": (b"{\\rtftypM4A1 Hej}", NOT_YET),
     "empty": (b"", (REFUSE, "empty_file", None)),
 }
@@ -187,6 +189,8 @@ STARTS = [b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"\x89PNG", b"GIF89a", b"GIF8",
           b"\xef\xbb\xbf%PDF-", b"\xef\xbb\xbf\xef\xbb\xbf%PDF-", b"{\\rtf", b"{\\rtftypM4A",
           b"MThd", b"fLaC", b"#!AMR\n"]
 PLANTS = [(128, b"DICM"), (257, b"ustar"), (4, b"ftypM4A"), (8, b"WEBPVP"), (0, b"M4A ")]
+# Where filetype named DICOM, tar or M4A before PDF/RTF; sniff_head does not (see HEADS).
+_SHADOWS = PLANTS[:3]
 
 
 @settings(max_examples=300, deadline=None)
@@ -196,7 +200,8 @@ def test_same_as_filetype(start: bytes, body: bytes, plant, cut: int) -> None:
     buf = start + body
     if plant is not None:
         buf = _shadowed(buf, *plant)[: plant[0] + len(plant[1]) + cut]
-    if not sniff_head.is_audio(buf):
+    shadowed = plant in _SHADOWS or start == b"{\\rtftypM4A"
+    if not sniff_head.is_audio(buf) and not shadowed:
         assert sniff_head.allowed_mime(buf) == _filetype_mime(buf)
     assert not _filetype_audio(buf) or sniff_head.is_audio(buf)
 
@@ -240,3 +245,12 @@ def test_micropython_gives_the_same_answers() -> None:
     out = run_micropython(code, files).splitlines()
     assert out[0] == "micropython"
     assert out[1:] == [repr(first_look(head, size)) for head, size in cases]
+
+
+@pytest.mark.parametrize("offset, marker", _SHADOWS[:2])
+def test_an_active_pdf_shaped_like_dicom_or_tar_is_still_refused(offset, marker) -> None:
+    """Once taken for text/plain through filetype's DICOM and tar matchers, skipping the
+    active-content check."""
+    active = _shadowed(ACTIVE_PDF, offset, marker)
+    assert first_look(active[:HEAD_BYTES], len(active)) == likely("application/pdf")
+    assert classify(active, "evil.pdf").reason == "active_content"
