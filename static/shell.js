@@ -46,6 +46,10 @@
   for (const [type, listener] of Object.entries(listeners)) {
     document.addEventListener(type, listener, true);
   }
+  // Chosen before this ran (the input works from its first paint): kept all the same.
+  for (const input of document.querySelectorAll('input[type="file"]')) {
+    if (keep(input.files)) input.value = "";
+  }
   window.bifogaShell = {
     // Called once by main.py when its components are in place: they listen from now on.
     take() {

@@ -86,8 +86,17 @@ def test_the_paperclip_is_a_native_input_with_the_apps_accept_list_and_icons(she
 
 def test_the_shell_runs_no_inline_script_and_keeps_files_in_memory_only(shell):
     assert all(s.get("src") for s in shell.scripts[:-1] if s.get("type") != "mpy")
-    assert {"src": "static/shell.js"} in shell.scripts
+    assert {"src": "static/shell.js", "defer": None, "fetchpriority": "high"} in shell.scripts
     # No browser storage of any kind: file names and contents never leave the page's memory.
     assert not re.search(r"localStorage|sessionStorage|indexedDB|caches\.|cookie", SHELL_JS)
     # It stops listening when Python takes over (each listener it adds, it removes).
     assert SHELL_JS.count("addEventListener") == SHELL_JS.count("removeEventListener")
+
+
+def test_every_preloaded_runtime_file_exists():
+    """The preloads name PyScript's hashed chunks of the pinned version: a new version must
+    bring new names, not silent 404s."""
+    hrefs = re.findall(r'<link rel="(?:modulepreload|preload)" href="([^"]+)"', INDEX)
+    assert any("core-" in h for h in hrefs)
+    missing = [h for h in hrefs if not (REPO / h).is_file()]
+    assert missing == []

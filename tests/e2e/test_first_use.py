@@ -149,3 +149,49 @@ def png_bytes() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (40, 30), (200, 40, 40)).save(out, "PNG")
     return out.getvalue()
+
+
+def test_ladda_upp_pressed_before_the_worker_waits_and_sends_the_photo_without_its_location(
+        visit, make_participant, fixtures_dir: Path):
+    """Ready from its first bytes, sent at once: the photo still goes only once the worker has
+    removed its metadata, and the patient is told why it waits."""
+    import io
+    import re
+
+    from PIL import Image
+
+    clinician = make_participant(visit["clinician_url"], "clinician")
+    clinician.open(wait_for_worker=False)
+    patient = make_participant(visit["patient_url"], "patient")
+    P, C = patient.page, clinician.page
+    # The patient's worker is held back: its modules (worker.zip) wait in the network.
+    held: list = []
+    P.route("**/worker.zip", lambda route: held.append((route, route.fetch())))
+    patient.open(wait_for_worker=False)
+    photo = fixtures_dir / "photo_gps.jpg"
+    with P.expect_file_chooser() as chooser:
+        P.get_by_role("button", name="Bifoga fil", exact=True).click()
+    chooser.value.set_files(str(photo))
+    dialog = P.get_by_role("dialog", name="Förhandsgranska")
+    upload = dialog.get_by_role("button", name="Ladda upp")
+    expect(upload).to_be_enabled(timeout=READY_TIMEOUT_MS)
+    expect(dialog).to_contain_text("Letar efter dold information som plats och kamera")
+    upload.click()
+    expect(dialog.get_by_role("status").first).to_have_text(
+        "Tar bort dold information som plats från photo_gps.jpg innan den skickas…")
+    for _ in range(WORKER_TIMEOUT_MS // 250):  # until the worker asks for its modules
+        if held:
+            break
+        P.wait_for_timeout(250)
+    assert held and P.evaluate("window.bifogaWorkerReady") is None
+    expect(dialog.get_by_role("status").first).to_contain_text("innan den skickas")
+    for route, response in held:
+        route.fulfill(response=response)
+    expect(dialog).to_be_hidden(timeout=WORKER_TIMEOUT_MS)
+
+    with C.expect_download(timeout=UPLOAD_TIMEOUT_MS) as download:
+        C.locator(".attachment-image-wrap").get_by_role(
+            "button", name=re.compile("^Ladda ner")).click()
+    received = Image.open(io.BytesIO(Path(download.value.path()).read_bytes()))
+    assert not received.getexif().get_ifd(0x8825)  # no GPS
+    assert received.tobytes() == Image.open(photo).tobytes()
