@@ -56,7 +56,10 @@ class Flows:
             self.model.unsubscribe(wake)
 
     async def worker_ready(self):
-        await self.until(lambda state: state["worker_ready"], ("worker_ready",))
+        """Until the worker is up, or could not start (then False)."""
+        await self.until(lambda state: state["worker_ready"] or state["worker_failed"],
+                         ("worker_ready", "worker_failed"))
+        return self.state["worker_ready"]
 
     # --- start and the chat --------------------------------------------------------------------
     async def load(self):
@@ -65,6 +68,9 @@ class Flows:
 
     def worker_connected(self):
         self.apply({"worker_ready": True})
+
+    def worker_not_started(self, detail):
+        self.apply(T.worker_failed(self.state, str(detail)[:200]))
 
     async def poll(self, sleep=asyncio.sleep):
         """Long polling: new messages and files from the other side appear without reloading.
@@ -138,7 +144,9 @@ class Flows:
             look = None
         if look is not None and self.checks.get(key) == serial:
             self.apply(T.first_looked(self.state, key, look))
-        await self.worker_ready()
+        if not await self.worker_ready():  # it could not start: this file can't be checked
+            self.apply(T.worker_failed(self.state, self.state["worker_failed"]))
+            return
         rec = model.record(self.state, key)
         if rec is None or rec["status"] == model.REFUSED:
             return  # a refusal from the first bytes is final

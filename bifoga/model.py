@@ -34,6 +34,7 @@ def initial_state(lang="sv"):
         "config": None,
         "visit": None,
         "worker_ready": False,
+        "worker_failed": "",  # why the worker could not start; then nothing can be checked
         "cursor": 0,
         "messages": [],  # in chat order, each once
         "unshowable": [],  # ids of images the browser could not show: file cards instead

@@ -143,6 +143,18 @@ def checking(state):
     return [rec["key"] for rec in state["attachments"] if rec["status"] == CHECKING]
 
 
+def worker_failed(state, detail):
+    """The worker could not start: no file can be fully checked, so none waits for it."""
+    changes = {rec["key"]: {"status": REFUSED, "reason": refusals.CHECK_FAILED, "as_card": True,
+                            "detail": detail, "waiting": False}
+               for rec in state["attachments"]
+               if rec["status"] in (CHECKING, READY) and not rec["verified"]}
+    patch = {"worker_failed": detail}
+    if changes:
+        patch["attachments"] = _with_records(state, changes)
+    return patch
+
+
 def first_looked(state, key, look):
     """What the file's first bytes say (bifoga.sniff_head.first_look), checked on the main
     thread at once: a refusal is final; a type they prove makes the file ready to be sent, the

@@ -405,6 +405,27 @@ def test_cancel_while_waiting_for_the_full_check_sends_nothing():
     assert store.state["attachments"] == [] and not store.state["sending"]
 
 
+def test_a_worker_that_cannot_start_refuses_what_waits_for_it_and_what_comes_after():
+    async def go():
+        store, flows, task = await picked_before_the_worker(file("a.jpg"), file("b.docx", 900,
+                                                                                "application/zip"))
+        upload = asyncio.create_task(flows.upload())
+        await asyncio.sleep(0)
+        flows.worker_not_started("NetworkError")
+        await task
+        await upload
+        assert not store.state["sending"] and store.state["preview_finished"]
+        flows.cancel()
+        await flows.pick([file("c.pdf", 800, "application/pdf")])  # no waiting, ever
+        return store, flows
+
+    store, flows = run(go())
+    rec = store.state["attachments"][0]
+    assert rec["status"] == model.REFUSED and rec["reason"] == refusals.CHECK_FAILED
+    assert "NetworkError" in record_texts(rec, MAX, "sv")["alert"]
+    assert flows.worker.calls == []
+
+
 # --- uploading ---------------------------------------------------------------------------------
 async def uploading_two():
     """Two photos picked and checked, "Ladda upp" pressed, the first upload held in flight."""
