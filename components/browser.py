@@ -10,8 +10,9 @@ TAB_VISIT_KEY = "bifoga-visit"
 
 
 def take_early_files():
-    """The files picked, dropped or pasted before Python was up, which static/shell.js kept;
-    from now on the components take them. Never stored anywhere: only this page holds them."""
+    """The files picked, dropped or pasted before Python was up, which index.html's inline
+    script kept; from now on the components take them. Never stored: only this page holds
+    them."""
     shell = window.bifogaShell
     if not shell:
         return []

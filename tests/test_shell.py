@@ -1,9 +1,11 @@
 """index.html's shell, which works before Python is up: its texts are the catalogue's, its
-paperclip is the app's (the same accept list, the same icons), and static/shell.js keeps files
-in memory only."""
+paperclip is the app's (the same accept list, the same icons), and its one inline script keeps
+files in memory only and is allowed by the server's CSP, by hash."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from html.parser import HTMLParser
 
@@ -12,10 +14,11 @@ import pytest
 from bifoga import i18n
 from bifoga.formatting import format_size
 from bifoga.limits import ACCEPT_ATTRIBUTE, DEFAULT_MAX_BYTES
+from server.middleware import CONTENT_SECURITY_POLICY
 from tests.micropython_runner import REPO
 
 INDEX = (REPO / "index.html").read_text(encoding="utf-8")
-SHELL_JS = (REPO / "static" / "shell.js").read_text(encoding="utf-8")
+INLINE_SCRIPTS = re.findall(r"<script>(.*?)</script>", INDEX, re.S)
 
 
 def _icons() -> dict:
@@ -84,13 +87,19 @@ def test_the_paperclip_is_a_native_input_with_the_apps_accept_list_and_icons(she
         assert markup in INDEX
 
 
-def test_the_shell_runs_no_inline_script_and_keeps_files_in_memory_only(shell):
-    assert all(s.get("src") for s in shell.scripts[:-1] if s.get("type") != "mpy")
-    assert {"src": "static/shell.js", "defer": None, "fetchpriority": "high"} in shell.scripts
+def test_the_one_inline_script_keeps_files_in_memory_only_and_the_csp_allows_it(shell):
+    assert len(INLINE_SCRIPTS) == 1
+    keeper = INLINE_SCRIPTS[0]
     # No browser storage of any kind: file names and contents never leave the page's memory.
-    assert not re.search(r"localStorage|sessionStorage|indexedDB|caches\.|cookie", SHELL_JS)
+    assert not re.search(r"localStorage|sessionStorage|indexedDB|caches\.|cookie", keeper)
     # It stops listening when Python takes over (each listener it adds, it removes).
-    assert SHELL_JS.count("addEventListener") == SHELL_JS.count("removeEventListener")
+    assert keeper.count("addEventListener") == keeper.count("removeEventListener")
+    # Allowed by its hash, and nothing else inline: no 'unsafe-inline' for scripts.
+    digest = base64.b64encode(hashlib.sha256(keeper.encode()).digest()).decode()
+    script_src = re.search(r"script-src ([^;]+)", CONTENT_SECURITY_POLICY).group(1).split()
+    assert f"'sha256-{digest}'" in script_src and "'unsafe-inline'" not in script_src
+    # Every other script is a file of this origin (or Python for PyScript).
+    assert all(s.get("src") for s in shell.scripts if s.get("type") != "mpy" and s != {})
 
 
 def test_every_preloaded_runtime_file_exists():

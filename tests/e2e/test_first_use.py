@@ -1,8 +1,8 @@
 """Part 10 end to end: the paperclip works at first paint, before Python is up, and nothing
-picked, dropped or pasted meanwhile is lost (index.html's shell and static/shell.js).
+picked, dropped or pasted meanwhile is lost (index.html's shell and its inline file keeper).
 
 Python is held back by holding PyScript's core.js in the network; the shell (HTML, CSS and
-static/shell.js) is all the page has until the test lets it go.
+its inline script) is all the page has until the test lets it go.
 """
 
 from __future__ import annotations
