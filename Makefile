@@ -84,7 +84,7 @@ test: setup chromium postgresql lint
 	$(PY) -m pytest -q
 
 bench: setup chromium
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 # Messages/s, uploads/s and cross-node live delivery: one SQLite node, one and two PostgreSQL
 # nodes (loopback, a few seconds each). Writes bench/results/nodes.md.

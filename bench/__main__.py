@@ -18,11 +18,13 @@ from bench import harness, report
 from bench.photo import PHONE_BYTES, TARGET_BYTES, make_pdf, make_photo
 
 RESULTS = Path(__file__).resolve().parent / "results"
+PROFILES = Path(__file__).resolve().parent / "out"
 
 NOTES = [
     "Times are performance.now() in the page (origin: navigation start); Bifoga's usable is "
-    "window.bifogaReady, the references' is their own mark (bare: script ran; Uppy: the "
-    "Dashboard's file input exists).",
+    "window.bifogaUsable (index.html's native file input listens, static/shell.js), Python up "
+    "is window.bifogaReady (main.py has mounted the UI); the references' usable is their own "
+    "mark (bare: script ran; Uppy: the Dashboard's file input exists).",
     "Bytes: Network.loadingFinished encodedDataLength (headers + body as received) of every "
     "request of the page AND its workers, as Playwright's CDP instrumentation reports them "
     "(it auto-attaches to dedicated workers); resource timing of the page and each worker is "
@@ -43,10 +45,15 @@ NOTES = [
     "ONE fetch() PATCH of the same File to the same server's tus endpoint after a creation "
     "POST (the server has no plain PUT sink), the PATCH alone timed.",
     "At once (issue 12): a cold load; the moment the usable mark is set, the paperclip is "
-    "clicked and a 1.7 MiB phone photo or a 300 KiB PDF chosen; times from navigation until the "
-    "preview is painted (Uppy: its thumbnail) and the file can be sent (Bifoga: 'Ladda upp' "
-    "enabled; Uppy: its upload button). 4x: Emulation.setCPUThrottlingRate 4 (the page's main "
-    "thread). Worker ready warm: reloads, unthrottled and throttled.",
+    "clicked (the chooser intercepted from the start, no actionability waits) and a 1.7 MiB "
+    "phone photo or a 300 KiB PDF chosen; the page presses its upload button the moment it is "
+    "enabled. Times from navigation: the pick (change event), the preview painted (Uppy: its "
+    "thumbnail), the file can be sent (Bifoga: 'Ladda upp' enabled after the first-bytes check; "
+    "Uppy: its upload button), Bifoga's full check done (the preview item's "
+    "data-verified=\"true\": metadata removed, active content checked), the file in the chat "
+    "(Bifoga: the preview dialog closed after the round; Uppy: upload-success). 4x: "
+    "Emulation.setCPUThrottlingRate 4 (the page's main thread). Worker ready warm: reloads, "
+    "unthrottled and throttled.",
     "Peak JS heap: performance.memory.usedJSHeapSize every 100 ms (precise memory info on), "
     "main thread only: the Pyodide worker's heap and WebAssembly memory are not in it. Peak "
     "renderer RSS (VmHWM of the renderer process, which hosts the page and its workers) covers "
@@ -64,12 +71,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="one run of each kind (a smoke test, not a result)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json/.md go")
+    parser.add_argument("--profile", nargs="?", type=Path, const=PROFILES, default=None,
+                        metavar="DIR",
+                        help="also trace one at-once run of Bifoga (the photo) per throttling "
+                             "rate: Chromium traces and a summary of where the main thread's and "
+                             "the workers' time goes, into DIR (default bench/out/); not counted "
+                             "in the numbers")
     args = parser.parse_args(argv)
     cold = args.cold if args.cold is not None else (1 if args.quick else 5)
     warm = args.warm if args.warm is not None else (1 if args.quick else 3)
     at_once = args.at_once if args.at_once is not None else (1 if args.quick else 3)
-    if cold < 1 or warm < 0 or at_once < 0:
-        parser.error("--cold must be at least 1, --warm and --at-once at least 0")
+    if cold < 0 or warm < 0 or at_once < 0:
+        parser.error("--cold, --warm and --at-once must be at least 0")
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -80,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
              "pdf": make_pdf(RESULTS / "referral-300KiB.pdf")}
     for path in files.values():
         log(f"file: {path} ({path.stat().st_size:,} bytes)")
-    result = harness.run(cold, warm, at_once, files, log)
+    result = harness.run(cold, warm, at_once, files, log, args.profile)
     report.add_derived(result, TARGET_BYTES)
     summary = report.summarise(result)
     full = {
@@ -100,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": report.targets(summary),
         "runs": {"cold": result["cold"], "warm": result["warm"],
                  "warm_throttled": result["warm_throttled"], "at_once": result["at_once"]},
+        "profiles": result["profiles"],
     }
     json_path, md_path = report.write(full, args.out)
     printed = {k: v for k, v in full.items() if k != "runs"}

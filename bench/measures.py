@@ -11,9 +11,13 @@ from dataclasses import dataclass
 
 # Selectors of the preview image on the three pages (Bifoga, the bare page, Uppy's Dashboard).
 PREVIEW_IMAGES = "img.preview-image, img#bare-preview, img.uppy-Dashboard-Item-previewImg"
+# Bifoga's native file input (index.html: over the paperclip's face, works at first paint).
+BIFOGA_FILE_INPUT = "#attachment-input"
 # Bifoga's "Ladda upp" button and its dialog.
 BIFOGA_DIALOG = "#preview-dialog"
 BIFOGA_UPLOAD_BUTTON = "#preview-dialog .dialog-actions button.primary"
+# A preview item whose full check in the worker (metadata removal, active content) is done.
+BIFOGA_VERIFIED_ITEM = 'li.preview-item[data-verified="true"]'
 # "The file can be sent": Bifoga's "Ladda upp", or Uppy's upload button (there as soon as the
 # file is added).
 UPLOAD_BUTTONS = BIFOGA_UPLOAD_BUTTON + ", .uppy-StatusBar-actionBtn--upload"
@@ -21,7 +25,14 @@ LONG_TASK_MS = 50
 
 # Registered with context.add_init_script, so it runs in every document before the page's own
 # scripts: the long-task observer (buffered, so nothing before it is lost), a JS-heap sampler
-# every 100 ms, and the marks of the file flow, all in performance.now() of the page.
+# every 100 ms, and the marks of the file flow, all in performance.now() of the page:
+#   pick          the file input's change event
+#   previewLoaded, previewDecoded, previewPainted   the preview <img>
+#   checked       the upload button enabled after the pick (Bifoga: "Ladda upp"; Uppy: there)
+#   verified      Bifoga: the first preview item marked data-verified="true" after the pick
+#   uploadClick   a click on the upload button; dialogClosed: Bifoga's dialog closed after it
+# With AUTO_UPLOAD_SCRIPT registered first, the page itself clicks the upload button as soon as
+# it is enabled (no round trip through Playwright in the measured time).
 INIT_SCRIPT = """
 (() => {
   if (window.__bench) return;
@@ -50,7 +61,7 @@ INIT_SCRIPT = """
   // Bifoga: "Ladda upp" clicked, and the preview dialog closed (close does not bubble, but
   // capture listeners on document still see it).
   document.addEventListener("click", (e) => {
-    const el = e.target && e.target.closest && e.target.closest(%(upload_button)s);
+    const el = e.target && e.target.closest && e.target.closest(%(upload_buttons)s);
     if (el && !el.disabled && b.marks.uploadClick === undefined) b.marks.uploadClick = now();
   }, true);
   document.addEventListener("close", (e) => {
@@ -94,18 +105,40 @@ INIT_SCRIPT = """
   };
   // Bifoga: the check is done when "Ladda upp" becomes enabled after the pick (Uppy: its
   // upload button is there).
+  // With window.__benchAutoUpload, the button is clicked once it is enabled: in a task of its
+  // own, so that the page finishes the update that enabled it first.
+  let clickQueued = false;
+  const autoUpload = () => {
+    if (!window.__benchAutoUpload || clickQueued || b.marks.uploadClick !== undefined) return;
+    clickQueued = true;
+    setTimeout(() => {
+      const button = document.querySelector(%(upload_buttons)s);
+      if (button && !button.disabled) button.click();
+      else clickQueued = false;  // disabled again meanwhile: the next change retries
+    }, 0);
+  };
   const checkButton = () => {
-    if (b.marks.pick === undefined || b.marks.checked !== undefined) return;
+    if (b.marks.pick === undefined || b.marks.uploadClick !== undefined) return;
+    if (b.marks.checked !== undefined && !window.__benchAutoUpload) return;
     const button = document.querySelector(%(upload_buttons)s);
-    if (button && !button.disabled) b.marks.checked = now();
+    if (!button || button.disabled) return;
+    if (b.marks.checked === undefined) b.marks.checked = now();
+    autoUpload();
+  };
+  // Bifoga: the worker's full check of a file is done (metadata removed, active content
+  // checked) when its preview item carries data-verified="true".
+  const checkVerified = () => {
+    if (b.marks.pick === undefined || b.marks.verified !== undefined) return;
+    if (document.querySelector(%(verified)s)) b.marks.verified = now();
   };
   new MutationObserver((records) => {
     for (const r of records) {
       if (r.type === "attributes") {
         if (r.attributeName === "src" && r.target.matches(%(images)s)) watchImage(r.target);
         if (r.attributeName === "disabled") checkButton();
+        if (r.attributeName === "data-verified") checkVerified();
       } else {
-        if (r.addedNodes.length) checkButton();
+        if (r.addedNodes.length) { checkButton(); checkVerified(); }
         for (const node of r.addedNodes) {
           if (node.nodeType !== 1) continue;
           if (node.matches(%(images)s)) watchImage(node);
@@ -114,10 +147,11 @@ INIT_SCRIPT = """
       }
     }
   }).observe(document, { subtree: true, childList: true, attributes: true,
-                         attributeFilter: ["src", "disabled"] });
+                         attributeFilter: ["src", "disabled", "data-verified"] });
 })();
-""" % {"images": repr(PREVIEW_IMAGES), "upload_button": repr(BIFOGA_UPLOAD_BUTTON),
-       "upload_buttons": repr(UPLOAD_BUTTONS), "dialog": repr(BIFOGA_DIALOG)}
+""" % {"images": repr(PREVIEW_IMAGES), "upload_buttons": repr(UPLOAD_BUTTONS),
+       "dialog": repr(BIFOGA_DIALOG), "verified": repr(BIFOGA_VERIFIED_ITEM)}
+AUTO_UPLOAD_SCRIPT = "window.__benchAutoUpload = true;"
 
 # Everything the page recorded, read once at the end of a run.
 COLLECT_JS = """() => {
@@ -129,6 +163,7 @@ COLLECT_JS = """() => {
     longtasks: b.longtasks || [],
     heap: b.heap || [],
     errors: b.errors || [],
+    bifogaUsable: window.bifogaUsable ?? null,
     bifogaReady: window.bifogaReady ?? null,
     bifogaWorkerReady: window.bifogaWorkerReady ?? null,
     benchUsable: window.benchUsable ?? null,
