@@ -78,7 +78,7 @@ class Kind:
     url: Callable[[str, dict], str]
     usable_js: str  # an expression: the usable mark (performance.now()) or null
     worker_js: str | None  # Bifoga's worker-ready mark
-    picker: str  # what the user clicks to open the file chooser (a selector)
+    picker: str  # what the user clicks to open the file chooser (CSS, the first match)
     python_js: str | None = None  # Bifoga: Python has mounted the UI
     in_chat_js: str | None = None  # when an upload is done (Bifoga: the file is in the chat)
 
@@ -106,7 +106,7 @@ KINDS = {
                    measures.BIFOGA_FILE_INPUT, python_js="window.bifogaReady",
                    in_chat_js="window.__bench.marks.dialogClosed"),
     "uppy": Kind("uppy", _uppy_url, "window.benchUsable", None,
-                 ".uppy-Dashboard-browse >> nth=0", in_chat_js="window.benchMarks.uploadDone"),
+                 ".uppy-Dashboard-browse", in_chat_js="window.benchMarks.uploadDone"),
     "bare": Kind("bare", _bare_url, "window.benchUsable", None, "#bare-input"),
 }
 
@@ -189,10 +189,10 @@ class Bench:
     def version(self) -> str:
         return self.browser.version if self.browser else ""
 
-    def _context(self, throttle: float = 1.0, auto_upload: bool = False):
+    def _context(self, throttle: float = 1.0, at_once: Kind | None = None):
         context = self.browser.new_context()  # a new profile: empty HTTP cache, no storage
-        if auto_upload:  # the page clicks its upload button the moment it is enabled
-            context.add_init_script(measures.AUTO_UPLOAD_SCRIPT)
+        if at_once:  # signals usable, presses its upload button the moment it is enabled
+            context.add_init_script(measures.at_once_script(at_once.picker))
         context.add_init_script(measures.INIT_SCRIPT)
         net = measures.NetLog(context)
         page = context.new_page()
@@ -265,11 +265,11 @@ class Bench:
     def at_once_run(self, kind: Kind, visit: dict, path: Path, throttle: float,
                     trace: Path | None = None) -> dict:
         """Cold load; as soon as the usable mark is set, pick `path`; the page clicks its upload
-        button the moment it is enabled (measures.AUTO_UPLOAD_SCRIPT). Wait until the file is in
+        button the moment it is enabled (measures.at_once_script). Wait until the file is in
         the chat (Bifoga: the preview dialog closed after the round; Uppy: upload-success), its
         preview painted (a photo) and, in Bifoga, its full check done. All times from
         navigation. With `trace`, a Chromium trace of the whole run is written there."""
-        context, net, page, errors = self._context(throttle, auto_upload=True)
+        context, net, page, errors = self._context(throttle, at_once=kind)
         photo = path.suffix.lower() in (".jpg", ".jpeg")
         tracing = False
         try:
@@ -277,16 +277,25 @@ class Bench:
                 trace.parent.mkdir(parents=True, exist_ok=True)
                 self.browser.start_tracing(path=str(trace), categories=profiling.TRACE_CATEGORIES)
                 tracing = True
-            # The chooser is intercepted from the start and answered as it opens, and the click
-            # skips Playwright's actionability waits: the pick lands as soon after the usable
-            # mark as the driver's round trips allow (the `pick` mark says when).
+            # The chooser is intercepted from the start and answered as it opens; the page says
+            # on the console when it is usable and where the picker is, and the mouse clicks
+            # there: the pick lands as soon after the usable mark as the driver's round trips
+            # and the page's main thread allow (the marks mouseDown, mouseDownHandled and pick
+            # say when).
             page.on("filechooser", lambda chooser: chooser.set_files(str(path)))
-            page.goto(kind.url(self.server.origin, visit), wait_until="commit")
             try:
-                page.wait_for_function(f"({kind.usable_js}) != null", timeout=READY_TIMEOUT_MS)
+                with page.expect_event("console", lambda m: m.text.startswith(
+                        measures.USABLE_SIGNAL), timeout=READY_TIMEOUT_MS) as signal:
+                    page.goto(kind.url(self.server.origin, visit), wait_until="commit")
             except Exception as exc:
                 raise RuntimeError(f"{kind.name} not usable: {errors[-5:]}") from exc
-            page.locator(kind.picker).click(force=True)
+            where = signal.value.text.split()[1:]
+            hit = False
+            if len(where) == 2:  # mouse.click returns once the page has handled the mouseup
+                page.mouse.click(float(where[0]), float(where[1]))
+                hit = page.evaluate("window.__bench.marks.mouseDownHit === true")
+            if not hit:  # the picker was not there yet, or moved: Playwright finds it
+                page.locator(kind.picker).first.click(force=True)
             marks = "window.__bench.marks"
             failed = "(window.benchMarks && window.benchMarks.uploadError !== undefined)"
             done = f"({marks}.checked !== undefined && ({kind.in_chat_js}) !== undefined)"
@@ -323,7 +332,7 @@ class Bench:
 
     def _pick(self, kind: Kind, page) -> None:
         with page.expect_file_chooser() as chooser:
-            page.locator(kind.picker).click()
+            page.locator(kind.picker).first.click()
         chooser.value.set_files(str(self.photo))
         marks = "window.__bench.marks"
         ready = f"{marks}.previewDecoded !== undefined && {marks}.previewPainted !== undefined"
@@ -457,6 +466,12 @@ def at_once_metrics(kind: Kind, data: dict, load: dict, in_chat: float | None, p
         "usable_ms": load["usable_ms"],
         "python_ms": load["python_ready_ms"],
         "pick_ms": m.get("pick"),
+        # The bench's click: when the browser made its mousedown, and how long the page's main
+        # thread took to get to it (a busy main thread delays a user's click the same way).
+        "mouse_down_ms": m.get("mouseDown"),
+        "input_delay_ms": (m["mouseDownHandled"] - m["mouseDown"]
+                           if m.get("mouseDown") is not None else None),
+        "click_missed": m.get("mouseDownHit") is False,  # the second try's mousedown not timed
         "preview_ms": None,
         "verified_ms": None,
         **expected,

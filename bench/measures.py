@@ -6,6 +6,7 @@ origin is the navigation start. The harness only reads the marks afterwards.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -31,7 +32,7 @@ LONG_TASK_MS = 50
 #   checked       the upload button enabled after the pick (Bifoga: "Ladda upp"; Uppy: there)
 #   verified      Bifoga: the first preview item marked data-verified="true" after the pick
 #   uploadClick   a click on the upload button; dialogClosed: Bifoga's dialog closed after it
-# With AUTO_UPLOAD_SCRIPT registered first, the page itself clicks the upload button as soon as
+# With at_once_script() registered first, the page itself clicks the upload button as soon as
 # it is enabled (no round trip through Playwright in the measured time).
 INIT_SCRIPT = """
 (() => {
@@ -57,6 +58,13 @@ INIT_SCRIPT = """
       b.marks.pick = now();
       b.file = t.files[0];
     }
+  }, true);
+  // The bench's click on the picker: when the browser made the mousedown (its timeStamp) and
+  // when the page's main thread got to it (the difference is the input delay).
+  document.addEventListener("mousedown", (e) => {
+    if (b.marks.mouseDown !== undefined) return;
+    b.marks.mouseDown = e.timeStamp;
+    b.marks.mouseDownHandled = now();
   }, true);
   // Bifoga: "Ladda upp" clicked, and the preview dialog closed (close does not bubble, but
   // capture listeners on document still see it).
@@ -151,7 +159,38 @@ INIT_SCRIPT = """
 })();
 """ % {"images": repr(PREVIEW_IMAGES), "upload_buttons": repr(UPLOAD_BUTTONS),
        "dialog": repr(BIFOGA_DIALOG), "verified": repr(BIFOGA_VERIFIED_ITEM)}
-AUTO_UPLOAD_SCRIPT = "window.__benchAutoUpload = true;"
+
+# At once: the page says on the console the moment its usable mark is set, with where the
+# picker's centre is, so the bench's mouse clicks there at once: no polling of the page and no
+# actionability checks, which a busy main thread would answer late (the click then waits in the
+# page's input queue, as a user's would). It notes whether the mousedown hit the picker, and
+# presses its upload button itself as soon as it is enabled (INIT_SCRIPT).
+USABLE_SIGNAL = "bench:usable"
+
+
+def at_once_script(picker: str) -> str:
+    return """
+(() => {
+  window.__benchAutoUpload = true;
+  const picker = %(picker)s;
+  for (const name of ["bifogaUsable", "benchUsable"]) {
+    let value;
+    Object.defineProperty(window, name, { configurable: true, get: () => value, set: (v) => {
+      value = v;
+      const el = document.querySelector(picker);
+      const box = el && el.getBoundingClientRect();
+      console.debug(box && box.width > 0
+        ? `%(signal)s ${box.x + box.width / 2} ${box.y + box.height / 2}` : "%(signal)s");
+    } });
+  }
+  document.addEventListener("mousedown", (e) => {
+    const marks = window.__bench && window.__bench.marks;
+    if (marks && marks.mouseDownHit === undefined) {
+      marks.mouseDownHit = !!(e.target && e.target.closest && e.target.closest(picker));
+    }
+  }, true);
+})();
+""" % {"picker": json.dumps(picker), "signal": USABLE_SIGNAL}
 
 # Everything the page recorded, read once at the end of a run.
 COLLECT_JS = """() => {

@@ -86,7 +86,8 @@ def add_derived(result: dict, photo_bytes: int) -> None:
             run[kind]["transfer_vs_bare"] = bare_ms / transfer if transfer and bare_ms else None
 
 
-AT_ONCE_KEYS = ("usable_ms", "python_ms", "pick_ms", "preview_ms", "checked_ms", "verified_ms",
+AT_ONCE_KEYS = ("usable_ms", "python_ms", "mouse_down_ms", "input_delay_ms", "pick_ms",
+                "preview_ms", "checked_ms", "verified_ms",
                 "in_chat_ms", "worker_ready_ms", "bytes_before_usable", "longest_task_load_ms",
                 "longest_task_flow_ms")
 WARM_KEYS = ("usable_ms", "python_ready_ms", "worker_ready_ms")
@@ -224,7 +225,12 @@ def issue_rows(summary: dict) -> list[dict]:
             uppy_usable, "Uppy's usable", max_ratio=1.0)
         add(rate, "Python up (UI mounted)", at("bifoga", "all", "python_ms"), uppy_usable,
             "Uppy's usable")
-        # When the bench's click and chosen file land (the driver's round trips after usable).
+        # When the bench's click and chosen file land: the driver's round trips after usable,
+        # and the wait for the page's main thread (the input delay).
+        add(rate, "The bench's click (mousedown made)", at("bifoga", "all", "mouse_down_ms"),
+            at("uppy", "all", "mouse_down_ms"), "Uppy's")
+        add(rate, "of which input delay (mousedown → handled)",
+            at("bifoga", "all", "input_delay_ms"), at("uppy", "all", "input_delay_ms"), "Uppy's")
         add(rate, "The pick lands (file input's change event)", at("bifoga", "all", "pick_ms"),
             at("uppy", "all", "pick_ms"), "Uppy's")
         add(rate, "Bytes before usable", at("bifoga", "all", "bytes_before_usable"),

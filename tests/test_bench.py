@@ -295,6 +295,9 @@ def test_at_once_marks_and_profile(stand_in: SimpleNamespace, files: dict[str, P
     # and clicked by the page, the worker's check, the dialog closed.
     assert (photo["usable_ms"] <= photo["pick_ms"] < photo["python_ms"] < photo["checked_ms"]
             <= photo["upload_click_ms"] < photo["verified_ms"] < photo["in_chat_ms"])
+    # The mouse clicked where the page said the picker was, the moment it said usable.
+    assert not photo["click_missed"] and photo["usable_ms"] <= photo["mouse_down_ms"]
+    assert photo["input_delay_ms"] >= 0
     assert photo["preview_ms"] is not None and pdf["preview_ms"] is None
     assert pdf["checked_ms"] < pdf["verified_ms"] < pdf["in_chat_ms"]
     assert photo["bytes_before_usable"] > 0 and photo["worker_ready_ms"] is not None
