@@ -23,6 +23,7 @@ TRACE_CATEGORIES = [
 ]
 LONG_TASK_MS = 50
 TOP = 8
+LONGEST_SHOWN = 6
 
 # Trace event names -> activity (DevTools' own grouping, coarsened). Names not listed count as
 # "script" when they are V8's, "other" otherwise.
@@ -160,10 +161,13 @@ def summarise(path: Path, marks: dict) -> dict:
     events = load(path)
     names = threads(events)
     spans = intervals(events)
-    # The page's renderer: the main thread that saw the last navigation (about:blank's first).
+    # The page's renderer: the main thread that saw the last navigation to an http(s) URL
+    # (about:blank's, and WebUI pages' of the browser itself, are not the page's).
     navigations = sorted((e["ts"], (e["pid"], e["tid"])) for e in events
                          if e.get("name") == "navigationStart"
-                         and names.get((e["pid"], e["tid"])) == "CrRendererMain")
+                         and names.get((e["pid"], e["tid"])) == "CrRendererMain"
+                         and (((e.get("args") or {}).get("data") or {}).get(
+                             "documentLoaderURL") or "").startswith(("http://", "https://")))
     if not navigations:
         raise ValueError(f"{path}: no navigation of a renderer's main thread in the trace")
     start, main = navigations[-1]
@@ -179,13 +183,13 @@ def summarise(path: Path, marks: dict) -> dict:
         selfs = self_times(spans.get(key, []), start, end)
         tasks = _outermost([(a, b) for a, b, name in spans.get(key, []) if name in TASK_NAMES])
         busy_ms = sum(max(0.0, min(b, end) - max(a, start)) for a, b in tasks) / 1000
-        if key != main and busy_ms < 1:
+        if key != main and busy_ms < 50:  # idle helper workers (PyScript starts some)
             continue
         by_activity: dict[str, float] = defaultdict(float)
         for name, us in selfs.items():
             by_activity[activity(name)] += us
         out["threads"].append({
-            "thread": "main thread" if key == main else f"worker {_worker_script(events, key)}",
+            "thread": "main thread" if key == main else _worker_name(events, key, sampled),
             "busy_ms": round(busy_ms),
             "activities": _top(by_activity, len(by_activity)),
             "events": _top(selfs, TOP),
@@ -210,18 +214,22 @@ def _top(totals: dict[str, float], n: int) -> list[tuple[str, float]]:
     return [(name, round(us / 1000, 1)) for name, us in ranked[:n] if us >= 500]
 
 
-def _worker_script(events: list[dict], key: tuple[int, int]) -> str:
-    """The worker's own script, from its first EvaluateScript (or the thread id)."""
+def _worker_name(events: list[dict], key: tuple[int, int], sampled: dict) -> str:
+    """Pyodide's worker by its functions; another by its first script (or the thread id): the
+    workers' scripts are often blob: URLs."""
+    if any("pyodide" in name for name in sampled.get(key, {})):
+        return "Pyodide worker"
     for e in events:
         if (e.get("pid"), e.get("tid")) == key and e.get("name") == "EvaluateScript":
             url = (e.get("args", {}).get("data") or {}).get("url") or ""
             if url:
-                return url.split("?")[0].rsplit("/", 1)[-1]
-    return f"thread {key[1]}"
+                return "worker " + url.split("?")[0].rsplit("/", 1)[-1]
+    return f"worker (thread {key[1]})"
 
 
 def _long_tasks(spans: list, tasks: list[tuple[float, float]], start: float,
                 end: float) -> list[dict]:
+    """Every task over 50 ms in the window, in order, with its three largest self times."""
     out = []
     for a, b in sorted(tasks):
         if b - a < LONG_TASK_MS * 1000 or b < start or a > end:
@@ -252,8 +260,12 @@ def text(summary: dict, title: str) -> str:
             lines.append("  - top trace events: " + _pairs(thread["events"]))
         if thread["functions"]:
             lines.append("  - top functions (sampled): " + _pairs(thread["functions"]))
-        for task in thread["long_tasks"]:
-            lines.append(f"  - long task at {task['start_ms']} ms, {task['ms']} ms: "
+        tasks = thread["long_tasks"]
+        if tasks:
+            lines.append(f"  - {len(tasks)} tasks over {LONG_TASK_MS} ms, "
+                         f"{sum(t['ms'] for t in tasks)} ms in all; the longest:")
+        for task in sorted(tasks, key=lambda t: -t["ms"])[:LONGEST_SHOWN]:
+            lines.append(f"    - at {task['start_ms']} ms, {task['ms']} ms: "
                          + _pairs(task["events"]))
     return "\n".join(lines) + "\n"
 

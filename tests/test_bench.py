@@ -143,8 +143,12 @@ def _trace(path: Path) -> Path:
             for pid, tid, name in ((1, 1, "CrRendererMain"), (1, 7, "DedicatedWorker thread"),
                                    (2, 2, "CrRendererMain"))]
     events = meta + [
-        {"ph": "R", "name": "navigationStart", "pid": 1, "tid": 1, "ts": nav - 900 * ms},
-        {"ph": "R", "name": "navigationStart", "pid": 1, "tid": 1, "ts": nav},
+        {"ph": "R", "name": "navigationStart", "pid": 1, "tid": 1, "ts": nav - 900 * ms,
+         "args": {"data": {"documentLoaderURL": ""}}},
+        {"ph": "R", "name": "navigationStart", "pid": 1, "tid": 1, "ts": nav,
+         "args": {"data": {"documentLoaderURL": "http://127.0.0.1:1/#visit=v"}}},
+        {"ph": "R", "name": "navigationStart", "pid": 2, "tid": 2, "ts": nav + 9 * ms,
+         "args": {"data": {"documentLoaderURL": ""}}},  # a WebUI page of the browser
         # a 120 ms task on the main thread: 100 ms of script, of which 30 ms compiling
         {"ph": "X", "name": "RunTask", "pid": 1, "tid": 1, "ts": nav + 10 * ms, "dur": 120 * ms},
         {"ph": "X", "name": "ThreadControllerImpl::RunTask", "pid": 1, "tid": 1,
@@ -195,7 +199,8 @@ def test_trace_summary(tmp_path: Path) -> None:
     assert worker["thread"] == "worker core.js" and worker["busy_ms"] == 400
     assert worker["functions"] == [("strip_exif abc:1", 3.0)]
     text = profiling.text(summary, "Profile")
-    assert "long task at 10 ms, 120 ms: FunctionCall 70" in text
+    assert "1 tasks over 50 ms, 120 ms in all; the longest:" in text
+    assert "at 10 ms, 120 ms: FunctionCall 70" in text
     assert "usable 5 ms, pick 8 ms, in the chat 1000 ms" in text
 
 
