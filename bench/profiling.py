@@ -249,7 +249,10 @@ def text(summary: dict, title: str) -> str:
         ("preview_ms", "picture shown"), ("checked_ms", '"Ladda upp" enabled'),
         ("verified_ms", "full check done"), ("in_chat_ms", "in the chat"),
         ("worker_ready_ms", "worker ready")) if marks.get(key) is not None)
-    lines = [f"### {title}", "", f"Trace: `{summary['trace']}` (open it in Chromium's DevTools, "
+    trace = Path(summary["trace"])
+    if trace.is_absolute() and trace.is_relative_to(Path.cwd()):
+        trace = trace.relative_to(Path.cwd())
+    lines = [f"### {title}", "", f"Trace: `{trace}` (open it in Chromium's DevTools, "
              "Performance panel, or ui.perfetto.dev). Marks from navigation (this run, traced, "
              f"so slower than the measured ones): {said}. Window: navigation + "
              f"{summary['window_ms']} ms; self times in ms.", ""]
