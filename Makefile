@@ -83,6 +83,7 @@ test-e2e: setup chromium
 test: setup chromium postgresql lint
 	$(PY) -m pytest -q
 
+# Options through BENCH_ARGS, e.g. `make bench BENCH_ARGS=--profile` (bench/README.md).
 bench: setup chromium
 	$(PY) -m bench $(BENCH_ARGS)
 
