@@ -336,8 +336,8 @@ class Bench:
         chooser.value.set_files(str(self.photo))
         marks = "window.__bench.marks"
         ready = f"{marks}.previewDecoded !== undefined && {marks}.previewPainted !== undefined"
-        if kind.name == "bifoga":
-            ready += f" && {marks}.checked !== undefined"
+        if kind.name == "bifoga":  # and the worker's full check: the upload is the upload
+            ready += f" && {marks}.checked !== undefined && {marks}.verified !== undefined"
         try:
             page.wait_for_function(ready, timeout=FLOW_TIMEOUT_MS)
         except Exception as exc:
@@ -513,6 +513,7 @@ def flow_metrics(kind: Kind, data: dict, upload: dict) -> dict:
         "pick_to_preview_loaded_ms": span(pick, marks.get("previewLoaded")),
         "pick_to_preview_decoded_ms": span(pick, marks.get("previewDecoded")),
         "pick_to_checked_ms": span(pick, checked),
+        "pick_to_verified_ms": span(pick, marks.get("verified")),
         "upload_ms": span(up_start, up_end),
         "bare_create_patch_ms": upload.get("total_ms"),
         "transfer_ms": upload.get("transfer_ms"),
