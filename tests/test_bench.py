@@ -296,15 +296,16 @@ def test_at_once_marks_and_profile(stand_in: SimpleNamespace, files: dict[str, P
         profiles = harness.run_profiles(bench, stand_in, files["photo"], tmp_path / "out",
                                         logged.append)
     assert photo["missing"] == [] and pdf["missing"] == [], (photo, pdf)
-    # The page's own order: usable, pick, Python up (the queue drained), "Ladda upp" enabled
-    # and clicked by the page, the worker's check, the dialog closed.
-    assert (photo["usable_ms"] <= photo["pick_ms"] < photo["python_ms"] < photo["checked_ms"]
-            <= photo["upload_click_ms"] < photo["verified_ms"] < photo["in_chat_ms"])
-    # The mouse clicked where the page said the picker was, the moment it said usable.
-    assert not photo["click_missed"] and photo["usable_ms"] <= photo["mouse_down_ms"]
-    assert photo["input_delay_ms"] >= 0
+    # What follows from what (no timing): the click after usable, the pick after the click,
+    # "Ladda upp" enabled once Python is up and the file picked, clicked by the page after
+    # that, the dialog closed after the click and the worker's check.
+    for run in (photo, pdf):
+        assert run["usable_ms"] <= run["mouse_down_ms"] <= run["pick_ms"] <= run["checked_ms"]
+        assert run["python_ms"] <= run["checked_ms"] <= run["upload_click_ms"]
+        assert max(run["upload_click_ms"], run["verified_ms"]) <= run["in_chat_ms"]
+    # The mouse clicked where the page said the picker was.
+    assert not photo["click_missed"] and photo["input_delay_ms"] >= 0
     assert photo["preview_ms"] is not None and pdf["preview_ms"] is None
-    assert pdf["checked_ms"] < pdf["verified_ms"] < pdf["in_chat_ms"]
     assert photo["bytes_before_usable"] > 0 and photo["worker_ready_ms"] is not None
     assert photo["longest_task_flow_ms"] is not None
     assert set(profiles) == {"1x", "4x"}, profiles
