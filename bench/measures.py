@@ -26,7 +26,8 @@ LONG_TASK_MS = 50
 
 # Registered with context.add_init_script, so it runs in every document before the page's own
 # scripts: the long-task observer (buffered, so nothing before it is lost), a JS-heap sampler
-# every 100 ms, and the marks of the file flow, all in performance.now() of the page:
+# every 100 ms (not at once), and the marks of the file flow, all in performance.now() of the page:
+#   mouseDown, mouseDownHandled   the first mousedown: its timeStamp, and when the page got to it
 #   pick          the file input's change event
 #   previewLoaded, previewDecoded, previewPainted   the preview <img>
 #   checked       the upload button enabled after the pick (Bifoga: "Ladda upp"; Uppy: there)
