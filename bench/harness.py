@@ -480,6 +480,7 @@ def at_once_metrics(kind: Kind, data: dict, load: dict, in_chat: float | None, p
         "input_delay_ms": (m["mouseDownHandled"] - m["mouseDown"]
                            if m.get("mouseDown") is not None else None),
         "click_missed": m.get("mouseDownHit") is False,  # the second try's mousedown not timed
+        "chooser_click_ms": m.get("chooserClick"),
         "preview_ms": None,
         "verified_ms": None,
         **expected,

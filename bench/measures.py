@@ -28,6 +28,7 @@ LONG_TASK_MS = 50
 # scripts: the long-task observer (buffered, so nothing before it is lost), a JS-heap sampler
 # every 100 ms (not at once), and the marks of the file flow, all in performance.now() of the page:
 #   mouseDown, mouseDownHandled   the first mousedown: its timeStamp, and when the page got to it
+#   chooserClick  the click on a file input, as the page handles it (the chooser opens)
 #   pick          the file input's change event
 #   previewLoaded, previewDecoded, previewPainted   the preview <img>
 #   checked       the upload button enabled after the pick (Bifoga: "Ladda upp"; Uppy: there)
@@ -70,6 +71,12 @@ INIT_SCRIPT = """
     if (b.marks.mouseDown !== undefined) return;
     b.marks.mouseDown = e.timeStamp;
     b.marks.mouseDownHandled = now();
+  }, true);
+  // The click that opens a file chooser (a file input's activation), as the page handles it:
+  // between it and the pick, the chooser is answered and the change event waits its turn.
+  document.addEventListener("click", (e) => {
+    const t = e.target;
+    if (t && t.type === "file" && b.marks.chooserClick === undefined) b.marks.chooserClick = now();
   }, true);
   // Bifoga: "Ladda upp" clicked, and the preview dialog closed (close does not bubble, but
   // capture listeners on document still see it).

@@ -87,7 +87,8 @@ def add_derived(result: dict, photo_bytes: int) -> None:
             run[kind]["transfer_vs_bare"] = bare_ms / transfer if transfer and bare_ms else None
 
 
-AT_ONCE_KEYS = ("usable_ms", "python_ms", "mouse_down_ms", "input_delay_ms", "pick_ms",
+AT_ONCE_KEYS = ("usable_ms", "python_ms", "mouse_down_ms", "input_delay_ms", "chooser_click_ms",
+                "pick_ms",
                 "preview_ms", "checked_ms", "verified_ms",
                 "in_chat_ms", "worker_ready_ms", "bytes_before_usable", "longest_task_load_ms",
                 "longest_task_flow_ms")
@@ -232,6 +233,9 @@ def issue_rows(summary: dict) -> list[dict]:
             at("uppy", "all", "mouse_down_ms"), "Uppy's")
         add(rate, "of which input delay (mousedown → handled)",
             at("bifoga", "all", "input_delay_ms"), at("uppy", "all", "input_delay_ms"), "Uppy's")
+        add(rate, "The chooser opens (the page handles the click)",
+            at("bifoga", "all", "chooser_click_ms"), at("uppy", "all", "chooser_click_ms"),
+            "Uppy's")
         add(rate, "The pick lands (file input's change event)", at("bifoga", "all", "pick_ms"),
             at("uppy", "all", "pick_ms"), "Uppy's")
         add(rate, "Bytes before usable", at("bifoga", "all", "bytes_before_usable"),
