@@ -22,7 +22,7 @@ PROFILES = Path(__file__).resolve().parent / "out"
 
 NOTES = [
     "Times are performance.now() in the page (origin: navigation start); Bifoga's usable is "
-    "window.bifogaUsable (index.html's native file input listens, static/shell.js), Python up "
+    "window.bifogaUsable (index.html's native file input listens, its inline file keeper), Python up "
     "is window.bifogaReady (main.py has mounted the UI); the references' usable is their own "
     "mark (bare: script ran; Uppy: the Dashboard's file input exists).",
     "Bytes: Network.loadingFinished encodedDataLength (headers + body as received) of every "

@@ -104,7 +104,7 @@ def _uppy_url(origin: str, visit: dict) -> str:
 
 
 KINDS = {
-    # Usable: index.html's native file input listens (static/shell.js sets bifogaUsable); the
+    # Usable: index.html's native file input listens (its inline file keeper sets bifogaUsable); the
     # picker is that input, over the paperclip's face. Python up: main.py sets bifogaReady.
     "bifoga": Kind("bifoga", _bifoga_url, "window.bifogaUsable", "window.bifogaWorkerReady",
                    measures.BIFOGA_FILE_INPUT, python_js="window.bifogaReady",
