@@ -22,9 +22,9 @@ PROFILES = Path(__file__).resolve().parent / "out"
 
 NOTES = [
     "Times are performance.now() in the page (origin: navigation start); Bifoga's usable is "
-    "window.bifogaUsable (index.html's native file input listens, its inline file keeper), Python up "
-    "is window.bifogaReady (main.py has mounted the UI); the references' usable is their own "
-    "mark (bare: script ran; Uppy: the Dashboard's file input exists).",
+    "window.bifogaUsable (index.html's native file input listens, its inline file keeper), "
+    "Python up is window.bifogaReady (app.py has mounted the UI); the references' usable is "
+    "their own mark (bare: script ran; Uppy: the Dashboard's file input exists).",
     "Bytes: Network.loadingFinished encodedDataLength (headers + body as received) of every "
     "request of the page AND its workers, as Playwright's CDP instrumentation reports them "
     "(it auto-attaches to dedicated workers); resource timing of the page and each worker is "

@@ -68,7 +68,7 @@ def set_text(el, value):
 
 
 class Component:
-    """Base: a root element, listeners, text lookup, and events raised to the wiring (main.py).
+    """Base: a root element, listeners, text lookup, and events raised to the wiring (app.py).
 
     A component renders its slice of the model: `KEYS` names it, `render(state, changed)`
     draws it, `watch(model)` subscribes the one to the other.

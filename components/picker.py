@@ -2,7 +2,7 @@
 on phones "Ta foto" opens the camera directly. The limits are stated next to them.
 
 Both are native file inputs in index.html's shell, so they work before Python is up (what is
-picked meanwhile, index.html's inline script keeps for main.py); this component takes that
+picked meanwhile, index.html's inline script keeps for app.py); this component takes that
 markup over and renders it from the model. Raises "picked"(list of File). The accept list
 (from the config) leaves audio out.
 """

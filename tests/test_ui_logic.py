@@ -14,7 +14,7 @@ import pytest
 from bifoga import formatting, i18n, links
 from tests.micropython_runner import REPO, micropython_available, run_micropython
 
-UI_SOURCES = [REPO / "main.py", *sorted((REPO / "components").glob("*.py"))]
+UI_SOURCES = [REPO / "main.py", REPO / "app.py", *sorted((REPO / "components").glob("*.py"))]
 
 
 def placeholders(template: str) -> set[str]:
@@ -235,7 +235,8 @@ def test_the_tab_keeps_the_visit_once_the_link_leaves_the_address_bar(fragment, 
 def test_every_catalogue_key_is_used():
     """No dead text: each key appears in the code, or under a prefix the code builds keys from
     ("kind." + category)."""
-    sources = [REPO / "main.py", REPO / "index.html", *sorted((REPO / "components").glob("*.py")),
+    sources = [REPO / "main.py", REPO / "app.py", REPO / "index.html",
+               *sorted((REPO / "components").glob("*.py")),
                *sorted(p for p in (REPO / "bifoga").glob("*.py") if p.name != "i18n.py")]
     code = "\n".join(p.read_text() for p in sources)
     prefixes = set(re.findall(r"""["']([a-z_]+\.(?:[a-z_]+\.)?)["']\s*\+""", code))
