@@ -8,6 +8,8 @@ The Pyodide worker (worker.py) checks and uploads files.
 """
 
 
+import asyncio
+
 from pyscript import create_named_worker, document, window
 
 from bifoga.adapters import RequestError
@@ -32,6 +34,7 @@ from components.visit_header import VisitHeader
 from components.worker_client import WorkerClient
 
 WORKER_NAME = "bifoga-worker"
+WORKER_START_LIMIT = 180  # seconds
 
 
 def described(files):
@@ -91,7 +94,16 @@ def mount(app, store, flows, lang, utc_offset):
 
 async def connect_worker(flows):
     # Started after the UI is usable: Pyodide's download and compile never delay the paperclip.
-    engine = await create_named_worker("./worker.py", WORKER_NAME, "./worker.toml")
+    # A worker that fails, or is not up after WORKER_START_LIMIT seconds (10 MB on a slow line
+    # included), is said so in the preview; nothing waits for it for ever.
+    async def created():
+        return await create_named_worker("./worker.py", WORKER_NAME, "./worker.toml")
+
+    try:
+        engine = await asyncio.wait_for(created(), WORKER_START_LIMIT)
+    except Exception as exc:  # noqa: BLE001 - any failure to start is the same to the user
+        flows.worker_not_started(type(exc).__name__ + ": " + str(exc))
+        return
     # Progress can't travel as a call argument ("could not be cloned"): the worker calls these.
     engine.on_upload_progress = lambda key, sent, total: flows.upload_progress(key, sent, total)
     engine.on_upload_state = lambda key, state: flows.upload_state(key, state)
