@@ -1,0 +1,23 @@
+"""The Pyodide worker's start: from the worker's own memory snapshot (made by `make` from the
+same files as worker.zip), with the worker's pure modules already imported."""
+
+from __future__ import annotations
+
+WORKER_MARKS = "() => performance.getEntriesByType('mark').map((m) => m.name)"
+
+
+def test_the_worker_starts_from_its_snapshot_with_its_modules_imported(live_server, visit,
+                                                                       make_participant):
+    patient = make_participant(visit["patient_url"], "patient")
+    warnings: list[str] = []
+    patient.context.on("console", lambda m: warnings.append(m.text)
+                       if m.type in ("warning", "error") else None)
+    patient.open()
+    marks = [mark for worker in patient.page.workers for mark in worker.evaluate(WORKER_MARKS)]
+    assert "bifoga:worker-ready" in marks
+    # The snapshot's modules were the files unpacked (scripts/worker_snapshot.py): not imported
+    # anew. Fails after a source change without `make setup` (the worker then still works).
+    assert "bifoga:worker-snapshot-modules" in marks, warnings
+    assert any(url.endswith("/static/build/worker-snapshot.bin") for url in patient.requests)
+    assert not any("snapshot" in text for text in warnings), warnings
+    assert patient.errors == []
