@@ -36,7 +36,8 @@ helper = types.ModuleType("bifoga_snapshot")
 exec(compile(helper_source, "bifoga_snapshot", "exec"), helper.__dict__)
 sys.modules["bifoga_snapshot"] = helper
 # bifoga/ is pure by rule (no js, no pyscript); worker.py's other modules (worker_heic) are not.
-names = ["asyncio", "json"] + sorted(
+# html: the one standard module PyScript's own package imports that Pyodide's start has not.
+names = ["asyncio", "html", "json"] + sorted(
     "bifoga." + path[len("bifoga/"):-3] for path in glob.glob("bifoga/*.py")
     if not path.endswith("__init__.py"))
 helper.preload(names)
