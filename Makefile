@@ -35,7 +35,7 @@ static/build/app.tar.gz: main.py $(wildcard bifoga/*.py components/*.py) scripts
 
 # The worker's modules in one request (scripts/bundle_app.py follows worker.py's imports), and
 # from the same files the worker's memory snapshot (worker-snapshot.bin: those modules imported).
-static/build/worker.zip: worker.py worker_heic.py $(wildcard bifoga/*.py) scripts/bundle_app.py \
+static/build/worker.zip: worker_start.py worker.py worker_heic.py $(wildcard bifoga/*.py) scripts/bundle_app.py \
 	scripts/pyodide_snapshot.mjs scripts/worker_snapshot.py static/vendor/.stamp
 	$(PY) scripts/bundle_app.py
 

@@ -94,7 +94,7 @@ def mount(app, store, flows, lang, utc_offset):
 
 
 async def connect_worker(flows):
-    engine = await create_named_worker("./worker.py", WORKER_NAME, "./worker.toml")
+    engine = await create_named_worker("./worker_start.py", WORKER_NAME, "./worker.toml")
     # Progress can't travel as a call argument ("could not be cloned"): the worker calls these.
     engine.on_upload_progress = lambda key, sent, total: flows.upload_progress(key, sent, total)
     engine.on_upload_state = lambda key, state: flows.upload_state(key, state)

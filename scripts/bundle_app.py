@@ -83,7 +83,7 @@ def build(entry: str = "main.py", target: Path = BUNDLE) -> list[str]:
     return modules
 
 
-def build_worker(entry: str = "worker.py", target: Path = WORKER_BUNDLE) -> list[str]:
+def build_worker(entry: str = "worker_start.py", target: Path = WORKER_BUNDLE) -> list[str]:
     modules = closure(entry)
     raw = io.BytesIO()
     with zipfile.ZipFile(raw, "w") as archive:

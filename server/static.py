@@ -23,6 +23,7 @@ ROOT_FILES = {
     "index.html": "index.html",
     "main.py": "main.py",
     "worker.py": "worker.py",
+    "worker_start.py": "worker_start.py",
     "pyscript.toml": "pyscript.toml",
     "worker.toml": "worker.toml",
 }
