@@ -94,6 +94,7 @@ def mount(app, store, flows, lang, utc_offset):
 
 
 async def connect_worker(flows):
+    # Started after the UI is usable: Pyodide's download and compile never delay the paperclip.
     engine = await create_named_worker("./worker_start.py", WORKER_NAME, "./worker.toml")
     # Progress can't travel as a call argument ("could not be cloned"): the worker calls these.
     engine.on_upload_progress = lambda key, sent, total: flows.upload_progress(key, sent, total)
@@ -116,9 +117,6 @@ async def start():
     store = Model(initial_state(lang))
     flows = Flows(store, ApiClient(api_base, visit_id, token or ""), None, Browser())
     window.performance.mark("bifoga:built")
-    # The worker starts now, in parallel with the visit's first answers: its own thread does the
-    # work, and its checks wait for it anyway (flows.worker_ready).
-    flows.spawn(connect_worker(flows))
     try:
         await flows.load()
         window.performance.mark("bifoga:loaded")
@@ -131,6 +129,7 @@ async def start():
     document.body.setAttribute("data-ready", "true")
     window.bifogaReady = window.performance.now()
     flows.spawn(flows.poll())
+    flows.spawn(connect_worker(flows))
 
 
 def show_fatal(app, message):
