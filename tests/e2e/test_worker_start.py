@@ -21,3 +21,19 @@ def test_the_worker_starts_from_its_snapshot_with_its_modules_imported(live_serv
     assert any(url.endswith("/static/build/worker-snapshot.bin") for url in patient.requests)
     assert not any("snapshot" in text for text in warnings), warnings
     assert patient.errors == []
+
+
+def test_without_its_snapshot_the_worker_starts_from_pyodides_own(live_server, visit,
+                                                                 make_participant):
+    """bifoga-boot.mjs falls back to static/vendor/pyodide-*/snapshot.bin, and worker.py then
+    imports its modules from the files as before."""
+    patient = make_participant(visit["patient_url"], "patient")
+    patient.context.route("**/static/build/worker-snapshot.bin",
+                          lambda route: route.fulfill(status=404, body="gone"))
+    patient.open()
+    marks = [mark for worker in patient.page.workers for mark in worker.evaluate(WORKER_MARKS)]
+    assert "bifoga:worker-ready" in marks
+    assert "bifoga:worker-snapshot-modules" not in marks
+    assert any(url.endswith("/snapshot.bin") and "/static/vendor/" in url
+               for url in patient.requests)
+    assert patient.errors == []
