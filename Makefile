@@ -29,12 +29,15 @@ static/vendor/.stamp: package-lock.json runtime-wheels.txt scripts/vendor_runtim
 	$(PY) scripts/vendor_runtime.py
 
 # The main thread's modules in one request (scripts/bundle_app.py follows main.py's imports).
-static/build/app.tar.gz: main.py $(wildcard bifoga/*.py components/*.py) scripts/bundle_app.py
-	$(PYTHON) scripts/bundle_app.py
+static/build/app.tar.gz: main.py $(wildcard bifoga/*.py components/*.py) scripts/bundle_app.py \
+	static/vendor/.stamp
+	$(PY) scripts/bundle_app.py
 
-# The worker's modules in one request (scripts/bundle_app.py follows worker.py's imports).
-static/build/worker.zip: worker.py worker_heic.py $(wildcard bifoga/*.py) scripts/bundle_app.py
-	$(PYTHON) scripts/bundle_app.py
+# The worker's modules in one request (scripts/bundle_app.py follows worker.py's imports), and
+# from the same files the worker's memory snapshot (worker-snapshot.bin: those modules imported).
+static/build/worker.zip: worker_start.py worker.py worker_heic.py $(wildcard bifoga/*.py) scripts/bundle_app.py \
+	scripts/pyodide_snapshot.mjs scripts/worker_snapshot.py static/vendor/.stamp
+	$(PY) scripts/bundle_app.py
 
 # Rebuilds wheels/pillow-*.whl and wheels/pillow-wasm.json from sources (root; a Debian sid chroot
 # with Emscripten outside the repo, made once). Not needed by run or test: the wheel is committed.

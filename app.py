@@ -97,7 +97,7 @@ async def connect_worker(flows):
     # A worker that fails, or is not up after WORKER_START_LIMIT seconds (10 MB on a slow line
     # included), is said so in the preview; nothing waits for it for ever.
     async def created():
-        return await create_named_worker("./worker.py", WORKER_NAME, "./worker.toml")
+        return await create_named_worker("./worker_start.py", WORKER_NAME, "./worker.toml")
 
     try:
         engine = await asyncio.wait_for(created(), WORKER_START_LIMIT)

@@ -21,6 +21,15 @@ import js
 
 # Where the start-up time goes: bench/ reads these marks in the worker.
 js.performance.mark("bifoga:worker-start")
+import sys
+
+# The worker's memory snapshot (static/build/worker-snapshot.bin, scripts/worker_snapshot.py)
+# comes with the modules below imported; they are used only if they are the files unpacked here.
+if "bifoga_snapshot" in sys.modules:
+    if sys.modules["bifoga_snapshot"].forget_if_stale():
+        js.performance.mark("bifoga:worker-snapshot-modules")
+    else:
+        js.console.warn("The worker's snapshot is not from these files: importing them anew")
 from pyodide.ffi import JsException, create_proxy, to_js
 from pyscript import sync
 

@@ -7,13 +7,21 @@ MicroPython unpacks it with its own gzip and tarfile modules. The worker's archi
 because Pyodide unpacks it with zipfile, which its start-up has imported already (tarfile would
 be one more import before the worker is ready). The module lists are not kept by hand: they are
 everything main.py (worker.py) imports from this repository, followed transitively.
+
+Beside worker.zip, and from that very file, the worker's memory snapshot: Pyodide with the
+worker's pure modules imported (scripts/pyodide_snapshot.mjs, scripts/worker_snapshot.py), so
+that the worker skips those imports; worker-snapshot.json says what it was made from.
 """
 
 from __future__ import annotations
 
 import ast
 import gzip
+import hashlib
 import io
+import json
+import shutil
+import subprocess
 import sys
 import tarfile
 import zipfile
@@ -23,6 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bifoga", "components")
 BUNDLE = ROOT / "static" / "build" / "app.tar.gz"
 WORKER_BUNDLE = ROOT / "static" / "build" / "worker.zip"
+WORKER_SNAPSHOT = ROOT / "static" / "build" / "worker-snapshot.bin"
+SNAPSHOT_SCRIPT = ROOT / "scripts" / "pyodide_snapshot.mjs"
+SNAPSHOT_HELPER = ROOT / "scripts" / "worker_snapshot.py"
 
 
 def local_imports(path: Path) -> set[str]:
@@ -72,7 +83,7 @@ def build(entry: str = "main.py", target: Path = BUNDLE) -> list[str]:
     return modules
 
 
-def build_worker(entry: str = "worker.py", target: Path = WORKER_BUNDLE) -> list[str]:
+def build_worker(entry: str = "worker_start.py", target: Path = WORKER_BUNDLE) -> list[str]:
     modules = closure(entry)
     raw = io.BytesIO()
     with zipfile.ZipFile(raw, "w") as archive:
@@ -82,6 +93,50 @@ def build_worker(entry: str = "worker.py", target: Path = WORKER_BUNDLE) -> list
             archive.writestr(info, (ROOT / module).read_bytes(), compresslevel=9)
     _write(target, raw.getvalue())
     return modules
+
+
+def _snapshot_inputs(bundle: Path, pyodide: Path) -> str:
+    h = hashlib.sha256(bundle.read_bytes())
+    for path in (SNAPSHOT_SCRIPT, SNAPSHOT_HELPER, pyodide / "snapshot.bin"):
+        h.update(path.read_bytes() if path.is_file() else b"-")
+    return h.hexdigest()
+
+
+def worker_snapshot(bundle: Path = WORKER_BUNDLE, target: Path = WORKER_SNAPSHOT) -> bool:
+    """The worker's memory snapshot, made in node from `bundle`, with its .br and .gz (the
+    server sends those). Without node or the vendored Pyodide there is none, and the worker
+    starts from Pyodide's own snapshot (bifoga-boot.mjs falls back)."""
+    manifest = target.with_suffix(".json")
+    made_files = [target, manifest, *(target.with_name(target.name + s) for s in (".br", ".gz"))]
+    pyodide = sorted((ROOT / "static" / "vendor").glob("pyodide-*"))
+    node = shutil.which("node")
+    if not pyodide or node is None:
+        print("bundle: no vendored Pyodide or no node; the worker has no snapshot of its own")
+        for path in made_files:
+            path.unlink(missing_ok=True)
+        return False
+    inputs = _snapshot_inputs(bundle, pyodide[-1])
+    if all(p.is_file() for p in made_files) and json.loads(manifest.read_text()).get(
+            "inputs") == inputs:
+        return True  # made from these very files already
+    for path in made_files:
+        path.unlink(missing_ok=True)
+    made = subprocess.run([node, str(SNAPSHOT_SCRIPT), str(pyodide[-1]), str(bundle),
+                           str(SNAPSHOT_HELPER), str(target)],
+                          capture_output=True, text=True, timeout=600, check=False)
+    if made.returncode != 0 or not manifest.is_file():
+        print(f"bundle: no worker snapshot ({made.stderr.strip()[-300:]})")
+        for path in made_files:
+            path.unlink(missing_ok=True)
+        return False
+    import brotli  # requirements-dev.txt; quality 7: 13 s for 31 MB, 1 % larger than 9
+
+    data = target.read_bytes()
+    target.with_name(target.name + ".gz").write_bytes(gzip.compress(data, 6, mtime=0))
+    target.with_name(target.name + ".br").write_bytes(brotli.compress(data, quality=7))
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "inputs": inputs},
+                                   indent=1))
+    return True
 
 
 def _write(target: Path, data: bytes) -> None:
@@ -94,4 +149,6 @@ if __name__ == "__main__":
     for made, path in ((build(), BUNDLE), (build_worker(), WORKER_BUNDLE)):
         print(f"bundle: {len(made)} modules in {path.relative_to(ROOT)} "
               f"({path.stat().st_size} bytes)")
+    if worker_snapshot():
+        print(f"bundle: the worker's memory snapshot in {WORKER_SNAPSHOT.relative_to(ROOT)}")
     sys.exit(0)

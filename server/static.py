@@ -23,6 +23,7 @@ ROOT_FILES = {
     "index.html": "index.html",
     "main.py": "main.py",
     "worker.py": "worker.py",
+    "worker_start.py": "worker_start.py",
     "pyscript.toml": "pyscript.toml",
     "worker.toml": "worker.toml",
 }
@@ -109,10 +110,10 @@ def static_endpoint(app_dir: Path) -> Callable[[Request], Awaitable[Response]]:
         cache = IMMUTABLE if vendored else REVALIDATE
         headers = {"Cache-Control": cache}
         body, body_stat = target, stat
-        # The set-up step wrote .br and .gz copies of the runtime (scripts/vendor_runtime.py):
-        # send the smallest the client takes, as it is, rather than compress megabytes of
-        # WebAssembly on every cold load.
-        if vendored:
+        # The set-up step wrote .br and .gz copies of the runtime (scripts/vendor_runtime.py)
+        # and of the worker's memory snapshot (scripts/bundle_app.py): send the smallest the
+        # client takes, as it is, rather than compress megabytes on every cold load.
+        if vendored or path.startswith("static/build/"):
             accepted = accepted_encodings(request.headers.get("accept-encoding", ""))
             for encoding, suffix in PRECOMPRESSED:
                 packed = target.with_name(target.name + suffix)

@@ -22,6 +22,10 @@ def app_dir(tmp_path):
     (vendor / "engine.wasm.gz").write_bytes(gzip.compress(wasm, mtime=0))
     (vendor / "engine.wasm.br").write_bytes(brotli.compress(wasm))
     (vendor / "plain.js").write_text("export const x = 1;\n" * 200)
+    build = root / "static" / "build"
+    build.mkdir()
+    (build / "worker-snapshot.bin").write_bytes(wasm)
+    (build / "worker-snapshot.bin.br").write_bytes(brotli.compress(wasm))
     return root
 
 
@@ -81,3 +85,16 @@ def test_files_without_a_copy_are_still_served(client):
                           headers={"Accept-Encoding": "gzip"})
     assert response.status_code == 200
     assert response.text.startswith("export const x")
+
+
+def test_the_worker_snapshot_is_sent_compressed_and_revalidated(client, app_dir):
+    """Made by `make` beside worker.zip under a fixed name: compressed like the runtime, but
+    checked with the server on every load instead of cached as immutable."""
+    url = "/static/build/worker-snapshot.bin"
+    packed = client.get(url, headers={"Accept-Encoding": "gzip, br"})
+    assert packed.headers["content-encoding"] == "br"
+    assert packed.headers["cache-control"] == "no-cache"
+    assert packed.content == (app_dir / "static/build/worker-snapshot.bin").read_bytes()
+    again = client.get(url, headers={"Accept-Encoding": "gzip, br",
+                                     "If-None-Match": packed.headers["etag"]})
+    assert again.status_code == 304

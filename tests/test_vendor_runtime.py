@@ -54,7 +54,8 @@ def test_everything_index_html_loads_exists(runtime):
 
 
 def test_no_file_the_browser_loads_names_another_origin():
-    for name in ("index.html", "pyscript.toml", "worker.toml", "main.py", "worker.py"):
+    for name in ("index.html", "pyscript.toml", "worker.toml", "main.py", "worker.py",
+                 "worker_start.py"):
         assert not re.search(r"https?://", (REPO / name).read_text()), name
 
 

@@ -36,11 +36,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def app_bundle() -> None:
     """The main thread's and the worker's modules as the browser gets them, fresh from the
-    working tree."""
-    from scripts.bundle_app import build, build_worker
+    working tree, and the worker's memory snapshot made from them (when they changed)."""
+    from scripts.bundle_app import build, build_worker, worker_snapshot
 
     build()
     build_worker()
+    worker_snapshot()
 
 
 @pytest.fixture(scope="session")
