@@ -18,10 +18,7 @@ if (!bundle) {
   const pyodide = await loadPyodide({ indexURL: dir + "/", _makeSnapshot: true });
   writeFileSync(join(dir, "snapshot.bin"), pyodide.makeMemorySnapshot());
 } else {
-  // filetype: bifoga.sniff imports it (worker.toml loads it from the lock in the browser too).
-  const pyodide = await loadPyodide({
-    indexURL: dir + "/", _makeSnapshot: true, packages: ["filetype"],
-  });
+  const pyodide = await loadPyodide({ indexURL: dir + "/", _makeSnapshot: true });
   // A snapshot starts with no package marked as loaded: the browser loads (passthrough) and
   // marks them itself; the module imported here stays imported.
   for (const name of Object.keys(pyodide.loadedPackages)) delete pyodide.loadedPackages[name];

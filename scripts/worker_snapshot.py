@@ -3,7 +3,7 @@ files the worker was given.
 
 scripts/pyodide_snapshot.mjs runs this in Pyodide (node, at `make`) as the module
 `bifoga_snapshot`, after unpacking static/build/worker.zip: preload() imports the modules that
-touch no browser API (bifoga.*, filetype) and records each one's file and sha256; the memory
+touch no browser API (bifoga.*) and records each one's file and sha256; the memory
 snapshot is taken after that, so the worker starts with them imported. The module stays in the
 snapshot's sys.modules: worker.py calls forget_if_stale() once PyScript has unpacked the
 worker's files. If any file differs from what was imported (a snapshot from other sources), all
