@@ -105,7 +105,7 @@ def test_the_one_inline_script_keeps_files_in_memory_only_and_the_csp_allows_it(
 def test_every_preloaded_runtime_file_exists():
     """The preloads name PyScript's hashed chunks of the pinned version: a new version must
     bring new names, not silent 404s."""
-    hrefs = re.findall(r'<link rel="(?:modulepreload|preload)" href="([^"]+)"', INDEX)
+    hrefs = re.findall(r'\["(?:modulepreload|preload)", "([^"]+)"\]', INLINE_SCRIPTS[0])
     assert any("core-" in h for h in hrefs)
     missing = [h for h in hrefs if not (REPO / h).is_file()]
     assert missing == []
