@@ -34,7 +34,9 @@ exec(compile(helper_source, "bifoga_snapshot", "exec"), helper.__dict__)
 sys.modules["bifoga_snapshot"] = helper
 # bifoga/ is pure by rule (no js, no pyscript); worker.py's other modules (worker_heic) are not.
 # html: the one standard module PyScript's own package imports that Pyodide's start has not.
-names = ["asyncio", "html", "json"] + sorted(
+# email.parser, urllib.*: the upload's standard modules (worker.py imports them lazily, with
+# pyodide-http, which touches js and stays out), about 0.8 s when the first upload came first.
+names = ["asyncio", "email.parser", "html", "json", "urllib.error", "urllib.request"] + sorted(
     "bifoga." + path[len("bifoga/"):-3] for path in glob.glob("bifoga/*.py")
     if not path.endswith("__init__.py"))
 helper.preload(names)
