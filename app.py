@@ -7,7 +7,6 @@ slice of the model and raises events, which are connected to the flows here and 
 The Pyodide worker (worker.py) checks and uploads files.
 """
 
-
 import asyncio
 
 from pyscript import create_named_worker, document, window
