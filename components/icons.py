@@ -1,15 +1,12 @@
-"""Inline SVG icons (static markup, never user data), hidden from assistive technology."""
+"""Inline SVG icons (static markup, never user data), hidden from assistive technology.
+
+The paperclip's and the camera's are in index.html's shell, where they paint before Python is up."""
 
 from components.dom import element
 
 _SVG = ('<svg aria-hidden="true" focusable="false" viewBox="0 0 24 24" width="20" height="20">'
         '{}</svg>')
 
-PAPERCLIP = _SVG.format(
-    '<path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" '
-    'd="M21 11.5l-8.6 8.6a5.5 5.5 0 01-7.8-7.8l9.2-9.2a3.7 3.7 0 015.2 5.2l-9.2 9.2a1.8 1.8 0 '
-    '01-2.6-2.6l8.5-8.5"/>'
-)
 MAGNIFIER = _SVG.format(
     '<circle cx="10.5" cy="10.5" r="6.5" fill="none" stroke="currentColor" stroke-width="2.4"/>'
     '<path d="M15.5 15.5L21 21M10.5 7.5v6M7.5 10.5h6" stroke="currentColor" stroke-width="2.4" '
@@ -22,11 +19,6 @@ DOCUMENT = _SVG.format(
 DOWNLOAD = _SVG.format(
     '<path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" '
     'stroke-linejoin="round" d="M12 4v11m0 0l-4.5-4.5M12 15l4.5-4.5M5 19.5h14"/>'
-)
-CAMERA = _SVG.format(
-    '<path fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round" '
-    'd="M3 8h4l2-3h6l2 3h4v11H3z"/><circle cx="12" cy="13" r="3.5" fill="none" '
-    'stroke="currentColor" stroke-width="2"/>'
 )
 SEND = _SVG.format('<path fill="currentColor" d="M3 20.5l18-8.5L3 3.5l2.5 7L14 12l-8.5 1.5z"/>')
 
