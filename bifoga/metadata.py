@@ -56,6 +56,7 @@ from bifoga.heif_meta import _heif, _tiff_gps_anywhere
 from bifoga.jpeg_meta import _jpeg
 from bifoga.meta_common import MetadataError, Report, StripResult, _Acc
 from bifoga.png_meta import _png, png_location
+from bifoga.source import Plan
 from bifoga.webp_meta import _webp
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "find_location",
     "inspect",
     "strip",
+    "strip_source",
 ]
 
 
@@ -192,6 +194,34 @@ def strip(data: bytes, keep_capture_date: bool = False) -> StripResult:
         orientation=acc.orientation,
         lossless=True,
     )
+
+
+class StripPlan:
+    """Result of :func:`strip_source`: what to send (a bifoga.source.Plan over the source),
+    which categories go, and the orientation kept."""
+
+    def __init__(self, plan, removed, orientation):
+        self.plan = plan
+        self.removed = removed
+        self.orientation = orientation
+
+
+def strip_source(source, keep_capture_date: bool = False) -> StripPlan:
+    """:func:`strip` over a bifoga.source Source, answering a Plan instead of bytes, so that
+    the browser's light worker reads only what it needs and sends slices of the picked file.
+    Same removals, same refusals (MetadataError) as :func:`strip`.
+
+    For now this reads the whole source and plans the stripped bytes as one piece; the
+    per-format parsers replace that with ranges of the source.
+    """
+    data = source.read(0, source.size)
+    result = strip(data, keep_capture_date)
+    plan = Plan()
+    if result.data == data:
+        plan.keep(0, source.size)
+    else:
+        plan.add(result.data)
+    return StripPlan(plan, result.removed, result.orientation)
 
 
 def find_location(data: bytes) -> bool:

@@ -165,6 +165,16 @@ def classify(data: bytes | bytearray | memoryview, name: str = "") -> Verdict:
         return _refuse(NOT_ALLOWED)
 
 
+def classify_source(source, name: str = "") -> Verdict:
+    """:func:`classify` over a bifoga.source Source (the browser's light worker reads the
+    picked file through one). Same verdicts as :func:`classify` on the same bytes.
+
+    For now it reads the whole source; the container checks replace that with reads of the
+    parts they need.
+    """
+    return classify(source.read(0, source.size), name)
+
+
 # The container parser for each of sniff_head.CONTAINER_MAGICS (ISO-BMFF has no fixed magic).
 _PARSERS = {
     sniff_head.EBML_MAGIC: lambda buf, name: _from_finding(containers.inspect_ebml(buf)),
