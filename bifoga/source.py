@@ -61,9 +61,10 @@ class Reader:
         """The first offset of `needle` in [start, end), or -1; reads chunk by chunk."""
         end = self.size if end is None else min(end, self.size)
         overlap = len(needle) - 1
+        step = max(self.chunk, 2 * len(needle))
         pos = start
         while pos < end:
-            block = self.source.read(pos, min(self.chunk, end - pos))
+            block = self.source.read(pos, min(step, end - pos))
             if not block:
                 return -1
             found = block.find(needle)
