@@ -12,10 +12,12 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from bench import harness, report
+from bench import harness, report, shaped
 from bench.photo import PHONE_BYTES, TARGET_BYTES, make_pdf, make_photo
+from bench.shaping import PROFILES as NETWORKS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PROFILES = Path(__file__).resolve().parent / "out"
@@ -77,23 +79,82 @@ def main(argv: list[str] | None = None) -> int:
                              "rate: Chromium traces and a summary of where the main thread's and "
                              "the workers' time goes, into DIR (default bench/out/); not counted "
                              "in the numbers")
+    parser.add_argument("--only", choices=("all", "classic", "shaped"), default="all",
+                        help="classic: the cold, warm and at-once passes (loopback); shaped: "
+                             "the shaped-network pass alone; all (default): both")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="shaped pass: runs per page and network (default 3)")
+    parser.add_argument("--networks", default=",".join(NETWORKS),
+                        help="shaped pass: comma-separated, of " + ", ".join(NETWORKS)
+                             + " (default all)")
+    parser.add_argument("--states", default=",".join(shaped.STATES),
+                        help="shaped pass: cold, or cold,warm (default; warm reuses the cold "
+                             "run's cache)")
     args = parser.parse_args(argv)
     cold = args.cold if args.cold is not None else (1 if args.quick else 5)
     warm = args.warm if args.warm is not None else (1 if args.quick else 3)
     at_once = args.at_once if args.at_once is not None else (1 if args.quick else 3)
-    if cold < 0 or warm < 0 or at_once < 0:
-        parser.error("--cold, --warm and --at-once must be at least 0")
+    runs = args.runs if args.runs is not None else (1 if args.quick else shaped.RUNS)
+    networks = [n.strip().lower() for n in args.networks.split(",") if n.strip()]
+    states = [s.strip().lower() for s in args.states.split(",") if s.strip()]
+    if cold < 0 or warm < 0 or at_once < 0 or runs < 0:
+        parser.error("--cold, --warm, --at-once and --runs must be at least 0")
+    if unknown := [n for n in networks if n not in NETWORKS]:
+        parser.error(f"unknown network(s) {unknown}: choose from {list(NETWORKS)}")
+    if "cold" not in states or not set(states) <= set(shaped.STATES):
+        parser.error("--states is cold or cold,warm")
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    if args.only in ("all", "classic"):
+        classic(cold, warm, at_once, args.out, args.profile, log)
+    if args.only in ("all", "shaped") and runs and networks:
+        shaped_pass(networks, states, runs, args.out, log)
+    return 0
+
+
+def shaped_pass(networks: list[str], states: list[str], runs: int, out: Path,
+                log: Callable[[str], None]) -> None:
+    """The shaped-network pass: printed, and written to OUT/shaped.json and shaped.md."""
+    started, load_before = time.monotonic(), os.getloadavg()
+    files = {"shaped": make_photo(RESULTS / "photo-3.0MB.jpg", shaped.PHOTO_BYTES)}
+    log(f"file: {files['shaped']} ({files['shaped'].stat().st_size:,} bytes)")
+    result = shaped.run(files, networks, states, runs, log)
+    summary = shaped.summarise(result)
+    full = {
+        "meta": {
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "browser": result["browser"], "runs": runs, "networks": networks,
+            "states": states, "photo_bytes": shaped.PHOTO_BYTES,
+            "cpu_throttling": shaped.THROTTLE, "cpus": os.cpu_count(),
+            "seconds": round(time.monotonic() - started, 1),
+            "loadavg_before": [round(x, 2) for x in load_before],
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+            "failures": shaped.failures(result),
+        },
+        "summary": summary,
+        "targets": shaped.targets(summary),
+        "runs": result["networks"],
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "shaped.json").write_text(json.dumps(full, indent=2, ensure_ascii=False) + "\n")
+    text = shaped.markdown(full)
+    (out / "shaped.md").write_text(text)
+    print(text)
+    log(f"written: {out / 'shaped.json'} and {out / 'shaped.md'} ({full['meta']['seconds']} s)")
+
+
+def classic(cold: int, warm: int, at_once: int, out: Path, profile: Path | None,
+            log: Callable[[str], None]) -> None:
+    """The cold, warm and at-once passes on loopback: latest.json and latest.md."""
     started, load_before = time.monotonic(), os.getloadavg()
     files = {"upload": make_photo(RESULTS / "photo-9.5MiB.jpg"),
              "photo": make_photo(RESULTS / "photo-1.7MiB.jpg", PHONE_BYTES),
              "pdf": make_pdf(RESULTS / "referral-300KiB.pdf")}
     for path in files.values():
         log(f"file: {path} ({path.stat().st_size:,} bytes)")
-    result = harness.run(cold, warm, at_once, files, log, args.profile)
+    result = harness.run(cold, warm, at_once, files, log, profile)
     report.add_derived(result, TARGET_BYTES)
     summary = report.summarise(result)
     full = {
@@ -115,13 +176,12 @@ def main(argv: list[str] | None = None) -> int:
                  "warm_throttled": result["warm_throttled"], "at_once": result["at_once"]},
         "profiles": result["profiles"],
     }
-    json_path, md_path = report.write(full, args.out)
+    json_path, md_path = report.write(full, out)
     printed = {k: v for k, v in full.items() if k != "runs"}
     print(json.dumps(printed, indent=2, ensure_ascii=False))
     print()
     print(report.markdown(full))
     log(f"written: {json_path} and {md_path} ({full['meta']['seconds']} s)")
-    return 0
 
 
 if __name__ == "__main__":

@@ -287,19 +287,7 @@ class Bench:
             # and the page's main thread allow (the marks mouseDown, mouseDownHandled and pick
             # say when).
             page.on("filechooser", lambda chooser: chooser.set_files(str(path)))
-            try:
-                with page.expect_event("console", lambda m: m.text.startswith(
-                        measures.USABLE_SIGNAL), timeout=READY_TIMEOUT_MS) as signal:
-                    page.goto(kind.url(self.server.origin, visit), wait_until="commit")
-            except Exception as exc:
-                raise RuntimeError(f"{kind.name} not usable: {errors[-5:]}") from exc
-            where = signal.value.text.split()[1:]
-            hit = False
-            if len(where) == 2:  # mouse.click returns once the page has handled the mouseup
-                page.mouse.click(float(where[0]), float(where[1]))
-                hit = page.evaluate("window.__bench.marks.mouseDownHit === true")
-            if not hit:  # the picker was not there yet, or moved: Playwright finds it
-                page.locator(kind.picker).first.click(force=True)
+            click_picker_when_usable(page, kind, kind.url(self.server.origin, visit), errors)
             marks = "window.__bench.marks"
             failed = "(window.benchMarks && window.benchMarks.uploadError !== undefined)"
             done = f"({marks}.checked !== undefined && ({kind.in_chat_js}) !== undefined)"
@@ -395,6 +383,25 @@ class Bench:
         finally:
             context.close()
         return runs
+
+
+def click_picker_when_usable(page, kind: Kind, url: str, errors: list[str]) -> None:
+    """Navigate to `url` and click the page's picker the moment its usable mark is set (the
+    context has measures.at_once_script; the file chooser is answered by the caller's
+    handler)."""
+    try:
+        with page.expect_event("console", lambda m: m.text.startswith(
+                measures.USABLE_SIGNAL), timeout=READY_TIMEOUT_MS) as signal:
+            page.goto(url, wait_until="commit")
+    except Exception as exc:
+        raise RuntimeError(f"{kind.name} not usable: {errors[-5:]}") from exc
+    where = signal.value.text.split()[1:]
+    hit = False
+    if len(where) == 2:  # mouse.click returns once the page has handled the mouseup
+        page.mouse.click(float(where[0]), float(where[1]))
+        hit = page.evaluate("window.__bench.marks.mouseDownHit === true")
+    if not hit:  # the picker was not there yet, or moved: Playwright finds it
+        page.locator(kind.picker).first.click(force=True)
 
 
 def _wait_for(page, expression: str, timeout: float) -> None:

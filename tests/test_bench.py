@@ -4,17 +4,20 @@ behaves as the spec of index.html + static/shell.js says. No timing is asserted.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import http.server
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from bench import harness, profiling, report
+from bench import harness, profiling, report, shaped, shaping
+from tests.live_server import run_async
 
 
 # --- issue 12's table ---------------------------------------------------------------------------
@@ -315,3 +318,210 @@ def test_at_once_marks_and_profile(stand_in: SimpleNamespace, files: dict[str, P
         assert profile["summary"]["threads"][0]["thread"] == "main thread"
         assert (tmp_path / "out" / f"trace-bifoga-photo-{name}.json").stat().st_size > 0
         assert (tmp_path / "out" / f"profile-{name}.md").read_text() == profile["text"]
+
+
+# --- the shaped network: the proxy's link, and the pass's targets --------------------------------
+def _timed(coro_fn) -> float:
+    """Seconds `coro_fn()` took, in an event loop of its own."""
+    async def timed() -> float:
+        started = time.monotonic()
+        await coro_fn()
+        return time.monotonic() - started
+
+    return run_async(timed())
+
+
+# asyncio may wake a sleeper up to its clock's resolution early: lower bounds allow for it.
+EARLY = 0.005
+
+
+def test_token_bucket_spreads_bytes_over_its_rate_and_shares_it() -> None:
+    rate, chunk, n = 4_000_000, 8192, 50  # 400 KiB in 8 KiB pieces at 4 MB/s: about 0.1 s
+
+    async def send(bucket: shaping.TokenBucket) -> None:
+        for _ in range(n):
+            await bucket.take(chunk)
+
+    async def one() -> None:
+        await send(shaping.TokenBucket(rate, burst=chunk))
+
+    async def two_sharing() -> None:
+        bucket = shaping.TokenBucket(rate, burst=chunk)
+        await asyncio.gather(send(bucket), send(bucket))
+
+    assert _timed(one) >= (n * chunk - chunk) / rate - EARLY
+    assert _timed(two_sharing) >= (2 * n * chunk - chunk) / rate - EARLY
+
+
+def test_request_heads_find_upload_bodies() -> None:
+    heads = shaping.RequestHeads()
+    # A head split across chunks; a GET has no body.
+    assert heads.feed(b"GET /static/vendor/pyodide-1/x.wasm HTTP/1.1\r\nHo") == ([], 0)
+    assert heads.feed(b"st: a\r\n\r\n") == ([("GET", "/static/vendor/pyodide-1/x.wasm")], 0)
+    # A JSON POST is not an upload; the tus PATCH after it in the same chunk is.
+    json_post = (b"POST /api/m HTTP/1.1\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: 2\r\n\r\n{}")
+    patch = (b"PATCH /api/u/1 HTTP/1.1\r\nContent-Type: application/offset+octet-stream\r\n"
+             b"Content-Length: 10\r\n\r\n0123")
+    assert heads.feed(json_post + patch) == ([("POST", "/api/m"), ("PATCH", "/api/u/1")], 4)
+    assert heads.feed(b"456789GET / HTTP/1.1\r\n\r\n") == ([("GET", "/")], 6)
+    assert heads.path == "/"
+    # A tus creation with upload: a POST body of the tus type.
+    creation = (b"POST /api/u HTTP/1.1\r\ncontent-type: application/offset+octet-stream; x=1\r\n"
+                b"content-length: 3\r\n\r\nabc")
+    assert heads.feed(creation) == ([("POST", "/api/u")], 3)
+
+
+class _Origin:
+    """A tiny HTTP/1.1 server for the proxy's tests: GET /size/N answers N bytes; any request
+    with a body reads it and answers 204."""
+
+    async def __aenter__(self) -> _Origin:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                line, *fields = head.decode().split("\r\n")
+                length = next((int(f.split(":")[1]) for f in fields
+                               if f.lower().startswith("content-length:")), 0)
+                await reader.readexactly(length)
+                path = line.split()[1].split("?")[0]
+                size = int(path.rsplit("/", 1)[1]) if "/size/" in path else 0
+                status = "200 OK" if size else "204 No Content"
+                writer.write(f"HTTP/1.1 {status}\r\nContent-Length: {size}\r\n\r\n".encode()
+                             + b"x" * size)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def _request(port: int, method: str, path: str, body: bytes = b"") -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    kind = "Content-Type: application/offset+octet-stream\r\n" if body else ""
+    writer.write(f"{method} {path} HTTP/1.1\r\nHost: x\r\n{kind}Content-Length: {len(body)}"
+                 f"\r\n\r\n".encode() + body)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+    data = await reader.readexactly(length)
+    writer.close()
+    return data
+
+
+def _shaped(profile: shaping.Profile, test) -> tuple[float, dict]:
+    """Run `test(proxy_port)` through a proxy with `profile`: its seconds, and the tally."""
+    async def main() -> tuple[float, dict]:
+        async with _Origin() as origin:
+            proxy = shaping.ShapingProxy(origin.port, profile)
+            await proxy.open()
+            try:
+                started = time.monotonic()
+                await test(proxy.port)
+                return time.monotonic() - started, proxy.tally.as_dict()
+            finally:
+                await proxy.close()
+
+    return run_async(main())
+
+
+def test_proxy_round_trip_costs_the_handshake_and_the_rtt() -> None:
+    fast = 80e6  # 10 MB/s each way: the bytes take no time to speak of
+    profile = shaping.Profile("test", fast, fast, rtt_s=0.1)
+
+    async def small(port: int) -> None:
+        assert await _request(port, "GET", "/size/10") == b"x" * 10
+
+    seconds, tally = _shaped(profile, small)
+    assert seconds >= 2 * profile.rtt_s - EARLY  # the handshake, then request and answer
+    assert tally["requests"][0][1:] == ["GET", "/size/10"]
+
+
+def test_proxy_shapes_down_and_up_on_one_shared_link() -> None:
+    down, up, n = 2_000_000, 1_000_000, 100_000  # bytes/s: 16 and 8 Mbit/s; 100 kB each
+    profile = shaping.Profile("test", down * 8, up * 8, rtt_s=0.01)
+
+    async def two_downloads(port: int) -> None:
+        got = await asyncio.gather(_request(port, "GET", f"/size/{n}"),
+                                   _request(port, "GET", f"/size/{n}"))
+        assert [len(g) for g in got] == [n, n]
+
+    seconds, tally = _shaped(profile, two_downloads)
+    assert seconds >= (2 * n - shaping.CHUNK) / down - EARLY  # the two share the down link
+    assert tally["down_bytes"] >= 2 * n and tally["first_upload_s"] is None
+
+    async def upload(port: int) -> None:
+        await _request(port, "PATCH", "/api/u/1", b"y" * n)
+
+    seconds, tally = _shaped(profile, upload)
+    assert seconds >= (n - shaping.CHUNK) / up - EARLY
+    assert tally["up_bytes"] >= n
+
+
+def test_proxy_counts_what_went_down_before_the_first_upload_byte() -> None:
+    profile = shaping.Profile("test", 80e6, 80e6, rtt_s=0.0)
+    wasm = "/static/vendor/pyodide-1/pyodide.asm.wasm"
+
+    async def load_then_upload(port: int) -> None:
+        await _request(port, "GET", "/size/5000?v=1")
+        await _request(port, "GET", wasm.replace("pyodide.asm.wasm", "size/7000"))
+        await _request(port, "POST", "/api/u")  # the tus creation: no body
+        await _request(port, "PATCH", "/api/u/1", b"y" * 3000)
+        await _request(port, "GET", "/size/9000")  # after the upload: not counted
+
+    _seconds, tally = _shaped(profile, load_then_upload)
+    before = tally["down_before_upload_by_path"]
+    assert set(before) == {"/size/5000", "/static/vendor/pyodide-1/size/7000", "/api/u"}
+    assert before["/size/5000"] > 5000 and before["/static/vendor/pyodide-1/size/7000"] > 7000
+    assert tally["down_before_upload"] == sum(before.values())
+    assert tally["down_bytes"] > tally["down_before_upload"] + 9000
+    assert shaped.pyodide_files(before) == ["/static/vendor/pyodide-1/size/7000"]
+    assert [r[1] for r in tally["requests"]] == ["GET", "GET", "POST", "PATCH", "GET"]
+
+
+def _shaped_summary(cold_ms: float, down: int, pyodide: list[str], rss: int) -> dict:
+    def series(in_chat: float, before: int, files: list[str], peak: int) -> dict:
+        return {"in_chat_ms": in_chat, "usable_ms": 500.0, "checked_ms": 2000.0,
+                "upload_click_ms": 2100.0, "down_before_upload": before, "down_bytes": before,
+                "renderer_peak_rss": peak, "n": 1, "pyodide_before_upload": files}
+
+    return {"4g": {"bifoga_cold": series(cold_ms, down, pyodide, rss),
+                   "bifoga_warm": series(17_000.0, 50_000, [], rss),
+                   "bare": series(16_000.0, 1000, [], 360 * 1024 * 1024)}}
+
+
+def test_shaped_targets_are_ratios_to_the_bare_page() -> None:
+    MiB = 1024 * 1024
+    good = shaped.targets(_shaped_summary(18_000.0, 500 * 1024, [], 440 * MiB))
+    assert [t["pass"] for t in good] == [True, True, True], good
+    assert good[0]["value"] == "1.12 × bare"
+    assert good[1]["value"].startswith("500 KiB = 0.83 × 600 KiB; no Pyodide file")
+    assert "bare + 80.0 MiB" in good[2]["value"]
+    bad = shaped.targets(_shaped_summary(31_000.0, 500 * 1024,
+                                         ["/static/vendor/pyodide-1/pyodide.asm.wasm"],
+                                         550 * MiB))
+    assert [t["pass"] for t in bad] == [False, False, False], bad
+    missing = shaped.targets(_shaped_summary(None, None, [], None))  # type: ignore[arg-type]
+    assert [t["pass"] for t in missing] == [None, None, None]
+    report_ = {"meta": {"runs": 1, "photo_bytes": 3_000_000, "browser": "x",
+                        "loadavg_before": [1.0], "loadavg_after": [1.0], "seconds": 60.0},
+               "summary": _shaped_summary(31_000.0, 500 * 1024, [], 550 * MiB),
+               "targets": bad, "runs": {}}
+    text = shaped.markdown(report_)
+    assert "| 4G: photo in the chat | 31.0 s | 17.0 s | 16.0 s | 1.94 | 1.06 |" in text
+    assert "| 4G: peak renderer memory | 550.0 MiB | 550.0 MiB | 360.0 MiB | +190.0 MiB" in text
+
+
+def test_shaped_pages_load_from_the_proxy() -> None:
+    visit = {"patient_url": "http://127.0.0.1:8000/#visit=v1&token=t1"}
+    assert shaped.page_url("bifoga", "http://127.0.0.1:9", visit) == (
+        "http://127.0.0.1:9/#visit=v1&token=t1")
+    assert shaped.page_url("bare", "http://127.0.0.1:9", visit) == (
+        "http://127.0.0.1:9/static/bench/bare.html#visit=v1&token=t1")
