@@ -86,7 +86,8 @@ test-e2e: setup chromium
 test: setup chromium postgresql lint
 	$(PY) -m pytest -q
 
-# Options through BENCH_ARGS, e.g. `make bench BENCH_ARGS=--profile` (bench/README.md).
+# Options through BENCH_ARGS, e.g. `make bench BENCH_ARGS=--profile`, or only the shaped-network
+# pass once: `make bench BENCH_ARGS="--only shaped --runs 1"` (bench/README.md).
 bench: setup chromium
 	$(PY) -m bench $(BENCH_ARGS)
 

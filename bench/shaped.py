@@ -26,7 +26,9 @@ THROTTLE = 4.0  # a mid-range phone
 STATES = ("cold", "warm")
 RUNS = 3
 FLOW_TIMEOUT_MS = 300_000  # slow 4G, cold, today: about 95 s
-PYODIDE_PREFIX = "/static/vendor/pyodide-"
+# Pyodide's files: its vendored runtime, and the worker's memory snapshot of it (built by
+# scripts/bundle_app.py into static/build/).
+PYODIDE_PREFIXES = ("/static/vendor/pyodide-", "/static/build/worker-snapshot")
 KiB, MiB = 1024, 1024 * 1024
 
 # The bare page, shaped: the moment a file is picked it is sent as the cold runs' bare fetch
@@ -80,7 +82,7 @@ def reset_peak_rss(pids: set[int]) -> None:
 
 
 def pyodide_files(by_path: dict[str, int] | None) -> list[str]:
-    return sorted(path for path in by_path or {} if path.startswith(PYODIDE_PREFIX))
+    return sorted(path for path in by_path or {} if path.startswith(PYODIDE_PREFIXES))
 
 
 class ShapedBench:
@@ -356,7 +358,9 @@ NOTES = [
     "Downloaded before the first upload byte: bytes the proxy delivered to the browser (headers "
     "included) before the first byte of an upload body (a PATCH, or a POST of type "
     "application/offset+octet-stream or multipart/form-data) reached it from the browser; "
-    "per request path, and whether a path under /static/vendor/pyodide-* is among them.",
+    "per request path, and whether a Pyodide file is among them (a path under "
+    "/static/vendor/pyodide-*, or the worker's Pyodide memory snapshot "
+    "/static/build/worker-snapshot.bin).",
     "Warm: the same browser context as the cold run (its HTTP cache kept), a new visit in a new "
     "tab, every earlier connection closed.",
     "Peak renderer memory: VmHWM (kernel-tracked peak RSS) of Chromium's renderer processes "

@@ -483,6 +483,8 @@ def test_proxy_counts_what_went_down_before_the_first_upload_byte() -> None:
     assert tally["down_before_upload"] == sum(before.values())
     assert tally["down_bytes"] > tally["down_before_upload"] + 9000
     assert shaped.pyodide_files(before) == ["/static/vendor/pyodide-1/size/7000"]
+    assert shaped.pyodide_files({"/static/build/worker-snapshot.bin": 1, "/": 2}) == [
+        "/static/build/worker-snapshot.bin"]
     assert [r[1] for r in tally["requests"]] == ["GET", "GET", "POST", "PATCH", "GET"]
 
 
