@@ -491,7 +491,8 @@ def test_proxy_counts_what_went_down_before_the_first_upload_byte() -> None:
 def _shaped_summary(cold_ms: float, down: int, pyodide: list[str], rss: int) -> dict:
     def series(in_chat: float, before: int, files: list[str], peak: int) -> dict:
         return {"in_chat_ms": in_chat, "usable_ms": 500.0, "checked_ms": 2000.0,
-                "upload_click_ms": 2100.0, "down_before_upload": before, "down_bytes": before,
+                "upload_click_ms": 2100.0, "first_upload_ms": 2200.0,
+                "down_before_upload": before, "down_bytes": before,
                 "renderer_peak_rss": peak, "n": 1, "pyodide_before_upload": files}
 
     return {"4g": {"bifoga_cold": series(cold_ms, down, pyodide, rss),
