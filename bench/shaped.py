@@ -81,8 +81,10 @@ def reset_peak_rss(pids: set[int]) -> None:
             continue
 
 
-def pyodide_files(by_path: dict[str, int] | None) -> list[str]:
-    return sorted(path for path in by_path or {} if path.startswith(PYODIDE_PREFIXES))
+def pyodide_files(by_path: dict[str, int] | None, not_modified: list[str] = ()) -> list[str]:
+    """The Pyodide files downloaded (a 304's revalidation is not a download)."""
+    return sorted(path for path in by_path or {}
+                  if path.startswith(PYODIDE_PREFIXES) and path not in not_modified)
 
 
 class ShapedBench:
@@ -146,7 +148,9 @@ class ShapedBench:
             "in_chat_ms": marks.get("dialogClosed" if kind == "bifoga" else "bareDone"),
             "worker_ready_ms": data["bifogaWorkerReady"],
             "down_before_upload": link["down_before_upload"],
-            "pyodide_before_upload": pyodide_files(before),
+            "pyodide_before_upload": pyodide_files(before,
+                                                   link["not_modified_before_upload"] or ()),
+            "not_modified_before_upload": link["not_modified_before_upload"],
             "before_upload_files": dict(sorted((before or {}).items(), key=lambda i: -i[1])),
             "down_bytes": link["down_bytes"],
             "up_bytes": link["up_bytes"],
@@ -369,9 +373,9 @@ NOTES = [
     "Downloaded before the first upload byte: bytes the proxy delivered to the browser (headers "
     "included) before the first byte of an upload body (a PATCH, or a POST of type "
     "application/offset+octet-stream or multipart/form-data) reached it from the browser; "
-    "per request path, and whether a Pyodide file is among them (a path under "
+    "per request path, and whether a Pyodide file was downloaded among them (a path under "
     "/static/vendor/pyodide-*, or the worker's Pyodide memory snapshot "
-    "/static/build/worker-snapshot.bin).",
+    "/static/build/worker-snapshot.bin; answered with its body, not a 304 revalidation).",
     "Warm: the same browser context as the cold run (its HTTP cache kept), a new visit in a new "
     "tab, every earlier connection closed.",
     "Peak renderer memory: VmHWM (kernel-tracked peak RSS) from /proc of Chromium's renderer "

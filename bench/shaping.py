@@ -12,7 +12,8 @@ The proxy speaks TCP, not HTTP: it relays bytes as they are. It reads the reques
 up only to account for them: which path each connection is fetching (its response bytes going
 down are counted against that path; browsers do not pipeline HTTP/1.1) and when the first byte
 of an upload body goes up (a PATCH body, or a POST body of a tus or multipart upload). At that
-moment it keeps a snapshot of what went down so far.
+moment it keeps a snapshot of what went down so far. Of the answers going down it reads only
+the status line, to tell a 304 (the browser revalidated its cached copy) from a download.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class RequestHeads:
         self._upload = False
         self._opaque = False
         self.path = ""
+        self.answered = True  # whether the current request's answer has begun to come down
 
     def feed(self, data: bytes) -> tuple[list[tuple[str, str]], int]:
         started: list[tuple[str, str]] = []
@@ -116,6 +118,7 @@ class RequestHeads:
             self._head.clear()
             method, path, length, kind, opaque = _parse_head(head)
             self.path = path
+            self.answered = False
             started.append((method, path))
             self._upload = method == "PATCH" or (method == "POST" and kind in UPLOAD_TYPES)
             self._body_left, self._opaque = length, opaque
@@ -155,6 +158,9 @@ class Tally:
     first_upload_s: float | None = None
     down_before_upload: int | None = None
     down_before_upload_by_path: dict[str, int] | None = None
+    # Paths answered 304 Not Modified (a revalidation: headers only, the cached file is used).
+    not_modified: set[str] = field(default_factory=set)
+    not_modified_before_upload: set[str] | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -162,6 +168,9 @@ class Tally:
             "first_upload_s": self.first_upload_s,
             "down_before_upload": self.down_before_upload,
             "down_before_upload_by_path": self.down_before_upload_by_path,
+            "not_modified": sorted(self.not_modified),
+            "not_modified_before_upload": (None if self.not_modified_before_upload is None
+                                           else sorted(self.not_modified_before_upload)),
             "down_by_path": dict(self.down_by_path),
             "requests": [[round(t, 3), method, path] for t, method, path in self.requests],
         }
@@ -185,6 +194,7 @@ class ShapingProxy:
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task] = set()
         self._links_made = False
 
     @property
@@ -263,6 +273,9 @@ class ShapingProxy:
             self._server.close()
             for writer in list(self._writers):
                 writer.close()
+            for task in list(self._handlers):
+                task.cancel()
+            await asyncio.gather(*self._handlers, return_exceptions=True)
             await self._server.wait_closed()
 
     def _links(self) -> tuple[Direction | None, Direction | None]:
@@ -276,6 +289,10 @@ class ShapingProxy:
 
     async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         down, up = self._links()
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
         self._writers.add(client_w)
         server_w = None
         try:
@@ -338,6 +355,7 @@ class ShapingProxy:
             tally.first_upload_s = now
             tally.down_before_upload = tally.down
             tally.down_before_upload_by_path = dict(tally.down_by_path)
+            tally.not_modified_before_upload = set(tally.not_modified)
 
     async def _deliver(self, line: asyncio.Queue, writer: asyncio.StreamWriter,
                        heads: RequestHeads, *, upward: bool) -> None:
@@ -354,3 +372,7 @@ class ShapingProxy:
                 tally.down += len(data)
                 path = heads.path.split("?")[0]
                 tally.down_by_path[path] = tally.down_by_path.get(path, 0) + len(data)
+                if not heads.answered:  # the status line of its answer (no pipelining)
+                    heads.answered = True
+                    if data[9:12] == b"304":
+                        tally.not_modified.add(path)

@@ -373,8 +373,8 @@ def test_request_heads_find_upload_bodies() -> None:
 
 
 class _Origin:
-    """A tiny HTTP/1.1 server for the proxy's tests: GET /size/N answers N bytes; any request
-    with a body reads it and answers 204."""
+    """A tiny HTTP/1.1 server for the proxy's tests: GET /size/N answers N bytes, a path ending
+    in /cached 304; any other request reads its body and answers 204."""
 
     async def __aenter__(self) -> _Origin:
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -393,7 +393,8 @@ class _Origin:
                 await reader.readexactly(length)
                 path = line.split()[1].split("?")[0]
                 size = int(path.rsplit("/", 1)[1]) if "/size/" in path else 0
-                status = "200 OK" if size else "204 No Content"
+                status = ("200 OK" if size else "304 Not Modified" if path.endswith("/cached")
+                          else "204 No Content")
                 writer.write(f"HTTP/1.1 {status}\r\nContent-Length: {size}\r\n\r\n".encode()
                              + b"x" * size)
                 await writer.drain()
@@ -472,20 +473,25 @@ def test_proxy_counts_what_went_down_before_the_first_upload_byte() -> None:
     async def load_then_upload(port: int) -> None:
         await _request(port, "GET", "/size/5000?v=1")
         await _request(port, "GET", wasm.replace("pyodide.asm.wasm", "size/7000"))
+        await _request(port, "GET", wasm.replace("pyodide.asm.wasm", "cached"))
         await _request(port, "POST", "/api/u")  # the tus creation: no body
         await _request(port, "PATCH", "/api/u/1", b"y" * 3000)
         await _request(port, "GET", "/size/9000")  # after the upload: not counted
 
     _seconds, tally = _shaped(profile, load_then_upload)
     before = tally["down_before_upload_by_path"]
-    assert set(before) == {"/size/5000", "/static/vendor/pyodide-1/size/7000", "/api/u"}
+    assert set(before) == {"/size/5000", "/static/vendor/pyodide-1/size/7000",
+                           "/static/vendor/pyodide-1/cached", "/api/u"}
+    assert tally["not_modified_before_upload"] == ["/static/vendor/pyodide-1/cached"]
     assert before["/size/5000"] > 5000 and before["/static/vendor/pyodide-1/size/7000"] > 7000
     assert tally["down_before_upload"] == sum(before.values())
     assert tally["down_bytes"] > tally["down_before_upload"] + 9000
-    assert shaped.pyodide_files(before) == ["/static/vendor/pyodide-1/size/7000"]
+    assert shaped.pyodide_files(before, tally["not_modified_before_upload"]) == [
+        "/static/vendor/pyodide-1/size/7000"]
     assert shaped.pyodide_files({"/static/build/worker-snapshot.bin": 1, "/": 2}) == [
         "/static/build/worker-snapshot.bin"]
-    assert [r[1] for r in tally["requests"]] == ["GET", "GET", "POST", "PATCH", "GET"]
+    assert shaped.pyodide_files(before, [p for p in before if "pyodide" in p]) == []
+    assert [r[1] for r in tally["requests"]] == ["GET", "GET", "GET", "POST", "PATCH", "GET"]
 
 
 def _shaped_summary(cold_ms: float, down: int, pyodide: list[str], rss: int) -> dict:
