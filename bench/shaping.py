@@ -295,6 +295,7 @@ class ShapingProxy:
             task.add_done_callback(self._handlers.discard)
         self._writers.add(client_w)
         server_w = None
+        pumps: list[asyncio.Future] = []
         try:
             if self._profile:  # the handshake's round trip before the first byte can go
                 await asyncio.sleep(self._profile.rtt_s)
@@ -304,13 +305,13 @@ class ShapingProxy:
             pumps = [asyncio.ensure_future(self._pump(client_r, server_w, up, heads, upward=True)),
                      asyncio.ensure_future(self._pump(server_r, client_w, down, heads,
                                                       upward=False))]
-            _done, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        except OSError:
-            pass
+            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        except (OSError, asyncio.CancelledError):
+            pass  # cancelled when the proxy closes: end quietly (3.11 logs a cancelled handler)
         finally:
+            for pump in pumps:
+                pump.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
             for writer in (client_w, server_w):
                 if writer is not None:
                     self._writers.discard(writer)
