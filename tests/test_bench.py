@@ -534,3 +534,36 @@ def test_shaped_pages_load_from_the_proxy() -> None:
         "http://127.0.0.1:9/#visit=v1&token=t1")
     assert shaped.page_url("bare", "http://127.0.0.1:9", visit) == (
         "http://127.0.0.1:9/static/bench/bare.html#visit=v1&token=t1")
+
+
+@pytest.mark.e2e
+def test_shaped_bare_page_uploads_through_the_proxy(files: dict[str, Path]) -> None:
+    """The shaped pass's plumbing against the real server, on a fast link: the bare page at the
+    proxy's origin sends the picked photo by itself, and the proxy sees it go up."""
+    photo = files["photo"]
+    server = harness.Server()
+    server.start()
+    harness.stage_pages()
+    proxy = shaping.ShapingProxy(server.port, shaping.Profile("fast", 400e6, 400e6, 0.002))
+    proxy.start()
+    try:
+        with harness.Bench(server, photo) as bench:
+            runner = shaped.ShapedBench(bench, server, proxy)
+            context = runner.context("bare")
+            try:
+                result = runner.run(context, "bare", photo)
+            finally:
+                context.close()
+    finally:
+        proxy.stop()
+        harness.unstage_pages()
+        server.stop()
+    assert result["usable_ms"] <= result["pick_ms"] <= result["upload_click_ms"]
+    assert result["upload_click_ms"] <= result["in_chat_ms"]
+    # The page came through the proxy, the upload went up through it after the creation POST.
+    assert "/static/bench/bare.html" in result["before_upload_files"], result
+    assert result["pyodide_before_upload"] == [] and result["down_before_upload"] > 0
+    (_t, post, created), (_t2, patch, sent) = result["requests"][-2:]
+    assert (post, patch) == ("POST", "PATCH") and sent.startswith(created + "/"), result
+    assert result["up_bytes"] >= photo.stat().st_size
+    assert result["renderer_peak_rss"] > 0
