@@ -133,9 +133,8 @@ class ShapedBench:
                 raise RuntimeError(f"bare upload failed: {marks['bareError']}")
             # The largest peak among the renderers alive now: the tab's (an earlier tab's
             # renderer has exited by now; the spare one is small).
-            peaks = sorted((p for p in map(harness.peak_rss, ({pid} for pid in
-                                                              harness.renderer_pids()))
-                            if p is not None), reverse=True)
+            peaks = sorted(filter(None, (harness.peak_rss({pid})
+                                         for pid in harness.renderer_pids())), reverse=True)
             link = self.proxy.snapshot()
         finally:
             page.close()
