@@ -171,9 +171,10 @@ def test_trickling_uploads_of_one_visit_leave_the_pool_to_others(make_server_cli
                                                                  ) -> None:
     """A lock pool of 4 (on PostgreSQL a connection each), at most 1 per role: one visit's
     patient and clinician hold 2; every further PATCH of theirs is refused at once (429,
-    retried by the client), while another visit's PATCH goes through. When the trickles are
-    cut, their places come back."""
-    client = make_server_client(max_upload_writers=4, max_upload_writers_per_role=1, **SLOW)
+    retried by the client), while another visit's PATCH goes through. When the holders end,
+    their places come back. (The default 20 s rate window never cuts the holders here: what
+    is checked is the share.)"""
+    client = make_server_client(max_upload_writers=4, max_upload_writers_per_role=1)
     greedy = VisitHandle(client.post("/api/visits", json={}).json())
     other = VisitHandle(client.post("/api/visits", json={}).json())
     paths = {role: [upload_path(client, greedy, 100, role) for _ in range(3)]
@@ -211,8 +212,6 @@ def test_trickling_uploads_of_one_visit_leave_the_pool_to_others(make_server_cli
         return {"refused": refused, "passed": passed, "innocent_took": innocent_took,
                 "held_alive": held_alive, "ended": ended}
 
-    # The holders keep below the rate on purpose, but the release comes before their window
-    # ends (0.3 s): what is checked here is the share, not the cut.
     result = client.portal.call(scenario)
     assert result["held_alive"]
     for answer in result["refused"]:
@@ -221,6 +220,7 @@ def test_trickling_uploads_of_one_visit_leave_the_pool_to_others(make_server_cli
         assert answer["headers"]["retry-after"] == "1"
     assert result["passed"]["status"] == 204
     assert result["innocent_took"] < 1.0  # not a wait for a pool connection (5 s, then 423)
+    assert [answer["status"] for answer in result["ended"]] == [204, 204]  # byte kept
     # Places are given back: each role's next PATCH is taken.
     for role in ("patient", "clinician"):
         r = client.patch(paths[role][1], content=b"b" * 100,
