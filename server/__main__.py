@@ -8,7 +8,10 @@ BIFOGA_REQUEST_HEAD_TIMEOUT (20 s), BIFOGA_BODY_READ_TIMEOUT (30 s; 0 turns eith
 off), BIFOGA_VISIT_MAX_BYTES, BIFOGA_MIN_FREE_BYTES, BIFOGA_LINK_TTL_DAYS, BIFOGA_DEMO_PUBLIC=1
 (demo mode on a non-loopback HOST), FORWARDED_ALLOW_IPS (proxies whose X-Forwarded-For and
 -Proto are believed; unset: none), DATABASE_URL (postgresql://USER@HOST:PORT/DB: a stateless
-node, all state in PostgreSQL), BIFOGA_DB_POOL_SIZE (10): see server/config.py, README.md
+node, all state in PostgreSQL), BIFOGA_DB_POOL_SIZE (10), BIFOGA_OPEN_UPLOADS_PER_ROLE (20),
+BIFOGA_UPLOAD_WRITERS (40), BIFOGA_UPLOAD_WRITERS_PER_ROLE (4),
+BIFOGA_UPLOAD_MIN_BYTES_PER_SECOND (1024), BIFOGA_UPLOAD_RATE_WINDOW (20 s),
+BIFOGA_UPLOAD_PATCH_MAX_SECONDS (600): see server/config.py, README.md
 ("Running several nodes") and docs/security.md.
 """
 

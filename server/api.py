@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -179,7 +179,7 @@ async def list_messages(request: Request) -> Response:
     if wait <= 0:
         return await _messages_now(ctx, visit, after)
     with ctx.long_poll_slot(visit.id, role):
-        return await _messages_waiting(ctx, visit, after, wait)
+        return await _messages_waiting(request, ctx, visit, after, wait)
 
 
 async def _messages_now(ctx: AppContext, visit: Visit, after: int) -> Response:
@@ -187,22 +187,40 @@ async def _messages_now(ctx: AppContext, visit: Visit, after: int) -> Response:
     return _messages_answer(visit, rows, after)
 
 
-async def _messages_waiting(ctx: AppContext, visit: Visit, after: int, wait: float) -> Response:
+async def _client_gone(request: Request) -> None:
+    """Return once the client has disconnected (the ASGI `http.disconnect` message; a GET's
+    empty body comes first)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _messages_waiting(request: Request, ctx: AppContext, visit: Visit, after: int,
+                            wait: float) -> Response:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
-    while True:
-        with ctx.notifier.listen(visit.id) as woken:
-            rows = await ctx.store.messages_after(visit.id, after,
-                                                  ctx.settings.max_messages_per_page)
-            current = await ctx.store.get_visit(visit.id)
-            visit = current or visit
-            remaining = deadline - loop.time()
-            if rows or visit.state == "ended" or remaining <= 0 or ctx.notifier.closing:
-                break
-            try:
-                await asyncio.wait_for(woken.wait(), remaining)
-            except TimeoutError:
-                pass
+    # Watched for the whole wait, so that a client that goes away (a closed or reloaded tab)
+    # gives its long-poll slot back at once rather than when the wait would have ended.
+    gone = asyncio.ensure_future(_client_gone(request))
+    try:
+        while True:
+            with ctx.notifier.listen(visit.id) as woken:
+                rows = await ctx.store.messages_after(visit.id, after,
+                                                      ctx.settings.max_messages_per_page)
+                current = await ctx.store.get_visit(visit.id)
+                visit = current or visit
+                remaining = deadline - loop.time()
+                if rows or visit.state == "ended" or remaining <= 0 or ctx.notifier.closing:
+                    break
+                woke = asyncio.ensure_future(woken.wait())
+                await asyncio.wait({woke, gone}, timeout=remaining,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                woke.cancel()
+                if gone.done():
+                    raise ClientDisconnect()  # answered quietly (ClientDisconnectMiddleware)
+    finally:
+        gone.cancel()
+        if gone.done() and not gone.cancelled():
+            gone.exception()  # a receive that failed: the client is gone all the same
     return _messages_answer(visit, rows, after)
 
 
@@ -251,7 +269,7 @@ async def finalise_attachment(request: Request) -> Response:
     ctx = ctx_of(request)
     visit, role = await authenticate(request, request.path_params["visit_id"])
     upload_id = require_str(await read_json_object(request), "upload_id")
-    async with ctx.upload_lock(upload_id):
+    async with ctx.upload_lock(upload_id, visit.id, role):
         upload = await ctx.store.get_upload(upload_id)
         if upload is None or upload.visit_id != visit.id or upload.role != role:
             done = await ctx.store.finalised_message(visit.id, role, upload_id)

@@ -8,7 +8,7 @@ import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -26,6 +26,7 @@ from server.errors import (
     NotFound,
     TooLarge,
     TooManyRequests,
+    TooManyUploadWrites,
     Unauthorized,
 )
 from server.live import RateLimiter, VisitNotifier
@@ -45,7 +46,7 @@ class AppContext:
     store: Storage
     notifier: VisitNotifier
     limiter: RateLimiter
-    # Guards _long_polls (long_poll_slot).
+    # Guards _long_polls (long_poll_slot) and _upload_writers (upload_lock).
     _busy_lock: threading.Lock = field(default_factory=threading.Lock)
     # Bounds the memory of image decoding at finalisation (see server.images). Checks heavier
     # than images.HEAVY_DECODE_WEIGHT take the heavy lane, one at a time, so that a slow one
@@ -56,6 +57,8 @@ class AppContext:
     auth_failures: RateLimiter = field(init=False)
     # Long polls held per token (visit id and role), see long_poll_slot.
     _long_polls: dict[str, int] = field(default_factory=dict)
+    # Upload writes in progress on this node per token (visit id and role), see upload_lock.
+    _upload_writers: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -65,31 +68,44 @@ class AppContext:
                                          s.failed_auth_per_visit_burst, s.rate_limit_enabled)
 
     @contextmanager
-    def long_poll_slot(self, visit_id: str, role: str) -> Iterator[None]:
-        """At most max_long_polls_per_token held at once per token; one more is answered 429
-        at once (a held poll costs a connection and a wake-up query per message)."""
-        key = f"{visit_id}:{role}"
+    def _counted(self, counts: dict[str, int], key: str, limit: int,
+                 refusal: Callable[[], ApiError]) -> Iterator[None]:
+        """Hold one of `limit` places under `key` of `counts`; `refusal()` is raised when all
+        are taken."""
         with self._busy_lock:
-            held = self._long_polls.get(key, 0)
-            if held >= self.settings.max_long_polls_per_token:
-                raise TooManyRequests("Too many long polls held by this link at once.",
-                                      code="too_many_long_polls", headers={"Retry-After": "1"})
-            self._long_polls[key] = held + 1
+            held = counts.get(key, 0)
+            if held >= limit:
+                raise refusal()
+            counts[key] = held + 1
         try:
             yield
         finally:
             with self._busy_lock:
-                left = self._long_polls[key] - 1
+                left = counts[key] - 1
                 if left:
-                    self._long_polls[key] = left
+                    counts[key] = left
                 else:
-                    del self._long_polls[key]
+                    del counts[key]
+
+    def long_poll_slot(self, visit_id: str, role: str) -> AbstractContextManager[None]:
+        """At most max_long_polls_per_token held at once per token; one more is answered 429
+        at once (a held poll costs a connection and a wake-up query per message)."""
+        return self._counted(
+            self._long_polls, f"{visit_id}:{role}", self.settings.max_long_polls_per_token,
+            lambda: TooManyRequests("Too many long polls held by this link at once.",
+                                    code="too_many_long_polls", headers={"Retry-After": "1"}))
 
     @asynccontextmanager
-    async def upload_lock(self, upload_id: str) -> AsyncIterator[None]:
+    async def upload_lock(self, upload_id: str, visit_id: str, role: str
+                          ) -> AsyncIterator[None]:
         """One writer per upload (tus requires it), across all nodes of the storage; a second
-        one gets 423 and retries."""
+        one gets 423 and retries. One role of a visit runs at most max_upload_writers_per_role
+        writes at once on this node (429 too_many_upload_writes past it), so a visit never
+        holds more than its share of the upload locks (on PostgreSQL: of the lock pool)."""
         async with AsyncExitStack() as stack:
+            stack.enter_context(self._counted(
+                self._upload_writers, f"{visit_id}:{role}",
+                self.settings.max_upload_writers_per_role, TooManyUploadWrites))
             try:
                 await stack.enter_async_context(self.store.lock_upload(upload_id))
             except UploadBusy:

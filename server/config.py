@@ -45,8 +45,9 @@ class Settings:
     rate_limit_enabled: bool = True
     rate_limit_per_second: float = 20.0
     rate_limit_burst: int = 100
-    # An upload reserves up to max_attachment_bytes of disk; cap how many one visit keeps open.
-    max_open_uploads_per_visit: int = 20
+    # An upload reserves up to max_attachment_bytes of disk; cap how many each role of a visit
+    # keeps open (per role, so that neither side's open uploads can block the other's).
+    max_open_uploads_per_role: int = 20
     # How often the expired-upload sweep runs while the server is up.
     cleanup_interval_seconds: int = 600
     # At most this many messages in one GET .../messages answer (the cursor pages the rest).
@@ -67,6 +68,21 @@ class Settings:
     database_url: str | None = None
     # Connections each node keeps to PostgreSQL for queries (locks and LISTEN have their own).
     db_pool_size: int = 10
+    # Upload writes (PATCH, finalisation, DELETE) one node runs at the same time; on PostgreSQL
+    # each holds a connection of the lock pool, of this size. One role of a visit holds at most
+    # max_upload_writers_per_role of them (more: 429 too_many_upload_writes), so one visit
+    # takes at most twice that share and never the whole pool.
+    max_upload_writers: int = 40
+    max_upload_writers_per_role: int = 4
+    # Slow senders (a trickle keeps the upload's lock and its pool connection): a tus PATCH
+    # must bring at least upload_min_bytes_per_second, counted over each window of
+    # upload_rate_window_seconds, and may hold its upload for at most upload_patch_max_seconds.
+    # Past either it is cut with 408 upload_too_slow; the bytes that arrived are kept (unless
+    # the PATCH carries Upload-Checksum), so the client resumes from the offset reached.
+    # 0 turns either off.
+    upload_min_bytes_per_second: int = 1024
+    upload_rate_window_seconds: float = 20.0
+    upload_patch_max_seconds: float = 600.0
     # Disk: what one visit may hold (its attachments plus the declared lengths of its open
     # uploads; 413 visit_quota_exceeded past it), and the free space that must stay on the
     # data directory's file system (507 insufficient_storage below it). README gives reasons.
@@ -108,6 +124,17 @@ class Settings:
                                                cls.body_read_timeout_seconds),
             database_url=os.environ.get("DATABASE_URL", "").strip() or None,
             db_pool_size=_env_int("BIFOGA_DB_POOL_SIZE", cls.db_pool_size),
+            max_upload_writers=_env_int("BIFOGA_UPLOAD_WRITERS", cls.max_upload_writers),
+            max_upload_writers_per_role=_env_int("BIFOGA_UPLOAD_WRITERS_PER_ROLE",
+                                                 cls.max_upload_writers_per_role),
+            upload_min_bytes_per_second=_env_int("BIFOGA_UPLOAD_MIN_BYTES_PER_SECOND",
+                                                 cls.upload_min_bytes_per_second),
+            upload_rate_window_seconds=_env_float("BIFOGA_UPLOAD_RATE_WINDOW",
+                                                  cls.upload_rate_window_seconds),
+            upload_patch_max_seconds=_env_float("BIFOGA_UPLOAD_PATCH_MAX_SECONDS",
+                                                cls.upload_patch_max_seconds),
+            max_open_uploads_per_role=_env_int("BIFOGA_OPEN_UPLOADS_PER_ROLE",
+                                               cls.max_open_uploads_per_role),
             max_visit_bytes=_env_int("BIFOGA_VISIT_MAX_BYTES", cls.max_visit_bytes),
             min_free_bytes=_env_int("BIFOGA_MIN_FREE_BYTES", cls.min_free_bytes),
             link_ttl_days=_env_float("BIFOGA_LINK_TTL_DAYS", cls.link_ttl_days),

@@ -63,12 +63,32 @@ class RangeNotSatisfiable(ApiError):
     status, code, message = 416, "range_not_satisfiable", "The range is outside the file."
 
 
+class UploadTooSlow(ApiError):
+    # 408 like a stalled body (the client resumes from HEAD's offset); the connection is closed
+    # because the rest of the body is never read.
+    status, code = 408, "upload_too_slow"
+    message = "The upload came slower than the server's minimum rate"
+
+    def __init__(self, why: str | None = None) -> None:
+        super().__init__(f"{why or self.message}; it was cut and the bytes that arrived are "
+                         "kept. Resume from the offset HEAD gives.",
+                         headers={"Connection": "close"})
+
+
 class Locked(ApiError):
     status, code, message = 423, "upload_busy", "Another request is writing this upload."
 
 
 class TooManyRequests(ApiError):
     status, code, message = 429, "rate_limited", "Too many requests, slow down."
+
+
+class TooManyUploadWrites(TooManyRequests):
+    code = "too_many_upload_writes"
+    message = "This link is already sending as many uploads as it may at once; retry shortly."
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": "1"})
 
 
 class ChecksumMismatch(ApiError):

@@ -53,9 +53,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("bifoga.pg")
 CHUNK_BYTES = 1024 * 1024
 CHANNEL = "bifoga_visit"
-# Upload writes (PATCH, finalisation, DELETE) a node runs at the same time: each holds a
-# connection of the lock pool. More wait up to LOCK_WAIT_SECONDS, then get 423 and retry.
-MAX_UPLOAD_WRITERS = 40
+# Upload writes (PATCH, finalisation, DELETE) each hold a connection of the lock pool (its size
+# is settings.max_upload_writers). More wait up to LOCK_WAIT_SECONDS, then get 423 and retry.
 LOCK_WAIT_SECONDS = 5.0
 
 _ATTACHMENT_ROWS = (
@@ -126,13 +125,13 @@ async def _cut(conn: Conn, upload_id: str, offset: int) -> None:
 class PgStorage:
     scratch_dir = None  # a stateless node keeps nothing of its own: temp files go to TMPDIR
 
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+    def __init__(self, url: str, pool_size: int = 10, lock_pool_size: int = 40) -> None:
         self.url = url
         kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row}
         self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             url, min_size=min(2, pool_size), max_size=pool_size, kwargs=kwargs, open=False)
         self.lock_pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
-            url, min_size=0, max_size=MAX_UPLOAD_WRITERS, kwargs=kwargs, open=False,
+            url, min_size=0, max_size=lock_pool_size, kwargs=kwargs, open=False,
             timeout=LOCK_WAIT_SECONDS)
         self._listener: asyncio.Task[None] | None = None
 
@@ -279,10 +278,12 @@ class PgStorage:
             # on any node (the SQLite store gets the same from BEGIN IMMEDIATE).
             await conn.execute("SELECT 1 FROM visits WHERE id = %s FOR NO KEY UPDATE",
                                (visit_id,))
-            if max_open is not None and await self._open_uploads(conn, visit_id, now) >= max_open:
+            # Both count the role's own open uploads only (see server.store.Store.create_upload).
+            if (max_open is not None
+                    and await self._open_uploads(conn, visit_id, now, role) >= max_open):
                 raise TooManyOpenUploads(visit_id)
-            if (max_visit_bytes is not None
-                    and await self._visit_bytes(conn, visit_id, now) + length > max_visit_bytes):
+            if (max_visit_bytes is not None and await self._visit_bytes(conn, visit_id, now, role)
+                    + length > max_visit_bytes):
                 raise VisitQuotaExceeded(visit_id)
             await conn.execute(
                 "INSERT INTO uploads VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -290,19 +291,23 @@ class PgStorage:
         return up
 
     @staticmethod
-    async def _open_uploads(conn: Conn, visit_id: str, now: float) -> int:
+    async def _open_uploads(conn: Conn, visit_id: str, now: float,
+                            role: str | None = None) -> int:
         cur = await conn.execute(
-            "SELECT COUNT(*) AS n FROM uploads WHERE visit_id = %s AND expires_at > %s",
-            (visit_id, now))
+            "SELECT COUNT(*) AS n FROM uploads WHERE visit_id = %(v)s AND expires_at > %(now)s "
+            "AND (%(role)s::text IS NULL OR role = %(role)s)",
+            {"v": visit_id, "now": now, "role": role})
         row = await cur.fetchone()
         return int(row["n"]) if row else 0
 
     @staticmethod
-    async def _visit_bytes(conn: Conn, visit_id: str, now: float) -> int:
+    async def _visit_bytes(conn: Conn, visit_id: str, now: float,
+                           role: str | None = None) -> int:
         cur = await conn.execute(
-            "SELECT (SELECT COALESCE(SUM(size), 0) FROM attachments WHERE visit_id = %s) + "
-            "(SELECT COALESCE(SUM(length), 0) FROM uploads WHERE visit_id = %s "
-            "AND expires_at > %s) AS n", (visit_id, visit_id, now))
+            "SELECT (SELECT COALESCE(SUM(size), 0) FROM attachments WHERE visit_id = %(v)s) + "
+            "(SELECT COALESCE(SUM(length), 0) FROM uploads WHERE visit_id = %(v)s "
+            "AND expires_at > %(now)s AND (%(role)s::text IS NULL OR role = %(role)s)) AS n",
+            {"v": visit_id, "now": now, "role": role})
         row = await cur.fetchone()
         return int(row["n"]) if row else 0
 

@@ -127,7 +127,8 @@ def open_storage(settings: Settings) -> Storage:
     if settings.database_url:
         from server.pg_store import PgStorage  # psycopg only where it is used
 
-        return PgStorage(settings.database_url, pool_size=settings.db_pool_size)
+        return PgStorage(settings.database_url, pool_size=settings.db_pool_size,
+                         lock_pool_size=settings.max_upload_writers)
     return SqliteStorage(Store(settings.data_dir))
 
 

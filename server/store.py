@@ -353,9 +353,11 @@ class Store:
     ) -> Upload:
         """Reserve an upload of `length` bytes.
 
-        Raises TooManyOpenUploads when the visit has `max_open` unfinished uploads, and
-        VisitQuotaExceeded when visit_bytes + `length` would pass `max_visit_bytes` (None: no
-        limit). Both are checked inside the insert's write transaction, so they hold under
+        Raises TooManyOpenUploads when `role` already has `max_open` unfinished uploads in the
+        visit, and VisitQuotaExceeded when the visit's attachments plus the declared lengths of
+        `role`'s open uploads plus `length` would pass `max_visit_bytes` (None: no limit). Both
+        count the role's own open uploads only, so that one side's reservations never block
+        the other's. Both are checked inside the insert's write transaction, so they hold under
         concurrent creations (BEGIN IMMEDIATE serialises writers)."""
         now = time.time()
         up = Upload(secrets.token_urlsafe(16), visit_id, role, length, 0, filename, filetype,
@@ -366,10 +368,11 @@ class Store:
                 os.fsync(f.fileno())
             try:
                 with self._tx() as c:
-                    if max_open is not None and self._open_uploads(c, visit_id, now) >= max_open:
+                    if (max_open is not None
+                            and self._open_uploads(c, visit_id, now, role) >= max_open):
                         raise TooManyOpenUploads(visit_id)
-                    if (max_visit_bytes is not None
-                            and self._visit_bytes(c, visit_id, now) + length > max_visit_bytes):
+                    if (max_visit_bytes is not None and self._visit_bytes(c, visit_id, now, role)
+                            + length > max_visit_bytes):
                         raise VisitQuotaExceeded(visit_id)
                     c.execute(
                         "INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -382,17 +385,24 @@ class Store:
         return up
 
     @staticmethod
-    def _open_uploads(c: sqlite3.Connection, visit_id: str, now: float) -> int:
-        row = c.execute("SELECT COUNT(*) FROM uploads WHERE visit_id = ? AND expires_at > ?",
-                        (visit_id, now)).fetchone()
+    def _open_uploads(c: sqlite3.Connection, visit_id: str, now: float,
+                      role: str | None = None) -> int:
+        """The visit's unexpired uploads (only `role`'s when given)."""
+        row = c.execute(
+            "SELECT COUNT(*) FROM uploads WHERE visit_id = ? AND expires_at > ? "
+            "AND (? IS NULL OR role = ?)", (visit_id, now, role, role)).fetchone()
         return int(row[0]) if row else 0
 
     @staticmethod
-    def _visit_bytes(c: sqlite3.Connection, visit_id: str, now: float) -> int:
+    def _visit_bytes(c: sqlite3.Connection, visit_id: str, now: float,
+                     role: str | None = None) -> int:
+        """The visit's attachments plus its open uploads' declared lengths (only `role`'s
+        uploads when given)."""
         row = c.execute(
             "SELECT (SELECT COALESCE(SUM(size), 0) FROM attachments WHERE visit_id = ?) + "
-            "(SELECT COALESCE(SUM(length), 0) FROM uploads WHERE visit_id = ? AND expires_at > ?)",
-            (visit_id, visit_id, now)).fetchone()
+            "(SELECT COALESCE(SUM(length), 0) FROM uploads WHERE visit_id = ? AND expires_at > ? "
+            "AND (? IS NULL OR role = ?))",
+            (visit_id, visit_id, now, role, role)).fetchone()
         return int(row[0]) if row else 0
 
     def visit_bytes(self, visit_id: str) -> int:

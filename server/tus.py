@@ -7,21 +7,23 @@ are cut off before each PATCH (server.storage.UploadWriter).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
+import math
 import re
 import time
-from contextlib import aclosing
 from email.utils import formatdate
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Message
 
 from bifoga.limits import ALLOWED_MIME_TYPES
 from server.common import AppContext, authenticate, ctx_of, require_free_space
-from server.config import TUS_VERSION
+from server.config import TUS_VERSION, Settings
 from server.errors import (
     ApiError,
     AudioNotAllowed,
@@ -34,6 +36,7 @@ from server.errors import (
     PreconditionFailed,
     TooLarge,
     TooManyRequests,
+    UploadTooSlow,
     VisitEnded,
     VisitQuotaExceeded,
 )
@@ -157,10 +160,10 @@ async def uploads_collection(request: Request) -> Response:
         # The cap and the quota are checked in the insert's transaction (atomic).
         upload = await ctx.store.create_upload(
             visit.id, role, length, sanitize_display_name(meta["filename"]), filetype,
-            settings.upload_expiry_seconds, settings.max_open_uploads_per_visit,
+            settings.upload_expiry_seconds, settings.max_open_uploads_per_role,
             settings.max_visit_bytes)
     except TooManyOpenUploads:
-        raise TooManyRequests("Too many unfinished uploads in this visit.",
+        raise TooManyRequests("Too many unfinished uploads from this link.",
                               code="too_many_uploads") from None
     except QuotaReached:
         raise VisitQuotaExceeded() from None
@@ -185,7 +188,7 @@ async def upload_resource(request: Request) -> Response:
             "Cache-Control": "no-store",
         })
     if request.method == "DELETE":
-        async with ctx.upload_lock(upload_id):
+        async with ctx.upload_lock(upload_id, visit.id, role):
             upload = await _load(ctx, visit, role, upload_id)
             await ctx.store.delete_upload(upload.id)
         return Response(status_code=204)
@@ -213,7 +216,7 @@ async def _patch(
                              code="bad_content_type")
     offset = _parse_length(request.headers.get("upload-offset"), "Upload-Offset")
     expected_digest = _parse_checksum(request.headers.get("upload-checksum"))
-    async with ctx.upload_lock(upload_id):
+    async with ctx.upload_lock(upload_id, visit.id, role):
         upload = await _load(ctx, visit, role, upload_id)
         if visit.state == "ended":
             raise VisitEnded()
@@ -235,6 +238,37 @@ async def _patch(
     })
 
 
+class _Pace:
+    """Whether a PATCH body still comes fast enough: at least upload_min_bytes_per_second over
+    each window of upload_rate_window_seconds, and within upload_patch_max_seconds of its
+    start (settings; 0 turns either off). Times are the event loop's clock."""
+
+    def __init__(self, settings: Settings, now: float) -> None:
+        rate, window = settings.upload_min_bytes_per_second, settings.upload_rate_window_seconds
+        self.window = window if rate > 0 and window > 0 else math.inf
+        self.window_needs = rate * window
+        self.window_end = now + self.window
+        self.window_bytes = 0
+        limit = settings.upload_patch_max_seconds
+        self.hold_until = now + limit if limit > 0 else math.inf
+
+    def timeout(self, now: float) -> float | None:
+        """How long to wait for the next piece of body before judging again (None: for ever)."""
+        deadline = min(self.window_end, self.hold_until)
+        return None if deadline == math.inf else max(0.0, deadline - now)
+
+    def verdict(self, received: int, now: float) -> str | None:
+        """Count `received` more bytes; why the PATCH must be cut now, or None."""
+        if now >= self.hold_until:
+            return "This request took longer than one upload request may"
+        self.window_bytes += received
+        if now >= self.window_end:
+            if self.window_bytes < self.window_needs:
+                return "The upload came slower than the server's minimum rate"
+            self.window_end, self.window_bytes = now + self.window, 0
+        return None
+
+
 async def _receive_chunk(
     request: Request, ctx: AppContext, upload: Upload, expected_digest: bytes | None
 ) -> tuple[int, ApiError | None]:
@@ -248,36 +282,65 @@ async def _receive_chunk(
     hasher = hashlib.sha256()
     error: ApiError | None = None
     keep = True
+    loop = asyncio.get_running_loop()
+    pace = _Pace(ctx.settings, loop.time())
+    # The ASGI messages are read directly (not through request.stream()) so that waiting for
+    # one can time out without cancelling it: a message that lands as the wait ends is not
+    # lost, and once the PATCH is cut the pending read is simply dropped.
+    receiving: asyncio.Future[Message] | None = None
     try:
-        async with aclosing(request.stream()) as body:
-            async for chunk in body:
-                if position + len(buffer) + len(chunk) > upload.length:
-                    # Refuse the whole request at once: no byte past Upload-Length is accepted.
-                    error = TooLarge("The chunk would pass Upload-Length.",
-                                     code="chunk_past_length")
-                    keep = False
-                    break
-                buffer += chunk
-                hasher.update(chunk)
-                if len(buffer) >= WRITE_BUFFER_BYTES:
-                    await f.write(bytes(buffer))
-                    position += len(buffer)
-                    buffer.clear()
-                    if (expected_digest is None
-                            and time.monotonic() - persisted_at >= PERSIST_INTERVAL_SECONDS):
-                        # Count the bytes as they land, on disk first: a crash (kill -9, power
-                        # cut) in the middle of a long PATCH then costs the client about half
-                        # a second of upload on resume, not the whole request.
-                        await f.sync()
-                        await ctx.store.set_upload_offset(upload.id, position)
-                        persisted, persisted_at = position, time.monotonic()
-    except ClientDisconnect:
-        # Keep what arrived so the client can resume from it, unless it cannot be verified.
-        keep = expected_digest is None
+        while True:
+            if receiving is None:
+                receiving = asyncio.ensure_future(request.receive())
+            done, _ = await asyncio.wait({receiving}, timeout=pace.timeout(loop.time()))
+            if not done:
+                why = pace.verdict(0, loop.time())
+                if why is None:
+                    continue
+                # Too slow: cut, which frees the lock; what arrived is kept (as for a
+                # dropped connection) and the client resumes from it.
+                error, keep = UploadTooSlow(why), expected_digest is None
+                break
+            message, receiving = done.pop().result(), None
+            if message["type"] != "http.request":
+                # The client went away: keep what arrived so it can resume from it, unless it
+                # cannot be verified.
+                keep = expected_digest is None
+                break
+            chunk: bytes = message.get("body", b"")
+            if position + len(buffer) + len(chunk) > upload.length:
+                # Refuse the whole request at once: no byte past Upload-Length is accepted.
+                error = TooLarge("The chunk would pass Upload-Length.", code="chunk_past_length")
+                keep = False
+                break
+            buffer += chunk
+            hasher.update(chunk)
+            if len(buffer) >= WRITE_BUFFER_BYTES:
+                await f.write(bytes(buffer))
+                position += len(buffer)
+                buffer.clear()
+                if (expected_digest is None
+                        and time.monotonic() - persisted_at >= PERSIST_INTERVAL_SECONDS):
+                    # Count the bytes as they land, on disk first: a crash (kill -9, power
+                    # cut) in the middle of a long PATCH then costs the client about half
+                    # a second of upload on resume, not the whole request.
+                    await f.sync()
+                    await ctx.store.set_upload_offset(upload.id, position)
+                    persisted, persisted_at = position, time.monotonic()
+            if not message.get("more_body", False):
+                break
+            why = pace.verdict(len(chunk), loop.time())
+            if why is not None:
+                error, keep = UploadTooSlow(why), expected_digest is None
+                break
     except BaseException:
         await f.abort()  # the stored offset counts only synced bytes; the next PATCH cuts to it
         raise
-    if keep and expected_digest is not None and hasher.digest() != expected_digest:
+    finally:
+        if receiving is not None:
+            receiving.cancel()
+    if keep and error is None and expected_digest is not None and (
+            hasher.digest() != expected_digest):
         keep, error = False, ChecksumMismatch()
     if not keep and persisted != upload.offset:
         # Refused whole: uncount the bytes counted midway before they are cut off again.

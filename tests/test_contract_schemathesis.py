@@ -125,7 +125,7 @@ def contract_app(server_settings: Any) -> Iterator[Any]:
     settings = dataclasses.replace(
         server_settings, rate_limit_enabled=True, rate_limit_per_second=1_000_000.0,
         rate_limit_burst=1_000_000, failed_auth_per_visit_burst=1_000_000,
-        long_poll_max_seconds=0, max_open_uploads_per_visit=100_000)
+        long_poll_max_seconds=0, max_open_uploads_per_role=100_000)
     app = create_app(settings)
     yield app
     asgi.shutdown_lifespans()  # schemathesis started the app's lifespan; end it with the test

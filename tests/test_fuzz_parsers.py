@@ -72,7 +72,7 @@ def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]
     limiting, long polls capped at 0 s so a fuzzed `wait` never holds a request."""
     settings_ = Settings(data_dir=tmp_path_factory.mktemp("fuzz") / "data", demo=True,
                          rate_limit_enabled=False, long_poll_max_seconds=0,
-                         public_origin="http://testserver", max_open_uploads_per_visit=10_000)
+                         public_origin="http://testserver", max_open_uploads_per_role=10_000)
     # Durability is not what is fuzzed here: skip the fsyncs so the examples run quickly.
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("os.fsync", lambda fd: None)

@@ -106,3 +106,21 @@ def test_database_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert type(open_storage(s)).__name__ == "PgStorage"
     monkeypatch.setenv("DATA_DIR", "/nonexistent-is-fine-for-a-pg-node")
     assert not isinstance(open_storage(Settings.from_env()), SqliteStorage)
+
+
+def test_fair_share_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    names = {"BIFOGA_OPEN_UPLOADS_PER_ROLE": "3", "BIFOGA_UPLOAD_WRITERS": "8",
+             "BIFOGA_UPLOAD_WRITERS_PER_ROLE": "2", "BIFOGA_UPLOAD_MIN_BYTES_PER_SECOND": "0",
+             "BIFOGA_UPLOAD_RATE_WINDOW": "1.5", "BIFOGA_UPLOAD_PATCH_MAX_SECONDS": "90"}
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+
+    def values(s: Settings) -> tuple[float, ...]:
+        return (s.max_open_uploads_per_role, s.max_upload_writers, s.max_upload_writers_per_role,
+                s.upload_min_bytes_per_second, s.upload_rate_window_seconds,
+                s.upload_patch_max_seconds)
+
+    assert values(Settings.from_env()) == (20, 40, 4, 1024, 20.0, 600.0)
+    for name, value in names.items():
+        monkeypatch.setenv(name, value)
+    assert values(Settings.from_env()) == (3, 8, 2, 0, 1.5, 90.0)

@@ -48,12 +48,12 @@ def test_open_upload_cap_holds_under_concurrent_creations(server_settings: Any,
         return sorted(r.status_code for r in answers)
 
     codes = asyncio.run(scenario())
-    assert codes.count(201) == server_settings.max_open_uploads_per_visit
+    assert codes.count(201) == server_settings.max_open_uploads_per_role
     assert set(codes) == {201, 429}
-    assert store_view.count("uploads") == server_settings.max_open_uploads_per_visit
+    assert store_view.count("uploads") == server_settings.max_open_uploads_per_role
     if server_settings.database_url is None:
         uploads = list((server_settings.data_dir / "uploads").iterdir())
-        assert len(uploads) == server_settings.max_open_uploads_per_visit  # refused: no file
+        assert len(uploads) == server_settings.max_open_uploads_per_role  # refused: no file
 
 
 def test_visit_quota_counts_open_uploads_and_attachments(

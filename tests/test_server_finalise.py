@@ -143,7 +143,7 @@ def test_concurrent_repeat_is_busy_then_200(server_client: Any, visit: VisitHand
                                             tus_upload: Any, pdf: bytes) -> None:
     location = tus_upload(visit, pdf, "a.pdf")
     upload_id = location.rsplit("/", 1)[1]
-    lock = server_client.app.state.ctx.upload_lock(upload_id)
+    lock = server_client.app.state.ctx.upload_lock(upload_id, visit.id, "patient")
     with server_client.portal.wrap_async_context_manager(lock):  # the first try, still running
         r = finalise(server_client, visit, location)
         assert (r.status_code, r.json()["error"]) == (423, "upload_busy")

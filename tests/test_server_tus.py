@@ -209,7 +209,7 @@ def test_creation_sanitises_filename(server_client: Any, server_settings: Any,
 
 
 def test_open_upload_cap(make_server_client: Any) -> None:
-    client = make_server_client(max_open_uploads_per_visit=2)
+    client = make_server_client(max_open_uploads_per_role=2)
     v = VisitHandle(client.post("/api/visits", json={}).json())
     assert create(client, v, 5).status_code == 201
     assert create(client, v, 5).status_code == 201
@@ -320,7 +320,8 @@ def test_patch_unknown_upload(server_client: Any, visit: VisitHandle) -> None:
 def test_busy_upload_is_locked(server_client: Any, visit: VisitHandle, location: str) -> None:
     ctx = server_client.app.state.ctx
     upload_id = location.rsplit("/", 1)[1]
-    with server_client.portal.wrap_async_context_manager(ctx.upload_lock(upload_id)):
+    with server_client.portal.wrap_async_context_manager(ctx.upload_lock(upload_id, visit.id,
+                                                                         "patient")):
         r = patch(server_client, visit, location, b"abc", 0)
     assert (r.status_code, r.json()["error"]) == (423, "upload_busy")
     assert patch(server_client, visit, location, b"abc", 0).status_code == 204
