@@ -7,8 +7,8 @@ are checked where their directories are read, in bifoga.containers.
 
 The checks read a bifoga.source Source chunk by chunk (`pdf_source_active`,
 `rtf_source_active`). They run in CPython (server), Pyodide and MicroPython 1.27 (the
-browser's light worker): plain bytes operations, no `re`. `pdf_is_active` is the same check
-as one regular expression per name over the whole file, CPython only: the server's answer
+browser's light worker): plain bytes operations, no `re`. bifoga.active_patterns has the
+same PDF check as regular expressions over the whole file, CPython only: the server's answer
 for the few hostile files the chunked scan gives up on (`pdf_source_active` returns None).
 """
 
@@ -49,7 +49,7 @@ _MAX_OBJECT_STREAMS = 10_000
 _MAX_INFLATED = 16 * 1024 * 1024  # in all; a 10 MB letter's object streams are far smaller
 # A "#" costs the scan two searches; random bytes have one in 256. Past this many (a file
 # built of escapes) the chunked scan stops and the whole-file patterns answer.
-_MAX_HASHES = 400_000
+_MAX_HASHES = 150_000
 
 _CHUNK = 65536
 _OVERLAP = 64  # more than the longest name a chunk's own region can start: 1 + 3 * 10 + 1
@@ -97,9 +97,9 @@ class _Scan:
             while 0 <= i < own:
                 found.add(i)
                 i = buf.find(literal, i + 1)
-        h = buf.find(b"#")
-        limit = own + span
-        while 0 <= h < limit:
+        limit = min(len(buf), own + span)
+        h = buf.find(b"#", 0, limit)
+        while h >= 0:
             self.hashes += 1
             if self.hashes > _MAX_HASHES:
                 raise _GiveUp
@@ -109,7 +109,7 @@ class _Scan:
                 if slash < own:
                     found.add(slash)
                 slash = buf.rfind(b"/", low, slash)
-            h = buf.find(b"#", h + 1)
+            h = buf.find(b"#", h + 1, limit)
         return sorted(found)
 
     def has_name(self, buf: bytes, names: tuple) -> bool:
@@ -160,8 +160,10 @@ def _pdf_scan(source, reader):
     undecided = False
     start = 0
     while start < size:
-        final = start + step >= size
-        buf = source.read(start, size - start if final else step + _OVERLAP)
+        buf = source.read(start, step + _OVERLAP)
+        if not buf:
+            break
+        final = start + len(buf) >= size  # the data's end is a name's end here
         own = len(buf) if final else step
         for at in scan.candidates(buf, _SCAN_LITERALS, _SCAN_SPAN, own):
             for name in _ANYWHERE:
@@ -267,78 +269,3 @@ def rtf_source_active(source) -> bool:
 
 def rtf_is_active(data: bytes) -> bool:
     return rtf_source_active(BytesSource(data))
-
-
-# --------------------------------------------------------------------------- whole-file patterns
-
-if not MICROPYTHON:  # CPython's re; MicroPython's has no look-ahead
-    import re
-    import zlib
-
-    _DELIMITER = rb"(?=[\s/<>\[\]()\{\}%]|$)"
-
-    def _spelled(text: str) -> bytes:
-        """A pattern for `text` with any of its characters possibly #-escaped."""
-        parts = []
-        for ch in text:
-            hi, lo = divmod(ord(ch), 16)
-            parts.append(rb"(?:%s|#%X[%X%x])" % (re.escape(ch.encode()), hi, lo, lo))
-        return b"".join(parts)
-
-    def _pattern(*names: bytes):
-        return re.compile(
-            b"/(?:" + b"|".join(_spelled(n.decode()) for n in names) + b")" + _DELIMITER)
-
-    _P_ANYWHERE = _pattern(*_ANYWHERE)
-    _P_JS = _pattern(_JS)
-    _P_ACTIVE = _pattern(*_ACTIVE)
-    _P_OBJSTM = _pattern(_OBJSTM)
-    _P_FLATE = _pattern(*_FLATE)
-    _P_UNDECODED = _pattern(*_UNDECODED)
-    _P_STREAM = re.compile(rb"stream\r?\n")
-
-    def _in_body(data: bytes, pos: int) -> bool:
-        last = data.rfind(b"stream", 0, pos)
-        return last >= 0 and data[max(0, last - 3) : last] != b"end"
-
-    def _objstm_active(data: bytes) -> bool:
-        budget = _MAX_INFLATED
-        pos, seen = 0, 0
-        while seen < _MAX_OBJECT_STREAMS:
-            m = _P_OBJSTM.search(data, pos)
-            if m is None:
-                return False
-            seen += 1
-            body = _P_STREAM.search(data, m.end())
-            if body is None:
-                return False
-            head = data[m.end() : body.start()]
-            end = data.find(b"endstream", body.end())
-            end = len(data) if end < 0 else end
-            pos = end
-            if _P_UNDECODED.search(head):
-                return True
-            raw = data[body.end() : end]
-            if _P_FLATE.search(head):
-                try:
-                    inside = zlib.decompressobj().decompress(raw, budget + 1)
-                except zlib.error:
-                    inside = b""
-                budget -= len(inside)
-                if budget < 0:
-                    return True
-            else:
-                inside = raw
-            if _P_ACTIVE.search(inside):
-                return True
-        return True
-
-    def pdf_is_active(data: bytes) -> bool:
-        """pdf_source_active's verdict as whole-file patterns (linear, in C): the server's
-        answer where the chunked scan gives up."""
-        if _P_ANYWHERE.search(data):
-            return True
-        for hits, m in enumerate(_P_JS.finditer(data)):
-            if hits >= _MAX_JS_HITS or not _in_body(data, m.start()):
-                return True
-        return _objstm_active(data)

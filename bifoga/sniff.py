@@ -257,7 +257,9 @@ def _pdf_active(source) -> bool:
         if MICROPYTHON:
             raise _Undecided
         # CPython: the whole-file patterns decide what the chunked scan gave up on.
-        found = active.pdf_is_active(source.read(0, source.size))
+        from bifoga import active_patterns
+
+        found = active_patterns.pdf_is_active(source.read(0, source.size))
     return found
 
 

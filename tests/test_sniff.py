@@ -65,6 +65,29 @@ def assert_head_agrees(data: bytes, name: str, verdict: Verdict) -> None:
         assert (answer, detail, category) == (UNDECIDED, None, None)
 
 
+class CountingSource:
+    """A Source over bytes that is not a BytesSource, so the checks read it as they read a
+    picked file (through views and chunks), counting what they read."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = bytes(data)
+        self.size = len(self._data)
+        self.reads = 0
+        self.bytes_read = 0
+
+    def read(self, offset: int, length: int) -> bytes:
+        assert offset >= 0 and length >= 0
+        got = self._data[offset:offset + length]
+        self.reads += 1
+        self.bytes_read += len(got)
+        return got
+
+
+def assert_source_agrees(data: bytes, name: str, verdict: Verdict) -> None:
+    """Reading through a Source, part by part, gives the whole file's verdict."""
+    assert sniff.classify_source(CountingSource(data), name) == verdict
+
+
 def expect(data: bytes, expected: str, name: str = "") -> None:
     """`expected` is a MIME type (allowed) or a refusal reason."""
     verdict = classify(data, name)
@@ -73,6 +96,7 @@ def expect(data: bytes, expected: str, name: str = "") -> None:
     else:
         assert_refused(verdict, expected)
     assert_head_agrees(data, name, verdict)
+    assert_source_agrees(data, name, verdict)
 
 
 # --------------------------------------------------------------------------- ISO-BMFF builders
@@ -880,6 +904,7 @@ def _timed(data: bytes, name: str = "") -> Verdict:
     assert time.perf_counter() - start < RUNAWAY_SECONDS
     assert_consistent(verdict)
     assert_head_agrees(data, name, verdict)
+    assert_source_agrees(data, name, verdict)
     return verdict
 
 
@@ -938,3 +963,6 @@ def test_large_hostile_inputs_are_fast(data: bytes) -> None:
     assert time.perf_counter() - start < RUNAWAY_SECONDS
     assert_consistent(verdict)
     assert_head_agrees(data, "", verdict)
+    start = time.perf_counter()
+    assert_source_agrees(data, "", verdict)
+    assert time.perf_counter() - start < RUNAWAY_SECONDS
