@@ -143,20 +143,6 @@ class View:
         stop = self.size if stop is None else (stop + self.size if stop < 0 else stop)
         return self.read(start, stop)
 
-    def find(self, needle: bytes, start: int, end: int) -> int:
-        """bytes.find over [start, end), block by block."""
-        pos = start
-        step = 16 * _BLOCK
-        while pos < end:
-            stop = min(end, pos + step + len(needle) - 1)
-            at = self.read(pos, stop).find(needle)
-            if at >= 0:
-                return pos + at
-            if stop >= end:
-                return -1
-            pos += step
-        return -1
-
 
 def view(source):
     """What the parsers read: the bytes themselves for an in-memory source, else a View."""

@@ -75,6 +75,7 @@ def test_mutations_read_in_small_chunks_agree(small_chunks: None, seed: bytes,
                                               data: st.DataObject, name: str) -> None:
     buf = _mutated(seed, data)
     assert classify_source(CountingSource(buf), name) == classify(buf, name)
+    micropython_verdict(buf, name)  # classify's verdict or UNDECIDED, never another
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=QUIET)
@@ -341,3 +342,65 @@ def test_micropython_gives_the_same_verdicts(tmp_path: Path) -> None:
         if key in ("photo.jpg", "film.mp4"):
             assert int(bytes_read) < len(data) // 10, key
     print("\n".join(report))
+
+
+TRICKY_TEXT = [
+    b"ok \xed\xa0\x80 surrogate", b"ok \xc0\xaf overlong", b"ok \xe0\x80\xaf overlong",
+    b"ok \xf4\x90\x80\x80 past U+10FFFF", b"ok \xf0\x9f\x98\x80 emoji", b"\xed\xa0\x81\x81",
+    "<lin\u212a rel=x>".encode(), "  <\u0130frame>".encode(), b"\xef\xbb\xbf\xef\xbb\xbf<p>",
+    b"caf\xe9 <b>", b"\xa0<html>", "Hälsningar".encode("cp1252") * 3000,
+    "Åäö ".encode() * 30000, b"text\x1a\x1b ok", b"\x7f", b"ID3 is a tag format.",
+]
+
+
+@pytest.mark.skipif(not micropython_available(), reason="node or MicroPython missing")
+def test_micropython_agrees_on_mutated_files() -> None:
+    rng = random.Random(20)
+    seeds = [*ALL_SEEDS, *TRICKY_TEXT, *(d for d, _, _ in ACTIVE_CASES.values()
+                                         if len(d) < 100_000)]
+    cases = [(data, rng.choice(NAMES)) for data in TRICKY_TEXT]
+    for _ in range(250):
+        buf = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(0, 4)):
+            buf[rng.randrange(len(buf))] = rng.choice([0, 0x23, 0x2F, 0xC3, 0xED, 0xFF,
+                                                       rng.randrange(256)])
+        cases.append((bytes(buf[:rng.randint(1, len(buf))]), rng.choice(NAMES)))
+    modules = {"/bifoga/" + m: (REPO / "bifoga" / m).read_text(encoding="utf-8")
+               for m in SHARED}
+    paths = [("/media/%d" % i, name) for i, (_, name) in enumerate(cases)]
+    code = "CASES = %r\nRUNS = 1\n" % paths + _MICROPYTHON_RUN
+    out = run_micropython(code, modules, timeout=600,
+                          binary={p: d for (p, _), (d, _) in zip(paths, cases, strict=True)})
+    lines = out.splitlines()
+    assert lines[0] == "micropython"
+    undecided = 0
+    for (data, name), line in zip(cases, lines[1:], strict=True):
+        expected = micropython_verdict(data, name)
+        assert line.rsplit(" ", 3)[0] == repr(tuple(expected)), (data[:80], name)
+        undecided += expected.reason == sniff.UNDECIDED
+    assert undecided < len(cases) // 20  # a cut object stream now and then, no more
+
+
+def micropython_verdict(data: bytes, name: str) -> sniff.Verdict:
+    """classify_source's answer under MicroPython, computed in CPython: classify's verdict,
+    or UNDECIDED where MicroPython hands the file on (a PDF's object stream cut short that
+    inflates to no action, a PDF of escapes)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sniff, "MICROPYTHON", True)
+        patch.setattr(active, "MICROPYTHON", True)
+        verdict = classify_source(CountingSource(data), name)
+    if verdict.reason != sniff.UNDECIDED:
+        assert verdict == classify(data, name)
+    return verdict
+
+
+def test_what_micropython_leaves_undecided() -> None:
+    cut = make_pdf(3000)[:-6] + (b"9 0 obj\n<< /Type /ObjStm /Filter /FlateDecode >>\nstream\n"
+                                 + zlib.compress(b"<< /Producer (x) >>" * 50)[:-30])
+    assert classify(cut, "a.pdf").ok
+    assert micropython_verdict(cut, "a.pdf") == (False, None, None, sniff.UNDECIDED)
+    with_js = cut + b"\nendstream\n<< /S /JavaScript >>"
+    assert micropython_verdict(with_js, "a.pdf") == classify(with_js) == \
+        (False, None, None, "active_content")
+    escapes = b"%PDF-1.4\n" + b"/J#53x" * (active._MAX_HASHES + 1)
+    assert micropython_verdict(escapes, "a.pdf").reason == sniff.UNDECIDED
