@@ -79,6 +79,9 @@ _MARKUP_TAGS = (
 _ANYWHERE_TAGS = ("<script", "<svg", "<html", "<iframe", "<object", "<embed", "<body")
 _TAG_END = " \t\n\r\f>/"
 _MARKUP_SCAN = 1024  # legacy browsers sniffed HTML in the first few hundred bytes
+# What holds the first _MARKUP_SCAN characters in UTF-8: a BOM, four bytes a character, and
+# the three of a sequence the end of the head may cut.
+_TEXT_HEAD = len(_UTF8_BOM) + 4 * _MARKUP_SCAN + 3
 
 # A text body saved under these names would be opened as active content by a browser or OS.
 _ACTIVE_EXTENSIONS = frozenset(
@@ -139,8 +142,8 @@ def _plain_text(source, name: str) -> bool:
         if not chunk:
             return False
         final = start + len(chunk) >= size
-        if start == 0:
-            head = chunk[: 4 * _MARKUP_SCAN + len(_UTF8_BOM)]
+        if len(head) < _TEXT_HEAD:
+            head += chunk[: _TEXT_HEAD - len(head)]
         for control in _BINARY_CONTROLS:
             if control in chunk:
                 return False

@@ -91,6 +91,15 @@ def test_token_soup_agrees(small_chunks: None, magic: bytes, tokens: list, tail:
         assert classify_source(CountingSource(buf), name) == classify(buf, name)
 
 
+@pytest.mark.parametrize("char", ["\U0001f600", "\u00e5", "a"])
+def test_text_markup_is_looked_for_in_the_first_characters(small_chunks: None,
+                                                           char: str) -> None:
+    for count in (1015, 1016, 1017, 1022, 1023, 1024, 1025, 4095, 4096):
+        for bom in (b"", b"\xef\xbb\xbf"):
+            buf = bom + (char * count + "<script>").encode()
+            assert classify_source(CountingSource(buf), "a.txt") == classify(buf, "a.txt")
+
+
 # --------------------------------------------------------------------------- the PDF patterns
 
 @settings(max_examples=300, deadline=None, suppress_health_check=QUIET)
