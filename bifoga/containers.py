@@ -741,15 +741,16 @@ def _u64le(buf: bytes, o: int) -> int:
 def utf8_valid(data: bytes) -> bool:
     """Whether `data` is UTF-8 as CPython's strict codec sees it, in CPython and MicroPython."""
     try:
-        data.decode("utf-8")
+        text = data.decode("utf-8")
     except Exception:  # UnicodeDecodeError; MicroPython raises UnicodeError
         return False
-    if not MICROPYTHON:
+    if not MICROPYTHON or len(text) == len(data):  # CPython's codec is strict; ASCII is UTF-8
         return True
-    # MicroPython checks only the shape of each sequence: overlong forms, surrogates and code
-    # points past U+10FFFF pass it. Each is a lead byte that never occurs, or one whose next
-    # byte is out of range; a well-formed sequence guarantees that byte exists.
-    for lead in (0xC0, 0xC1, 0xF5, 0xF6, 0xF7, 0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE, 0xFF):
+    # MicroPython checks only the shape of each sequence (and refuses leads from 0xF8):
+    # overlong forms, surrogates and code points past U+10FFFF pass it. Each is a lead byte
+    # that never occurs, or one whose next byte is out of range; a well-formed sequence
+    # guarantees that byte exists. Every test is one search (C), not a loop over bytes.
+    for lead in (0xC0, 0xC1, 0xF5, 0xF6, 0xF7):
         if bytes((lead,)) in data:
             return False
     for lead, low, high in ((0xE0, 0xA0, 0xBF), (0xED, 0x80, 0x9F), (0xF0, 0x90, 0xBF),

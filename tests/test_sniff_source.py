@@ -100,6 +100,16 @@ def test_text_markup_is_looked_for_in_the_first_characters(small_chunks: None,
             assert classify_source(CountingSource(buf), "a.txt") == classify(buf, "a.txt")
 
 
+@pytest.mark.parametrize("early, late", [
+    ("\u00c1".encode(), "\u00e4".encode("cp1252")),  # UTF-8 holding 0x81, then cp1252: refused
+    (b"plain", "\u00e4".encode("cp1252")),  # cp1252 throughout: text
+    ("\u00e4".encode(), b"\x9d"),  # neither
+])
+def test_text_that_stops_being_utf8_late(small_chunks: None, early: bytes, late: bytes) -> None:
+    buf = early + b" ord" * 200 + late + b" slut"
+    assert classify_source(CountingSource(buf), "a.txt") == classify(buf, "a.txt")
+
+
 # --------------------------------------------------------------------------- the PDF patterns
 
 @settings(max_examples=300, deadline=None, suppress_health_check=QUIET)
