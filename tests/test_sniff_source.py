@@ -251,7 +251,7 @@ def test_modules_avoid_what_micropython_lacks(module: str) -> None:
     imported = assert_fits_micropython(REPO / "bifoga" / module)
     assert imported <= {"bifoga.limits", "bifoga.refusals", "bifoga.sniff_head", "bifoga.source",
                         "bifoga.inflate", "bifoga", "collections", "sys", "binascii", "deflate",
-                        "io", "zlib", "re"}
+                        "io", "zlib"}
 
 
 def _ffmpeg(out: Path, *args: str) -> bytes:
