@@ -1,6 +1,7 @@
 """Run a snippet under the MicroPython WebAssembly build (the one PyScript loads) in node."""
 
 import ast
+import base64
 import json
 import shutil
 import subprocess
@@ -27,6 +28,10 @@ for (const [path, text] of Object.entries(files)) {{
   }}
   mp.FS.writeFile(path, text);
 }}
+for (const [path, base64] of Object.entries({binary})) {{
+  try {{ mp.FS.mkdir(path.split("/").slice(0, -1).join("/")); }} catch (e) {{ /* exists */ }}
+  mp.FS.writeFile(path, Buffer.from(base64, "base64"));
+}}
 try {{
   await mp.{run}({code});
 }} catch (e) {{
@@ -43,8 +48,10 @@ def micropython_available() -> bool:
 
 
 def run_micropython(code: str, files: dict[str, str], timeout: float = 60.0,
-                    top_level_await: bool = False) -> str:
+                    top_level_await: bool = False, binary: dict[str, bytes] | None = None) -> str:
     """Write `files` (absolute paths in the MicroPython FS) and run `code`; return stdout.
+
+    `binary` files (path: bytes, in a folder one level below the root) are written as bytes.
 
     With `top_level_await`, `code` may `await` (the build's asyncio has no `run`: the JS event
     loop drives its tasks, as in the browser).
@@ -57,6 +64,8 @@ def run_micropython(code: str, files: dict[str, str], timeout: float = 60.0,
     script = _SCRIPT.format(
         mjs=json.dumps(MICROPYTHON_MJS.as_uri()),
         files=json.dumps(files),
+        binary=json.dumps({path: base64.b64encode(data).decode()
+                           for path, data in (binary or {}).items()}),
         code=json.dumps(code),
         run="runPythonAsync" if top_level_await else "runPython",
     )
