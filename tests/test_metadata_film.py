@@ -19,16 +19,26 @@ from bifoga import metadata
 from bifoga.formatting import metadata_labels
 from bifoga.metadata import MetadataError
 from bifoga.sniff import classify
-from tests.fixtures_films import FILMS, exiftool_tags, films, sample_md5  # noqa: F401
+from tests.fixtures_films import (  # noqa: F401
+    FILMS,
+    MADE,
+    exiftool_tags,
+    films,
+    sample_md5,
+)
 
 # What exiftool must no longer show: a position, the device, its software, the writing tool.
 _BANNED = re.compile(r"GPS|Location|Make|Model|Software|Encoder|Comment|XMP|MuxingApp|WritingApp",
                      re.I)
+_ISO6709 = b"+60.6749+017.1413"
+_TRACKED = ("gopro.mp4", "camm.mp4", "text.mov")  # a third track, beside video and sound
 _DATES = re.compile(r"(?<!File)(?:Create|Modify|Creation|DateTime|Date)", re.I)
 
 
 def _dates(tags: dict[str, object]) -> dict[str, object]:
-    return {k: v for k, v in tags.items() if _DATES.search(k) and not k.startswith("System:")}
+    """The capture dates exiftool shows (a GPS fix's time goes with the position)."""
+    return {k: v for k, v in tags.items()
+            if _DATES.search(k) and not k.startswith("System:") and "GPS" not in k}
 
 
 def u32(n: int) -> bytes:
@@ -66,7 +76,7 @@ POSITION = box(b"\xa9xyz", qt_text(b"+60.6749+017.1413/"))
 # Real films
 
 
-@pytest.mark.parametrize("name", list(FILMS))
+@pytest.mark.parametrize("name", [*FILMS, *MADE])
 def test_real_film(films: dict[str, bytes], tmp_path: Path, name: str) -> None:  # noqa: F811
     data = films[name]
     assert metadata.find_location(data)
@@ -75,7 +85,8 @@ def test_real_film(films: dict[str, bytes], tmp_path: Path, name: str) -> None: 
     for path, content in zip(paths, [data] + [r.data for r in results], strict=True):
         path.write_bytes(content)
     before, *afters = exiftool_tags(*paths)  # one exiftool run: perl starts slowly
-    assert any("GPS" in k or "Location" in k for k in before), before
+    # (A text track's position is text to exiftool; the bytes show it.)
+    assert any("GPS" in k or "Location" in k for k in before) or _ISO6709 in data, before
     before_dates = _dates(before)
     md5 = sample_md5(paths[0])
     for keep, result, path, after in zip((False, True), results, paths[1:], afters, strict=True):
@@ -83,13 +94,18 @@ def test_real_film(films: dict[str, bytes], tmp_path: Path, name: str) -> None: 
         assert len(out) == len(data) and result.lossless and "gps" in result.removed
         assert ("datetime" in result.removed) == (not keep and any(
             not str(v).startswith("0000") for v in before_dates.values()))
-        assert not metadata.find_location(out)
+        assert not metadata.find_location(out) and _ISO6709 not in out
         assert metadata_labels(result.removed, "sv")[0] == "Platsinformation (GPS)"
         # (Matroska requires MuxingApp and WritingApp: they stay, empty.)
         assert [k for k, v in after.items() if _BANNED.search(k) and v != ""] == []
         assert not [k for k in after if "Warning" in k or "Error" in k], after
+        # Tracks other than video and sound go, and their dates with them.
+        gone = {k.split(":")[0] for k in before} - {k.split(":")[0] for k in after}
+        assert {g for g in gone if g.startswith("Track")} == (
+            {"Track3"} if name in _TRACKED else set())
         if keep:
-            assert _dates(after) == before_dates
+            assert _dates(after) == {k: v for k, v in before_dates.items()
+                                     if k.split(":")[0] not in gone}
         else:
             assert all(str(v).startswith("0000") for v in _dates(after).values()), after
         # Every audio and video packet byte for byte, and the same type to the sniffer.
@@ -121,7 +137,9 @@ def test_formats(films: dict[str, bytes]) -> None:  # noqa: F811
     formats = {name: metadata.detect_format(data) for name, data in films.items()}
     assert formats == {"iphone.mov": "mov", "android.mp4": "mp4", "udta.mov": "mov",
                        "loci.3gp": "3gp", "xmp.mp4": "mp4", "xmp.mov": "mov",
-                       "tags.webm": "webm"}
+                       "tags.webm": "webm", "plain.mp4": "mp4", "plain.mov": "mov",
+                       "loci.mp4": "mp4", "gopro.mp4": "mp4", "camm.mp4": "mp4",
+                       "text.mov": "mov", "xyz_avif.mp4": "mp4", "loci_mif1.mp4": "mp4"}
 
 
 # ---------------------------------------------------------------------------------------------
