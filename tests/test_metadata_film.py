@@ -19,6 +19,7 @@ from bifoga import metadata
 from bifoga.formatting import metadata_labels
 from bifoga.metadata import MetadataError
 from bifoga.sniff import classify
+from bifoga.source import BytesSource
 from tests.fixtures_films import (  # noqa: F401
     FILMS,
     MADE,
@@ -307,6 +308,19 @@ _SEEDS = [
               full(b"keys", 0, u32(1), box(b"mdta", b"com.apple.quicktime.location.ISO6709")),
               box(b"ilst", box(u32(1), box(b"data", u32(1), u32(0), b"+60.6749+017.1413/")))),
           box(b"uuid", bytes.fromhex("be7acfcb97a942e89c71999491e3afac"), b"GPSLatitude")),
+    # A GoPro-style film: a GPMF track (handler 'meta', entry 'gpmd') beside the video.
+    box(b"ftyp", b"mp41", u32(0)) + box(b"mdat", SAMPLES, b"GPS5" * 8) + box(
+        b"moov", mvhd(), *(box(b"trak", box(b"mdia", full(b"hdlr", 0, u32(0), handler, bytes(12)),
+                                             box(b"minf", box(b"stbl", stbl))))
+                           for handler, stbl in (
+                               (b"vide", full(b"stsz", 0, u32(0), u32(1), u32(len(SAMPLES)))
+                                + full(b"stsc", 0, u32(1), u32(1), u32(1), u32(1))
+                                + full(b"stco", 0, u32(1), u32(24))),
+                               (b"meta", full(b"stsd", 0, u32(1), box(b"gpmd", bytes(8)))
+                                + full(b"stsz", 0, u32(8), u32(4))
+                                + full(b"stsc", 0, u32(1), u32(1), u32(2), u32(1))
+                                + full(b"stco", 0, u32(2), u32(24 + len(SAMPLES)),
+                                       u32(40 + len(SAMPLES))))))),
     webm(ebml(0x1549A966, ebml(0x4461, b"\xff" * 8), ebml(0x4461, b"\x7f" * 40)),
          ebml(0x1254C367, ebml(0x7373, simple_tag(b"LOCATION", b"+60.6749+017.1413/"))),
          unknown=True),
@@ -314,11 +328,17 @@ _SEEDS = [
 
 
 def _check(data: bytes) -> None:
+    source = BytesSource(data)
     try:
         result = metadata.strip(data)
         found = metadata.find_location(data)
     except MetadataError:
+        with pytest.raises(MetadataError):  # read through a Source, refused alike
+            metadata.strip_source(source)
         return
+    planned = metadata.strip_source(source)
+    assert planned.plan.materialise(source) == result.data
+    assert planned.removed == result.removed
     assert len(result.data) == len(data)
     assert ("gps" in result.removed) == found
     assert not metadata.find_location(result.data)
