@@ -29,13 +29,14 @@ What goes, wherever it sits (file, 'moov', 'trak', 'mdia', 'minf', 'moof', 'traf
   described in each 'moof', which this does not follow.
 Date entries ('©day', ...creationdate, 'yrrc') stay with ``keep_capture_date``, as do the times.
 
-Every walk is bounded (a step budget). A film whose boxes do not add up (a box past the end of
-the file or of 'moov'/'trak', a track's samples past the end of the file) is refused with
-:class:`MetadataError`; a malformed metadata box is not a reason to refuse: it goes as a whole.
+A film with picture items (a top-level 'meta' with 'iinf'/'iloc', whose data lies in 'mdat') is
+refused. Every walk is bounded (a step budget). A film whose boxes do not add up (a box past
+the end of the file or of 'moov'/'trak', a track's samples past the end of the file) is refused
+with :class:`MetadataError`; a malformed metadata box is not a reason to refuse: it goes as a whole.
 """
 
 from bifoga.isobmff import boxes as _iso_boxes
-from bifoga.isobmff import bytes_reader
+from bifoga.isobmff import bytes_reader, has_items
 from bifoga.meta_error import MetadataError
 from bifoga.source import BytesSource, Plan, Reader
 
@@ -587,6 +588,11 @@ def plan_iso(reader, keep_capture_date):
     top, stop = _iso_boxes(reader.read, 0, size, film.budget)
     if not any(b[0] in (b"moov", b"moof") for b in top):
         raise MetadataError("corrupt film: no movie box")
+    for box in top:
+        if box[0] == b"meta" and has_items(reader.read, box, film.budget):
+            # Items (a cover picture, its Exif) keep their data in 'mdat', where freeing their
+            # 'meta' would leave it: a film does not need them, and none is made so.
+            raise MetadataError("unsupported film: picture items beside the movie")
     segments = []
     for btype, start, _, end in top:
         segments.append((start, end, film.scrub(btype, start, end) if btype in _SCRUBBED

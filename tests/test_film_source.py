@@ -313,6 +313,16 @@ def test_films_with_picture_brands_are_films_to_both(brands: list[bytes]) -> Non
     assert b"+60.67" not in out.data and b"loci" not in out.data
 
 
+def test_film_with_picture_items_is_refused() -> None:
+    items = full(b"meta", 0, full(b"hdlr", 0, u32(0), b"pict", bytes(13)),
+                 full(b"iinf", 0, b"\x00\x00"), full(b"iloc", 1, bytes(4)))
+    data = _film([b"isom", b"heic"], box(b"udta", POSITION)) + items
+    assert metadata.detect_format(data) == "mp4"
+    with pytest.raises(MetadataError, match="items"):
+        metadata.strip(data)
+    assert metadata.detect_format(_film([b"heic", b"isom"]) + items) == "heic"
+
+
 # ---------------------------------------------------------------------------------------------
 # MicroPython
 
