@@ -320,6 +320,19 @@ def merged(ranges):
     return out
 
 
+def overlap(first, second):
+    """True if a range of `first` meets one of `second` (both sorted and disjoint)."""
+    i = j = 0
+    while i < len(first) and j < len(second):
+        if first[i][1] <= second[j][0]:
+            i += 1
+        elif second[j][1] <= first[i][0]:
+            j += 1
+        else:
+            return True
+    return False
+
+
 def lay_out(segments, zeros, plan):
     """Add `segments` (start, end, new bytes or None to keep the source's) to `plan`, in order,
     with the ranges `zeros` (sorted, disjoint) zeroed wherever they fall."""
@@ -353,6 +366,7 @@ class _Film:
         self.zeros = []
         self.budget = [_MAX_BOXES]
         self.fragmented = False
+        self.kept = []  # (the bytes it lies in, the 'trak') of each video and sound track
         self.data = self.out = b""
         # The capture date: a date entry's (local time, as phones write it), else the movie's.
         self.tag_date = None
@@ -387,8 +401,10 @@ class _Film:
                     self.fragmented = self.fragmented or _first(inner, b"mvex") is not None
                 if box.type == b"trak" and self.track_handler(box) not in _KEPT_TRACKS:
                     self.drop_track(box)
-                else:
-                    self.level(inner, depth + 1)
+                    continue
+                if box.type == b"trak":
+                    self.kept.append((self.data, box))
+                self.level(inner, depth + 1)
             elif box.type in _TIMED:
                 self.times(box)
             elif box.type == b"udta":
@@ -418,6 +434,16 @@ class _Film:
         ranges = self.sample_ranges(stbl) if stbl else []
         self.zeros.extend(ranges)
         self.remove(trak, self.track_category(trak, stbl, ranges))
+
+    def check_kept(self, zeros):
+        """Refuse a film where `zeros` (the removed tracks' samples, merged) would touch a
+        video or sound sample: those stay byte for byte."""
+        for data, trak in self.kept:
+            self.data = data
+            stbl = self.child(self.child(self.child(trak, b"mdia"), b"minf"), b"stbl")
+            if stbl and overlap(merged(self.sample_ranges(stbl)), zeros):
+                raise MetadataError("unsupported film: a track that is neither video nor "
+                                    "sound shares its samples with one that is")
 
     def sample_ranges(self, stbl):
         tables = _boxes(self.data, stbl.body, stbl.end, self.budget) or []
@@ -599,8 +625,11 @@ def plan_iso(reader, keep_capture_date):
                          else None))
     if stop < size:
         segments.append((stop, size, film.tail(stop)))
+    zeros = merged(film.zeros)
+    if zeros:
+        film.check_kept(zeros)
     plan = Plan()
-    lay_out(segments, merged(film.zeros), plan)
+    lay_out(segments, zeros, plan)
     return plan, film.found, film.tag_date or film.movie_date
 
 

@@ -14,6 +14,7 @@ from bifoga.film_meta import (
     chunk_ranges,
     lay_out,
     merged,
+    overlap,
     sample_sizes,
     samples_per_chunk,
     timestamp_text,
@@ -187,8 +188,10 @@ def test_text_track_is_named_by_its_samples() -> None:
     data = FTYP + box(b"mdat", VIDEO, text) + moov
     result = metadata.strip(data)
     assert result.removed == ["gps", "datetime"] and b"+60.67" not in result.data
-    chapters = trak(b"text", b"text", stbl_tables([4], [len(FTYP) + 8], [(1, 1)]), 2)
-    plain = metadata.strip(FTYP + box(b"mdat", VIDEO) + box(b"moov", video, chapters))
+    chapters = trak(b"text", b"text", stbl_tables([6], [len(FTYP) + 8 + len(VIDEO)],
+                                                  [(1, 1)]), 2)
+    plain = metadata.strip(FTYP + box(b"mdat", VIDEO, b"\x00\x04Ch 1") + box(b"moov", video,
+                                                                             chapters))
     assert plain.removed == ["datetime", "comment"]
 
 
@@ -214,6 +217,16 @@ def test_tracks_that_do_not_add_up_are_refused() -> None:
     video_only = FTYP + box(b"mdat", VIDEO) + box(b"moov", box(b"mvex"), video,
                                                   box(b"udta", POSITION))
     assert metadata.strip(video_only).removed == ["gps", "datetime"]
+
+
+def test_removed_samples_may_not_touch_video_samples() -> None:
+    data, gpmf_chunks = gopro_film()
+    first = gpmf_chunks[0][0]
+    sharing = data.replace(u32(first), u32(first - 10))  # the GPMF chunk starts in a frame
+    with pytest.raises(MetadataError, match="shares its samples"):
+        metadata.strip(sharing)
+    assert overlap([(0, 5), (10, 20)], [(5, 10), (19, 30)])
+    assert not overlap([(0, 5), (10, 20)], [(5, 10), (20, 30)])
 
 
 def test_big_boxes_are_refused_not_read() -> None:
