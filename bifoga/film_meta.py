@@ -26,7 +26,12 @@ What goes, wherever it sits (file, 'moov', 'trak', 'mdia', 'minf', 'moof', 'traf
   'stco'/'co64'), so no position survives in the media data, and its 'trak' becomes 'free', so
   no reader lists it. Removing beats disabling: the 'tkhd' enabled flag is advice that ffmpeg
   and exiftool ignore. A fragmented film ('mvex') with such a track is refused: its samples are
-  described in each 'moof', which this does not follow.
+  described in each 'moof', which this does not follow. So is a track labelled video or sound
+  whose sample entry is not a known codec (timed metadata could wear that label).
+- every byte of 'mdat' and of top-level padding ('free', 'skip', 'wide') that no video or sound
+  sample claims: only what is known to be video or sound is sent, so whatever a track the
+  tables do not describe left there goes too (not in a fragmented film, whose samples 'moof'
+  describes: its 'mdat' goes as it is).
 Date entries ('©day', ...creationdate, 'yrrc') stay with ``keep_capture_date``, as do the times.
 
 A film with picture items (a top-level 'meta' with 'iinf'/'iloc', whose data lies in 'mdat') is
@@ -50,9 +55,25 @@ _SCRUBBED = frozenset((b"moov", b"moof", b"udta", b"meta", b"uuid"))
 _DESCEND = frozenset((b"moov", b"trak", b"mdia", b"minf", b"moof", b"traf"))
 _TIMED = frozenset((b"mvhd", b"tkhd", b"mdhd"))
 _PADDING = frozenset((b"free", b"skip", b"wide"))
+# Top-level boxes whose bytes are sent only where a video or sound sample lies in them.
+_CARRIERS = frozenset((b"mdat", b"free", b"skip", b"wide"))
 _KEPT_TRACKS = frozenset((b"vide", b"soun"))
 # Sample entries of timed metadata made to carry a position (GoPro, Google, Apple, ISO).
 _POSITION_ENTRIES = frozenset((b"gpmd", b"camm", b"mebx", b"mett", b"metx"))
+# Timed metadata and text, whatever their track's handler says.
+_NOT_MEDIA_ENTRIES = _POSITION_ENTRIES | frozenset((b"text", b"tx3g", b"wvtt", b"stpp", b"c608",
+                                                    b"tmcd", b"rtp ", b"urim"))
+# The coded video and sound a film keeps (sample entry types): phones write avc1/hvc1/hev1 and
+# mp4a/samr/sawb; the rest are what cameras and editors write. A 'vide' or 'soun' track of any
+# other kind is refused: it could be timed metadata under a media label.
+_MEDIA_ENTRIES = frozenset((
+    b"avc1", b"avc3", b"hvc1", b"hev1", b"dvh1", b"dvhe", b"dva1", b"dvav", b"mp4v", b"vp08",
+    b"vp09", b"av01", b"s263", b"h263", b"H263", b"jpeg", b"mjpa", b"mjpb", b"mjp2", b"apch",
+    b"apcn", b"apcs", b"apco", b"ap4h", b"ap4x", b"dvc ", b"dvcp", b"dvpp", b"dv5n", b"dv5p",
+    b"raw ", b"2vuy", b"yuv2", b"v210", b"encv",
+    b"mp4a", b"samr", b"sawb", b"sevc", b"sqcp", b"ac-3", b"ec-3", b"ac-4", b"Opus", b"fLaC",
+    b"alac", b"sowt", b"twos", b"lpcm", b"ipcm", b"fpcm", b"in24", b"in32", b"fl32", b"fl64",
+    b"ulaw", b"alaw", b".mp3", b"mha1", b"mhm1", b"dtsc", b"dtsh", b"dtsl", b"enca"))
 _TEXT_HANDLERS = frozenset((b"text", b"sbtl", b"subt", b"clcp"))
 _DAYS_1904 = -24107  # 1904-01-01 (the QuickTime epoch) in days from 1970-01-01
 
@@ -333,6 +354,25 @@ def overlap(first, second):
     return False
 
 
+def subtract(ranges, minus):
+    """The parts of `ranges` outside `minus` (both sorted and disjoint)."""
+    out = []
+    j = 0
+    for start, end in ranges:
+        pos = start
+        while j < len(minus) and minus[j][1] <= pos:
+            j += 1
+        k = j
+        while k < len(minus) and minus[k][0] < end:
+            if minus[k][0] > pos:
+                out.append((pos, minus[k][0]))
+            pos = max(pos, minus[k][1])
+            k += 1
+        if pos < end:
+            out.append((pos, end))
+    return out
+
+
 def lay_out(segments, zeros, plan):
     """Add `segments` (start, end, new bytes or None to keep the source's) to `plan`, in order,
     with the ranges `zeros` (sorted, disjoint) zeroed wherever they fall."""
@@ -399,7 +439,7 @@ class _Film:
                     raise MetadataError("corrupt film: boxes nested too deep")
                 if box.type == b"moov":
                     self.fragmented = self.fragmented or _first(inner, b"mvex") is not None
-                if box.type == b"trak" and self.track_handler(box) not in _KEPT_TRACKS:
+                if box.type == b"trak" and not self.media_track(box):
                     self.drop_track(box)
                     continue
                 if box.type == b"trak":
@@ -416,8 +456,16 @@ class _Film:
 
     # --- tracks other than video and sound -----------------------------------------------
 
+    def inner(self, box):
+        """The boxes in `box`; a film whose track boxes do not add up is refused (a sample
+        table that cannot be read cannot have its samples zeroed)."""
+        found = _boxes(self.data, box.body, box.end, self.budget)
+        if found is None:
+            raise MetadataError("corrupt film: bad %r box at %d" % (box.type, box.start))
+        return found
+
     def child(self, box, btype):
-        return _first(_boxes(self.data, box.body, box.end, self.budget), btype) if box else None
+        return _first(self.inner(box), btype) if box else None
 
     def track_handler(self, trak):
         hdlr = self.child(self.child(trak, b"mdia"), b"hdlr")
@@ -425,33 +473,70 @@ class _Film:
             return None
         return bytes(self.data[hdlr.body + 8:hdlr.body + 12])
 
+    def media_track(self, trak):
+        """True for a video or sound track, False for any other (a GPMF track labelled 'vide'
+        is still GPMF); refuses a track labelled video or sound whose samples are of a kind
+        not known."""
+        if self.track_handler(trak) not in _KEPT_TRACKS:
+            return False
+        stbl = self.child(self.child(self.child(trak, b"mdia"), b"minf"), b"stbl")
+        entry = self.sample_entry(stbl)
+        if entry in _NOT_MEDIA_ENTRIES:
+            return False
+        if entry not in _MEDIA_ENTRIES:
+            raise MetadataError("unsupported film: a video or sound track of samples %r"
+                                % (entry,))
+        return True
+
+    def sample_entry(self, stbl):
+        """The type of a track's first sample entry ('avc1', 'mp4a', 'gpmd', ...) or b""."""
+        stsd = self.child(stbl, b"stsd")
+        return bytes(self.data[stsd.body + 12:stsd.body + 16]) if stsd else b""
+
     def drop_track(self, trak):
         """Zero a track's samples wherever they lie and make its 'trak' a 'free' box."""
         if self.fragmented:
             raise MetadataError("unsupported film: a fragmented film with a track that is "
                                 "neither video nor sound")
         stbl = self.child(self.child(self.child(trak, b"mdia"), b"minf"), b"stbl")
-        ranges = self.sample_ranges(stbl) if stbl else []
+        ranges = (self.sample_ranges(stbl) if stbl else None) or []
         self.zeros.extend(ranges)
         self.remove(trak, self.track_category(trak, stbl, ranges))
 
-    def check_kept(self, zeros):
-        """Refuse a film where `zeros` (the removed tracks' samples, merged) would touch a
-        video or sound sample: those stay byte for byte."""
+    def kept_ranges(self):
+        """The byte ranges of every video and sound sample, merged."""
+        ranges = []
         for data, trak in self.kept:
             self.data = data
             stbl = self.child(self.child(self.child(trak, b"mdia"), b"minf"), b"stbl")
-            if stbl and overlap(merged(self.sample_ranges(stbl)), zeros):
-                raise MetadataError("unsupported film: a track that is neither video nor "
-                                    "sound shares its samples with one that is")
+            found = self.sample_ranges(stbl) if stbl else None
+            if found is None:
+                raise MetadataError("corrupt film: a video or sound track without its sample "
+                                    "table")
+            ranges.extend(found)
+        return merged(ranges)
+
+    def unknown_bytes(self, ranges):
+        """Note what `ranges` (bytes no track claims) hold, from their first _SCAN bytes."""
+        left = _SCAN
+        for start, end in ranges:
+            block = self.reader.read(start, min(end - start, left))
+            if any(block):
+                self.found.add("other_exif")
+            if carries_position(block):
+                self.found.add("gps")
+            left -= len(block)
+            if left <= 0:
+                self.found.add("other_exif")
+                return
 
     def sample_ranges(self, stbl):
-        tables = _boxes(self.data, stbl.body, stbl.end, self.budget) or []
+        tables = self.inner(stbl)
         sizes = _first(tables, b"stsz") or _first(tables, b"stz2")
         stsc = _first(tables, b"stsc")
         offsets = _first(tables, b"stco") or _first(tables, b"co64")
         if sizes is None or stsc is None or offsets is None:
-            return []
+            return None
         chunks = chunk_offsets(self.data, offsets)
         constant, count, table = sample_sizes(self.data, sizes)
         per_chunk = samples_per_chunk(self.data, stsc, len(chunks))
@@ -460,9 +545,7 @@ class _Film:
     def track_category(self, trak, stbl, ranges):
         """What a removed track is listed as: its sample entry or its samples (the first
         _SCAN bytes) naming a position, else text, else other metadata."""
-        stsd = self.child(stbl, b"stsd")
-        entry = bytes(self.data[stsd.body + 12:stsd.body + 16]) if stsd else b""
-        if entry in _POSITION_ENTRIES:
+        if self.sample_entry(stbl) in _POSITION_ENTRIES:
             return "gps"
         left = _SCAN
         for start, end in ranges:
@@ -605,6 +688,22 @@ class _Film:
         return names
 
 
+def _unclaimed(film, top, zeros):
+    """`zeros` (the removed tracks' samples) and every byte of the media data and padding boxes
+    that no video or sound sample claims: only what is known to be video or sound is sent.
+    Refuses a film whose removed samples touch kept ones (those stay byte for byte)."""
+    kept = film.kept_ranges()
+    if overlap(kept, zeros):
+        raise MetadataError("unsupported film: a track that is neither video nor sound shares "
+                            "its samples with one that is")
+    gaps = []
+    for btype, _, body, end in top:
+        if btype in _CARRIERS:
+            gaps.extend(subtract([(body, end)], kept))
+    film.unknown_bytes(subtract(gaps, zeros))
+    return merged(zeros + gaps)
+
+
 def plan_iso(reader, keep_capture_date):
     """The film `reader` reads with its metadata and other tracks removed, same length:
     (a bifoga.source.Plan over reader.source, the categories found, the capture date or None).
@@ -626,8 +725,8 @@ def plan_iso(reader, keep_capture_date):
     if stop < size:
         segments.append((stop, size, film.tail(stop)))
     zeros = merged(film.zeros)
-    if zeros:
-        film.check_kept(zeros)
+    if not film.fragmented and not any(b[0] == b"moof" for b in top):
+        zeros = _unclaimed(film, top, zeros)
     plan = Plan()
     lay_out(segments, zeros, plan)
     return plan, film.found, film.tag_date or film.movie_date

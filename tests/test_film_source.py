@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bifoga import containers, isobmff, metadata
 from bifoga.film_meta import (
@@ -17,6 +19,7 @@ from bifoga.film_meta import (
     overlap,
     sample_sizes,
     samples_per_chunk,
+    subtract,
     timestamp_text,
 )
 from bifoga.metadata import MetadataError
@@ -29,6 +32,7 @@ from tests.micropython_runner import (
     run_micropython,
 )
 from tests.test_metadata_film import POSITION, box, ebml, full, simple_tag, u32
+from tests.test_metadata_film import _check as check_film
 
 
 class CountingSource(BytesSource):
@@ -180,6 +184,17 @@ def test_metadata_track_goes_with_its_samples(table_args: dict) -> None:
     assert metadata.strip(out).data == out and metadata.strip(out).removed == []
 
 
+def test_metadata_labelled_as_video_goes_too() -> None:
+    data, gpmf_chunks = gopro_film()
+    disguised = data.replace(b"meta", b"vide")  # the GPMF track's handler
+    assert disguised != data
+    out = metadata.strip(disguised).data
+    assert b"GPS5" not in out and out.count(VIDEO) == 2
+    unknown = disguised.replace(b"gpmd", b"gpmx")  # and its sample entry
+    with pytest.raises(MetadataError, match="gpmx"):
+        metadata.strip(unknown)
+
+
 def test_text_track_is_named_by_its_samples() -> None:
     text = b"\x00\x12+60.6749+017.1413/"
     tables = stbl_tables([len(text)], [len(FTYP) + 8 + len(VIDEO)], [(1, 1)])
@@ -207,7 +222,10 @@ def test_tracks_that_do_not_add_up_are_refused() -> None:
     data, _ = gopro_film()
     past_end = data.replace(u32(len(GPMF)) * 4, u32(len(GPMF)) * 3 + u32(10**6))
     fragmented = data.replace(b"mvhd", b"mvex", 1)  # (any 'mvex' box: a fragmented film)
-    for bad, why in ((past_end, "past the end"), (fragmented, "fragmented")):
+    stsz = data.rindex(b"stsz") - 4
+    unreadable = data[:stsz] + b"\x01" + data[stsz + 1:]  # the GPMF sizes past their stbl
+    for bad, why in ((past_end, "past the end"), (fragmented, "fragmented"),
+                     (unreadable, "bad b'stbl'")):
         with pytest.raises(MetadataError, match=why):
             metadata.strip(bad)
         with pytest.raises(MetadataError, match=why):
@@ -227,6 +245,28 @@ def test_removed_samples_may_not_touch_video_samples() -> None:
         metadata.strip(sharing)
     assert overlap([(0, 5), (10, 20)], [(5, 10), (19, 30)])
     assert not overlap([(0, 5), (10, 20)], [(5, 10), (20, 30)])
+
+
+def test_only_video_and_sound_samples_are_sent() -> None:
+    """Bytes in mdat (or padding) that no video or sound sample claims go as zeros: a track
+    whose tables cannot be found cannot leave its samples behind."""
+    video = trak(b"vide", b"avc1", stbl_tables([len(VIDEO)], [len(FTYP) + 8], [(1, 1)]))
+    hidden = b"GPS5" * 10 + b"+60.6749+017.1413/"
+    data = (FTYP + box(b"mdat", VIDEO, hidden) + box(b"free", b"GPSLatitude 60.67")
+            + box(b"moov", video))
+    stripped = metadata.strip_source(BytesSource(data))
+    out = stripped.plan.materialise(BytesSource(data))
+    assert stripped.removed == ["gps", "datetime", "other_exif"]  # (times in tkhd and mdhd)
+    assert VIDEO in out and b"GPS" not in out and b"+60.67" not in out
+    assert len(out) == len(data) and out.count(b"free") == 1
+    # A fragmented film's samples are described per 'moof': its mdat goes as it is.
+    fragment = (FTYP + box(b"moov", box(b"mvex"), video) + box(b"moof", box(b"mfhd"))
+                + box(b"mdat", VIDEO, b"GPS5"))
+    assert metadata.strip(fragment).data.endswith(box(b"mdat", VIDEO, b"GPS5"))
+    assert subtract([(0, 10), (20, 30)], [(2, 4), (8, 22), (25, 26)]) == [
+        (0, 2), (4, 8), (22, 25), (26, 30)]
+    with pytest.raises(MetadataError, match="without its sample table"):
+        metadata.strip(FTYP + box(b"mdat", VIDEO) + box(b"moov", trak(b"vide", b"avc1", b"")))
 
 
 def test_big_boxes_are_refused_not_read() -> None:
@@ -280,6 +320,26 @@ def test_strip_source_answers_as_strip_does(films: dict[str, bytes],  # noqa: F8
         result = metadata.strip(data, keep)
         assert stripped.plan.materialise(source) == result.data, name
         assert stripped.removed == result.removed, name
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=st.lists(st.tuples(st.integers(min_value=0), st.integers(min_value=0,
+                                                                      max_value=255)),
+                      min_size=1, max_size=6))
+def test_fuzz_real_gopro_moov(films: dict[str, bytes],  # noqa: F811
+                              edits: list[tuple[int, int]]) -> None:
+    """A real GoPro-style film with its movie box mutated: refused, or stripped alike through
+    a Source and in memory, with no position and no GPMF sample left."""
+    data = bytearray(films["gopro.mp4"])
+    moov = data.rindex(b"moov") - 4
+    for pos, value in edits:
+        data[moov + pos % (len(data) - moov)] = value
+    check_film(bytes(data))
+    try:
+        out = metadata.strip(bytes(data)).data
+    except MetadataError:
+        return
+    assert b"GPS5" not in out and b"HERO12" not in out
 
 
 # ---------------------------------------------------------------------------------------------

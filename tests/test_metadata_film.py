@@ -63,9 +63,22 @@ def mvhd(created: int = 0xE2F0_0000) -> bytes:
     return full(b"mvhd", 0, u32(created), u32(created), bytes(92))
 
 
+def video_trak(offset: int, size: int) -> bytes:
+    """A video track of one sample of `size` bytes at `offset`."""
+    stbl = box(b"stbl", full(b"stsd", 0, u32(1), box(b"avc1", bytes(8))),
+               full(b"stsz", 0, u32(0), u32(1), u32(size)),
+               full(b"stsc", 0, u32(1), u32(1), u32(1), u32(1)),
+               full(b"stco", 0, u32(1), u32(offset)))
+    return box(b"trak", box(b"mdia", full(b"hdlr", 0, u32(0), b"vide", bytes(12)),
+                            box(b"minf", stbl)))
+
+
 def movie(*moov: bytes, tail: bytes = b"") -> bytes:
-    """A minimal film: ftyp, moov{mvhd, ...}, mdat with recognisable "samples"."""
-    return (box(b"ftyp", b"isom", u32(0), b"isommp41") + box(b"moov", mvhd(), *moov)
+    """A minimal film: ftyp, moov{mvhd, ..., a video track}, mdat with recognisable "samples"
+    (the video track's one sample)."""
+    ftyp = box(b"ftyp", b"isom", u32(0), b"isommp41")
+    at = len(ftyp) + len(box(b"moov", mvhd(), *moov, video_trak(0, 0))) + 8
+    return (ftyp + box(b"moov", mvhd(), *moov, video_trak(at, len(SAMPLES)))
             + box(b"mdat", SAMPLES) + tail)
 
 
@@ -313,7 +326,8 @@ _SEEDS = [
         b"moov", mvhd(), *(box(b"trak", box(b"mdia", full(b"hdlr", 0, u32(0), handler, bytes(12)),
                                              box(b"minf", box(b"stbl", stbl))))
                            for handler, stbl in (
-                               (b"vide", full(b"stsz", 0, u32(0), u32(1), u32(len(SAMPLES)))
+                               (b"vide", full(b"stsd", 0, u32(1), box(b"avc1", bytes(8)))
+                                + full(b"stsz", 0, u32(0), u32(1), u32(len(SAMPLES)))
                                 + full(b"stsc", 0, u32(1), u32(1), u32(1), u32(1))
                                 + full(b"stco", 0, u32(1), u32(24))),
                                (b"meta", full(b"stsd", 0, u32(1), box(b"gpmd", bytes(8)))
