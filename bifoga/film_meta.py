@@ -29,9 +29,9 @@ What goes, wherever it sits (file, 'moov', 'trak', 'mdia', 'minf', 'moof', 'traf
   described in each 'moof', which this does not follow. So is a track labelled video or sound
   whose sample entry is not a known codec (timed metadata could wear that label).
 - every byte of 'mdat' and of top-level padding ('free', 'skip', 'wide') that no video or sound
-  sample claims: only what is known to be video or sound is sent, so whatever a track the
-  tables do not describe left there goes too (not in a fragmented film, whose samples 'moof'
-  describes: its 'mdat' goes as it is).
+  sample claims: only what is known to be video or sound is sent, so nothing a track left
+  there outlives its 'trak' (except in a fragmented film, whose samples each 'moof' describes:
+  its 'mdat' goes as it is).
 Date entries ('©day', ...creationdate, 'yrrc') stay with ``keep_capture_date``, as do the times.
 
 A film with picture items (a top-level 'meta' with 'iinf'/'iloc', whose data lies in 'mdat') is
