@@ -1,7 +1,7 @@
 """Measure the film remover's strip_source under MicroPython (the light worker's interpreter)
 in node: time and bytes read for a ~10 MB GoPro-style film (H.264 + AAC + a GPMF track).
 
-    .venv/bin/python -m scripts.measure_film_strip [--mb 10]
+    .venv/bin/python -m scripts.measure_film_strip [--mb 10] [--seconds 10]
 
 The film is made with ffmpeg; MicroPython reads it through a Source over a file in its own
 file system (seek + read, as the browser reads a File through Blob.slice). Prints the time of
@@ -69,13 +69,13 @@ print(size, best, source.bytes_read, source.reads, len(plan.pieces), plan.size, 
 """
 
 
-def make_film(folder: Path, megabytes: int) -> Path:
+def make_film(folder: Path, megabytes: int, seconds: int) -> Path:
     plain = folder / "plain.mp4"
-    seconds = 10
+    kbits = megabytes * 7800 // seconds  # of video a second, for about `megabytes`
     subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
                     "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i",
                     "sine=frequency=440:sample_rate=48000", "-t", str(seconds), "-c:v",
-                    "libx264", "-preset", "ultrafast", "-b:v", "%dk" % (megabytes * 780),
+                    "libx264", "-preset", "ultrafast", "-b:v", "%dk" % kbits,
                     "-c:a", "aac", str(plain)], check=True)
     film = folder / "gopro.mp4"
     film.write_bytes(add_track(plain.read_bytes(), b"meta", b"gpmd",
@@ -86,11 +86,12 @@ def make_film(folder: Path, megabytes: int) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=10, help="about how large a film")
+    parser.add_argument("--seconds", type=int, default=10, help="how long (more samples)")
     args = parser.parse_args()
     node = shutil.which("node")
     assert node and MICROPYTHON_MJS.is_file(), "node and the npm MicroPython build are needed"
     with tempfile.TemporaryDirectory() as tmp:
-        film = make_film(Path(tmp), args.mb)
+        film = make_film(Path(tmp), args.mb, args.seconds)
         data = film.read_bytes()
         modules = {"/bifoga/%s.py" % m: (REPO / "bifoga" / (m + ".py")).read_text()
                    for m in _MODULES}
