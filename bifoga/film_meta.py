@@ -70,7 +70,8 @@ _MEDIA_ENTRIES = frozenset((
     b"avc1", b"avc3", b"hvc1", b"hev1", b"dvh1", b"dvhe", b"dva1", b"dvav", b"mp4v", b"vp08",
     b"vp09", b"av01", b"s263", b"h263", b"H263", b"jpeg", b"mjpa", b"mjpb", b"mjp2", b"apch",
     b"apcn", b"apcs", b"apco", b"ap4h", b"ap4x", b"dvc ", b"dvcp", b"dvpp", b"dv5n", b"dv5p",
-    b"raw ", b"2vuy", b"yuv2", b"v210", b"encv",
+    b"raw ", b"2vuy", b"yuv2", b"v210", b"encv", b"avc2", b"avc4", b"hev2", b"dav1", b"png ",
+    b"SVQ3", b"ima4", b".mp2", b"MAC3", b"MAC6", b"QDM2", b"QDMC", b"Qclp", b"agsm",
     b"mp4a", b"samr", b"sawb", b"sevc", b"sqcp", b"ac-3", b"ec-3", b"ac-4", b"Opus", b"fLaC",
     b"alac", b"sowt", b"twos", b"lpcm", b"ipcm", b"fpcm", b"in24", b"in32", b"fl32", b"fl64",
     b"ulaw", b"alaw", b".mp3", b"mha1", b"mhm1", b"dtsc", b"dtsh", b"dtsl", b"enca"))
