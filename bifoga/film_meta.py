@@ -407,6 +407,7 @@ class _Film:
         self.zeros = []
         self.budget = [_MAX_BOXES]
         self.fragmented = False
+        self.dropped = False  # a track was removed
         self.kept = []  # (the bytes it lies in, the 'trak') of each video and sound track
         self.data = self.out = b""
         # The capture date: a date entry's (local time, as phones write it), else the movie's.
@@ -499,6 +500,7 @@ class _Film:
         if self.fragmented:
             raise MetadataError("unsupported film: a fragmented film with a track that is "
                                 "neither video nor sound")
+        self.dropped = True
         stbl = self.child(self.child(self.child(trak, b"mdia"), b"minf"), b"stbl")
         ranges = (self.sample_ranges(stbl) if stbl else None) or []
         self.zeros.extend(ranges)
@@ -726,7 +728,11 @@ def plan_iso(reader, keep_capture_date):
     if stop < size:
         segments.append((stop, size, film.tail(stop)))
     zeros = merged(film.zeros)
-    if not film.fragmented and not any(b[0] == b"moof" for b in top):
+    if any(b[0] == b"moof" for b in top):  # a fragmented film, even without its 'mvex'
+        if film.dropped:
+            raise MetadataError("unsupported film: a fragmented film with a track that is "
+                                "neither video nor sound")
+    elif not film.fragmented:
         zeros = _unclaimed(film, top, zeros)
     plan = Plan()
     lay_out(segments, zeros, plan)

@@ -263,6 +263,10 @@ def test_only_video_and_sound_samples_are_sent() -> None:
     fragment = (FTYP + box(b"moov", box(b"mvex"), video) + box(b"moof", box(b"mfhd"))
                 + box(b"mdat", VIDEO, b"GPS5"))
     assert metadata.strip(fragment).data.endswith(box(b"mdat", VIDEO, b"GPS5"))
+    gpmf = trak(b"meta", b"gpmd", stbl_tables([], [], []), 2)
+    without_mvex = FTYP + box(b"moov", video, gpmf) + box(b"moof", box(b"mfhd")) + box(b"mdat")
+    with pytest.raises(MetadataError, match="fragmented"):
+        metadata.strip(without_mvex)
     assert subtract([(0, 10), (20, 30)], [(2, 4), (8, 22), (25, 26)]) == [
         (0, 2), (4, 8), (22, 25), (26, 30)]
     with pytest.raises(MetadataError, match="without its sample table"):
