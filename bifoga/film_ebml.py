@@ -1,9 +1,16 @@
-"""WebM / Matroska films: tags naming a place, a device or a date removed in place.
+"""WebM / Matroska films: tags naming a place, a device or a date removed in place, read through
+a Source and answered as a Plan.
 
-Part of :mod:`bifoga.metadata` (the public interface): plain Python, no Pillow, runs in Pyodide.
+Part of :mod:`bifoga.metadata` (the public interface). Pure and MicroPython-safe (no typing, re,
+zlib, datetime or __future__): the browser's light worker (MicroPython), the Pyodide worker, the
+server and the tests run it.
 
-Nothing moves (no SeekHead or Cues position changes; every block stays byte for byte): a removed
-element is overwritten by an EBML Void element of the same size. What goes:
+Only the element headers of the Segment's level are read, and the bodies of Info, Tags and
+Attachments (at most 4 MiB each, else the film is refused); Clusters are planned as ranges of the
+source (a Cluster of unknown size, as MediaRecorder writes, is walked block header by block
+header to find its end). Nothing moves (no SeekHead or Cues position changes; every block stays
+byte for byte): a removed element is overwritten by an EBML Void element of the same size.
+What goes:
 - in Tags: every SimpleTag but the muxer's statistics (DURATION, BPS, NUMBER_OF_FRAMES,
   NUMBER_OF_BYTES, _STATISTICS_TAGS): LOCATION, RECORDING_LOCATION, COMMENT, ENCODER, MAKE,
   MODEL, DATE_RECORDED (kept with ``keep_capture_date``), ...; a Tag left with none goes whole;
@@ -16,82 +23,111 @@ The walk is bounded by a step budget; a file whose header or Segment does not ad
 with :class:`MetadataError`.
 """
 
-from __future__ import annotations
+from binascii import crc32
 
-import zlib
-from datetime import UTC, datetime, timedelta
+from bifoga.film_meta import carries_position, category, lay_out, timestamp_text, zeroed_tail
+from bifoga.isobmff import bytes_reader
+from bifoga.meta_error import MetadataError
+from bifoga.source import BytesSource, Plan, Reader
 
-from bifoga.film_meta import carries_position, category
-from bifoga.meta_common import _MAX_PARTS, MetadataError, _Acc
-
+_MAX_ELEMENTS = 100000  # elements per file: real files have far fewer; bounds the time
+_MAX_READ = 4 * 1024 * 1024  # the largest element read into memory
 _EBML, _SEGMENT, _CLUSTER = 0x1A45DFA3, 0x18538067, 0x1F43B675
 _INFO, _TAGS, _TAG, _SIMPLE_TAG = 0x1549A966, 0x1254C367, 0x7373, 0x67C8
 _TAG_NAME, _TAG_STRING, _ATTACHMENTS = 0x45A3, 0x4487, 0x1941A469
 _DATE_UTC, _TITLE, _MUXING_APP, _WRITING_APP = 0x4461, 0x7BA9, 0x4D80, 0x5741
 _CRC32, _VOID = 0xBF, 0xEC
 # Elements of the Segment's level: one of them ends a Cluster of unknown size.
-_LEVEL1 = frozenset({0x114D9B74, _INFO, 0x1654AE6B, _CLUSTER, 0x1C53BB6B, _TAGS, _ATTACHMENTS,
-                     0x1043A770, _SEGMENT, _EBML})
-_MATROSKA_EPOCH = datetime(2001, 1, 1, tzinfo=UTC)
-_STATISTICS = frozenset({b"DURATION", b"BPS", b"NUMBER_OF_FRAMES", b"NUMBER_OF_BYTES",
-                         b"_STATISTICS_TAGS"})
+_LEVEL1 = frozenset((0x114D9B74, _INFO, 0x1654AE6B, _CLUSTER, 0x1C53BB6B, _TAGS, _ATTACHMENTS,
+                     0x1043A770, _SEGMENT, _EBML))
+_DAYS_2001 = 11323  # 2001-01-01 (the Matroska epoch) in days from 1970-01-01
+_STATISTICS = frozenset((b"DURATION", b"BPS", b"NUMBER_OF_FRAMES", b"NUMBER_OF_BYTES",
+                         b"_STATISTICS_TAGS"))
 
 
 class _El:
     __slots__ = ("id", "start", "body", "end", "sized")
 
-    def __init__(self, eid: int, start: int, body: int, end: int, sized: bool) -> None:
+    def __init__(self, eid, start, body, end, sized):
         self.id, self.start, self.body, self.end, self.sized = eid, start, body, end, sized
 
 
-def _vint(data: bytes, pos: int, end: int, is_id: bool) -> tuple[int, int, bool]:
-    """(value, length, all ones) of an EBML variable-length integer."""
+def _vint(data, pos, end, is_id, where):
+    """(value, length, all ones) of an EBML variable-length integer at data[pos]; `where` is
+    its offset in the file, for the message."""
     if pos >= end or data[pos] == 0:
-        raise MetadataError(f"corrupt Matroska: bad number at offset {pos}")
-    length = 9 - data[pos].bit_length()
+        raise MetadataError("corrupt Matroska: bad number at offset %d" % where)
+    length = 9 - len(bin(data[pos])) + 2  # 8 - the bits after the leading one
     if (is_id and length > 4) or pos + length > end:
-        raise MetadataError(f"corrupt Matroska: bad number at offset {pos}")
-    raw = int.from_bytes(data[pos : pos + length], "big")
+        raise MetadataError("corrupt Matroska: bad number at offset %d" % where)
+    raw = int.from_bytes(data[pos:pos + length], "big")
     if is_id:
         return raw, length, False
     value = raw & ((1 << (7 * length)) - 1)
     return value, length, value == (1 << (7 * length)) - 1
 
 
-class _Ebml:
-    def __init__(self, data: bytes, acc: _Acc, keep: bool) -> None:
-        self.data, self.acc, self.keep = data, acc, keep
-        self.out = bytearray(data)
-        self.budget = _MAX_PARTS
+def _signed(raw):
+    """A big-endian two's complement integer."""
+    value = int.from_bytes(raw, "big")
+    return value - (1 << (8 * len(raw))) if raw and raw[0] & 0x80 else value
 
-    def element(self, pos: int, end: int) -> _El:
+
+def _text(value):
+    """UTF-8 text, each byte of a broken sequence read as U+FFFD (MicroPython's decode has no
+    errors="replace")."""
+    try:
+        return value.decode("utf-8")
+    except (UnicodeError, ValueError):
+        return "".join(chr(c) if c < 128 else "\ufffd" for c in value)
+
+
+class _Ebml:
+    """One pass over a Matroska file: what it carries (``found``, ``capture_date``) and, for the
+    element being scrubbed, its bytes (``data``) and scrubbed copy (``out``), at offset 0."""
+
+    def __init__(self, reader, keep):
+        self.reader, self.keep = reader, keep
+        self.found = set()
+        self.capture_date = None
+        self.budget = _MAX_ELEMENTS
+        self.read = reader.read
+        self.base = 0  # where offset 0 of `read` is in the file
+        self.data = self.out = b""
+
+    def element(self, pos, end):
         self.budget -= 1
         if self.budget < 0:
             raise MetadataError("corrupt Matroska: too many elements")
-        eid, id_len, _ = _vint(self.data, pos, end, True)
-        size, size_len, unknown = _vint(self.data, pos + id_len, end, False)
+        head = self.read(pos, min(12, end - pos))
+        eid, id_len, _ = _vint(head, 0, len(head), True, self.base + pos)
+        size, size_len, unknown = _vint(head, id_len, len(head), False, self.base + pos)
         body = pos + id_len + size_len
         if unknown:
             return _El(eid, pos, body, end, False)
         if body + size > end:
-            raise MetadataError(f"truncated Matroska: element at offset {pos} runs past the end")
+            raise MetadataError("truncated Matroska: element at offset %d runs past the end"
+                                % (self.base + pos))
         return _El(eid, pos, body, body + size, True)
 
-    def children(self, parent: _El) -> list[_El]:
+    def children(self, parent):
         kids, pos = [], parent.body
         while pos < parent.end:
             kid = self.element(pos, parent.end)
             if not kid.sized:
-                raise MetadataError(f"unsupported Matroska: unknown size at offset {pos}")
+                raise MetadataError("unsupported Matroska: unknown size at offset %d"
+                                    % (self.base + pos))
             kids.append(kid)
             pos = kid.end
         return kids
 
-    def run(self) -> None:
-        n = len(self.data)
+    def run(self):
+        """The pieces of the file: (start, end, new bytes or None to keep the source's)."""
+        n = self.reader.size
         header = self.element(0, n)
         if header.id != _EBML:
             raise MetadataError("corrupt Matroska: no EBML header")
+        pieces = [(0, header.end, None)]
         pos, segments = header.end, 0
         while pos < n:
             try:
@@ -99,141 +135,167 @@ class _Ebml:
             except MetadataError:
                 if not segments:
                     raise
-                self.junk(pos)  # after the last Segment: no player reads it
-                break
+                pieces.append((pos, n, zeroed_tail(self.reader, pos, self.found)))
+                return pieces
             if el.id == _SEGMENT:
                 segments += 1
-                self.segment(el)
+                self.segment(el, pieces)
             elif not el.sized:
-                raise MetadataError(f"unsupported Matroska: unknown size at offset {pos}")
+                raise MetadataError("unsupported Matroska: unknown size at offset %d" % pos)
+            else:
+                pieces.append((el.start, el.end, None))
             pos = el.end
         if not segments:
             raise MetadataError("corrupt Matroska: no Segment")
+        return pieces
 
-    def segment(self, seg: _El) -> None:
+    def segment(self, seg, pieces):
+        pieces.append((seg.start, seg.body, None))
         pos = seg.body
         while pos < seg.end:
             el = self.element(pos, seg.end)
             if el.id == _CLUSTER and not el.sized:  # live recordings (MediaRecorder)
-                pos = self.skip_cluster(el.body, seg.end)
+                end = self.skip_cluster(el.body, seg.end)
+                pieces.append((pos, end, None))
+                pos = end
                 continue
             if not el.sized:
-                raise MetadataError(f"unsupported Matroska: unknown size at offset {pos}")
-            if el.id == _INFO:
-                self.info(el)
-            elif el.id == _TAGS:
-                self.tags(el)
-            elif el.id == _ATTACHMENTS:
-                self.void(el, "other_exif")
+                raise MetadataError("unsupported Matroska: unknown size at offset %d" % pos)
+            scrub = {_INFO: self.info, _TAGS: self.tags, _ATTACHMENTS: self.attachments}
+            method = scrub.get(el.id)
+            pieces.append((el.start, el.end, self.scrub(el, method) if method else None))
             pos = el.end
 
-    def skip_cluster(self, pos: int, end: int) -> int:
+    def skip_cluster(self, pos, end):
         """Where a Cluster of unknown size ends: at the next element of the Segment's level."""
         while pos < end:
             el = self.element(pos, end)
             if el.id in _LEVEL1:
                 return pos
             if not el.sized:
-                raise MetadataError(f"unsupported Matroska: unknown size at offset {pos}")
+                raise MetadataError("unsupported Matroska: unknown size at offset %d" % pos)
             pos = el.end
         return end
 
+    def scrub(self, el, method):
+        """The element `el` scrubbed by `method`, or None when nothing in it changed."""
+        if el.end - el.start > _MAX_READ:
+            raise MetadataError("unsupported Matroska: an element of %d bytes at offset %d"
+                                % (el.end - el.start, el.start))
+        self.data = self.reader.read(el.start, el.end - el.start)
+        self.out = bytearray(self.data)
+        self.read, self.base = bytes_reader(self.data), el.start
+        try:
+            method(_El(el.id, 0, el.body - el.start, el.end - el.start, True))
+        finally:
+            self.read, self.base = self.reader.read, 0
+        return None if self.out == self.data else bytes(self.out)
+
     # --- what goes -----------------------------------------------------------------------
 
-    def void(self, el: _El, cat: str | None) -> None:
+    def void(self, el, cat):
         """Note what ``el`` carries (``cat``, a position in it) and overwrite it with a Void
         element of the same size."""
         if cat is not None:
-            self.acc.found.add(cat)
-            if cat != "gps" and carries_position(self.data[el.body : el.end]):
-                self.acc.found.add("gps")
+            self.found.add(cat)
+            if cat != "gps" and carries_position(self.data[el.body:el.end]):
+                self.found.add("gps")
         total = el.end - el.start
         if total - 2 <= 126:
             head = bytes((_VOID, 0x80 | (total - 2)))
         else:
             head = bytes((_VOID, 0x01)) + (total - 9).to_bytes(7, "big")
-        self.out[el.start : el.end] = head + bytes(total - len(head))
+        self.out[el.start:el.end] = head + bytes(total - len(head))
 
-    def junk(self, pos: int) -> None:
-        """Zero the bytes from ``pos`` to the end of the file, noting what they held."""
-        rest = self.data[pos:]
-        if any(rest):
-            self.acc.found.add("gps" if carries_position(rest) else "other_exif")
-            self.out[pos:] = bytes(len(rest))
-
-    def kept_date(self, cat: str, value: str | None) -> bool:
+    def kept_date(self, cat, value):
         """Note a date; True if it stays (the user keeps the capture date)."""
         if cat != "datetime":
             return False
-        if self.acc.capture_date is None:
-            self.acc.capture_date = value or None
+        if self.capture_date is None:
+            self.capture_date = value or None
         if not self.keep:
             return False
-        self.acc.found.add("datetime")
+        self.found.add("datetime")
         return True
 
-    def info(self, info: _El) -> None:
+    def attachments(self, el):
+        self.void(el, "other_exif")
+
+    def info(self, info):
         for el in self.children(info):
             if el.id == _DATE_UTC and el.end > el.body:
-                raw = self.data[el.body : min(el.end, el.body + 8)]  # a date is 8 bytes
-                ns = int.from_bytes(raw, "big", signed=True)
-                when = _MATROSKA_EPOCH + timedelta(microseconds=ns // 1000)
-                if not self.kept_date("datetime", when.strftime("%Y-%m-%dT%H:%M:%S")):
+                ns = _signed(self.data[el.body:min(el.end, el.body + 8)])  # a date is 8 bytes
+                when = timestamp_text(ns // 1000000000, _DAYS_2001)
+                if not self.kept_date("datetime", when):
                     self.void(el, "datetime")
             elif el.id == _TITLE and el.end > el.body:
                 self.void(el, "comment")
-            elif el.id in (_MUXING_APP, _WRITING_APP) and any(self.data[el.body : el.end]):
-                self.acc.found.add("other_exif")
-                self.out[el.body : el.end] = bytes(el.end - el.body)
+            elif el.id in (_MUXING_APP, _WRITING_APP) and any(self.data[el.body:el.end]):
+                self.found.add("other_exif")
+                self.out[el.body:el.end] = bytes(el.end - el.body)
         self.fix_crc(info)
 
-    def tags(self, tags: _El) -> None:
+    def tags(self, tags):
         for tag in self.children(tags):
             if tag.id != _TAG:
                 continue
-            kids = self.children(tag)
-            kept = False
-            for simple in kids:
-                if simple.id != _SIMPLE_TAG:
-                    continue
-                names: list[tuple[bytes, bytes]] = []
-                self.simple_tag_names(simple, names, 0)
-                cats = [(category(name), value) for name, value in names
-                        if name not in _STATISTICS]
-                if all(self.kept_date(c, v.decode("utf-8", "replace")) for c, v in cats):
-                    kept = True
-                    continue
-                for cat, _ in cats:
-                    self.acc.found.add(cat)
-                self.void(simple, cats[0][0])
-            if not kept:
-                self.void(tag, None)  # what its SimpleTags carried is noted already
-            else:
+            if self.tag(tag):
                 self.fix_crc(tag)
+            else:
+                self.void(tag, None)  # what its SimpleTags carried is noted already
         self.fix_crc(tags)
 
-    def simple_tag_names(self, simple: _El, names: list[tuple[bytes, bytes]], depth: int) -> None:
+    def tag(self, tag):
+        """Void a Tag's SimpleTags but a kept date's; True if one was kept."""
+        kept = False
+        for simple in self.children(tag):
+            if simple.id != _SIMPLE_TAG:
+                continue
+            names = []
+            self.simple_tag_names(simple, names, 0)
+            cats = [(category(name), value) for name, value in names
+                    if name not in _STATISTICS]
+            if all(self.kept_date(c, _text(v)) for c, v in cats):
+                kept = True
+                continue
+            for cat, _ in cats:
+                self.found.add(cat)
+            self.void(simple, cats[0][0])
+        return kept
+
+    def simple_tag_names(self, simple, names, depth):
         """(TagName, TagString) of a SimpleTag and of the SimpleTags nested in it."""
         name = value = b""
         for el in self.children(simple):
             if el.id == _TAG_NAME:
-                name = bytes(self.data[el.body : el.end]).rstrip(b"\x00").upper()
+                name = bytes(self.data[el.body:el.end]).rstrip(b"\x00").upper()
             elif el.id == _TAG_STRING:
-                value = bytes(self.data[el.body : el.end])
+                value = bytes(self.data[el.body:el.end])
             elif el.id == _SIMPLE_TAG and depth < 16:
                 self.simple_tag_names(el, names, depth + 1)
         names.append((name, value))
 
-    def fix_crc(self, master: _El) -> None:
+    def fix_crc(self, master):
         """Matroska's CRC-32 element, if first in a master element, covers the rest of it."""
         kids = self.children(master)
         if kids and kids[0].id == _CRC32 and kids[0].end - kids[0].body == 4:
-            crc = zlib.crc32(self.out[kids[0].end : master.end])
-            self.out[kids[0].body : kids[0].end] = crc.to_bytes(4, "little")
+            crc = crc32(bytes(self.out[kids[0].end:master.end]))
+            self.out[kids[0].body:kids[0].end] = crc.to_bytes(4, "little")
 
 
-def _ebml(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memoryview]:
+def plan_ebml(reader, keep_capture_date):
+    """The Matroska file `reader` reads with its metadata removed, same length: (a
+    bifoga.source.Plan over reader.source, the categories found, the capture date or None)."""
+    film = _Ebml(reader, keep_capture_date)
+    plan = Plan()
+    lay_out(film.run(), [], plan)
+    return plan, film.found, film.capture_date
+
+
+def _ebml(data, acc, keep_capture_date):
     """The handler for bifoga.metadata: the film with its metadata removed, same length."""
-    film = _Ebml(data, acc, keep_capture_date)
-    film.run()
-    return [bytes(film.out)]
+    source = BytesSource(data)
+    plan, found, capture_date = plan_ebml(Reader(source), keep_capture_date)
+    acc.found.update(found)
+    acc.capture_date = capture_date
+    return [plan.materialise(source)]

@@ -8,12 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bifoga.exif import CATEGORIES, build_exif
+from bifoga.meta_error import MetadataError  # noqa: F401 (the parsers import it from here)
 
 _MAX_PARTS = 100_000  # segments/chunks per file: real files have far fewer; bounds the time
-
-
-class MetadataError(ValueError):
-    """The data is not a well-formed image of the format it claims to be."""
 
 
 @dataclass

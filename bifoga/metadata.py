@@ -50,13 +50,14 @@ import re
 import struct
 
 from bifoga.exif import CATEGORIES
-from bifoga.film_ebml import _ebml
-from bifoga.film_meta import _iso
+from bifoga.film_ebml import _ebml, plan_ebml
+from bifoga.film_meta import _iso, plan_iso
 from bifoga.heif_meta import _heif, _tiff_gps_anywhere
+from bifoga.isobmff import FIRST_BOXES, bytes_reader, iso_format
 from bifoga.jpeg_meta import _jpeg
 from bifoga.meta_common import MetadataError, Report, StripResult, _Acc
 from bifoga.png_meta import _png, png_location
-from bifoga.source import Plan
+from bifoga.source import Plan, Reader
 from bifoga.webp_meta import _webp
 
 __all__ = [
@@ -91,51 +92,17 @@ def detect_format(data: bytes) -> str | None:
         return "tiff"
     if head[:2] == b"BM":
         return "bmp"
-    if head[4:8] in _ISO_FIRST_BOXES:
+    if head[4:8] in FIRST_BOXES:
         return _isobmff_format(data)
     if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: the DocType sits in the first bytes
         return "webm" if b"webm" in bytes(data[:64]) else "mkv"
     return None
 
 
-# As bifoga.containers judges ISO-BMFF files: the ftyp box need not come first, the major brand
-# decides, then any compatible brand. (Kept in step so that whatever the sniffer lets through as
-# image/heic or image/heif is scrubbed here, never passed through unrecognised.)
-_ISO_FIRST_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot")
-_HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"})
-_HEIF_BRANDS = frozenset({b"mif1", b"msf1", b"mif2", b"miaf"})
-_AVIF_BRANDS = frozenset({b"avif", b"avis"})
-
-
 def _isobmff_format(data: bytes) -> str | None:
-    """"heic", "heif", "avif" (pictures), "mp4", "mov", "3gp" (films) or None."""
-    pos, n = 0, len(data)
-    movie = False
-    for _ in range(1000):  # top-level boxes before the ftyp box
-        if pos + 8 > n:
-            return "mov" if movie else None  # classic QuickTime has no ftyp
-        size = int.from_bytes(data[pos : pos + 4], "big")
-        header = 8
-        if size == 1 and pos + 16 <= n:
-            size, header = int.from_bytes(data[pos + 8 : pos + 16], "big"), 16
-        elif size == 0:
-            size = n - pos
-        if size < header:
-            return "mov" if movie else None
-        movie = movie or data[pos + 4 : pos + 8] == b"moov"
-        if data[pos + 4 : pos + 8] == b"ftyp":
-            body = bytes(data[pos + header : min(pos + size, pos + header + 8 + 4 * 64)])
-            brands = [body[:4]] + [body[i : i + 4] for i in range(8, len(body) - 3, 4)]
-            for wanted in ([brands[0]], brands):
-                if any(b in _HEIC_BRANDS for b in wanted):
-                    return "heic"
-                if any(b in _AVIF_BRANDS for b in wanted):
-                    return "avif"
-            if any(b in _HEIF_BRANDS for b in brands):
-                return "heif"
-            return "mov" if brands[0] == b"qt  " else "3gp" if brands[0][:2] == b"3g" else "mp4"
-        pos += size
-    return "mov" if movie else None
+    """"heic", "heif", "avif" (pictures), "mp4", "mov", "3gp" (films) or None, judged as
+    bifoga.containers judges them (bifoga.isobmff.judge: the major brand and the boxes present)."""
+    return iso_format(bytes_reader(data), len(data))
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,14 +173,39 @@ class StripPlan:
         self.orientation = orientation
 
 
+# Films are planned through the source (ranges of it plus the rewritten boxes).
+_SOURCE_PLANNERS = {"mp4": plan_iso, "mov": plan_iso, "3gp": plan_iso, "webm": plan_ebml,
+                    "mkv": plan_ebml}
+
+
+def source_format(reader: Reader) -> str | None:
+    """:func:`detect_format` of the file a bifoga.source Reader reads (box headers only)."""
+    head = reader.read(0, 64)
+    if head[4:8] in FIRST_BOXES:
+        return iso_format(reader.read, reader.size)
+    return detect_format(head)
+
+
 def strip_source(source, keep_capture_date: bool = False) -> StripPlan:
     """:func:`strip` over a bifoga.source Source, answering a Plan instead of bytes, so that
     the browser's light worker reads only what it needs and sends slices of the picked file.
     Same removals, same refusals (MetadataError) as :func:`strip`.
 
-    For now this reads the whole source and plans the stripped bytes as one piece; the
-    per-format parsers replace that with ranges of the source.
+    Films read only their box headers and metadata boxes, and plan their media data as ranges
+    of the source. Other formats, for now, read the whole source and plan the stripped bytes
+    as one piece.
     """
+    reader = Reader(source)
+    fmt = source_format(reader)
+    planner = _SOURCE_PLANNERS.get(fmt or "")
+    if planner is not None:
+        acc = _Acc(fmt)
+        try:
+            plan, found, acc.capture_date = planner(reader, keep_capture_date)
+        except (IndexError, struct.error) as exc:  # as _run: never leak anything else
+            raise MetadataError(f"corrupt {fmt.upper()}: {exc}") from exc
+        acc.found.update(found)
+        return StripPlan(plan, acc.removed(keep_capture_date), None)
     data = source.read(0, source.size)
     result = strip(data, keep_capture_date)
     plan = Plan()

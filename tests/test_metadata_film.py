@@ -19,16 +19,27 @@ from bifoga import metadata
 from bifoga.formatting import metadata_labels
 from bifoga.metadata import MetadataError
 from bifoga.sniff import classify
-from tests.fixtures_films import FILMS, exiftool_tags, films, sample_md5  # noqa: F401
+from bifoga.source import BytesSource
+from tests.fixtures_films import (  # noqa: F401
+    FILMS,
+    MADE,
+    exiftool_tags,
+    films,
+    sample_md5,
+)
 
 # What exiftool must no longer show: a position, the device, its software, the writing tool.
 _BANNED = re.compile(r"GPS|Location|Make|Model|Software|Encoder|Comment|XMP|MuxingApp|WritingApp",
                      re.I)
+_ISO6709 = b"+60.6749+017.1413"
+_TRACKED = ("gopro.mp4", "camm.mp4", "text.mov")  # a third track, beside video and sound
 _DATES = re.compile(r"(?<!File)(?:Create|Modify|Creation|DateTime|Date)", re.I)
 
 
 def _dates(tags: dict[str, object]) -> dict[str, object]:
-    return {k: v for k, v in tags.items() if _DATES.search(k) and not k.startswith("System:")}
+    """The capture dates exiftool shows (a GPS fix's time goes with the position)."""
+    return {k: v for k, v in tags.items()
+            if _DATES.search(k) and not k.startswith("System:") and "GPS" not in k}
 
 
 def u32(n: int) -> bytes:
@@ -52,9 +63,22 @@ def mvhd(created: int = 0xE2F0_0000) -> bytes:
     return full(b"mvhd", 0, u32(created), u32(created), bytes(92))
 
 
+def video_trak(offset: int, size: int) -> bytes:
+    """A video track of one sample of `size` bytes at `offset`."""
+    stbl = box(b"stbl", full(b"stsd", 0, u32(1), box(b"avc1", bytes(8))),
+               full(b"stsz", 0, u32(0), u32(1), u32(size)),
+               full(b"stsc", 0, u32(1), u32(1), u32(1), u32(1)),
+               full(b"stco", 0, u32(1), u32(offset)))
+    return box(b"trak", box(b"mdia", full(b"hdlr", 0, u32(0), b"vide", bytes(12)),
+                            box(b"minf", stbl)))
+
+
 def movie(*moov: bytes, tail: bytes = b"") -> bytes:
-    """A minimal film: ftyp, moov{mvhd, ...}, mdat with recognisable "samples"."""
-    return (box(b"ftyp", b"isom", u32(0), b"isommp41") + box(b"moov", mvhd(), *moov)
+    """A minimal film: ftyp, moov{mvhd, ..., a video track}, mdat with recognisable "samples"
+    (the video track's one sample)."""
+    ftyp = box(b"ftyp", b"isom", u32(0), b"isommp41")
+    at = len(ftyp) + len(box(b"moov", mvhd(), *moov, video_trak(0, 0))) + 8
+    return (ftyp + box(b"moov", mvhd(), *moov, video_trak(at, len(SAMPLES)))
             + box(b"mdat", SAMPLES) + tail)
 
 
@@ -66,7 +90,7 @@ POSITION = box(b"\xa9xyz", qt_text(b"+60.6749+017.1413/"))
 # Real films
 
 
-@pytest.mark.parametrize("name", list(FILMS))
+@pytest.mark.parametrize("name", [*FILMS, *MADE])
 def test_real_film(films: dict[str, bytes], tmp_path: Path, name: str) -> None:  # noqa: F811
     data = films[name]
     assert metadata.find_location(data)
@@ -75,7 +99,8 @@ def test_real_film(films: dict[str, bytes], tmp_path: Path, name: str) -> None: 
     for path, content in zip(paths, [data] + [r.data for r in results], strict=True):
         path.write_bytes(content)
     before, *afters = exiftool_tags(*paths)  # one exiftool run: perl starts slowly
-    assert any("GPS" in k or "Location" in k for k in before), before
+    # (A text track's position is text to exiftool; the bytes show it.)
+    assert any("GPS" in k or "Location" in k for k in before) or _ISO6709 in data, before
     before_dates = _dates(before)
     md5 = sample_md5(paths[0])
     for keep, result, path, after in zip((False, True), results, paths[1:], afters, strict=True):
@@ -83,13 +108,18 @@ def test_real_film(films: dict[str, bytes], tmp_path: Path, name: str) -> None: 
         assert len(out) == len(data) and result.lossless and "gps" in result.removed
         assert ("datetime" in result.removed) == (not keep and any(
             not str(v).startswith("0000") for v in before_dates.values()))
-        assert not metadata.find_location(out)
+        assert not metadata.find_location(out) and _ISO6709 not in out
         assert metadata_labels(result.removed, "sv")[0] == "Platsinformation (GPS)"
         # (Matroska requires MuxingApp and WritingApp: they stay, empty.)
         assert [k for k, v in after.items() if _BANNED.search(k) and v != ""] == []
         assert not [k for k in after if "Warning" in k or "Error" in k], after
+        # Tracks other than video and sound go, and their dates with them.
+        gone = {k.split(":")[0] for k in before} - {k.split(":")[0] for k in after}
+        assert {g for g in gone if g.startswith("Track")} == (
+            {"Track3"} if name in _TRACKED else set())
         if keep:
-            assert _dates(after) == before_dates
+            assert _dates(after) == {k: v for k, v in before_dates.items()
+                                     if k.split(":")[0] not in gone}
         else:
             assert all(str(v).startswith("0000") for v in _dates(after).values()), after
         # Every audio and video packet byte for byte, and the same type to the sniffer.
@@ -121,7 +151,9 @@ def test_formats(films: dict[str, bytes]) -> None:  # noqa: F811
     formats = {name: metadata.detect_format(data) for name, data in films.items()}
     assert formats == {"iphone.mov": "mov", "android.mp4": "mp4", "udta.mov": "mov",
                        "loci.3gp": "3gp", "xmp.mp4": "mp4", "xmp.mov": "mov",
-                       "tags.webm": "webm"}
+                       "tags.webm": "webm", "plain.mp4": "mp4", "plain.mov": "mov",
+                       "loci.mp4": "mp4", "gopro.mp4": "mp4", "camm.mp4": "mp4",
+                       "text.mov": "mov", "xyz_avif.mp4": "mp4", "loci_mif1.mp4": "mp4"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,6 +321,20 @@ _SEEDS = [
               full(b"keys", 0, u32(1), box(b"mdta", b"com.apple.quicktime.location.ISO6709")),
               box(b"ilst", box(u32(1), box(b"data", u32(1), u32(0), b"+60.6749+017.1413/")))),
           box(b"uuid", bytes.fromhex("be7acfcb97a942e89c71999491e3afac"), b"GPSLatitude")),
+    # A GoPro-style film: a GPMF track (handler 'meta', entry 'gpmd') beside the video.
+    box(b"ftyp", b"mp41", u32(0)) + box(b"mdat", SAMPLES, b"GPS5" * 8) + box(
+        b"moov", mvhd(), *(box(b"trak", box(b"mdia", full(b"hdlr", 0, u32(0), handler, bytes(12)),
+                                             box(b"minf", box(b"stbl", stbl))))
+                           for handler, stbl in (
+                               (b"vide", full(b"stsd", 0, u32(1), box(b"avc1", bytes(8)))
+                                + full(b"stsz", 0, u32(0), u32(1), u32(len(SAMPLES)))
+                                + full(b"stsc", 0, u32(1), u32(1), u32(1), u32(1))
+                                + full(b"stco", 0, u32(1), u32(24))),
+                               (b"meta", full(b"stsd", 0, u32(1), box(b"gpmd", bytes(8)))
+                                + full(b"stsz", 0, u32(8), u32(4))
+                                + full(b"stsc", 0, u32(1), u32(1), u32(2), u32(1))
+                                + full(b"stco", 0, u32(2), u32(24 + len(SAMPLES)),
+                                       u32(40 + len(SAMPLES))))))),
     webm(ebml(0x1549A966, ebml(0x4461, b"\xff" * 8), ebml(0x4461, b"\x7f" * 40)),
          ebml(0x1254C367, ebml(0x7373, simple_tag(b"LOCATION", b"+60.6749+017.1413/"))),
          unknown=True),
@@ -296,11 +342,17 @@ _SEEDS = [
 
 
 def _check(data: bytes) -> None:
+    source = BytesSource(data)
     try:
         result = metadata.strip(data)
         found = metadata.find_location(data)
     except MetadataError:
+        with pytest.raises(MetadataError):  # read through a Source, refused alike
+            metadata.strip_source(source)
         return
+    planned = metadata.strip_source(source)
+    assert planned.plan.materialise(source) == result.data
+    assert planned.removed == result.removed
     assert len(result.data) == len(data)
     assert ("gps" in result.removed) == found
     assert not metadata.find_location(result.data)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from bifoga.metadata import find_location, strip
 from tests.conftest import VisitHandle
-from tests.fixtures_films import FILMS, films  # noqa: F401
+from tests.fixtures_films import FILMS, MADE, films  # noqa: F401
 from tests.test_server_images import (
     GPS_EXIF,
     XMP_POSITION,
@@ -153,7 +153,7 @@ def test_heic_that_does_not_parse_is_searched_byte_by_byte() -> None:
 # --- films ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", list(FILMS))
+@pytest.mark.parametrize("name", [*FILMS, *MADE])
 def test_film_with_position(server_client: Any, server_settings: Any, visit: VisitHandle,
                             send_attachment: Any, films: dict[str, bytes],  # noqa: F811
                             name: str) -> None:

@@ -1,6 +1,7 @@
-"""Part 7 end to end, with media made the way phones make them: an iPhone-style QuickTime film
-and an Android-style MP4 reach the clinician without position or device, every sample
-unchanged; an iPhone photo (HEIC with GPS) shows inline for the clinician as a JPEG."""
+"""Part 7 end to end, with media made the way phones make them: an iPhone-style QuickTime film,
+an Android-style MP4 and a GoPro-style MP4 with a GPMF track reach the clinician without
+position or device (exiftool -ee), every video and sound sample unchanged; an iPhone photo
+(HEIC with GPS) shows inline for the clinician as a JPEG."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def _send_and_download(patient_page, clinician_page, source, card_selector: str)
     return Path(download.value.path())
 
 
-@pytest.mark.parametrize("name", ["iphone.mov", "android.mp4"])
+@pytest.mark.parametrize("name", ["iphone.mov", "android.mp4", "gopro.mp4"])
 def test_film_arrives_without_position_or_device(pair, films, tmp_path: Path,  # noqa: F811
                                                  name: str):
     patient, clinician = pair
