@@ -512,7 +512,7 @@ def test_webp_refused():
 @pytest.mark.parametrize(
     ("data", "fmt"),
     [
-        (b"GIF89a" + bytes(20), "gif"),
+        (b"II*\x00" + bytes(20), "tiff"),
         (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(8), "heic"),
         (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf" + bytes(8), "avif"),
         (b"%PDF-1.7\n", None),
