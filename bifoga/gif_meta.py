@@ -62,25 +62,25 @@ def _graphic_control(reader, pos):
     return pos + 8
 
 
-def _loop_count(reader, pos, end):
-    """The loop count of a well-formed NETSCAPE2.0 extension [pos, end), or None."""
-    if end - pos != 19:
-        return None
-    block = reader.read(pos + 14, 5)
-    if block[0] != 3 or block[1] != 1 or block[4] != 0:
+def _loop_count(reader, pos):
+    """The loop count in the first sub-block of a NETSCAPE2.0 extension at ``pos``, or None."""
+    block = reader.read(pos + 14, 4)
+    if len(block) != 4 or block[0] != 3 or block[1] != 1:
         return None
     return block[2] | (block[3] << 8)
 
 
 def _application(reader, pos, end, acc):
-    """An application extension [pos, end): the rebuilt loop extension to keep, or None."""
+    """An application extension [pos, end): the rebuilt loop extension to keep (its loop
+    count alone), or None."""
     ident = reader.read(pos + 3, 11) if reader.read(pos + 2, 1) == b"\x0b" else b""
-    if ident in _LOOP_APPS:
-        loops = _loop_count(reader, pos, end)
-        if loops is not None:
-            return b"\x21\xff\x0b" + ident + b"\x03\x01" + loops.to_bytes(2, "little") + b"\x00"
-    acc.found.add("xmp" if ident == _XMP_APP else "other_exif")
-    return None
+    loops = _loop_count(reader, pos) if ident in _LOOP_APPS else None
+    if loops is None:
+        acc.found.add("xmp" if ident == _XMP_APP else "other_exif")
+        return None
+    if end - pos != 19:
+        acc.found.add("other_exif")  # more sub-blocks than the loop count
+    return b"\x21\xff\x0b" + ident + b"\x03\x01" + loops.to_bytes(2, "little") + b"\x00"
 
 
 def _extension(reader, pos, acc, plan):
@@ -92,7 +92,11 @@ def _extension(reader, pos, acc, plan):
         return end
     end = _sub_blocks_end(reader, pos + 2)
     if label == _APPLICATION:
-        plan.add(_application(reader, pos, end, acc))
+        kept = _application(reader, pos, end, acc)
+        if kept is not None and kept == reader.read(pos, end - pos):
+            plan.keep(pos, end)  # already as it would be rebuilt: sent as a slice
+        elif kept is not None:
+            plan.add(kept)
     elif label == _COMMENT:
         acc.found.add("comment")
     else:  # plain text and unknown extensions
