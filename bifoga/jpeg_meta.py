@@ -297,7 +297,7 @@ def _jpeg_app(marker, reader, start, end, acc):
     elif marker == 0xE2 and head[:len(_ICC_ID)] == _ICC_ID and size > 14:
         return _KEEP_ICC
     elif marker == 0xED:
-        acc.found.add("iptc")
+        _photoshop(reader.read(start, size), acc)
     elif marker == 0xEE and head[:5] == b"Adobe" and size >= 12:
         body = head[:12]  # "Adobe", version, flags0, flags1, transform
         if size > 12:
@@ -308,6 +308,30 @@ def _jpeg_app(marker, reader, start, end, acc):
     else:
         acc.found.add("other_exif")  # MPF, FPXR, unknown APPn
     return None
+
+
+_PHOTOSHOP_EXIF, _PHOTOSHOP_XMP = 0x0422, 0x0424
+
+
+def _photoshop(payload, acc):
+    """APP13 (dropped whole): what its Photoshop image resources carry, for the report. IPTC
+    always; an Exif resource's categories (a GPS IFD among them) and XMP when present."""
+    acc.found.add("iptc")
+    pos = payload.find(b"8BIM")
+    for _ in range(_MAX_PARTS):
+        if pos < 0 or pos + 12 > len(payload) or payload[pos:pos + 4] != b"8BIM":
+            return
+        resource = int.from_bytes(payload[pos + 4:pos + 6], "big")
+        name_size = payload[pos + 6] + 1
+        name_size += name_size & 1
+        at = pos + 6 + name_size
+        size = int.from_bytes(payload[at:at + 4], "big")
+        body = payload[at + 4:at + 4 + size]
+        if resource == _PHOTOSHOP_EXIF:
+            acc.found.update(parse_exif(body).categories)
+        elif resource == _PHOTOSHOP_XMP:
+            acc.found.add("xmp")
+        pos = at + 4 + size + (size & 1)
 
 
 def _jfif(head, size, acc):

@@ -72,7 +72,7 @@ def test_what_went_is_reported(name):
     expected = {
         "jpeg_gps_behind_bad_offset.jpg": {"gps"},
         "png_exif_gps_behind_bad_offset.png": {"gps"},
-        "jpeg_app13_photoshop.jpg": {"iptc"},
+        "jpeg_app13_photoshop.jpg": {"iptc", "gps", "xmp"},
         "jpeg_extended_xmp_split.jpg": {"xmp"},
         "jpeg_dji.jpg": {"gps", "xmp"},
         "png_raw_profiles.png": {"xmp", "iptc", "other_exif"},
