@@ -45,9 +45,9 @@ def _rationals(*pairs: tuple[int, int]) -> bytes:
 
 
 def gps_tiff(bad_first_entry: bool = False, dest_only: bool = False) -> bytes:
-    """A little-endian TIFF: IFD0 (optionally first an ImageDescription whose value offset
-    points far past the end) and a GPS IFD with latitude and longitude (or, with
-    ``dest_only``, only GPSDestLatitude/GPSDestLongitude)."""
+    """A little-endian TIFF: IFD0 (optionally first a DateTime whose value offset points far
+    past the end, which stops a walk that gives up on the first bad value) and a GPS IFD with
+    latitude and longitude (or, with ``dest_only``, only GPSDestLatitude/GPSDestLongitude)."""
     ifd0_entries = 2 if bad_first_entry else 1
     ifd0_at = 8
     gps_at = ifd0_at + 2 + 12 * ifd0_entries + 4
@@ -59,7 +59,7 @@ def gps_tiff(bad_first_entry: bool = False, dest_only: bool = False) -> bytes:
     lon = _rationals((18, 1), (4, 1), (765431, 10000))
     out = b"II*\x00" + _u32(ifd0_at) + _u16(ifd0_entries)
     if bad_first_entry:
-        out += _u16(0x010E) + _u16(2) + _u32(200) + _u32(0x7FFFFFF0)  # ImageDescription
+        out += _u16(0x0132) + _u16(2) + _u32(20) + _u32(0x7FFFFFF0)  # DateTime
     out += _u16(0x8825) + _u16(4) + _u32(1) + _u32(gps_at) + _u32(0)
     out += _u16(gps_count)
     out += _u16(ref_lat) + _u16(2) + _u32(2) + b"N\x00\x00\x00"
