@@ -201,3 +201,13 @@ def test_png_crc_is_checked_in_every_chunk_read_in_blocks():
     i = data.index(b"IDAT") + 10
     with pytest.raises(MetadataError, match="CRC"):
         metadata.strip(data[:i] + bytes((data[i] ^ 1,)) + data[i + 1:])
+
+
+def test_the_heavy_worker_strips_gifs_too():
+    import ast
+
+    tree = ast.parse((Path(__file__).resolve().parent.parent / "worker.py").read_text())
+    strippable = next(ast.literal_eval(node.value) for node in ast.walk(tree)
+                      if isinstance(node, ast.Assign)
+                      and any(getattr(t, "id", None) == "STRIPPABLE" for t in node.targets))
+    assert {"image/jpeg", "image/png", "image/webp", "image/gif"} <= set(strippable)
