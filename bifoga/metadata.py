@@ -70,6 +70,7 @@ __all__ = [
     "detect_format",
     "find_location",
     "inspect",
+    "inspect_source",
     "strip",
     "strip_source",
 ]
@@ -239,7 +240,12 @@ def inspect(data):
     Raises MetadataError for a structurally broken JPEG/PNG/WebP/GIF/HEIF. Other formats are not
     looked into: ``format`` names them (or is None) and ``found`` is empty.
     """
-    acc, fmt = _run(data, False)
+    return inspect_source(_source_of(data))
+
+
+def inspect_source(source):
+    """:func:`inspect` over a bifoga.source Source (the light worker's preview)."""
+    acc, _, fmt = _run_source(source, False)
     if acc is None:
         return Report(format=fmt)
     return acc.report()

@@ -211,3 +211,10 @@ def test_the_heavy_worker_strips_gifs_too():
                       if isinstance(node, ast.Assign)
                       and any(getattr(t, "id", None) == "STRIPPABLE" for t in node.targets))
     assert {"image/jpeg", "image/png", "image/webp", "image/gif"} <= set(strippable)
+
+
+def test_inspect_source_reads_through_a_source():
+    data = hostile.gif_with_metadata()
+    assert metadata.inspect_source(BytesSource(data)) == metadata.inspect(data)
+    assert metadata.inspect_source(BytesSource(data)).found == ["xmp", "comment", "other_exif"]
+    assert metadata.inspect_source(BytesSource(b"%PDF-1.7")) == metadata.Report(None)
