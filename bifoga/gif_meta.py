@@ -19,6 +19,7 @@ _IMAGE, _EXTENSION, _TRAILER = 0x2C, 0x21, 0x3B
 _GRAPHIC_CONTROL, _COMMENT, _PLAIN_TEXT, _APPLICATION = 0xF9, 0xFE, 0x01, 0xFF
 _LOOP_APPS = (b"NETSCAPE2.0", b"ANIMEXTS1.0")
 _XMP_APP = b"XMP DataXMP"
+_WALK_BLOCK = 1 << 19  # sub-blocks are walked this much per read
 
 
 def _color_table_size(packed):
@@ -35,13 +36,19 @@ def _need(reader, pos, length):
 
 
 def _sub_blocks_end(reader, pos):
-    """Where the data sub-blocks starting at ``pos`` end (after their zero terminator)."""
-    for _ in range(reader.size):
-        size = _need(reader, pos, 1)[0]
-        pos += 1 + size
-        if size == 0:
-            return pos
-    raise MetadataError("corrupt GIF: sub-blocks without end")
+    """Where the data sub-blocks starting at ``pos`` end (after their zero terminator). Walked
+    inside large reads: an image's data is thousands of sub-blocks of up to 255 bytes."""
+    while True:
+        buf = reader.read(pos, _WALK_BLOCK)
+        if not buf:
+            raise MetadataError("truncated GIF at offset %d" % pos)
+        i, n = 0, len(buf)
+        while i < n:
+            size = buf[i]
+            if size == 0:
+                return pos + i + 1
+            i += 1 + size
+        pos += i
 
 
 def _image(reader, pos):
