@@ -164,6 +164,7 @@ class _JpegWalk:
         self.acc = acc
         self.out = [("range", 0, 2)]
         self.exif_slot = None
+        self.exif_range = None  # the first EXIF segment, (start, end)
         self.icc = []  # (index in out, sequence number, count, body start, body end)
         self.seen_sof = self.seen_dqt = self.seen_sos = False
 
@@ -226,12 +227,20 @@ class _JpegWalk:
         if (marker == 0xE1 and self.exif_slot is None
                 and self.reader.read(start, 5) == _EXIF_ID):
             self.exif_slot = len(self.out)
+            self.exif_range = (start - 4, end)
         kept = _jpeg_app(marker, self.reader, start, end, self.acc)
         if kept is _KEEP_ICC:
             self.icc.append((len(self.out),) + _icc_chunk(self.reader, start, end))
             self.out.append(("range", start - 4, end))
         elif kept is not None:
-            self.out.append(("bytes", kept))
+            self.out.append(self.as_range_if_same(kept, start - 4, end))
+
+    def as_range_if_same(self, rebuilt, start, end):
+        """A rebuilt segment as a slice of the source when the source has it so already (a
+        file stripped before is then sent as it is)."""
+        if len(rebuilt) == end - start and self.reader.read(start, end - start) == rebuilt:
+            return ("range", start, end)
+        return ("bytes", rebuilt)
 
     def table(self, marker, pos, end):
         if marker in _SOF_MARKERS:
@@ -258,8 +267,10 @@ class _JpegWalk:
         if new is not None:
             payload = b"Exif\x00\x00" + new
             app1 = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
-            slot = self.exif_slot if self.exif_slot is not None else 1
-            self.out.insert(slot, ("bytes", app1))
+            if self.exif_slot is None:
+                self.out.insert(1, ("bytes", app1))
+            else:
+                self.out.insert(self.exif_slot, self.as_range_if_same(app1, *self.exif_range))
         plan = Plan()
         for piece in self.out:
             if piece[0] == "range":

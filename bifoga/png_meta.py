@@ -16,7 +16,7 @@ dataclasses, typing, re or f-strings.
 import binascii
 
 from bifoga.exif import parse_exif
-from bifoga.meta_common import _MAX_PARTS, MetadataError
+from bifoga.meta_common import _MAX_PARTS, MetadataError, _add_or_keep
 from bifoga.source import Plan, Reader
 
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
@@ -145,7 +145,7 @@ def strip_png(source, acc, keep_capture_date):
     plan = Plan()
     for i, (start, end) in enumerate(out):
         if i == first_image and new is not None:
-            plan.add(_png_chunk(b"eXIf", new))
+            _add_or_keep(plan, reader, _png_chunk(b"eXIf", new))
         plan.keep(start, end)
     return plan
 

@@ -289,3 +289,18 @@ def test_exif_round_trip():
     info = exif.parse_exif(exif.build_exif(6, "2024-05-01T12:34:56"))
     assert info.orientation == 6 and info.capture_date == "2024-05-01T12:34:56"
     assert info.categories == {"datetime"}
+
+
+def test_add_or_keep_slices_what_the_source_already_has():
+    from bifoga.meta_common import _add_or_keep
+    from bifoga.source import Plan
+
+    data = b"HEADbodyTAIL"
+    plan = Plan()
+    _add_or_keep(plan, reader(data), b"HEAD")  # at the start
+    plan.keep(4, 8)
+    _add_or_keep(plan, reader(data), b"TAIL")  # where the last range ends
+    assert plan.pieces == [("range", 0, 12)]
+    _add_or_keep(plan, reader(data), b"MORE")  # past the end: written anew
+    _add_or_keep(plan, reader(data), b"HEAD")  # after bytes: written anew
+    assert plan.pieces[1:] == [("bytes", b"MORE"), ("bytes", b"HEAD")]
