@@ -67,6 +67,9 @@ for name in NAMES:
         pieces = [p if p[0] == 'range' else ('bytes', binascii.hexlify(p[1]).decode())
                   for p in r.plan.pieces]
         print(name, keep, repr(pieces), repr(r.removed), repr(r.orientation))
+from bifoga.metadata import LIGHT_FORMATS, detect_format
+print('light formats:', all(detect_format(open('/cases/' + n, 'rb').read(64)) in LIGHT_FORMATS
+                            for n in NAMES))
 print('heavy parsers imported:', 'bifoga.heif_meta' in sys.modules,
       'bifoga.film_meta' in sys.modules)
 """
@@ -93,6 +96,7 @@ def test_micropython_plans_exactly_as_cpython():
         "/cases/" + n: d for n, d in cases.items()}).splitlines()
     assert out[0] == "micropython"
     expected = [_cpython_line(n, cases[n], keep) for n in sorted(cases) for keep in (False, True)]
-    assert out[1:-1] == expected
+    assert out[1:-2] == expected
+    assert out[-2] == "light formats: True"
     assert out[-1] == "heavy parsers imported: False False"
     assert any(line.endswith("MetadataError") for line in expected)
