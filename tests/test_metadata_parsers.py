@@ -54,16 +54,19 @@ def test_frame_header_check():
 def test_scan_end_skips_stuffing_and_restarts():
     coded = b"\x12\xff\x00\x34\xff\xd3\x56\xff\xff\x00\x78"
     data = coded + b"\xff\xff\xd9"
-    assert jpeg_meta._scan_end(BytesSource(data), 0) == len(coded)
+    assert jpeg_meta._scan_end(reader(data), 0) == len(coded)
     with pytest.raises(MetadataError):
-        jpeg_meta._scan_end(BytesSource(coded), 0)
+        jpeg_meta._scan_end(reader(coded), 0)
 
 
-def test_scan_end_across_blocks(monkeypatch):
-    monkeypatch.setattr(jpeg_meta, "_SCAN_BLOCK", 8)
+@pytest.mark.parametrize("window", [2, 3, 8, 64])
+def test_scan_end_across_windows(monkeypatch, window):
+    monkeypatch.setattr(jpeg_meta, "_SCAN_WINDOW", window)
     coded = b"\x01" * 7 + b"\xff\x00" + b"\x02" * 6 + b"\xff\xff\xff\xd0" + b"\x03" * 9
-    data = coded + b"\xff\xc4"
-    assert jpeg_meta._scan_end(BytesSource(data), 0) == len(coded)
+    data = coded + b"\xff\xff\xc4"
+    assert jpeg_meta._scan_end(Reader(BytesSource(data), 5), 0) == len(coded)
+    with pytest.raises(MetadataError):
+        jpeg_meta._scan_end(Reader(BytesSource(coded + b"\xff\xff"), 5), 0)
 
 
 def test_only_coded_data():
