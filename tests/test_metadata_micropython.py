@@ -37,6 +37,7 @@ def _cases() -> dict[str, bytes]:
     cases = {
         "phone.jpg": media_path("photo_gps.jpg").read_bytes(),
         "rich.jpg": fx.rich_jpeg(),
+        "progressive.jpg": hostile.progressive_jpeg_with_restarts((1200, 900)),
         "rich.png": fx.rich_png(),
         "rich.webp": fx.rich_webp(),
         "lossless.webp": fx.rich_webp(lossless=True, mode="RGBA"),

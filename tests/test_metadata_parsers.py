@@ -307,3 +307,16 @@ def test_add_or_keep_slices_what_the_source_already_has():
     _add_or_keep(plan, reader(data), b"MORE")  # past the end: written anew
     _add_or_keep(plan, reader(data), b"HEAD")  # after bytes: written anew
     assert plan.pieces[1:] == [("bytes", b"MORE"), ("bytes", b"HEAD")]
+
+
+@pytest.mark.parametrize("window", [3, 64, 1 << 16])
+def test_progressive_jpeg_with_restarts_in_any_window(monkeypatch, window):
+    from bifoga import metadata
+
+    data = hostile.progressive_jpeg_with_restarts()
+    expected = metadata.strip(data).data
+    monkeypatch.setattr(jpeg_meta, "_SCAN_WINDOW", window)
+    out = jpeg_meta.strip_jpeg(BytesSource(data), _Acc("jpeg"), False).materialise(
+        BytesSource(data))
+    assert out == expected and b"COMMENT-SECRET" not in out
+    assert fx.decoded(out) == fx.decoded(data)
