@@ -1,9 +1,18 @@
-"""Lossless removal of identifying metadata from photos (JPEG, PNG, WebP, HEIC/HEIF) and films
-(MP4, QuickTime MOV, 3GP, WebM/Matroska).
+"""Lossless removal of identifying metadata from photos (JPEG, PNG, WebP, GIF, HEIC/HEIF) and
+films (MP4, QuickTime MOV, 3GP, WebM/Matroska).
 
-Plain Python 3.11+ with only the standard library: it runs in CPython (tests, reference server) and
-in the browser's Pyodide worker. Pillow is deliberately not imported here; the Pillow-dependent
+Plain Python with only the standard library. CPython (tests, reference server), the browser's
+Pyodide worker and its MicroPython light worker run it: this module and the still-image parsers
+it imports at once (JPEG, PNG, WebP, GIF, EXIF) avoid what MicroPython lacks (typing,
+dataclasses, re, f-strings); the HEIF and film parsers are imported only when such a file comes
+(they run on CPython/Pyodide). Pillow is deliberately not imported here; the Pillow-dependent
 parts (decode checks, re-encoding) live in :mod:`bifoga.imaging`.
+
+The still images are read through a bifoga.source Source and answered with a Plan
+(:func:`strip_source`): ranges of the source for everything kept byte for byte, bytes only for
+what is rebuilt, so the light worker reads headers and small segments and sends slices of the
+picked file. Each keeps only what it knows (an allow-list); every other block goes, whatever
+it carries.
 
 What is removed: GPS position, camera make/model and serial numbers, maker notes, dates (unless the
 user chooses to keep the capture date), XMP, IPTC/Photoshop blocks, comments and text chunks, EXIF
@@ -13,7 +22,8 @@ file, whose own metadata could carry the position).
 
 What is kept: everything needed to display the picture exactly as before: the compressed image data
 byte for byte (so the decoded pixels are identical), the colour profile (ICC), the JFIF and Adobe
-(APP14, needed for CMYK/YCCK) headers, PNG colour/transparency/animation chunks, and the EXIF
+(APP14, needed for CMYK/YCCK) headers, PNG colour/transparency/animation chunks, WebP
+VP8X/ICCP/ANIM/ANMF/ALPH, GIF colour tables, graphic control and loop extensions, and the EXIF
 Orientation, which is written back in a freshly built minimal EXIF block (optionally with
 DateTimeOriginal when ``keep_capture_date`` is set).
 
@@ -35,39 +45,34 @@ Other formats (GIF, AVIF, TIFF, ...) are returned unchanged; the caller decides 
 them.
 
 Any structurally broken image (truncated segment, length past the end, missing SOS/EOI/IEND, bad
-PNG CRC, nonsensical RIFF size, ...) is refused with :class:`MetadataError`. A broken EXIF block,
-on the other hand, is not a reason to refuse the image: it is dropped as a whole anyway.
+PNG CRC, nonsensical RIFF size, GIF block past the end, ...) is refused with
+:class:`MetadataError`. A broken EXIF block, on the other hand, is not a reason to refuse the
+image: it is dropped as a whole anyway.
 
 This module is the public interface (format detection and dispatch); the work is done in
-:mod:`bifoga.exif` (TIFF/EXIF parsing and writing, categories), :mod:`bifoga.meta_common` (shared
-types), :mod:`bifoga.jpeg_meta`, :mod:`bifoga.png_meta`, :mod:`bifoga.webp_meta`,
-:mod:`bifoga.heif_boxes` (HEIF structure) and :mod:`bifoga.heif_meta` (HEIF scrubbing).
+:mod:`bifoga.exif` (TIFF/EXIF parsing and writing, categories), :mod:`bifoga.meta_common`
+(shared types), :mod:`bifoga.jpeg_meta`, :mod:`bifoga.png_meta`, :mod:`bifoga.webp_meta`,
+:mod:`bifoga.gif_meta`, :mod:`bifoga.heif_boxes` (HEIF structure), :mod:`bifoga.heif_meta`
+(HEIF scrubbing), :mod:`bifoga.film_meta` and :mod:`bifoga.film_ebml`.
 """
 
-from __future__ import annotations
-
-import re
 import struct
 
 from bifoga.exif import CATEGORIES
-from bifoga.film_ebml import _ebml, plan_ebml
-from bifoga.film_meta import _iso, plan_iso
-from bifoga.heif_meta import _heif, _tiff_gps_anywhere
-from bifoga.isobmff import FIRST_BOXES, bytes_reader, iso_format
-from bifoga.jpeg_meta import _jpeg
+from bifoga.isobmff import FIRST_BOXES, iso_format
 from bifoga.meta_common import MetadataError, Report, StripResult, _Acc
-from bifoga.png_meta import _png, png_location
-from bifoga.source import Plan, Reader
-from bifoga.webp_meta import _webp
+from bifoga.source import BytesSource, Plan, Reader
 
 __all__ = [
     "CATEGORIES",
+    "LIGHT_FORMATS",
     "MetadataError",
     "Report",
     "StripResult",
     "detect_format",
     "find_location",
     "inspect",
+    "inspect_source",
     "strip",
     "strip_source",
 ]
@@ -77,12 +82,14 @@ __all__ = [
 # Format detection
 
 
-def detect_format(data: bytes) -> str | None:
-    """Name of the image or film format from its signature, or None."""
-    head = bytes(data[:32])
-    if head.startswith(b"\xff\xd8"):
+def detect_format(data):
+    """Name of the image or film format from its signature, or None. ``data``: bytes (the
+    file, or at least its first boxes) or a bifoga.source Source."""
+    reader = Reader(data) if hasattr(data, "read") else Reader(BytesSource(data[:1 << 16]))
+    head = reader.read(0, 32)
+    if head[:2] == b"\xff\xd8":
         return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
         return "png"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
@@ -92,73 +99,147 @@ def detect_format(data: bytes) -> str | None:
         return "tiff"
     if head[:2] == b"BM":
         return "bmp"
-    if head[4:8] in FIRST_BOXES:
-        return _isobmff_format(data)
-    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: the DocType sits in the first bytes
-        return "webm" if b"webm" in bytes(data[:64]) else "mkv"
+    if head[4:8] in FIRST_BOXES:  # the major brand and the boxes present decide
+        return iso_format(reader.read, reader.size)
+    if head[:4] == b"\x1a\x45\xdf\xa3":  # EBML: the DocType sits in the first bytes
+        return "webm" if reader.read(0, 64).find(b"webm") >= 0 else "mkv"
     return None
 
 
-def _isobmff_format(data: bytes) -> str | None:
-    """"heic", "heif", "avif" (pictures), "mp4", "mov", "3gp" (films) or None, judged as
-    bifoga.containers judges them (bifoga.isobmff.judge: the major brand and the boxes present)."""
-    return iso_format(bytes_reader(data), len(data))
+# --------------------------------------------------------------------------------------------
+# Dispatch: each handler is (source, acc, keep_capture_date) -> Plan
+
+
+def _whole_file(handler):
+    """A handler over bytes (HEIF) as a handler over a Source: it reads the whole file
+    and plans the result as one piece. CPython and Pyodide only."""
+
+    def run(source, acc, keep_capture_date):
+        data = source.read(0, source.size)
+        plan = Plan()
+        parts = handler(data, acc, keep_capture_date)
+        out = b"".join(parts)
+        if out == data:
+            plan.keep(0, source.size)
+        else:
+            plan.add(out)
+        return plan
+
+    return run
+
+
+# The formats whose parsers read through a Source and run under MicroPython (the browser's light
+# worker); the others need CPython or Pyodide.
+LIGHT_FORMATS = frozenset(("jpeg", "png", "webp", "gif", "mp4", "mov", "3gp", "webm", "mkv"))
+
+
+def _handler(fmt):
+    """The handler for a format, or None. The HEIF and film parsers are imported here, when
+    such a file comes, so that importing this module does not pull them in."""
+    if fmt == "jpeg":
+        from bifoga.jpeg_meta import strip_jpeg
+        return strip_jpeg
+    if fmt == "png":
+        from bifoga.png_meta import strip_png
+        return strip_png
+    if fmt == "webp":
+        from bifoga.webp_meta import strip_webp
+        return strip_webp
+    if fmt == "gif":
+        from bifoga.gif_meta import strip_gif
+        return strip_gif
+    if fmt in ("heic", "heif"):
+        from bifoga.heif_meta import _heif
+        return _whole_file(_heif)
+    if fmt in ("mp4", "mov", "3gp"):
+        from bifoga.film_meta import plan_iso
+        return _film(plan_iso)
+    if fmt in ("webm", "mkv"):
+        from bifoga.film_ebml import plan_ebml
+        return _film(plan_ebml)
+    return None
+
+
+def _film(planner):
+    """A film planner ((Reader, keep_capture_date) -> (plan, found, capture date)) as a
+    handler: it reads box headers and metadata boxes only, and plans the media as ranges."""
+
+    def run(source, acc, keep_capture_date):
+        plan, found, acc.capture_date = planner(Reader(source), keep_capture_date)
+        acc.found.update(found)
+        return plan
+
+    return run
+
+
+# What a parser may raise on input it did not foresee: never leaked as anything else.
+_CORRUPT = (IndexError, ValueError, getattr(struct, "error", ValueError))
+
+
+def _run_source(source, keep_capture_date):
+    """(acc, plan, format): acc and plan are None for a format not handled."""
+    fmt = detect_format(source)
+    handler = _handler(fmt or "")
+    if handler is None:
+        return None, None, fmt
+    acc = _Acc(fmt)
+    try:
+        plan = handler(source, acc, keep_capture_date)
+    except MetadataError:
+        raise
+    except _CORRUPT as exc:
+        raise MetadataError("corrupt %s: %s" % (fmt.upper(), exc)) from exc
+    return acc, plan, fmt
+
+
+def _source_of(data):
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError("image data must be bytes")
+    return BytesSource(data)
+
+
+def _run(data, keep_capture_date):
+    """(acc, format) for bytes: acc is None for a format not handled."""
+    acc, _, fmt = _run_source(_source_of(data), keep_capture_date)
+    return acc, fmt
 
 
 # --------------------------------------------------------------------------------------------
 # Public interface
 
-_HANDLERS = {
-    "jpeg": _jpeg, "png": _png, "webp": _webp, "heic": _heif, "heif": _heif,
-    "mp4": _iso, "mov": _iso, "3gp": _iso, "webm": _ebml, "mkv": _ebml,
-}  # fmt: skip
-# A position in XMP (which is dropped whole, filed under "xmp").
-_XMP_POSITION = re.compile(rb"GPS(?:Latitude|Longitude)\b")
 
-
-def _run(data: bytes, keep_capture_date: bool) -> tuple[_Acc | None, list | None, str | None]:
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise TypeError("image data must be bytes")
-    data = bytes(data)
-    fmt = detect_format(data)
-    handler = _HANDLERS.get(fmt or "")
-    if handler is None:
-        return None, None, fmt
-    acc = _Acc(fmt)
-    try:
-        parts = handler(data, acc, keep_capture_date)
-    except (IndexError, struct.error) as exc:  # defensive: never leak anything else
-        raise MetadataError(f"corrupt {fmt.upper()}: {exc}") from exc
-    return acc, parts, fmt
-
-
-def inspect(data: bytes) -> Report:
+def inspect(data):
     """Report which metadata categories ``data`` carries, its orientation and capture date.
 
-    Raises MetadataError for a structurally broken JPEG/PNG/WebP/HEIF. Other formats are not
+    Raises MetadataError for a structurally broken JPEG/PNG/WebP/GIF/HEIF. Other formats are not
     looked into: ``format`` names them (or is None) and ``found`` is empty.
     """
-    acc, _, fmt = _run(data, False)
+    return inspect_source(_source_of(data))
+
+
+def inspect_source(source):
+    """:func:`inspect` over a bifoga.source Source (the light worker's preview)."""
+    acc, _, fmt = _run_source(source, False)
     if acc is None:
         return Report(format=fmt)
     return acc.report()
 
 
-def strip(data: bytes, keep_capture_date: bool = False) -> StripResult:
+def strip(data, keep_capture_date=False):
     """Remove metadata losslessly; keep what the picture needs to display (orientation, ICC).
 
-    With ``keep_capture_date`` the capture date is written back as EXIF DateTimeOriginal.
-    HEIC/HEIF are scrubbed in place (same length, every offset unchanged). Other formats (GIF,
-    AVIF, ...) are returned unchanged with ``removed=[]``; the caller decides. Raises
-    MetadataError for a structurally broken JPEG/PNG/WebP/HEIF or a HEIF it cannot scrub.
+    :func:`strip_source` over the bytes, its plan joined. With ``keep_capture_date`` the capture
+    date is written back as EXIF DateTimeOriginal. HEIC/HEIF are scrubbed in place (same
+    length, every offset unchanged). Other formats (AVIF, ...) are returned unchanged with
+    ``removed=[]``; the caller decides. Raises MetadataError for a structurally broken
+    JPEG/PNG/WebP/GIF/HEIF or a HEIF it cannot scrub.
     """
-    acc, parts, _ = _run(data, keep_capture_date)
-    if acc is None or parts is None:
-        return StripResult(data=bytes(data), removed=[], orientation=None, lossless=True)
+    source = _source_of(data)
+    result = strip_source(source, keep_capture_date)
     return StripResult(
-        data=b"".join(parts),
-        removed=acc.removed(keep_capture_date),
-        orientation=acc.orientation,
+        data=result.plan.materialise(source),
+        removed=result.removed,
+        orientation=result.orientation,
         lossless=True,
     )
 
@@ -173,88 +254,21 @@ class StripPlan:
         self.orientation = orientation
 
 
-# Films are planned through the source (ranges of it plus the rewritten boxes).
-_SOURCE_PLANNERS = {"mp4": plan_iso, "mov": plan_iso, "3gp": plan_iso, "webm": plan_ebml,
-                    "mkv": plan_ebml}
-
-
-def source_format(reader: Reader) -> str | None:
-    """:func:`detect_format` of the file a bifoga.source Reader reads (box headers only)."""
-    head = reader.read(0, 64)
-    if head[4:8] in FIRST_BOXES:
-        return iso_format(reader.read, reader.size)
-    return detect_format(head)
-
-
-def strip_source(source, keep_capture_date: bool = False) -> StripPlan:
+def strip_source(source, keep_capture_date=False):
     """:func:`strip` over a bifoga.source Source, answering a Plan instead of bytes, so that
     the browser's light worker reads only what it needs and sends slices of the picked file.
-    Same removals, same refusals (MetadataError) as :func:`strip`.
-
-    Films read only their box headers and metadata boxes, and plan their media data as ranges
-    of the source. Other formats, for now, read the whole source and plan the stripped bytes
-    as one piece.
-    """
-    reader = Reader(source)
-    fmt = source_format(reader)
-    planner = _SOURCE_PLANNERS.get(fmt or "")
-    if planner is not None:
-        acc = _Acc(fmt)
-        try:
-            plan, found, acc.capture_date = planner(reader, keep_capture_date)
-        except (IndexError, struct.error) as exc:  # as _run: never leak anything else
-            raise MetadataError(f"corrupt {fmt.upper()}: {exc}") from exc
-        acc.found.update(found)
-        return StripPlan(plan, acc.removed(keep_capture_date), None)
-    data = source.read(0, source.size)
-    result = strip(data, keep_capture_date)
-    plan = Plan()
-    if result.data == data:
-        plan.keep(0, source.size)
-    else:
-        plan.add(result.data)
-    return StripPlan(plan, result.removed, result.orientation)
-
-
-def find_location(data: bytes) -> bool:
-    """True if ``data`` still carries a position where Bifoga removes one: a GPS IFD in any
-    EXIF; GPSLatitude/GPSLongitude in XMP; a PNG text chunk, compressed or not; a HEIC/HEIF Exif
-    or XMP item; a film's 'udta' '\u00a9xyz'/'loci', 'keys' location entries, XMP 'uuid' boxes,
-    Matroska location tags. Shared by the server's check and the tests.
-
-    Raises MetadataError for a structurally broken JPEG/PNG/WebP or film (a HEIF that cannot
-    be parsed is searched byte by byte instead). Other formats: False.
-    """
-    fmt = detect_format(data)
-    if fmt in ("heic", "heif"):
-        return _heif_location(bytes(data))
-    acc, _, fmt = _run(data, False)
+    A format not handled is planned whole, with nothing removed."""
+    acc, plan, _ = _run_source(source, keep_capture_date)
     if acc is None:
-        return False
-    if "gps" in acc.found:
-        return True
-    if fmt == "png":
-        return png_location(bytes(data))
-    return fmt in ("jpeg", "webp") and "xmp" in acc.found and bool(_XMP_POSITION.search(data))
+        whole = Plan()
+        whole.keep(0, source.size)
+        return StripPlan(whole, [], None)
+    return StripPlan(plan, acc.removed(keep_capture_date), acc.orientation)
 
 
-_HEIF_POSITION = re.compile(rb"GPS(?:Latitude|Longitude)\b|\xa9xyz|location\.ISO6709")
+def find_location(data):
+    """True if ``data`` still carries a position where Bifoga removes one (the server's check
+    and the tests'; CPython only: see :func:`bifoga.meta_location.find_location`)."""
+    from bifoga.meta_location import find_location as search
 
-
-def _heif_location(data: bytes) -> bool:
-    """True if a HEIC/HEIF carries a position: a GPS IFD in an Exif item (or in any TIFF
-    structure in the file), GPS fields in XMP, a QuickTime-style position in an image
-    sequence's 'moov'. Never raises: a file that does not parse is searched byte by byte, and
-    one too odd to search is taken to carry a position."""
-    acc = _Acc("heif")
-    try:
-        _heif(data, acc, False)
-        if "gps" in acc.found:
-            return True
-        return _HEIF_POSITION.search(data) is not None
-    except (MetadataError, IndexError, struct.error):  # as _run: a structure that does not parse
-        pass
-    try:
-        return _tiff_gps_anywhere(data) or _HEIF_POSITION.search(data) is not None
-    except MetadataError:
-        return True
+    return search(data)

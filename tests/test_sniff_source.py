@@ -349,7 +349,7 @@ def test_micropython_gives_the_same_verdicts(tmp_path: Path) -> None:
     cases = [("/media/" + key, name) for key, (_, name) in files.items()]
     code = "CASES = %r\nRUNS = 3\n" % cases + _MICROPYTHON_RUN
     out = run_micropython(code, modules, timeout=600,
-                          binary={"/media/" + key: data for key, (data, _) in files.items()})
+                          binary_files={"/media/" + key: data for key, (data, _) in files.items()})
     lines = out.splitlines()
     assert lines[0] == "micropython"
     report = []
@@ -389,7 +389,7 @@ def test_micropython_agrees_on_mutated_files() -> None:
     paths = [("/media/%d" % i, name) for i, (_, name) in enumerate(cases)]
     code = "CASES = %r\nRUNS = 1\n" % paths + _MICROPYTHON_RUN
     out = run_micropython(code, modules, timeout=600,
-                          binary={p: d for (p, _), (d, _) in zip(paths, cases, strict=True)})
+                          binary_files={p: d for (p, _), (d, _) in zip(paths, cases, strict=True)})
     lines = out.splitlines()
     assert lines[0] == "micropython"
     undecided = 0
