@@ -136,3 +136,17 @@ def test_exiftool_busy_is_a_retry_not_an_acceptance() -> None:
                 pool.read(heic_photo())
     finally:
         pool.close()
+
+
+def test_a_document_too_slow_to_check_is_refused_in_time(visit: VisitHandle,
+                                                          send_attachment: Any) -> None:
+    """10 MB of objects without a cross-reference table: qpdf rebuilds it object by object,
+    which took about 40 s in the server's own thread. The check's child is killed in time and
+    the document refused; the server answers other requests meanwhile."""
+    data = b"%PDF-1.4\n" + b"".join(b"%d 0 obj <</A %d>> endobj\n" % (i, i)
+                                    for i in range(1, 300_000))
+    t0 = time.monotonic()
+    r = send_attachment(visit, data, "slow.pdf")
+    elapsed = time.monotonic() - t0
+    assert (r.status_code, r.json()["error"]) == (415, "document_unreadable"), r.text
+    assert elapsed < 15, elapsed  # the child is killed after 7 s; upload and transfer on top

@@ -15,6 +15,7 @@ that no answer takes longer than about 10 s. Runs under CPython only.
 
 from __future__ import annotations
 
+import atexit
 import time
 
 from bifoga.sniff import classify
@@ -25,12 +26,12 @@ from server.images import (
     ImageDoesNotDecode,
     MetadataNotRemoved,
 )
-from server.inspection import heic, location, office, pdf
+from server.inspection import bounded, heic, location, office, pdf
 
 # Embedded files inside embedded files: a .docm in a docx in a PDF is three deep.
 MAX_NESTING = 3
 # A document's walk stops (and the document is refused) after this long.
-DOCUMENT_SECONDS = 7.0
+DOCUMENT_SECONDS = 6.0
 OFFICE_MIMES = frozenset({
     "application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
     "application/rtf", "text/rtf"})
@@ -41,11 +42,14 @@ SERIAL_MESSAGE = ("The {} still carries the camera's serial number. Bifoga remov
                   "sending; update the app and try again.")
 
 
+atexit.register(bounded.close)
+
+
 def inspect_upload(data: bytes, mime: str, category: str, max_pixels: int) -> None:
     """Raise the API error that refuses `data` (already allowed by the first stage as `mime`
     of `category`), or return when the reference parsers find nothing against it."""
     if category == "document":
-        inspect_document(data, mime, time.monotonic() + DOCUMENT_SECONDS, 0)
+        check_document(data, mime)
     elif category == "image":
         check_location(data, film=False)
         if mime in HEIF_MIMES:
@@ -55,6 +59,34 @@ def inspect_upload(data: bytes, mime: str, category: str, max_pixels: int) -> No
                 raise ImageDoesNotDecode(str(exc)) from None
     elif category == "video":
         check_location(data, film=True)
+
+
+def check_document(data: bytes, mime: str) -> None:
+    """inspect_document in a child process (inspection.bounded): killed past
+    DOCUMENT_SECONDS + 1 s and refused as unreadable; its refusal raised here as the same
+    API error."""
+    try:
+        value = bounded.check_in_child(data, mime, DOCUMENT_SECONDS + 1.0)
+    except bounded.CheckBusy:
+        raise TooManyRequests("The server is busy checking other files; try again.",
+                              headers={"Retry-After": "2"}) from None
+    except bounded.CheckTimedOut:
+        raise DocumentUnreadable("The document could not be checked in time; it may be "
+                                 "damaged. Print it as a PDF and send that instead.") from None
+    except bounded.CheckCrashed:  # out of memory, or an error that is no refusal
+        raise DocumentUnreadable() from None
+    if value is not None:
+        code, message = value
+        raise (ActiveContent if code == ActiveContent.code else DocumentUnreadable)(message)
+
+
+def _document_verdict(data: bytes, mime: str) -> tuple[str, str] | None:
+    """In the child: None when the document passes, else (error code, message)."""
+    try:
+        inspect_document(data, mime, time.monotonic() + DOCUMENT_SECONDS, 0)
+    except (ActiveContent, DocumentUnreadable) as exc:
+        return exc.code, exc.message
+    return None
 
 
 def inspect_document(data: bytes, mime: str, deadline: float, depth: int) -> None:
