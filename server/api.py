@@ -290,9 +290,11 @@ async def finalise_attachment(request: Request) -> Response:
             if verdict.category != "image":  # the reference parsers' second look
                 await run_in_threadpool(inspect_upload, data, verdict.mime, verdict.category,
                                         ctx.settings.max_image_pixels)
-        except ApiError:
-            # A refused file is not kept, not even as a partial upload.
-            await ctx.store.delete_upload(upload.id)
+        except ApiError as exc:
+            # A refused file is not kept, not even as a partial upload; one whose check was
+            # busy (429) is kept for the client's retry.
+            if exc.status != 429:
+                await ctx.store.delete_upload(upload.id)
             raise
         try:
             # The stored name ends with an extension of the sniffed type, so the chat, the

@@ -150,3 +150,30 @@ def test_a_document_too_slow_to_check_is_refused_in_time(visit: VisitHandle,
     elapsed = time.monotonic() - t0
     assert (r.status_code, r.json()["error"]) == (415, "document_unreadable"), r.text
     assert elapsed < 15, elapsed  # the child is killed after 7 s; upload and transfer on top
+
+
+def test_busy_exiftool_answers_429_and_keeps_the_upload(visit: VisitHandle, tus_upload: Any,
+                                                        server_client: Any) -> None:
+    """Every ExifTool process of the server busy: 429 with Retry-After (the browser retries),
+    and the upload is kept, so the retry is stored."""
+    from contextlib import ExitStack
+
+    from server.inspection import location
+
+    pool = location.pool()
+    photo = media()["jpeg phone photo after the device's remover"].data
+    upload_id = tus_upload(visit, photo, "IMG_0001.jpg").rsplit("/", 1)[1]
+    wait, pool.wait_seconds = pool.wait_seconds, 0.05
+    try:
+        with ExitStack() as held:
+            for _ in range(pool.workers):
+                held.enter_context(pool._process())
+            r = server_client.post(visit.url("/attachments"), headers=visit.patient,
+                                   json={"upload_id": upload_id})
+            assert r.status_code == 429, r.text
+            assert r.headers["retry-after"] == "2"
+    finally:
+        pool.wait_seconds = wait
+    r = server_client.post(visit.url("/attachments"), headers=visit.patient,
+                           json={"upload_id": upload_id})
+    assert r.status_code == 201, r.text

@@ -128,6 +128,7 @@ class ExifToolPool:
 
     def __init__(self, workers: int = 2, wait_seconds: float = 4.0,
                  answer_seconds: float = 5.0, executable: str | None = None) -> None:
+        self.workers = workers
         self.wait_seconds = wait_seconds
         self.answer_seconds = answer_seconds
         self.executable = executable or shutil.which("exiftool") or "exiftool"

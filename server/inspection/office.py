@@ -52,9 +52,8 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 # ODF attribute values that call a macro or a script.
 _ODF_MACRO = re.compile(r"^\s*(?:vnd\.sun\.star\.script:|macro:|vnd\.sun\.star\.basic:)",
                         re.IGNORECASE)
-_ODF_ACTIVE_ELEMENTS = frozenset({"event-listener", "event-listeners", "dde-connection-decl",
-                                  "dde-connection-decls", "dde-source", "dde-link",
-                                  "dde-links", "dde-connection"})
+_ODF_DDE_ELEMENTS = frozenset({"dde-connection-decl", "dde-source", "dde-link",
+                               "dde-connection"})
 # What the whole package may inflate to while it is read (a zip bomb is refused).
 MAX_PACKAGE_BYTES = 64 * 1024 * 1024
 
@@ -269,8 +268,14 @@ def _inspect_odf(members: dict[str, bytes]) -> None:
             if not isinstance(element.tag, str):
                 continue
             local = etree.QName(element).localname
-            if local in _ODF_ACTIVE_ELEMENTS:
-                raise OfficeActive(f"an ODF {local} element")
+            if local in _ODF_DDE_ELEMENTS:
+                raise OfficeActive("a DDE link")
+            if local == "event-listener":
+                # A script event (any language) or a presentation action that starts a
+                # program; slide navigation (previous-page...) is no code.
+                attributes = {etree.QName(k).localname: v for k, v in element.attrib.items()}
+                if "language" in attributes or attributes.get("action") == "execute":
+                    raise OfficeActive("an event listener that runs a macro or a program")
             if local == "script" and (element.text or "").strip() or (
                     local == "file-entry" and "script" in (element.get(
                         "{urn:oasis:names:tc:opendocument:xmlns:manifest:1.0}media-type")
