@@ -43,6 +43,7 @@ ALL_MEDIA = [
     "webp simple format followed by an EXIF chunk",
     "webp simple format followed by an XMP chunk", "gif XMP with a position",
     "heic Exif GPS behind a bad offset", "heic XMP with a position",
+    "heic deflate-compressed XMP item", "heic Exif item split over two extents",
     "heic 1,001 free boxes before ftyp", "heic 60000 px ispe", "mp4 GoPro GPMF GPS track",
     "mp4 \u00a9xyz under an avif compatible brand", "3gp loci under a mif1 compatible brand",
 ]

@@ -53,6 +53,7 @@ def inspect_upload(data: bytes, mime: str, category: str, max_pixels: int) -> No
     elif category == "image":
         check_location(data, film=False)
         if mime in HEIF_MIMES:
+            check_heif_items(data)
             try:
                 heic.decode_heic(data, max_pixels)
             except heic.HeicRefused as exc:
@@ -135,6 +136,26 @@ def inspect_nested(data: bytes, name: str, deadline: float, depth: int) -> None:
 def _active_message(what: str) -> str:
     return (f"The document contains {what}. Save or print it as a plain PDF and send that "
             "instead.")
+
+
+def check_heif_items(data: bytes) -> None:
+    """Each Exif and XMP item of a HEIC/HEIF read by ExifTool on its own, inflated first when
+    the item is stored compressed (ExifTool reads the file's items as stored)."""
+    try:
+        items = heic.metadata_items(data)
+    except heic.HeicRefused as exc:
+        raise ImageDoesNotDecode(str(exc)) from None
+    for item in items:
+        try:
+            findings = location.pool().read(item)
+        except location.ExifToolUnavailable:
+            raise TooManyRequests("The server is busy checking other files; try again.",
+                                  headers={"Retry-After": "2"}) from None
+        except location.ExifToolFailed:
+            raise ImageDoesNotDecode("The picture could not be checked for location data; "
+                                     "it may be damaged.") from None
+        if findings.carries_position:
+            raise MetadataNotRemoved()
 
 
 def check_location(data: bytes, film: bool) -> None:

@@ -9,6 +9,7 @@ thumbnails, depth and auxiliary pictures are not read.
 from __future__ import annotations
 
 import io
+import zlib
 
 import pillow_heif
 
@@ -58,3 +59,42 @@ def _why(exc: Exception) -> str:
         return ("The HEIC picture declares a size or structure beyond the decoder's limits "
                 "(at most 32768 x 32768 pixels).")
     return "The file looks like a HEIC picture but cannot be shown; it may be damaged."
+
+
+# A metadata item is inflated to at most this much (a compressed bomb is refused).
+MAX_METADATA_BYTES = 4 * 1024 * 1024
+
+
+def metadata_items(data: bytes) -> list[bytes]:
+    """The Exif and XMP items of every top-level picture, as libheif hands them over, and
+    inflated when an item is stored compressed ('deflate' content encoding): ExifTool does
+    not inflate those itself. Raises HeicRefused when the file cannot be opened."""
+    try:
+        heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
+        blobs: list[bytes] = []
+        for picture in heif:
+            info = picture.info
+            for key in ("exif", "xmp"):
+                if info.get(key):
+                    blobs.append(bytes(info[key]))
+            for item in info.get("metadata") or []:
+                if item.get("data"):
+                    blobs.append(bytes(item["data"]))
+    except Exception as exc:
+        raise HeicRefused(_why(exc)) from None
+    return [_inflated(b) for b in blobs]
+
+
+def _inflated(blob: bytes) -> bytes:
+    for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS, zlib.MAX_WBITS | 16):
+        inflater = zlib.decompressobj(wbits)
+        try:
+            out = inflater.decompress(blob, MAX_METADATA_BYTES + 1)
+        except zlib.error:
+            continue
+        if len(out) > MAX_METADATA_BYTES:
+            raise HeicRefused("A metadata item of the HEIC picture inflates past "
+                              f"{MAX_METADATA_BYTES // (1024 * 1024)} MiB.")
+        if inflater.eof:
+            return out
+    return blob

@@ -357,6 +357,11 @@ def media_cases() -> dict[str, Case]:
         "heic Exif GPS behind a bad offset": Case(heic_photo(exif=exif_bad), "a.heic",
                                                    *LOCATION),
         "heic XMP with a position": Case(heic_photo(xmp=XMP_GPS), "a.heic", *LOCATION),
+        "heic deflate-compressed XMP item": Case(heic_item_rewritten(
+            heic_photo(xmp=XMP_GPS), b"mime", deflate=True), "a.heic", *LOCATION),
+        "heic Exif item split over two extents": Case(heic_item_rewritten(
+            heic_photo(exif=b"Exif\x00\x00" + gps_tiff()), b"Exif", split=True), "a.heic",
+            *LOCATION),
         "heic 1,001 free boxes before ftyp": Case(heic_behind_free_boxes(1001), "a.heic", 415,
                                                   "type_not_allowed|image_does_not_decode"),
         "heic 60000 px ispe": Case(heic_with_ispe(60000, 60000), "a.heic", 415,
@@ -368,3 +373,129 @@ def media_cases() -> dict[str, Case]:
         "3gp loci under a mif1 compatible brand": Case(
             with_compatible_brand(loci_film, b"mif1"), "film.3gp", *LOCATION),
     }
+
+
+# --------------------------------------------------------------------------- HEIF item surgery
+
+
+def _full_box_children(data: bytes, box_start: int, box_end: int) -> list[tuple[bytes, int, int]]:
+    return _boxes(data, box_start + 12, box_end)  # after size, type, version and flags
+
+
+def _parse_iloc(body: bytes) -> tuple[int, tuple[int, int, int, int], list[dict[str, object]]]:
+    version = body[0]
+    offset_size, length_size = body[4] >> 4, body[4] & 15
+    base_size, index_size = body[5] >> 4, (body[5] & 15) if version in (1, 2) else 0
+    at = 6
+    if version < 2:
+        count = struct.unpack(">H", body[at:at + 2])[0]
+        at += 2
+    else:
+        count = struct.unpack(">I", body[at:at + 4])[0]
+        at += 4
+
+    def number(size: int) -> int:
+        nonlocal at
+        value = int.from_bytes(body[at:at + size], "big") if size else 0
+        at += size
+        return value
+
+    items = []
+    for _ in range(count):
+        item_id = number(2 if version < 2 else 4)
+        method = number(2) & 15 if version in (1, 2) else 0
+        ref = number(2)
+        base = number(base_size)
+        extents = []
+        for _ in range(number(2)):
+            number(index_size)
+            extents.append((number(offset_size), number(length_size)))
+        items.append({"id": item_id, "method": method, "ref": ref, "base": base,
+                      "extents": extents})
+    return version, (offset_size, length_size, base_size, index_size), items
+
+
+def _write_iloc(version: int, sizes: tuple[int, int, int, int],
+                items: list[dict[str, object]]) -> bytes:
+    offset_size, length_size, base_size, index_size = sizes
+    offset_size = length_size = 4
+    out = bytearray([version, 0, 0, 0, (offset_size << 4) | length_size,
+                     (base_size << 4) | index_size])
+    out += struct.pack(">H" if version < 2 else ">I", len(items))
+    for item in items:
+        out += struct.pack(">H" if version < 2 else ">I", item["id"])
+        if version in (1, 2):
+            out += struct.pack(">H", item["method"])
+        out += struct.pack(">H", item["ref"])
+        out += int(item["base"]).to_bytes(base_size, "big") if base_size else b""
+        extents = item["extents"]
+        assert isinstance(extents, list)
+        out += struct.pack(">H", len(extents))
+        for offset, length in extents:
+            out += (b"\x00" * index_size) + struct.pack(">II", offset, length)
+    return _box(b"iloc", bytes(out))
+
+
+def heic_item_rewritten(heic: bytes, item_type: bytes, *, deflate: bool = False,
+                        split: bool = False) -> bytes:
+    """The HEIC with the item of `item_type` (b"Exif" or b"mime") moved to a new mdat at the
+    end: its data deflated (and 'deflate' written as the item's content encoding), or split
+    over two extents. Every other item's offsets follow the larger meta box."""
+    top = {kind: (s, e) for kind, s, e in _boxes(heic)}
+    meta_start, meta_end = top[b"meta"]
+    children = _full_box_children(heic, meta_start, meta_end)
+    iinf = next((s, e) for k, s, e in children if k == b"iinf")
+    iloc = next((s, e) for k, s, e in children if k == b"iloc")
+    version, sizes, items = _parse_iloc(heic[iloc[0] + 8:iloc[1]])
+    # the target item: its infe
+    iinf_version = heic[iinf[0] + 8]
+    entries_at = iinf[0] + 12 + (2 if iinf_version == 0 else 4)
+    new_entries, target = b"", None
+    for kind, s, e in _boxes(heic, entries_at, iinf[1]):
+        body = heic[s + 8:e]
+        item_id = struct.unpack(">H", body[4:6])[0]
+        if body[8:12] == item_type and target is None:
+            target = item_id
+            if deflate:
+                body = body + b"deflate\x00"
+        new_entries += _box(kind, body)
+    assert target is not None, "no such item"
+    new_iinf = _box(b"iinf", heic[iinf[0] + 8:entries_at] + new_entries)
+    item = next(i for i in items if i["id"] == target)
+    extents = item["extents"]
+    assert isinstance(extents, list)
+    data = b"".join(heic[off + int(item["base"]):off + int(item["base"]) + n]
+                    for off, n in extents)
+    if deflate:
+        data = zlib.compress(data)
+    # sizes before the final offsets are known: lay out with placeholders, then fix
+    placeholder = [dict(i) for i in items]
+    for i in placeholder:
+        if i["id"] == target:
+            i["extents"] = [(0, len(data))] if not split else [(0, 10), (0, len(data) - 10)]
+            i["base"] = 0
+    new_iloc = _write_iloc(version, sizes, placeholder)
+    pieces = []
+    for kind, s, e in children:
+        pieces.append(new_iinf if kind == b"iinf" else new_iloc if kind == b"iloc"
+                      else heic[s:e])
+    meta = _box(b"meta", heic[meta_start + 8:meta_start + 12] + b"".join(pieces))
+    delta = len(meta) - (meta_end - meta_start)
+    rest = heic[meta_end:]
+    appended_at = len(heic[:meta_start]) + len(meta) + len(rest) + 8
+    for i in placeholder:
+        if i["id"] == target:
+            if split:  # the second half first in the file, then the first: two real extents
+                tail = data[10:]
+                i["extents"] = [(appended_at + len(tail), 10), (appended_at, len(tail))]
+                data = tail + data[:10]
+            else:
+                i["extents"] = [(appended_at, len(data))]
+        elif i["method"] == 0:
+            i["extents"] = [(off + delta, n) for off, n in i["extents"]]  # type: ignore[union-attr]
+    new_iloc = _write_iloc(version, sizes, placeholder)
+    pieces = [new_iinf if kind == b"iinf" else new_iloc if kind == b"iloc" else heic[s:e]
+              for kind, s, e in children]
+    meta = _box(b"meta", heic[meta_start + 8:meta_start + 12] + b"".join(pieces))
+    assert len(meta) - (meta_end - meta_start) == delta
+    return heic[:meta_start] + meta + rest + _box(b"mdat", data)
