@@ -286,6 +286,17 @@ def vba_project() -> bytes:
                           ("PROJECTwm", b"ThisDocument\x00")])
 
 
+def ole_package(file_name: str, payload: bytes) -> bytes:
+    """An embedded OLE 1.0 package object (as Word embeds a file dragged into a document): a
+    compound file whose \x01Ole10Native stream holds the file's name, paths and bytes."""
+    name = file_name.encode()
+    body = (struct.pack("<H", 2) + name + b"\x00" + b"C:\\" + name + b"\x00"
+            + struct.pack("<II", 0, 3) + b"C:\\Temp\\" + name + b"\x00"
+            + struct.pack("<I", len(payload)) + payload)
+    return compound_file([("\x01Ole10Native", struct.pack("<I", len(body)) + body),
+                          ("\x01CompObj", b"\x01\x00\xfe\xff\x03\x0a\x00\x00")])
+
+
 def biff(record: int, body: bytes) -> bytes:
     return struct.pack("<HH", record, len(body)) + body
 
@@ -365,7 +376,13 @@ def office_cases() -> dict[str, Case]:
         "odt with an ordinary link": Case(
             odt('<text:p><text:a xlink:type="simple" xlink:href="https://1177.se/">1177'
                 "</text:a></text:p>"), "brev.odt", 201, ODT),
+        "docx with an embedded OLE package holding a text file": Case(docx_package(extra=[(
+            "word/embeddings/oleObject1.bin", ole_package("anteckning.txt", b"Hej\r\n"))]),
+            "brev.docx", 201, DOCX),
         # hostile
+        "docx with an embedded OLE package holding a program": Case(docx_package(extra=[(
+            "word/embeddings/oleObject1.bin", ole_package("setup.exe", b"MZ\x90\x00" + bytes(300)
+                                                          ))]), "brev.docx", *ACTIVE),
         "xls Excel 4.0 macro sheet with Auto_Open": Case(xls(True), "ark.xls", *ACTIVE),
         "xls Excel 4.0 macro sheet, no Excel CLSID on the root": Case(
             xls(True, clsid=False), "ark.xls", *ACTIVE),
