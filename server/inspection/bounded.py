@@ -3,7 +3,7 @@
 qpdf's cross-reference repair and oletools' walks run in C and Python that cannot be
 interrupted from outside: a hostile 10 MB PDF of 400,000 objects without a cross-reference
 table kept a thread busy for about 40 s. So the check runs in a child process: a helper
-(`python -m server.inspection.helper`, single-threaded, started once, with the parsers already
+(a `python -c` of `helper_main`, single-threaded, at nice 10, started once, with the parsers already
 imported) forks one child per check, gives it an address-space limit, kills it when no answer
 comes in time, and answers. A fork of a ready interpreter costs milliseconds, not a start.
 At most `HELPERS` checks run at once (the caller answers 429 past that); a helper that stops
@@ -131,10 +131,17 @@ def helper_main() -> None:
 # --------------------------------------------------------------------------- the server's side
 
 
+# The helper and its children run at a lower priority (nice 10) than the server: parsing a
+# hostile document, or the helper's imports at start, must not starve the server's event loop
+# on a machine of two cores. Lowered before the parsers are imported.
+_HELPER_MAIN = ("import os; os.nice(10); from server.inspection.bounded import helper_main; "
+                "helper_main()")
+
+
 class _Helper:
     def __init__(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server.inspection.helper"], stdin=subprocess.PIPE,
+            [sys.executable, "-c", _HELPER_MAIN], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, cwd=os.path.dirname(os.path.dirname(os.path.dirname(
                 os.path.abspath(__file__)))))
 
