@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 DATA_DIR ?= ./data
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup run test test-unit test-e2e lint bench bench-nodes vendor chromium postgresql cluster clean pillow-wheel
+.PHONY: setup run test test-unit test-e2e lint bench bench-nodes vendor chromium exiftool postgresql cluster clean pillow-wheel
 
 setup: $(VENV)/.installed node_modules/.installed static/vendor/.stamp static/build/app.tar.gz \
 	static/build/worker.zip
@@ -56,6 +56,15 @@ chromium:
 	    chromium fonts-dejavu-core ffmpeg libheif-examples libimage-exiftool-perl >/dev/null; \
 	fi
 
+# ExifTool, the server's reader of positions in pictures and films (server/inspection/location.py),
+# for `make run` and every test of the server.
+exiftool:
+	@if ! command -v exiftool >/dev/null; then \
+	  echo "Installing Debian's libimage-exiftool-perl (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    libimage-exiftool-perl >/dev/null; \
+	fi
+
 # Debian's PostgreSQL (the tests, the bench and `make cluster` start their own throwaway server
 # with its binaries; the package's own service is not used) and nginx (`make cluster`'s load
 # balancer).
@@ -68,16 +77,16 @@ postgresql:
 
 # Two stateless nodes on one PostgreSQL behind nginx; prints a patient and a clinician link.
 CLUSTER_PORT ?= 8000
-cluster: setup postgresql
+cluster: setup postgresql exiftool
 	$(PY) -m scripts.cluster --port $(CLUSTER_PORT)
 
-run: setup
+run: setup exiftool
 	DATA_DIR=$(DATA_DIR) HOST=$(HOST) PORT=$(PORT) BIFOGA_DEMO=1 $(PY) -m server
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 
-test-unit: setup postgresql
+test-unit: setup postgresql exiftool
 	$(PY) -m pytest -q -m "not e2e"
 
 test-e2e: setup chromium
@@ -93,7 +102,7 @@ bench: setup chromium
 
 # Messages/s, uploads/s and cross-node live delivery: one SQLite node, one and two PostgreSQL
 # nodes (loopback, a few seconds each). Writes bench/results/nodes.md.
-bench-nodes: setup postgresql
+bench-nodes: setup postgresql exiftool
 	$(PY) -m bench.nodes
 
 clean:

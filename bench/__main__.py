@@ -176,11 +176,15 @@ def classic(cold: int, warm: int, at_once: int, out: Path, profile: Path | None,
                  "warm_throttled": result["warm_throttled"], "at_once": result["at_once"]},
         "profiles": result["profiles"],
     }
+    from bench import finalise  # the server's finalisation: first stage vs reference parsers
+
+    full["finalise"] = finalise.measure()
     json_path, md_path = report.write(full, out)
     printed = {k: v for k, v in full.items() if k != "runs"}
     print(json.dumps(printed, indent=2, ensure_ascii=False))
     print()
     print(report.markdown(full))
+    print(finalise.summary(full["finalise"]))
     log(f"written: {json_path} and {md_path} ({full['meta']['seconds']} s)")
 
 

@@ -14,14 +14,17 @@ TYPE_NOT_ALLOWED = "type_not_allowed"
 IMAGE_DOES_NOT_DECODE = "image_does_not_decode"
 METADATA_NOT_REMOVED = "metadata_not_removed"
 ACTIVE_CONTENT = "active_content"
+# The server's reference parser (qpdf, oletools) cannot open the document: damaged, or locked
+# with a password.
+DOCUMENT_UNREADABLE = "document_unreadable"
 VISIT_QUOTA_EXCEEDED = "visit_quota_exceeded"
 INSUFFICIENT_STORAGE = "insufficient_storage"
 # The browser could not check the file at all (the worker failed): try again.
 CHECK_FAILED = "check_failed"
 
 ALL = (TOO_LARGE, EMPTY_FILE, AUDIO_NOT_ALLOWED, TYPE_NOT_ALLOWED, IMAGE_DOES_NOT_DECODE,
-       METADATA_NOT_REMOVED, ACTIVE_CONTENT, VISIT_QUOTA_EXCEEDED, INSUFFICIENT_STORAGE,
-       CHECK_FAILED)
+       METADATA_NOT_REMOVED, ACTIVE_CONTENT, DOCUMENT_UNREADABLE, VISIT_QUOTA_EXCEEDED,
+       INSUFFICIENT_STORAGE, CHECK_FAILED)
 
 
 def catalogue_key(reason):

@@ -40,6 +40,7 @@ from server.errors import (
     VisitEnded,
 )
 from server.images import check_film, check_image, precheck
+from server.inspection import inspect_upload
 from server.names import (
     clean_message_text,
     clean_person_name,
@@ -300,11 +301,18 @@ async def finalise_attachment(request: Request) -> Response:
                 async with lane:
                     await run_in_threadpool(check_image, data, verdict.mime,
                                             ctx.settings.max_image_pixels)
+                    await run_in_threadpool(inspect_upload, data, verdict.mime, "image",
+                                            ctx.settings.max_image_pixels)
             elif verdict.category == "video":
                 await run_in_threadpool(check_film, data)
-        except ApiError:
-            # A refused file is not kept, not even as a partial upload.
-            await ctx.store.delete_upload(upload.id)
+            if verdict.category != "image":  # the reference parsers' second look
+                await run_in_threadpool(inspect_upload, data, verdict.mime, verdict.category,
+                                        ctx.settings.max_image_pixels)
+        except ApiError as exc:
+            # A refused file is not kept, not even as a partial upload; one whose check was
+            # busy (429) is kept for the client's retry.
+            if exc.status != 429:
+                await ctx.store.delete_upload(upload.id)
             raise
         try:
             # The stored name ends with an extension of the sniffed type, so the chat, the

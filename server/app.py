@@ -29,6 +29,7 @@ from server.errors import (  # re-exported: callers import the error classes fro
     Unauthorized,
     VisitEnded,
 )
+from server.inspection import bounded as inspection_helpers
 from server.live import RateLimiter, VisitNotifier
 from server.middleware import (
     ClientDisconnectMiddleware,
@@ -105,6 +106,7 @@ def create_app(settings: Settings, app_dir: Path | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await ctx.store.start(ctx.notifier)
+        inspection_helpers.warm()  # the document checks' processes start importing now
         await ctx.store.delete_expired_uploads()
         await purge_expired_visits(ctx)
         if settings.demo and await ctx.store.count_visits() == 0:

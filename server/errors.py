@@ -116,6 +116,13 @@ class ActiveContent(NotAllowedType):
                "as a plain PDF and send that instead.")
 
 
+class DocumentUnreadable(NotAllowedType):
+    code = refusals.DOCUMENT_UNREADABLE
+    message = ("The document could not be opened to be checked: it may be damaged or locked "
+               "with a password. Save it again without a password, or print it as a PDF, and "
+               "send that instead.")
+
+
 class LinkExpired(ApiError):
     status, code = 410, "link_expired"
     message = ("This link has expired: the visit ended a while ago and its files have been "

@@ -17,7 +17,7 @@ from server.errors import ApiError, NotAllowedType
 
 # The formats bifoga.metadata reads (and the browser strips losslessly).
 METADATA_CHECKED = frozenset({"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"})
-# Pillow cannot decode HEIC/HEIF without a plugin; they travel as file cards, not shown inline.
+# Pillow cannot decode HEIC/HEIF: libheif does, through pillow-heif (server.inspection.heic).
 NOT_DECODED = frozenset({"image/heic", "image/heif"})
 
 
@@ -152,7 +152,16 @@ def precheck(data: bytes, mime: str, max_pixels: int) -> bool:
     only; return True when decoding it is heavy (over HEAVY_PIXELS, or over
     HEAVY_DECODE_WEIGHT in pixels x scans), so the caller checks it in the heavy lane."""
     if mime in NOT_DECODED:
-        return False
+        from server.inspection.heic import HeicRefused, heic_size
+
+        try:
+            width, height = heic_size(data)
+        except HeicRefused as exc:
+            raise ImageDoesNotDecode(str(exc)) from None
+        if width * height > max_pixels:
+            raise ImageDoesNotDecode(f"The image is too large to check: at most "
+                                     f"{max_pixels / 1e6:.3g} megapixels.")
+        return width * height > HEAVY_PIXELS
     scans = check_scan_count(data, mime)
     from PIL import Image
 

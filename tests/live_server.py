@@ -197,8 +197,9 @@ def sha256(data: bytes) -> str:
 
 
 def pdf_like(n: int, seed: int = 7) -> bytes:
-    head = b"%PDF-1.4\n"
-    return head + random.Random(seed).randbytes(n - len(head))
+    """A PDF of exactly `n` bytes whose bulk is random (the server reads PDFs with qpdf, so a
+    test document must be a real one)."""
+    return make_pdf(n, seed)
 
 
 def pdf_file(objects: list[bytes], head: bytes = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n") -> bytes:

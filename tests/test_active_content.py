@@ -93,9 +93,15 @@ def zip_of(members: list[tuple[str, bytes]]) -> bytes:
     return out.getvalue()
 
 
+ODF_CONTENT = (b'<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:'
+               b'xmlns:office:1.0" office:version="1.3"/>')
+ODF_MANIFEST = (b'<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:'
+                b'manifest:1.0" manifest:version="1.3"/>')
+
+
 def odf(*extra: tuple[str, bytes], mime: str = ODT) -> bytes:
-    return zip_of([("mimetype", mime.encode()), ("content.xml", b"<office:document-content/>"),
-                   ("META-INF/manifest.xml", b"<manifest:manifest/>"), *extra])
+    return zip_of([("mimetype", mime.encode()), ("content.xml", ODF_CONTENT),
+                   ("META-INF/manifest.xml", ODF_MANIFEST), *extra])
 
 
 def docx(*extra: tuple[str, bytes]) -> bytes:

@@ -186,12 +186,16 @@ def test_pillow_images_accepted(server_client: Any, visit: VisitHandle, send_att
     assert server_client.get(att["url"], headers=visit.patient).content == data
 
 
-def test_heic_is_not_decoded(visit: VisitHandle, send_attachment: Any) -> None:
-    # No HEIC decoder on the server: a well-formed container is stored (a file card).
-    data = heif(b"heic", b"mif1", b"heic")
-    r = send_attachment(visit, data, "IMG_0002.HEIC")
+def test_heic_is_decoded(visit: VisitHandle, send_attachment: Any) -> None:
+    # libheif (pillow-heif) decodes HEIC on the server, as Pillow does JPEG, PNG and WebP: a
+    # real picture is stored, a container without a picture that decodes is refused.
+    from tests.hostile.media import heic_photo
+
+    r = send_attachment(visit, heic_photo(), "IMG_0002.HEIC")
     assert r.status_code == 201, r.text
     assert r.json()["attachment"]["mime"] == "image/heic"
+    r = send_attachment(visit, heif(b"heic", b"mif1", b"heic"), "IMG_0003.HEIC")
+    assert (r.status_code, r.json()["error"]) == (415, "image_does_not_decode"), r.text
 
 
 # --- bounded work --------------------------------------------------------------------------

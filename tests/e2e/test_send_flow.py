@@ -9,6 +9,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.fixtures_films import sample_md5
+from tests.live_server import make_pdf
 
 MAX_BYTES = 10 * 1024 * 1024
 UPLOAD_TIMEOUT_MS = 60_000
@@ -162,7 +163,7 @@ def test_refusals_happen_before_upload_and_store_nothing(pair, live_server, visi
 
 def test_a_file_of_exactly_ten_megabytes_is_accepted(pair, visit, live_server):
     patient, clinician = pair
-    exact = b"%PDF-1.4\n" + b"1" * (MAX_BYTES - 9)
+    exact = make_pdf(MAX_BYTES)  # a real PDF: the server reads documents with qpdf
     send_file(patient.page, {"name": "exakt.pdf", "mimeType": "application/pdf", "buffer": exact})
     expect(clinician.page.locator(".attachment-document")).to_contain_text(
         "exakt.pdf", timeout=UPLOAD_TIMEOUT_MS)
