@@ -17,7 +17,7 @@ from bifoga.adapters import RequestError
 from bifoga.flows import Flows
 from bifoga.formatting import record_texts
 from bifoga.model import Model, initial_state
-from bifoga.worker_contract import Checked, Reduced, Uploaded, UploadRequest
+from bifoga.worker_contract import Checked, Progress, Reduced, Uploaded, UploadRequest
 from tests.micropython_runner import REPO, micropython_available, run_micropython
 
 MAX = 10 * 1024 * 1024
@@ -102,15 +102,17 @@ class FakeWorker:
 
     async def prepare(self, file, name, key, keep_date, max_bytes):
         self.calls.append(("prepare", name, keep_date))
-        return self.checked.get(name) or Checked(
+        result = self.checked.get(name) or Checked(
             ok=True, mime="image/jpeg", category="image", size=file["size"] - 100,
             removed=["gps", "datetime"] if not keep_date else ["gps"])
+        result.held = result.ok  # what passes is held, as both workers do
+        return result
 
     async def reduce(self, file, key, max_bytes):
         self.calls.append(("reduce", file["name"]))
         return Reduced(ok=True, size=max_bytes - 1, width=2048, height=1536)
 
-    async def upload(self, file, request):
+    async def upload(self, request):
         assert isinstance(request, UploadRequest)
         self.calls.append(("upload", request.name, request.endpoint, request.finalise_url))
         if self.gate is not None:
@@ -119,10 +121,11 @@ class FakeWorker:
         if outcome is not None:
             return outcome
         return Uploaded(ok=True, message=message(
-            "m-" + request.key, "attachment", attachment("a-" + request.key, name=request.name)))
+            "m-" + request.key, "attachment", attachment("a-" + request.key, name=request.name)),
+            local_url="blob:sent-" + request.key)
 
-    async def discard(self, key):
-        self.calls.append(("discard", key))
+    async def release(self, key):
+        self.calls.append(("release", key))
 
     async def cancel(self, key):
         self.calls.append(("cancel", key))
@@ -153,9 +156,31 @@ class FakeBrowser:
 
 
 def make(state="open", **api_options):
+    """The flows with fakes of both workers: the light one (connect(flows)) and the heavy one,
+    which "starts" (heavy_starts counts it) only when a file needs it."""
     store = Model(initial_state("sv"))
-    flows = Flows(store, FakeApi(state, **api_options), FakeWorker(), FakeBrowser())
+    flows = Flows(store, FakeApi(state, **api_options), FakeBrowser(), light=FakeWorker(),
+                  heavy=FakeWorker())
+    flows.heavy_starts = []
+
+    def start_heavy():
+        flows.heavy_starts.append(True)
+        connect(flows, model.HEAVY)
+    flows.start_heavy = start_heavy
     return store, flows
+
+
+def connect(flows, name=model.LIGHT):
+    """The worker `name` is up (its fake was made with the flows)."""
+    flows.worker_connected(name, flows.workers[name])
+
+
+def light(flows):
+    return flows.workers[model.LIGHT]
+
+
+def heavy(flows):
+    return flows.workers[model.HEAVY]
 
 
 # What each kind of test file starts with (the main thread's first look reads these).
@@ -179,13 +204,14 @@ async def no_sleep(seconds):
 
 
 def run(coroutine):
-    return asyncio.run(coroutine)
+    # A flow that waits for ever is a failure here, not a hung test run.
+    return asyncio.run(asyncio.wait_for(coroutine, 10))
 
 
 async def started(state="open", **api_options):
     store, flows = make(state, **api_options)
     await flows.load()
-    flows.worker_connected()
+    connect(flows)
     return store, flows
 
 
@@ -193,7 +219,7 @@ async def started(state="open", **api_options):
 def test_pick_checks_each_file_and_the_model_decides_what_is_sent():
     async def go():
         store, flows = await started()
-        flows.worker.checked["song.jpg"] = Checked(ok=False, reason=refusals.AUDIO_NOT_ALLOWED,
+        light(flows).checked["song.jpg"] = Checked(ok=False, reason=refusals.AUDIO_NOT_ALLOWED,
                                                    mime="audio/mpeg", category="document")
         big = file("big.pdf", MAX + 1, "application/pdf")
         await flows.pick([file("a.jpg"), file("song.jpg"), big])
@@ -208,7 +234,7 @@ def test_pick_checks_each_file_and_the_model_decides_what_is_sent():
     assert recs["song.jpg"]["status"] == model.REFUSED and recs["song.jpg"]["as_card"]
     # Too large and not a photo: refused at once, the worker never sees it.
     assert recs["big.pdf"]["reason"] == refusals.TOO_LARGE
-    assert [c[1] for c in flows.worker.calls if c[0] == "prepare"] == ["a.jpg", "song.jpg"]
+    assert [c[1] for c in light(flows).calls if c[0] == "prepare"] == ["a.jpg", "song.jpg"]
     assert model.to_send(store.state) == [recs["a.jpg"]["key"]]
     texts = record_texts(recs["song.jpg"], MAX, "sv")
     assert texts["alert"] == "song.jpg är en ljudfil. Ljudfiler kan inte skickas."
@@ -229,13 +255,17 @@ def test_a_worker_failure_is_a_failed_check_never_a_frozen_dialog():
 
         async def broken(*args):
             raise RuntimeError("worker died")
-        flows.worker.prepare = broken
+        # The light worker failing hands the file to the heavy one; that failing too is a
+        # failed check.
+        light(flows).prepare = heavy(flows).prepare = broken
         await flows.pick([file("a.jpg")])
-        return store
+        return store, flows
 
-    rec = run(go()).state["attachments"][0]
+    store, flows = run(go())
+    rec = store.state["attachments"][0]
     assert rec["status"] == model.REFUSED and rec["reason"] == refusals.CHECK_FAILED
     assert "worker died" in record_texts(rec, MAX, "en")["alert"]
+    assert flows.heavy_starts == [True]
 
 
 def test_keep_date_checks_again_and_a_late_answer_is_ignored():
@@ -250,15 +280,19 @@ def test_keep_date_checks_again_and_a_late_answer_is_ignored():
     rec = store.state["attachments"][0]
     assert rec["keep_date"] and rec["status"] == model.READY and rec["removed"] == ["gps"]
     assert rec["has_date"]  # the checkbox stays offered
-    assert [c for c in flows.worker.calls if c[0] == "prepare"][-1] == ("prepare", "a.jpg", True)
-    # An answer for a record that is no longer being checked changes nothing.
-    assert T.checked(store.state, rec["key"], Checked(ok=False)) == {}
+    assert [c for c in light(flows).calls if c[0] == "prepare"][-1] == ("prepare", "a.jpg", True)
+    # An answer for a record that is no longer being checked changes nothing, nor one from an
+    # older check of it.
+    assert T.checked(store.state, rec["key"], Checked(ok=False), model.LIGHT,
+                     rec["check_serial"]) == {}
+    assert rec["check_serial"] == 2 and rec["holder"] == model.LIGHT
+    assert ("release", rec["key"]) in light(flows).calls  # the first check's copy went
 
 
 def test_a_too_large_photo_is_reduced_then_sent_as_jpeg():
     async def go():
         store, flows = await started()
-        flows.worker.checked["big.png"] = Checked(ok=False, reason=refusals.TOO_LARGE,
+        light(flows).checked["big.png"] = Checked(ok=False, reason=refusals.TOO_LARGE,
                                                   reducible=True, mime="image/png",
                                                   category="image")
         await flows.pick([file("big.png", MAX + 5, "image/png")])
@@ -272,8 +306,10 @@ def test_a_too_large_photo_is_reduced_then_sent_as_jpeg():
         return store, flows
 
     store, flows = run(go())
+    # Pixels change: the heavy worker, started on "Minska storlek", reduces and sends it.
+    assert flows.heavy_starts == [True]
     assert ("upload", "big.jpg", "/files/v1/tus", "/api/visits/v1/attachments") in \
-        flows.worker.calls
+        heavy(flows).calls
     assert store.state["dialog"] is None and store.state["focus"][0] == "attach"
 
 
@@ -298,7 +334,7 @@ def test_the_first_bytes_make_a_pdf_ready_before_the_worker_is_up():
         assert store.state["focus"][0] == "upload"
         assert record_texts(rec, MAX, "sv")["status"] == (
             "remiss.pdf kan skickas. Den sista kontrollen görs innan den skickas.")
-        assert flows.worker.calls == []  # nothing has reached the worker yet
+        assert light(flows).calls == []  # nothing has reached the worker yet
         # "Ladda upp" now: the file waits for the worker's full check, and says why.
         upload = asyncio.create_task(flows.upload())
         await asyncio.sleep(0.06)
@@ -306,15 +342,15 @@ def test_the_first_bytes_make_a_pdf_ready_before_the_worker_is_up():
         assert rec["waiting"] and store.state["sending"]
         said = record_texts(rec, MAX, "sv")["status"]
         assert said == "Kontrollerar remiss.pdf innan den skickas…"
-        flows.worker.checked["remiss.pdf"] = Checked(ok=True, mime="application/pdf",
+        light(flows).checked["remiss.pdf"] = Checked(ok=True, mime="application/pdf",
                                                      category="document", size=5000)
-        flows.worker_connected()
+        connect(flows)
         await task
         await upload
         return store, flows
 
     store, flows = run(go())
-    assert [c[0] for c in flows.worker.calls] == ["prepare", "upload"]
+    assert [c[0] for c in light(flows).calls] == ["prepare", "upload"]
     assert store.state["dialog"] is None
     assert [m["attachment"]["name"] for m in store.state["messages"]] == ["remiss.pdf"]
 
@@ -329,12 +365,12 @@ def test_a_photo_sent_at_once_waits_for_its_metadata_to_go_and_says_so():
         texts = record_texts(store.state["attachments"][0], MAX, "en")
         assert texts["status"] == ("Removing hidden details such as location from a.jpg "
                                    "before it is sent…")
-        flows.worker_connected()
+        connect(flows)
         await task
         await upload
         return flows
 
-    calls = run(go()).worker.calls
+    calls = light(run(go())).calls
     assert [c[0] for c in calls] == ["prepare", "upload"]
 
 
@@ -345,11 +381,11 @@ def test_audio_is_refused_from_its_first_bytes_and_never_reaches_the_worker():
         rec = store.state["attachments"][0]
         assert rec["status"] == model.REFUSED and rec["reason"] == refusals.AUDIO_NOT_ALLOWED
         assert rec["as_card"]  # a song named .jpg is never rendered as a picture
-        flows.worker_connected()
+        connect(flows)
         await task
         return flows
 
-    assert run(go()).worker.calls == []
+    assert light(run(go())).calls == []
 
 
 def test_what_the_first_bytes_cannot_tell_waits_for_the_worker():
@@ -358,10 +394,10 @@ def test_what_the_first_bytes_cannot_tell_waits_for_the_worker():
             file("brev.docx", 4000, "application/zip"))
         rec = store.state["attachments"][0]
         assert rec["status"] == model.CHECKING and model.to_send(store.state) == []
-        flows.worker.checked["brev.docx"] = Checked(
+        light(flows).checked["brev.docx"] = Checked(
             ok=True, category="document",
             mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
-        flows.worker_connected()
+        connect(flows)
         await task
         return store
 
@@ -375,8 +411,8 @@ def test_a_file_the_full_check_refuses_is_not_sent_though_upload_was_pressed():
             file("a.pdf", 5000, "application/pdf"), file("b.jpg"))
         upload = asyncio.create_task(flows.upload())
         await asyncio.sleep(0.06)
-        flows.worker.checked["a.pdf"] = Checked(ok=False, reason=refusals.ACTIVE_CONTENT)
-        flows.worker_connected()
+        light(flows).checked["a.pdf"] = Checked(ok=False, reason=refusals.ACTIVE_CONTENT)
+        connect(flows)
         await task
         await upload
         return store, flows
@@ -385,7 +421,7 @@ def test_a_file_the_full_check_refuses_is_not_sent_though_upload_was_pressed():
     a, b = store.state["attachments"]
     assert a["status"] == model.REFUSED and a["reason"] == refusals.ACTIVE_CONTENT
     assert not a["waiting"] and b["status"] == model.SENT
-    assert [c[1] for c in flows.worker.calls if c[0] == "upload"] == ["b.jpg"]
+    assert [c[1] for c in light(flows).calls if c[0] == "upload"] == ["b.jpg"]
     assert store.state["preview_finished"] and not store.state["sending"]
 
 
@@ -395,13 +431,13 @@ def test_cancel_while_waiting_for_the_full_check_sends_nothing():
         upload = asyncio.create_task(flows.upload())
         await asyncio.sleep(0.06)
         flows.cancel()
-        flows.worker_connected()
+        connect(flows)
         await task
         await upload
         return store, flows
 
     store, flows = run(go())
-    assert [c for c in flows.worker.calls if c[0] == "upload"] == []
+    assert [c for c in light(flows).calls if c[0] == "upload"] == []
     assert store.state["attachments"] == [] and not store.state["sending"]
 
 
@@ -409,9 +445,10 @@ def test_a_worker_that_cannot_start_refuses_what_waits_for_it_and_what_comes_aft
     async def go():
         store, flows, task = await picked_before_the_worker(file("a.jpg"), file("b.docx", 900,
                                                                                 "application/zip"))
+        flows.start_heavy = lambda: flows.worker_not_started(model.HEAVY, "NetworkError")
         upload = asyncio.create_task(flows.upload())
         await asyncio.sleep(0)
-        flows.worker_not_started("NetworkError")
+        flows.worker_not_started(model.LIGHT, "no MicroPython")  # all goes to the heavy one
         await task
         await upload
         assert not store.state["sending"] and store.state["preview_finished"]
@@ -423,7 +460,7 @@ def test_a_worker_that_cannot_start_refuses_what_waits_for_it_and_what_comes_aft
     rec = store.state["attachments"][0]
     assert rec["status"] == model.REFUSED and rec["reason"] == refusals.CHECK_FAILED
     assert "NetworkError" in record_texts(rec, MAX, "sv")["alert"]
-    assert flows.worker.calls == []
+    assert light(flows).calls == [] and heavy(flows).calls == []
 
 
 # --- uploading ---------------------------------------------------------------------------------
@@ -431,7 +468,7 @@ async def uploading_two():
     """Two photos picked and checked, "Ladda upp" pressed, the first upload held in flight."""
     store, flows = await started()
     await flows.pick([file("a.jpg"), file("b.jpg")])
-    flows.worker.gate = asyncio.Event()
+    light(flows).gate = asyncio.Event()
     task = asyncio.create_task(flows.upload())
     await asyncio.sleep(0)
     return store, flows, task
@@ -442,22 +479,22 @@ def test_upload_follows_the_config_endpoint_shows_progress_and_closes_when_all_w
         store, flows, task = await uploading_two()
         first = store.state["attachments"][0]
         assert store.state["sending"] and first["status"] == model.UPLOADING
-        flows.upload_progress(first["key"], 50, 200)
-        flows.upload_state(first["key"], "reconnecting")
+        flows.progress(Progress(key=first["key"], sent=50, total=200))
+        flows.progress(Progress(key=first["key"], state="reconnecting"))
         rec = store.state["attachments"][0]
         assert rec["progress"] == 25 and rec["reconnecting"]
         assert record_texts(rec, MAX, "sv")["status"] == "Återansluter…"
-        flows.upload_progress(first["key"], 100, 200)
+        flows.progress(Progress(key=first["key"], sent=100, total=200))
         assert "Laddar upp a.jpg: 50 %" == record_texts(
             store.state["attachments"][0], MAX, "sv")["status"]
         # A second "Ladda upp" during the round sends nothing twice.
         await flows.upload()
-        flows.worker.gate.set()
+        light(flows).gate.set()
         await task
         return store, flows
 
     store, flows = run(go())
-    uploads = [c for c in flows.worker.calls if c[0] == "upload"]
+    uploads = [c for c in light(flows).calls if c[0] == "upload"]
     assert [c[1] for c in uploads] == ["a.jpg", "b.jpg"]
     assert uploads[0][2] == "/files/v1/tus"
     assert not store.state["sending"] and store.state["attachments"] == []
@@ -475,7 +512,7 @@ def test_a_refused_upload_keeps_its_reason_in_view_and_the_dialog_only_closes(ou
     async def go():
         store, flows = await started()
         await flows.pick([file("a.jpg"), file("b.jpg")])
-        flows.worker.outcomes["b.jpg"] = outcome
+        light(flows).outcomes["b.jpg"] = outcome
         await flows.upload()
         return store
 
@@ -490,16 +527,16 @@ def test_cancel_stops_the_upload_and_drops_the_workers_copies():
     async def go():
         store, flows, task = await uploading_two()
         flows.cancel()
-        flows.worker.outcomes["a.jpg"] = Uploaded(error="cancelled")
-        flows.worker.gate.set()
+        light(flows).outcomes["a.jpg"] = Uploaded(error="cancelled")
+        light(flows).gate.set()
         await task
         await asyncio.sleep(0)
         return store, flows
 
     store, flows = run(go())
-    assert ("cancel", "k1") in flows.worker.calls
-    assert ("discard", "k2") in flows.worker.calls
-    assert [c[1] for c in flows.worker.calls if c[0] == "upload"] == ["a.jpg"]
+    assert ("cancel", "k1") in light(flows).calls
+    assert ("release", "k2") in light(flows).calls
+    assert [c[1] for c in light(flows).calls if c[0] == "upload"] == ["a.jpg"]
     assert store.state["dialog"] is None and not store.state["sending"]
 
 
@@ -510,7 +547,7 @@ def test_poll_adds_messages_once_and_follows_the_end_of_the_visit():
 
     async def go():
         store, flows = await started(pages=pages)
-        flows.urls["x"] = "blob:x"
+        store.apply(T.url_kept(store.state, "x", "blob:x"))
         flows.api.visit_state = "ended"
         await flows.poll(sleep=no_sleep)
         return store, flows
@@ -518,7 +555,7 @@ def test_poll_adds_messages_once_and_follows_the_end_of_the_visit():
     store, flows = run(go())
     assert [m["id"] for m in store.state["messages"]] == [1, 2, 3]
     assert store.state["cursor"] == 3 and not model.is_open(store.state)
-    assert flows.browser.revoked == ["blob:x"] and flows.urls == {}
+    assert flows.browser.revoked == ["blob:x"] and store.state["object_urls"] == {}
 
 
 def test_poll_says_when_the_connection_is_lost_and_when_the_link_is_bad():
@@ -698,7 +735,7 @@ def test_worker_contract_round_trips_and_refuses_unknown_fields():
 
 @pytest.mark.skipif(not micropython_available(), reason="npm ci has not run")
 def test_the_flows_run_under_micropython():
-    names = ["__init__", "i18n", "formatting", "links", "limits", "refusals", "model",
+    names = ["__init__", "i18n", "formatting", "links", "limits", "refusals", "model", "events",
              "transitions", "flows", "adapters", "worker_contract", "viewer_math", "sniff_head"]
     files = {f"/bifoga/{n}.py": (REPO / "bifoga" / f"{n}.py").read_text() for n in names}
     code = """
@@ -721,8 +758,8 @@ class Api:
 class Worker:
     async def prepare(self, file, name, key, keep_date, max_bytes):
         return Checked.from_json(Checked(ok=True, mime='image/png', category='image', size=9,
-                                         removed=['gps']).to_json())
-    async def upload(self, file, request):
+                                         removed=['gps'], held=True).to_json())
+    async def upload(self, request):
         print(request.endpoint, request.name)
         return Uploaded(ok=True, message={'id': 1, 'kind': 'attachment',
                                           'attachment': {'id': 'a', 'name': 'p.png'}})
@@ -735,13 +772,14 @@ class Browser:
 
 async def main():
     store = Model(initial_state('en'))
-    flows = Flows(store, Api(), Worker(), Browser())
+    worker = Worker()
+    flows = Flows(store, Api(), Browser(), light=worker)
     await flows.load()
     picking = asyncio.create_task(flows.pick([(None, 'p.png', 50, 'image/png')]))
     await asyncio.sleep(0.01)
     rec = store.state['attachments'][0]
     print(rec['status'], rec['verified'], record_texts(rec, 100, 'en')['status'])
-    flows.worker_connected()
+    flows.worker_connected('light', worker)
     await picking
     rec = store.state['attachments'][0]
     print(rec['status'], to_send(store.state) == ['k1'], record_texts(rec, 100, 'en')['status'])
