@@ -57,7 +57,7 @@ _uploads = {}  # upload key -> Upload, so that cancel can reach it
 _prepared = {}
 STALL_SECONDS = 30
 # Images whose metadata Bifoga removes losslessly before they leave the device.
-STRIPPABLE = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif")
+STRIPPABLE = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/heic", "image/heif")
 # iPhone photos: converted to JPEG with Pillow and libheif-js (worker_heic.py) when both load.
 HEIF = ("image/heic", "image/heif")
 # Images the browser itself decodes, so it can verify them and reduce their size without Pillow.

@@ -1,22 +1,16 @@
 """EXIF (TIFF structure) reading and writing, and the metadata categories tags fall into.
 
-Part of :mod:`bifoga.metadata` (the public interface): plain Python, no Pillow, runs in Pyodide.
-A broken EXIF block is never a reason to refuse an image: :func:`parse_exif` files it under
-"other_exif" (it is dropped as a whole anyway).
+Part of :mod:`bifoga.metadata` (the public interface). Plain Python, no Pillow; CPython, Pyodide
+and MicroPython (the browser's light worker) run it, so no dataclasses, typing or re. A broken
+EXIF block is never a reason to refuse an image: :func:`parse_exif` files it under "other_exif"
+(it is dropped as a whole anyway), and an entry whose value is out of bounds does not stop the
+walk, so that a later GPS pointer is still seen.
 """
 
-from __future__ import annotations
-
-import re
 import struct
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from bifoga.meta_common import _Acc
 
 #: Category keys, in the order they are reported. User-visible labels live in the app catalogue.
-CATEGORIES: tuple[str, ...] = (
+CATEGORIES = (
     "gps",  # GPS IFD
     "camera",  # make, model, lens, serial numbers, owner name, unique image id
     "maker_notes",  # MakerNote (vendor blob, often with serials and more)
@@ -77,27 +71,26 @@ _TAG_CATEGORY = {
     0x83BB: "iptc",  # IPTC-NAA
 }
 
-_DATE_RE = re.compile(rb"(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
-
-
 class _CorruptExif(Exception):
     pass
 
 
-@dataclass
 class _ExifInfo:
-    categories: set[str] = field(default_factory=set)
-    orientation: int | None = None
-    dates: dict[int, str] = field(default_factory=dict)
+    """What one EXIF block carries: categories, orientation, dates by tag."""
+
+    def __init__(self):
+        self.categories = set()
+        self.orientation = None
+        self.dates = {}
 
     @property
-    def capture_date(self) -> str | None:
+    def capture_date(self):
         for tag in (_TAG_DATETIME_ORIGINAL, _TAG_DATETIME_DIGITIZED, _TAG_DATETIME):
             if tag in self.dates:
                 return self.dates[tag]
         return None
 
-    def merge_into(self, acc: _Acc) -> None:
+    def merge_into(self, acc):
         acc.found.update(self.categories)
         if not acc.exif_seen:  # like decoders, only the first EXIF block counts
             acc.orientation = self.orientation
@@ -105,131 +98,184 @@ class _ExifInfo:
         acc.exif_seen = True
 
 
-def _parse_date(raw: bytes) -> str | None:
-    m = _DATE_RE.match(raw)
-    if not m:
+def _digits(raw, start, count):
+    """The number written in raw[start:start + count] (ASCII digits only), or None."""
+    field = raw[start:start + count]
+    if len(field) != count:
         return None
-    y, mo, d, h, mi, s = (int(g) for g in m.groups())
+    number = 0
+    for c in field:
+        if not 48 <= c <= 57:
+            return None
+        number = number * 10 + c - 48
+    return number
+
+
+def _parse_date(raw):
+    """ "YYYY:MM:DD HH:MM:SS" (or with - and T) as ISO 8601, or None."""
+    if len(raw) < 19 or raw[4] not in (58, 45) or raw[7] not in (58, 45) or raw[10] not in (32, 84):
+        return None
+    if raw[13] != 58 or raw[16] != 58:  # ":"
+        return None
+    parts = [_digits(raw, at, size) for at, size in
+             ((0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2))]
+    if None in parts:
+        return None
+    y, mo, d, h, mi, s = parts
     if not (1 <= y and 1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and s <= 60):
         return None
-    return f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}"
+    return "%04d-%02d-%02dT%02d:%02d:%02d" % (y, mo, d, h, mi, s)
 
 
-def parse_exif(tiff: bytes) -> _ExifInfo:
+def parse_exif(tiff):
     """Categorise a TIFF-structured EXIF block. Never raises: a corrupt block is "other_exif"."""
     info = _ExifInfo()
     try:
-        _walk_tiff(tiff, info)
+        _Tiff(bytes(tiff), info).walk()
     except _CorruptExif:
         info.categories.add("other_exif")
     return info
 
 
-def _walk_tiff(t: bytes, info: _ExifInfo) -> None:
-    n = len(t)
-    if n < 8:
-        raise _CorruptExif("short")
-    if t[:2] == b"II":
-        bo = "<"
-    elif t[:2] == b"MM":
-        bo = ">"
-    else:
-        raise _CorruptExif("byte order")
-    u16 = struct.Struct(bo + "H").unpack_from
-    u32 = struct.Struct(bo + "I").unpack_from
-    if u16(t, 2)[0] != 42:
-        raise _CorruptExif("magic")
-    visited: set[int] = set()
+class _Tiff:
+    """A walk over the IFDs of one TIFF block, filling an _ExifInfo."""
 
-    def read_ifd(off: int) -> tuple[list[tuple[int, int, int, int]], int]:
-        if off in visited or len(visited) >= _MAX_IFDS:
+    def __init__(self, t, info):
+        self.t = t
+        self.n = len(t)
+        self.info = info
+        self.visited = set()
+        if self.n < 8:
+            raise _CorruptExif("short")
+        if t[:2] == b"II":
+            self.order = "little"
+        elif t[:2] == b"MM":
+            self.order = "big"
+        else:
+            raise _CorruptExif("byte order")
+        if self.uint(2, 2) != 42:
+            raise _CorruptExif("magic")
+
+    def uint(self, pos, size):
+        if pos < 0 or pos + size > self.n:
+            raise _CorruptExif("past the end")
+        return int.from_bytes(self.t[pos:pos + size], self.order)
+
+    def read_ifd(self, off):
+        """The entries (tag, type, count, position of the value field) and the next IFD."""
+        if off in self.visited or len(self.visited) >= _MAX_IFDS:
             raise _CorruptExif("IFD loop")
-        visited.add(off)
-        if off < 8 or off + 2 > n:
+        self.visited.add(off)
+        if off < 8 or off + 2 > self.n:
             raise _CorruptExif("IFD offset")
-        count = u16(t, off)[0]
+        count = self.uint(off, 2)
         end = off + 2 + 12 * count
-        if end > n:
-            raise _CorruptExif("IFD entries")
+        if end > self.n:  # the entries that fit are still looked at
+            self.info.categories.add("other_exif")
+            count = (self.n - off - 2) // 12
+            end = off + 2 + 12 * count
         entries = []
         for i in range(count):
             p = off + 2 + 12 * i
-            tag, typ, cnt = struct.unpack_from(bo + "HHI", t, p)
-            entries.append((tag, typ, cnt, p + 8))
-        nxt = u32(t, end)[0] if end + 4 <= n else 0
+            entries.append((self.uint(p, 2), self.uint(p + 2, 2), self.uint(p + 4, 4), p + 8))
+        nxt = self.uint(end, 4) if end + 4 <= self.n else 0
         return entries, nxt
 
-    def value(typ: int, cnt: int, pos: int) -> bytes:
+    def value(self, typ, cnt, pos):
         size = _TYPE_SIZES.get(typ)
         if size is None:
             raise _CorruptExif("type")
         total = size * cnt
         if total <= 4:
-            return t[pos : pos + total]
-        off = u32(t, pos)[0]
-        if off + total > n:
+            return self.t[pos:pos + total]
+        off = self.uint(pos, 4)
+        if off + total > self.n:
             raise _CorruptExif("value offset")
-        return t[off : off + total]
+        return self.t[off:off + total]
 
-    def pointer(typ: int, cnt: int, pos: int) -> int:
+    def pointer(self, typ, cnt, pos):
         if cnt != 1 or typ not in (4, 13, 7):
             raise _CorruptExif("pointer")
-        return u32(t, pos)[0]
+        return self.uint(pos, 4)
 
-    def note_date(tag: int, typ: int, cnt: int, pos: int) -> None:
+    def note_date(self, tag, typ, cnt, pos):
         if typ == 2:
-            d = _parse_date(value(typ, cnt, pos))
-            if d:
-                info.dates.setdefault(tag, d)
+            d = _parse_date(self.value(typ, cnt, pos))
+            if d and tag not in self.info.dates:
+                self.info.dates[tag] = d
 
-    # IFD0
-    entries, ifd1 = read_ifd(u32(t, 4)[0])
-    sub: list[tuple[str, int]] = []
-    for tag, typ, cnt, pos in entries:
+    def walk(self):
+        info = self.info
+        entries, ifd1 = self.read_ifd(self.uint(4, 4))
+        sub = []
+        for entry in entries:
+            self.guarded(self.ifd0_entry, entry, sub)
+        if ifd1:
+            info.categories.add("thumbnail")
+        while sub:
+            kind, off = sub.pop(0)
+            self.guarded(self.sub_ifd, kind, off, sub)
+        if ifd1:
+            self.read_ifd(ifd1)  # only to notice corruption; IFD1 is the thumbnail, dropped
+
+    def guarded(self, step, *args):
+        """Run one step of the walk; a corrupt entry or IFD is noted and the walk goes on."""
+        try:
+            step(*args)
+        except _CorruptExif:
+            self.info.categories.add("other_exif")
+
+    def ifd0_entry(self, entry, sub):
+        tag, typ, cnt, pos = entry
+        info = self.info
         if tag == _TAG_ORIENTATION:
-            o = None
-            if typ in (3, 4) and cnt >= 1:
-                o = u16(t, pos)[0] if typ == 3 else u32(t, pos)[0]
-            if o is not None and 1 <= o <= 8:
-                info.orientation = o
-            else:
-                info.categories.add("other_exif")
+            self.orientation(typ, cnt, pos)
         elif tag == _TAG_EXIF_IFD:
-            sub.append(("exif", pointer(typ, cnt, pos)))
+            sub.append(("exif", self.pointer(typ, cnt, pos)))
         elif tag == _TAG_GPS_IFD:
             info.categories.add("gps")
-            sub.append(("gps", pointer(typ, cnt, pos)))
+            sub.append(("gps", self.pointer(typ, cnt, pos)))
         else:
             info.categories.add(_TAG_CATEGORY.get(tag, "other_exif"))
             if tag == _TAG_DATETIME:
-                note_date(tag, typ, cnt, pos)
-    if ifd1:
-        info.categories.add("thumbnail")
-    while sub:
-        kind, off = sub.pop(0)
-        sub_entries, _ = read_ifd(off)
-        for tag, typ, cnt, pos in sub_entries:
-            if kind == "gps":
-                info.categories.add("gps")
-            elif kind == "interop":
-                info.categories.add("other_exif")
-            elif tag == _TAG_INTEROP_IFD:
-                sub.append(("interop", pointer(typ, cnt, pos)))
-            elif tag == _TAG_GPS_IFD:  # misplaced, still GPS
-                info.categories.add("gps")
-                sub.append(("gps", pointer(typ, cnt, pos)))
-            else:
-                info.categories.add(_TAG_CATEGORY.get(tag, "other_exif"))
-                if tag in (_TAG_DATETIME_ORIGINAL, _TAG_DATETIME_DIGITIZED):
-                    note_date(tag, typ, cnt, pos)
-    if ifd1:
-        read_ifd(ifd1)  # only to notice corruption; IFD1 is the thumbnail, dropped anyway
+                self.note_date(tag, typ, cnt, pos)
+
+    def orientation(self, typ, cnt, pos):
+        o = None
+        if typ in (3, 4) and cnt >= 1:
+            o = self.uint(pos, 2) if typ == 3 else self.uint(pos, 4)
+        if o is not None and 1 <= o <= 8:
+            self.info.orientation = o
+        else:
+            self.info.categories.add("other_exif")
+
+    def sub_ifd(self, kind, off, sub):
+        entries, _ = self.read_ifd(off)
+        for entry in entries:
+            self.guarded(self.sub_entry, kind, entry, sub)
+
+    def sub_entry(self, kind, entry, sub):
+        info = self.info
+        tag, typ, cnt, pos = entry
+        if kind == "gps":
+            info.categories.add("gps")
+        elif kind == "interop":
+            info.categories.add("other_exif")
+        elif tag == _TAG_INTEROP_IFD:
+            sub.append(("interop", self.pointer(typ, cnt, pos)))
+        elif tag == _TAG_GPS_IFD:  # misplaced, still GPS
+            info.categories.add("gps")
+            sub.append(("gps", self.pointer(typ, cnt, pos)))
+        else:
+            info.categories.add(_TAG_CATEGORY.get(tag, "other_exif"))
+            if tag in (_TAG_DATETIME_ORIGINAL, _TAG_DATETIME_DIGITIZED):
+                self.note_date(tag, typ, cnt, pos)
 
 
-def build_exif(orientation: int | None, capture_date: str | None = None) -> bytes:
+def build_exif(orientation, capture_date=None):
     """A minimal little-endian TIFF/EXIF block: IFD0 Orientation (if given) and, if
     ``capture_date`` (ISO "YYYY-MM-DDTHH:MM:SS") is given, an Exif IFD with DateTimeOriginal."""
-    ifd0: list[tuple[int, int, int, bytes]] = []
+    ifd0 = []
     if orientation is not None:
         ifd0.append((_TAG_ORIENTATION, 3, 1, struct.pack("<HH", orientation, 0)))
     date_raw = b""
@@ -255,7 +301,7 @@ def build_exif(orientation: int | None, capture_date: str | None = None) -> byte
     return bytes(out)
 
 
-def _gps_blobs(tiff: bytes) -> list[bytes]:
+def _gps_blobs(tiff):
     """Distinctive raw bytes of a TIFF block's GPS IFD: its entries and its longer values."""
     blobs = []
     try:

@@ -1,9 +1,18 @@
-"""Lossless removal of identifying metadata from photos (JPEG, PNG, WebP, HEIC/HEIF) and films
-(MP4, QuickTime MOV, 3GP, WebM/Matroska).
+"""Lossless removal of identifying metadata from photos (JPEG, PNG, WebP, GIF, HEIC/HEIF) and
+films (MP4, QuickTime MOV, 3GP, WebM/Matroska).
 
-Plain Python 3.11+ with only the standard library: it runs in CPython (tests, reference server) and
-in the browser's Pyodide worker. Pillow is deliberately not imported here; the Pillow-dependent
+Plain Python with only the standard library. CPython (tests, reference server), the browser's
+Pyodide worker and its MicroPython light worker run it: this module and the still-image parsers
+it imports at once (JPEG, PNG, WebP, GIF, EXIF) avoid what MicroPython lacks (typing,
+dataclasses, re, f-strings); the HEIF and film parsers are imported only when such a file comes
+(they run on CPython/Pyodide). Pillow is deliberately not imported here; the Pillow-dependent
 parts (decode checks, re-encoding) live in :mod:`bifoga.imaging`.
+
+The still images are read through a bifoga.source Source and answered with a Plan
+(:func:`strip_source`): ranges of the source for everything kept byte for byte, bytes only for
+what is rebuilt, so the light worker reads headers and small segments and sends slices of the
+picked file. Each keeps only what it knows (an allow-list); every other block goes, whatever
+it carries.
 
 What is removed: GPS position, camera make/model and serial numbers, maker notes, dates (unless the
 user chooses to keep the capture date), XMP, IPTC/Photoshop blocks, comments and text chunks, EXIF
@@ -13,7 +22,8 @@ file, whose own metadata could carry the position).
 
 What is kept: everything needed to display the picture exactly as before: the compressed image data
 byte for byte (so the decoded pixels are identical), the colour profile (ICC), the JFIF and Adobe
-(APP14, needed for CMYK/YCCK) headers, PNG colour/transparency/animation chunks, and the EXIF
+(APP14, needed for CMYK/YCCK) headers, PNG colour/transparency/animation chunks, WebP
+VP8X/ICCP/ANIM/ANMF/ALPH, GIF colour tables, graphic control and loop extensions, and the EXIF
 Orientation, which is written back in a freshly built minimal EXIF block (optionally with
 DateTimeOriginal when ``keep_capture_date`` is set).
 
@@ -35,29 +45,22 @@ Other formats (GIF, AVIF, TIFF, ...) are returned unchanged; the caller decides 
 them.
 
 Any structurally broken image (truncated segment, length past the end, missing SOS/EOI/IEND, bad
-PNG CRC, nonsensical RIFF size, ...) is refused with :class:`MetadataError`. A broken EXIF block,
-on the other hand, is not a reason to refuse the image: it is dropped as a whole anyway.
+PNG CRC, nonsensical RIFF size, GIF block past the end, ...) is refused with
+:class:`MetadataError`. A broken EXIF block, on the other hand, is not a reason to refuse the
+image: it is dropped as a whole anyway.
 
 This module is the public interface (format detection and dispatch); the work is done in
-:mod:`bifoga.exif` (TIFF/EXIF parsing and writing, categories), :mod:`bifoga.meta_common` (shared
-types), :mod:`bifoga.jpeg_meta`, :mod:`bifoga.png_meta`, :mod:`bifoga.webp_meta`,
-:mod:`bifoga.heif_boxes` (HEIF structure) and :mod:`bifoga.heif_meta` (HEIF scrubbing).
+:mod:`bifoga.exif` (TIFF/EXIF parsing and writing, categories), :mod:`bifoga.meta_common`
+(shared types), :mod:`bifoga.jpeg_meta`, :mod:`bifoga.png_meta`, :mod:`bifoga.webp_meta`,
+:mod:`bifoga.gif_meta`, :mod:`bifoga.heif_boxes` (HEIF structure), :mod:`bifoga.heif_meta`
+(HEIF scrubbing), :mod:`bifoga.film_meta` and :mod:`bifoga.film_ebml`.
 """
 
-from __future__ import annotations
-
-import re
 import struct
 
 from bifoga.exif import CATEGORIES
-from bifoga.film_ebml import _ebml
-from bifoga.film_meta import _iso
-from bifoga.heif_meta import _heif, _tiff_gps_anywhere
-from bifoga.jpeg_meta import _jpeg
 from bifoga.meta_common import MetadataError, Report, StripResult, _Acc
-from bifoga.png_meta import _png, png_location
-from bifoga.source import Plan
-from bifoga.webp_meta import _webp
+from bifoga.source import BytesSource, Plan, Reader
 
 __all__ = [
     "CATEGORIES",
@@ -67,6 +70,7 @@ __all__ = [
     "detect_format",
     "find_location",
     "inspect",
+    "inspect_source",
     "strip",
     "strip_source",
 ]
@@ -76,12 +80,14 @@ __all__ = [
 # Format detection
 
 
-def detect_format(data: bytes) -> str | None:
-    """Name of the image or film format from its signature, or None."""
-    head = bytes(data[:32])
-    if head.startswith(b"\xff\xd8"):
+def detect_format(data):
+    """Name of the image or film format from its signature, or None. ``data``: bytes (the
+    file, or at least its first boxes) or a bifoga.source Source."""
+    reader = Reader(data) if hasattr(data, "read") else Reader(BytesSource(data[:1 << 16]))
+    head = reader.read(0, 32)
+    if head[:2] == b"\xff\xd8":
         return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
         return "png"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
@@ -92,9 +98,9 @@ def detect_format(data: bytes) -> str | None:
     if head[:2] == b"BM":
         return "bmp"
     if head[4:8] in _ISO_FIRST_BOXES:
-        return _isobmff_format(data)
-    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: the DocType sits in the first bytes
-        return "webm" if b"webm" in bytes(data[:64]) else "mkv"
+        return _isobmff_format(reader if hasattr(data, "read") else Reader(BytesSource(data)))
+    if head[:4] == b"\x1a\x45\xdf\xa3":  # EBML: the DocType sits in the first bytes
+        return "webm" if reader.read(0, 64).find(b"webm") >= 0 else "mkv"
     return None
 
 
@@ -102,96 +108,164 @@ def detect_format(data: bytes) -> str | None:
 # decides, then any compatible brand. (Kept in step so that whatever the sniffer lets through as
 # image/heic or image/heif is scrubbed here, never passed through unrecognised.)
 _ISO_FIRST_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot")
-_HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"})
-_HEIF_BRANDS = frozenset({b"mif1", b"msf1", b"mif2", b"miaf"})
-_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_HEIC_BRANDS = frozenset((b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"))
+_HEIF_BRANDS = frozenset((b"mif1", b"msf1", b"mif2", b"miaf"))
+_AVIF_BRANDS = frozenset((b"avif", b"avis"))
 
 
-def _isobmff_format(data: bytes) -> str | None:
+def _isobmff_format(reader):
     """"heic", "heif", "avif" (pictures), "mp4", "mov", "3gp" (films) or None."""
-    pos, n = 0, len(data)
+    pos, n = 0, reader.size
     movie = False
     for _ in range(1000):  # top-level boxes before the ftyp box
         if pos + 8 > n:
             return "mov" if movie else None  # classic QuickTime has no ftyp
-        size = int.from_bytes(data[pos : pos + 4], "big")
+        head = reader.read(pos, 16)
+        size = int.from_bytes(head[:4], "big")
         header = 8
         if size == 1 and pos + 16 <= n:
-            size, header = int.from_bytes(data[pos + 8 : pos + 16], "big"), 16
+            size, header = int.from_bytes(head[8:16], "big"), 16
         elif size == 0:
             size = n - pos
         if size < header:
             return "mov" if movie else None
-        movie = movie or data[pos + 4 : pos + 8] == b"moov"
-        if data[pos + 4 : pos + 8] == b"ftyp":
-            body = bytes(data[pos + header : min(pos + size, pos + header + 8 + 4 * 64)])
-            brands = [body[:4]] + [body[i : i + 4] for i in range(8, len(body) - 3, 4)]
-            for wanted in ([brands[0]], brands):
-                if any(b in _HEIC_BRANDS for b in wanted):
-                    return "heic"
-                if any(b in _AVIF_BRANDS for b in wanted):
-                    return "avif"
-            if any(b in _HEIF_BRANDS for b in brands):
-                return "heif"
-            return "mov" if brands[0] == b"qt  " else "3gp" if brands[0][:2] == b"3g" else "mp4"
+        kind = head[4:8]
+        movie = movie or kind == b"moov"
+        if kind == b"ftyp":
+            return _ftyp_format(reader.read(pos + header, min(size - header, 8 + 4 * 64)))
         pos += size
     return "mov" if movie else None
+
+
+def _ftyp_format(body):
+    brands = [body[:4]] + [body[i:i + 4] for i in range(8, len(body) - 3, 4)]
+    for wanted in ([brands[0]], brands):
+        if any(b in _HEIC_BRANDS for b in wanted):
+            return "heic"
+        if any(b in _AVIF_BRANDS for b in wanted):
+            return "avif"
+    if any(b in _HEIF_BRANDS for b in brands):
+        return "heif"
+    return "mov" if brands[0] == b"qt  " else "3gp" if brands[0][:2] == b"3g" else "mp4"
+
+
+# --------------------------------------------------------------------------------------------
+# Dispatch: each handler is (source, acc, keep_capture_date) -> Plan
+
+
+def _whole_file(handler):
+    """A handler over bytes (HEIF, films) as a handler over a Source: it reads the whole file
+    and plans the result as one piece. CPython and Pyodide only."""
+
+    def run(source, acc, keep_capture_date):
+        data = source.read(0, source.size)
+        plan = Plan()
+        parts = handler(data, acc, keep_capture_date)
+        out = b"".join(parts)
+        if out == data:
+            plan.keep(0, source.size)
+        else:
+            plan.add(out)
+        return plan
+
+    return run
+
+
+def _handler(fmt):
+    """The handler for a format, or None. The HEIF and film parsers are imported here, when
+    such a file comes, so that importing this module does not pull them in."""
+    if fmt == "jpeg":
+        from bifoga.jpeg_meta import strip_jpeg
+        return strip_jpeg
+    if fmt == "png":
+        from bifoga.png_meta import strip_png
+        return strip_png
+    if fmt == "webp":
+        from bifoga.webp_meta import strip_webp
+        return strip_webp
+    if fmt == "gif":
+        from bifoga.gif_meta import strip_gif
+        return strip_gif
+    if fmt in ("heic", "heif"):
+        from bifoga.heif_meta import _heif
+        return _whole_file(_heif)
+    if fmt in ("mp4", "mov", "3gp"):
+        from bifoga.film_meta import _iso
+        return _whole_file(_iso)
+    if fmt in ("webm", "mkv"):
+        from bifoga.film_ebml import _ebml
+        return _whole_file(_ebml)
+    return None
+
+
+# What a parser may raise on input it did not foresee: never leaked as anything else.
+_CORRUPT = (IndexError, ValueError, getattr(struct, "error", ValueError))
+
+
+def _run_source(source, keep_capture_date):
+    """(acc, plan, format): acc and plan are None for a format not handled."""
+    fmt = detect_format(source)
+    handler = _handler(fmt or "")
+    if handler is None:
+        return None, None, fmt
+    acc = _Acc(fmt)
+    try:
+        plan = handler(source, acc, keep_capture_date)
+    except MetadataError:
+        raise
+    except _CORRUPT as exc:
+        raise MetadataError("corrupt %s: %s" % (fmt.upper(), exc)) from exc
+    return acc, plan, fmt
+
+
+def _source_of(data):
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError("image data must be bytes")
+    return BytesSource(data)
+
+
+def _run(data, keep_capture_date):
+    """(acc, format) for bytes: acc is None for a format not handled."""
+    acc, _, fmt = _run_source(_source_of(data), keep_capture_date)
+    return acc, fmt
 
 
 # --------------------------------------------------------------------------------------------
 # Public interface
 
-_HANDLERS = {
-    "jpeg": _jpeg, "png": _png, "webp": _webp, "heic": _heif, "heif": _heif,
-    "mp4": _iso, "mov": _iso, "3gp": _iso, "webm": _ebml, "mkv": _ebml,
-}  # fmt: skip
-# A position in XMP (which is dropped whole, filed under "xmp").
-_XMP_POSITION = re.compile(rb"GPS(?:Latitude|Longitude)\b")
 
-
-def _run(data: bytes, keep_capture_date: bool) -> tuple[_Acc | None, list | None, str | None]:
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise TypeError("image data must be bytes")
-    data = bytes(data)
-    fmt = detect_format(data)
-    handler = _HANDLERS.get(fmt or "")
-    if handler is None:
-        return None, None, fmt
-    acc = _Acc(fmt)
-    try:
-        parts = handler(data, acc, keep_capture_date)
-    except (IndexError, struct.error) as exc:  # defensive: never leak anything else
-        raise MetadataError(f"corrupt {fmt.upper()}: {exc}") from exc
-    return acc, parts, fmt
-
-
-def inspect(data: bytes) -> Report:
+def inspect(data):
     """Report which metadata categories ``data`` carries, its orientation and capture date.
 
-    Raises MetadataError for a structurally broken JPEG/PNG/WebP/HEIF. Other formats are not
+    Raises MetadataError for a structurally broken JPEG/PNG/WebP/GIF/HEIF. Other formats are not
     looked into: ``format`` names them (or is None) and ``found`` is empty.
     """
-    acc, _, fmt = _run(data, False)
+    return inspect_source(_source_of(data))
+
+
+def inspect_source(source):
+    """:func:`inspect` over a bifoga.source Source (the light worker's preview)."""
+    acc, _, fmt = _run_source(source, False)
     if acc is None:
         return Report(format=fmt)
     return acc.report()
 
 
-def strip(data: bytes, keep_capture_date: bool = False) -> StripResult:
+def strip(data, keep_capture_date=False):
     """Remove metadata losslessly; keep what the picture needs to display (orientation, ICC).
 
-    With ``keep_capture_date`` the capture date is written back as EXIF DateTimeOriginal.
-    HEIC/HEIF are scrubbed in place (same length, every offset unchanged). Other formats (GIF,
-    AVIF, ...) are returned unchanged with ``removed=[]``; the caller decides. Raises
-    MetadataError for a structurally broken JPEG/PNG/WebP/HEIF or a HEIF it cannot scrub.
+    :func:`strip_source` over the bytes, its plan joined. With ``keep_capture_date`` the capture
+    date is written back as EXIF DateTimeOriginal. HEIC/HEIF are scrubbed in place (same
+    length, every offset unchanged). Other formats (AVIF, ...) are returned unchanged with
+    ``removed=[]``; the caller decides. Raises MetadataError for a structurally broken
+    JPEG/PNG/WebP/GIF/HEIF or a HEIF it cannot scrub.
     """
-    acc, parts, _ = _run(data, keep_capture_date)
-    if acc is None or parts is None:
-        return StripResult(data=bytes(data), removed=[], orientation=None, lossless=True)
+    source = _source_of(data)
+    result = strip_source(source, keep_capture_date)
     return StripResult(
-        data=b"".join(parts),
-        removed=acc.removed(keep_capture_date),
-        orientation=acc.orientation,
+        data=result.plan.materialise(source),
+        removed=result.removed,
+        orientation=result.orientation,
         lossless=True,
     )
 
@@ -206,63 +280,21 @@ class StripPlan:
         self.orientation = orientation
 
 
-def strip_source(source, keep_capture_date: bool = False) -> StripPlan:
+def strip_source(source, keep_capture_date=False):
     """:func:`strip` over a bifoga.source Source, answering a Plan instead of bytes, so that
     the browser's light worker reads only what it needs and sends slices of the picked file.
-    Same removals, same refusals (MetadataError) as :func:`strip`.
-
-    For now this reads the whole source and plans the stripped bytes as one piece; the
-    per-format parsers replace that with ranges of the source.
-    """
-    data = source.read(0, source.size)
-    result = strip(data, keep_capture_date)
-    plan = Plan()
-    if result.data == data:
-        plan.keep(0, source.size)
-    else:
-        plan.add(result.data)
-    return StripPlan(plan, result.removed, result.orientation)
-
-
-def find_location(data: bytes) -> bool:
-    """True if ``data`` still carries a position where Bifoga removes one: a GPS IFD in any
-    EXIF; GPSLatitude/GPSLongitude in XMP; a PNG text chunk, compressed or not; a HEIC/HEIF Exif
-    or XMP item; a film's 'udta' '\u00a9xyz'/'loci', 'keys' location entries, XMP 'uuid' boxes,
-    Matroska location tags. Shared by the server's check and the tests.
-
-    Raises MetadataError for a structurally broken JPEG/PNG/WebP or film (a HEIF that cannot
-    be parsed is searched byte by byte instead). Other formats: False.
-    """
-    fmt = detect_format(data)
-    if fmt in ("heic", "heif"):
-        return _heif_location(bytes(data))
-    acc, _, fmt = _run(data, False)
+    A format not handled is planned whole, with nothing removed."""
+    acc, plan, _ = _run_source(source, keep_capture_date)
     if acc is None:
-        return False
-    if "gps" in acc.found:
-        return True
-    if fmt == "png":
-        return png_location(bytes(data))
-    return fmt in ("jpeg", "webp") and "xmp" in acc.found and bool(_XMP_POSITION.search(data))
+        whole = Plan()
+        whole.keep(0, source.size)
+        return StripPlan(whole, [], None)
+    return StripPlan(plan, acc.removed(keep_capture_date), acc.orientation)
 
 
-_HEIF_POSITION = re.compile(rb"GPS(?:Latitude|Longitude)\b|\xa9xyz|location\.ISO6709")
+def find_location(data):
+    """True if ``data`` still carries a position where Bifoga removes one (the server's check
+    and the tests'; CPython only: see :func:`bifoga.meta_location.find_location`)."""
+    from bifoga.meta_location import find_location as search
 
-
-def _heif_location(data: bytes) -> bool:
-    """True if a HEIC/HEIF carries a position: a GPS IFD in an Exif item (or in any TIFF
-    structure in the file), GPS fields in XMP, a QuickTime-style position in an image
-    sequence's 'moov'. Never raises: a file that does not parse is searched byte by byte, and
-    one too odd to search is taken to carry a position."""
-    acc = _Acc("heif")
-    try:
-        _heif(data, acc, False)
-        if "gps" in acc.found:
-            return True
-        return _HEIF_POSITION.search(data) is not None
-    except (MetadataError, IndexError, struct.error):  # as _run: a structure that does not parse
-        pass
-    try:
-        return _tiff_gps_anywhere(data) or _HEIF_POSITION.search(data) is not None
-    except MetadataError:
-        return True
+    return search(data)

@@ -1,6 +1,7 @@
 """Run a snippet under the MicroPython WebAssembly build (the one PyScript loads) in node."""
 
 import ast
+import base64
 import json
 import shutil
 import subprocess
@@ -20,13 +21,16 @@ import {{ loadMicroPython }} from {mjs};
 const lines = [];
 const mp = await loadMicroPython({{ stdout: (l) => lines.push(l), stderr: (l) => lines.push(l) }});
 const files = {files};
-for (const [path, text] of Object.entries(files)) {{
+const binaryFiles = {binary_files};
+function write(path, content) {{
   const parts = path.split("/").slice(1, -1);
   for (let i = 1; i <= parts.length; i++) {{
     try {{ mp.FS.mkdir("/" + parts.slice(0, i).join("/")); }} catch (e) {{ /* exists */ }}
   }}
-  mp.FS.writeFile(path, text);
+  mp.FS.writeFile(path, content);
 }}
+for (const [path, text] of Object.entries(files)) write(path, text);
+for (const [path, b64] of Object.entries(binaryFiles)) write(path, Buffer.from(b64, "base64"));
 try {{
   await mp.{run}({code});
 }} catch (e) {{
@@ -43,8 +47,10 @@ def micropython_available() -> bool:
 
 
 def run_micropython(code: str, files: dict[str, str], timeout: float = 60.0,
-                    top_level_await: bool = False) -> str:
-    """Write `files` (absolute paths in the MicroPython FS) and run `code`; return stdout.
+                    top_level_await: bool = False,
+                    binary_files: dict[str, bytes] | None = None) -> str:
+    """Write `files` (text) and `binary_files` (bytes), absolute paths in the MicroPython FS,
+    and run `code`; return stdout.
 
     With `top_level_await`, `code` may `await` (the build's asyncio has no `run`: the JS event
     loop drives its tasks, as in the browser).
@@ -57,6 +63,8 @@ def run_micropython(code: str, files: dict[str, str], timeout: float = 60.0,
     script = _SCRIPT.format(
         mjs=json.dumps(MICROPYTHON_MJS.as_uri()),
         files=json.dumps(files),
+        binary_files=json.dumps({path: base64.b64encode(data).decode("ascii")
+                                 for path, data in (binary_files or {}).items()}),
         code=json.dumps(code),
         run="runPythonAsync" if top_level_await else "runPython",
     )

@@ -17,6 +17,7 @@ from PIL import Image
 from bifoga import imaging, metadata
 from bifoga.metadata import MetadataError
 from tests import fixtures_images as fx
+from tests import hostile_images as hostile
 from tests.bounds import RUNAWAY_SECONDS
 from tests.media import media_path
 
@@ -512,7 +513,7 @@ def test_webp_refused():
 @pytest.mark.parametrize(
     ("data", "fmt"),
     [
-        (b"GIF89a" + bytes(20), "gif"),
+        (b"II*\x00" + bytes(20), "tiff"),
         (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(8), "heic"),
         (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf" + bytes(8), "avif"),
         (b"%PDF-1.7\n", None),
@@ -543,21 +544,23 @@ def _check_arbitrary(data: bytes, gps_blobs: tuple[bytes, ...] = ()) -> None:
         return
     assert isinstance(result.data, bytes)
     for blob in gps_blobs:
-        if blob in data and metadata.detect_format(data) in ("jpeg", "png", "webp"):
+        if blob in data and metadata.detect_format(data) in ("jpeg", "png", "webp", "gif"):
             assert blob not in result.data
     assert time.perf_counter() - start < RUNAWAY_SECONDS
 
 
 @settings(max_examples=300, deadline=1000)
 @given(
-    st.sampled_from([b"", b"\xff\xd8", b"\xff\xd8\xff\xe1", PNG_SIG, b"RIFF\x40\x00\x00\x00WEBP"]),
+    st.sampled_from([b"", b"\xff\xd8", b"\xff\xd8\xff\xe1", PNG_SIG, b"RIFF\x40\x00\x00\x00WEBP",
+                     b"GIF89a\x02\x00\x02\x00\x80\x00\x00"]),
     st.binary(max_size=400),
 )
 def test_arbitrary_bytes(prefix, tail):
     _check_arbitrary(prefix + tail)
 
 
-_RICH = {"jpeg": fx.rich_jpeg(trailer=False), "png": fx.rich_png(), "webp": fx.rich_webp()}
+_RICH = {"jpeg": fx.rich_jpeg(trailer=False), "png": fx.rich_png(), "webp": fx.rich_webp(),
+         "gif": hostile.gif_with_metadata()}
 
 
 @settings(max_examples=300, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
@@ -572,7 +575,7 @@ def test_mutated_images(kind, edits, cut):
         data[int(where * len(data))] = value
     if cut is not None:
         data = data[: int(cut * len(data))]
-    _check_arbitrary(bytes(data), (fx.gps_rational_bytes(),))
+    _check_arbitrary(bytes(data), (fx.gps_rational_bytes(), b"GPSLatitude"))
 
 
 @settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
