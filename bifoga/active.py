@@ -5,133 +5,243 @@ when its type is allowed. The checks look for what a reader acts on, not for eve
 trick; docs/security.md lists what is covered. OLE (.doc/.xls) and ZIP packages (OOXML, ODF)
 are checked where their directories are read, in bifoga.containers.
 
-Runs in CPython (server) and Pyodide (the browser worker): standard library only.
+The checks read a bifoga.source Source chunk by chunk (`pdf_source_active`,
+`rtf_source_active`). They run in CPython (server), Pyodide and MicroPython 1.27 (the
+browser's light worker): plain bytes operations, no `re`. bifoga.active_patterns has the
+same PDF check as regular expressions over the whole file, CPython only: the server's answer
+for the few hostile files the chunked scan gives up on (`pdf_source_active` returns None).
 """
 
-import re
-import zlib
+import sys
 
-# --------------------------------------------------------------------------- PDF
+from bifoga.inflate import Damaged, inflate
+from bifoga.source import BytesSource, Reader
 
+MICROPYTHON = sys.implementation.name == "micropython"
+
+# --------------------------------------------------------------------------- PDF names
+#
 # A script action is /S /JavaScript (its code under /JS), document scripts sit in a
 # /JavaScript name tree, /Launch starts a program or opens a file. "JavaScript" and "Launch"
 # are long enough to search the whole file for, stream bytes included, without false alarms;
 # the two letters of /JS turn up by chance in 10 MB of compressed pictures, so /JS counts
 # only outside stream bodies and inside object streams.
 #
-# Every search is one regular expression run over the bytes (linear, in C): a PDF name may
-# spell any character as #xx (/J#61vaScript is /JavaScript to a reader, so it is to us), and
-# a name ends at a delimiter (/JavaScriptX is another name).
-_DELIMITER = rb"(?=[\s/<>\[\]()\{\}%]|$)"
+# A PDF name may spell any character as #xx (/J#61vaScript is /JavaScript to a reader, so it
+# is to us), and a name ends at a delimiter (/JavaScriptX is another name). A spelling with no
+# "#" is found by bytes.find; one with a "#" has it within 3 bytes per character after its
+# slash, so the slashes just before each "#" are the only other places a name can start.
 
+_DELIMITERS = frozenset(b" \t\n\r\x0b\x0c/<>[](){}%")  # and the end of the data
+_HASH = 0x23
 
-def _spelled(text: str) -> bytes:
-    """A pattern for `text` with any of its characters possibly #-escaped."""
-    parts = []
-    for ch in text:
-        hi, lo = divmod(ord(ch), 16)
-        parts.append(rb"(?:%s|#%X[%X%x])" % (re.escape(ch.encode()), hi, lo, lo))
-    return b"".join(parts)
+_ANYWHERE = (b"JavaScript", b"Launch")
+_JS = b"JS"
+_OBJSTM = b"ObjStm"
+_ACTIVE = (b"JavaScript", b"Launch", b"JS")
+_FLATE = (b"FlateDecode", b"Fl")
+_UNDECODED = (b"ASCIIHexDecode", b"ASCII85Decode", b"LZWDecode", b"RunLengthDecode", b"AHx",
+              b"A85", b"LZW", b"RL", b"CCITTFaxDecode", b"JBIG2Decode", b"DCTDecode",
+              b"JPXDecode", b"Crypt")
 
-
-class _Names:
-    """The PDF names /text..., each ending at a delimiter: one leading slash, then the
-    alternatives (the engine tries them only where a slash is)."""
-
-    def __init__(self, *texts: str) -> None:
-        self.literals = [t.encode() for t in texts]
-        self.pattern = re.compile(
-            b"/(?:" + b"|".join(_spelled(t) for t in texts) + b")" + _DELIMITER)
-
-    def possible(self, data: bytes) -> bool:
-        """False when no spelling can occur: no "#" and none of the names as they are. Found
-        by bytes.find, many times faster than the pattern over 10 MB of slashes."""
-        return b"#" in data or any(literal in data for literal in self.literals)
-
-    def search(self, data: bytes) -> bool:
-        return self.possible(data) and self.pattern.search(data) is not None
-
-
-_ANYWHERE = _Names("JavaScript", "Launch")
-_JS = _Names("JS")
-_ACTIVE = _Names("JavaScript", "Launch", "JS")
-_OBJSTM = _Names("ObjStm")
-_FLATE = _Names("FlateDecode", "Fl")
-_UNDECODED = _Names("ASCIIHexDecode", "ASCII85Decode", "LZWDecode", "RunLengthDecode", "AHx",
-                    "A85", "LZW", "RL", "CCITTFaxDecode", "JBIG2Decode", "DCTDecode",
-                    "JPXDecode", "Crypt")
-_STREAM = re.compile(rb"stream\r?\n")
 _MAX_JS_HITS = 1000  # chance hits of /JS in stream bytes: a handful in 10 MB at most
 _MAX_OBJECT_STREAMS = 10_000
 _MAX_INFLATED = 16 * 1024 * 1024  # in all; a 10 MB letter's object streams are far smaller
+# A "#" costs the scan two searches; random bytes have one in 256. Past this many (a file
+# built of escapes) the chunked scan stops and the whole-file patterns answer.
+_MAX_HASHES = 150_000
+
+_CHUNK = 65536
+_OVERLAP = 64  # more than the longest name a chunk's own region can start: 1 + 3 * 10 + 1
 
 
-class _TooMuch(Exception):
-    pass
+def _span(names: tuple) -> int:
+    """How far before a "#" the slash of one of `names` can be."""
+    return 3 * max(len(n) for n in names) + 2
 
 
-def _in_stream_body(data: bytes, pos: int) -> bool:
-    """Whether `pos` lies in a stream's body: the nearest "stream" keyword before it opens a
-    stream rather than ending one ("endstream")."""
-    last = data.rfind(b"stream", 0, pos)
-    return last >= 0 and data[max(0, last - 3) : last] != b"end"
+def _name_end(buf: bytes, at: int, name: bytes, final: bool) -> int:
+    """Where the name `name` spelled from buf[at] (just after its slash) ends, if a delimiter
+    (or, when `final`, the end of the data) follows it; else -1."""
+    n = len(buf)
+    i = at
+    for ch in name:
+        if i < n and buf[i] == ch:
+            i += 1
+        elif (i + 3 <= n and buf[i] == _HASH and buf[i + 1] == 0x30 + (ch >> 4)
+              and buf[i + 2] in _HEX_DIGITS[ch & 15]):
+            i += 3
+        else:
+            return -1
+    if i == n:
+        return i if final else -1
+    return i if buf[i] in _DELIMITERS else -1
 
 
-def _inflate(raw: bytes, budget: list[int]) -> bytes:
-    d = zlib.decompressobj()
-    try:
-        out = d.decompress(raw, budget[0] + 1)
-    except zlib.error:
-        return b""  # damaged or encrypted: nothing readable to search
-    budget[0] -= len(out)
-    if budget[0] < 0:
-        raise _TooMuch
-    return out
+_HEX_DIGITS = tuple(frozenset(b"%X%x" % (d, d)) for d in range(16))
 
 
-def _object_streams_active(data: bytes) -> bool:
-    """Look inside every /Type /ObjStm stream: FlateDecode (or no filter) is inflated and
-    searched; any other filter counts as active (no producer writes one: it cannot be
-    checked); so do object streams inflating past _MAX_INFLATED (16 MiB) in all."""
-    if not _OBJSTM.possible(data):
+class _GiveUp(Exception):
+    """Too many escapes to scan here (see _MAX_HASHES)."""
+
+
+class _Scan:
+    def __init__(self) -> None:
+        self.hashes = 0
+
+    def candidates(self, buf: bytes, literals: tuple, span: int, own: int) -> list:
+        """Slash offsets in buf[:own] where one of the names may start, in order."""
+        found = set()
+        for literal in literals:
+            i = buf.find(literal)
+            while 0 <= i < own:
+                found.add(i)
+                i = buf.find(literal, i + 1)
+        limit = min(len(buf), own + span)
+        h = buf.find(b"#", 0, limit)
+        while h >= 0:
+            self.hashes += 1
+            if self.hashes > _MAX_HASHES:
+                raise _GiveUp
+            low = max(0, h - span)
+            slash = buf.rfind(b"/", low, h)
+            while slash >= 0:
+                if slash < own:
+                    found.add(slash)
+                slash = buf.rfind(b"/", low, slash)
+            h = buf.find(b"#", h + 1, limit)
+        return sorted(found)
+
+    def has_name(self, buf: bytes, names: tuple) -> bool:
+        """Whether any of the names occurs in the whole of `buf`."""
+        literals = tuple(b"/" + n for n in names)
+        for at in self.candidates(buf, literals, _span(names), len(buf)):
+            for name in names:
+                if _name_end(buf, at + 1, name, True) >= 0:
+                    return True
         return False
-    budget = [_MAX_INFLATED]
-    pos, seen = 0, 0
-    while seen < _MAX_OBJECT_STREAMS:
-        m = _OBJSTM.pattern.search(data, pos)
-        if m is None:
-            return False
-        seen += 1
-        body = _STREAM.search(data, m.end())
-        if body is None:
-            return False
-        head = data[m.end() : body.start()]
-        end = data.find(b"endstream", body.end())
-        end = len(data) if end < 0 else end
-        pos = end
-        if _UNDECODED.search(head):
-            return True
-        raw = data[body.end() : end]
-        try:
-            inside = _inflate(raw, budget) if _FLATE.search(head) else raw
-        except _TooMuch:
-            return True
-        if _ACTIVE.search(inside):
-            return True
-    return True  # more object streams than any document has
 
 
-def pdf_is_active(data: bytes) -> bool:
+_SCAN_LITERALS = (b"/JavaScript", b"/Launch", b"/JS", b"/ObjStm")
+_SCAN_SPAN = _span(_ANYWHERE + (_JS, _OBJSTM))
+
+
+def _chunk_size(source) -> int:
+    # Bytes already in memory are scanned in one piece (the server); a picked file by chunks.
+    return max(source.size, 1) if isinstance(source, BytesSource) else _CHUNK
+
+
+def pdf_source_active(source):
     """True if the PDF has a JavaScript or Launch action: in its plain objects, or inside an
-    object stream. Encrypted object streams cannot be read and are not checked
-    (docs/security.md)."""
-    if _ANYWHERE.search(data):
+    object stream (FlateDecode or no filter is inflated and searched; any other filter counts
+    as active: no producer writes one, and it cannot be checked; so do object streams
+    inflating past 16 MiB in all). Encrypted object streams cannot be read and are not
+    checked (docs/security.md).
+
+    Returns None when this scan cannot decide: a file made of escapes (see _MAX_HASHES), or,
+    in MicroPython, an object stream cut short whose part that inflated holds no action.
+    """
+    try:
+        return _pdf_scan(source, Reader(source))
+    except _GiveUp:
+        return None
+
+
+def _pdf_scan(source, reader):
+    scan = _Scan()
+    size = source.size
+    step = _chunk_size(source)
+    budget = [_MAX_INFLATED]
+    js_hits = 0
+    stream_before = None  # the last "stream" keyword starting before this chunk: offset
+    objstm_from = 0  # object streams are looked for from here (past the last one's body)
+    objstm_seen = 0
+    objstm_done = False
+    undecided = False
+    start = 0
+    while start < size:
+        buf = source.read(start, step + _OVERLAP)
+        if not buf:
+            break
+        final = start + len(buf) >= size  # the data's end is a name's end here
+        own = len(buf) if final else step
+        for at in scan.candidates(buf, _SCAN_LITERALS, _SCAN_SPAN, own):
+            for name in _ANYWHERE:
+                if _name_end(buf, at + 1, name, final) >= 0:
+                    return True
+            if _name_end(buf, at + 1, _JS, final) >= 0:
+                js_hits += 1
+                if js_hits > _MAX_JS_HITS or not _in_stream_body(reader, buf, start, at,
+                                                                 stream_before):
+                    return True
+            end = _name_end(buf, at + 1, _OBJSTM, final)
+            if end >= 0 and not objstm_done and start + at >= objstm_from:
+                objstm_seen += 1
+                found = _object_stream(scan, reader, start + end, budget)
+                if found is True:
+                    return True
+                if found is None:
+                    objstm_done = True  # no stream keyword follows: nothing more to inflate
+                    continue
+                objstm_from, cut = found
+                undecided = undecided or cut
+                if objstm_seen >= _MAX_OBJECT_STREAMS:
+                    return True  # more object streams than any document has
+        if not final:
+            last = buf.rfind(b"stream", 0, own + 5)
+            if last >= 0:
+                stream_before = start + last
+        start += own
+    return None if undecided else False
+
+
+def _in_stream_body(reader, buf: bytes, start: int, at: int, stream_before) -> bool:
+    """Whether offset `at` of the chunk lies in a stream's body: the nearest "stream" keyword
+    before it opens a stream rather than ending one ("endstream")."""
+    last = buf.rfind(b"stream", 0, at)
+    last = stream_before if last < 0 else start + last
+    if last is None:
+        return False
+    return reader.read(max(0, last - 3), min(3, last)) != b"end"
+
+
+def _object_stream(scan, reader, after_name: int, budget: list):
+    """Judge the object stream whose /ObjStm name ends at `after_name`: True when active,
+    None when no stream follows, else (where the next search starts, cut short)."""
+    at = after_name
+    while True:
+        at = reader.find(b"stream", at)
+        if at < 0:
+            return None
+        follow = reader.read(at + 6, 2)
+        if follow[:1] == b"\n":
+            body = at + 7
+            break
+        if follow == b"\r\n":
+            body = at + 8
+            break
+        at += 1
+    head = reader.read(after_name, at - after_name)
+    end = reader.find(b"endstream", body)
+    end = reader.size if end < 0 else end
+    if scan.has_name(head, _UNDECODED):
         return True
-    if _JS.possible(data):
-        for hits, m in enumerate(_JS.pattern.finditer(data)):
-            if hits >= _MAX_JS_HITS or not _in_stream_body(data, m.start()):
-                return True
-    return _object_streams_active(data)
+    raw = reader.read(body, end - body)
+    cut = False
+    if scan.has_name(head, _FLATE):
+        try:
+            inside, cut = inflate(raw, budget[0] + 1)
+        except Damaged:
+            inside = b""  # damaged or encrypted: nothing readable to search
+        budget[0] -= len(inside)
+        if budget[0] < 0:
+            return True
+    else:
+        inside = raw
+    if scan.has_name(inside, _ACTIVE):
+        return True
+    # MicroPython's inflate may stop a piece short of CPython's on a cut stream.
+    return end, cut and MICROPYTHON
 
 
 # --------------------------------------------------------------------------- RTF
@@ -140,9 +250,22 @@ def pdf_is_active(data: bytes) -> bool:
 # (the object's bytes), \objemb, \objlink, \objocx, \objclass... Case-insensitive and with
 # no look-behind on purpose: "\\objdata" (an escaped backslash and text) is refused too,
 # which costs nothing, while a look-behind would let "\\\objdata" through.
-_RTF_OBJECT = re.compile(rb"\\obj[a-z]", re.IGNORECASE)
+
+def rtf_source_active(source) -> bool:
+    """True if the RTF embeds an object (OLE objects are how RTF carries programs)."""
+    size = source.size
+    step = _chunk_size(source)
+    start = 0
+    while start < size:
+        buf = source.read(start, step + 4).lower()  # ASCII only, as the pattern was
+        at = buf.find(b"\\obj")
+        while at >= 0:
+            if at + 4 < len(buf) and 0x61 <= buf[at + 4] <= 0x7A:
+                return True
+            at = buf.find(b"\\obj", at + 1)
+        start += step
+    return False
 
 
 def rtf_is_active(data: bytes) -> bool:
-    """True if the RTF embeds an object (OLE objects are how RTF carries programs)."""
-    return _RTF_OBJECT.search(data) is not None
+    return rtf_source_active(BytesSource(data))

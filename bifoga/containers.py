@@ -1,16 +1,20 @@
 """Container parsers the `filetype` library lacks: they look inside a file to tell film from audio.
 
-Each `inspect_*` function takes the whole file and returns a `Finding`: an allowed MIME type, or
-a refusal reason. Every walk is bounded by the data length and by a step budget, so hostile or
-truncated input ends quickly and never raises.
+Each `inspect_*` function takes the file as bytes or as a `view` of a bifoga.source Source
+(random access by index and slice, read on demand), and returns a `Finding`: an allowed MIME
+type, or a refusal reason. Every walk is bounded by the data length and by a step budget, so
+hostile or truncated input ends quickly and never raises. Through a view only what a verdict
+needs is read: box and element headers, the movie box, the track list, the compound file's
+directory, the zip's central directory and two of its members.
+
+Runs in CPython (server, tests), Pyodide and MicroPython 1.27 (the browser's light worker): no
+typing, dataclasses, re, uuid or zipfile; annotations only where MicroPython ignores them.
 """
 
-import io
-import re
-import uuid
-import zipfile
-from typing import NamedTuple
+import sys
+from collections import namedtuple
 
+from bifoga.inflate import Damaged, crc32, inflate
 from bifoga.refusals import ACTIVE_CONTENT as ACTIVE
 from bifoga.refusals import AUDIO_NOT_ALLOWED as AUDIO
 from bifoga.refusals import TYPE_NOT_ALLOWED as NOT_ALLOWED
@@ -29,11 +33,13 @@ from bifoga.sniff_head import (  # noqa: F401
 MAX_STEPS = 50_000
 
 
-class Finding(NamedTuple):
-    """What a container parser concluded: `mime` when allowed, else `reason`."""
+_MICROPYTHON = sys.implementation.name == "micropython"
 
-    mime: str | None
-    reason: str | None
+# What a container parser concluded: `mime` when allowed, else `reason`.
+Finding = namedtuple("Finding", ("mime", "reason"))
+
+# A verdict that only the full check can give (the light worker hands such a file on).
+UNDECIDED = "undecided"
 
 
 def _allowed(mime: str) -> Finding:
@@ -58,6 +64,92 @@ class _Budget:
             raise _Exhausted
 
 
+def bit_length(n: int) -> int:
+    """int.bit_length, which MicroPython lacks."""
+    length = 0
+    while n:
+        n >>= 1
+        length += 1
+    return length
+
+
+def _startswith_any(data: bytes, prefixes: tuple) -> bool:
+    # MicroPython's startswith takes no tuple.
+    for prefix in prefixes:
+        if data[: len(prefix)] == prefix:
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- reading a Source
+
+_BLOCK = 4096  # a view reads its source in blocks of this size
+_MAX_BLOCKS = 64  # and keeps at most this many (256 KiB): directories hop around a file
+_DIRECT = 65536  # reads this long bypass the blocks
+
+
+class View:
+    """A Source seen as a read-only bytes object: `len(view)`, `view[i]` and `view[a:b]`.
+
+    Parsers written for bytes walk a file through it, reading only the blocks they touch.
+    """
+
+    def __init__(self, source) -> None:
+        self.source = source
+        self.size = source.size
+        self._blocks = {}
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _block(self, index: int) -> bytes:
+        block = self._blocks.get(index)
+        if block is None:
+            if len(self._blocks) >= _MAX_BLOCKS:
+                self._blocks = {}
+            block = self.source.read(index * _BLOCK, _BLOCK)
+            self._blocks[index] = block
+        return block
+
+    def read(self, start: int, end: int) -> bytes:
+        """The bytes [start, end), clipped to the source."""
+        start = max(0, start)
+        end = min(end, self.size)
+        if start >= end:
+            return b""
+        if end - start >= _DIRECT:
+            return self.source.read(start, end - start)
+        first, last = start // _BLOCK, (end - 1) // _BLOCK
+        if first == last:
+            at = first * _BLOCK
+            return self._block(first)[start - at : end - at]
+        parts = []
+        for index in range(first, last + 1):
+            at = index * _BLOCK
+            parts.append(self._block(index)[max(start, at) - at : min(end, at + _BLOCK) - at])
+        return b"".join(parts)
+
+    def __getitem__(self, key):
+        if isinstance(key, int):
+            if key < 0:
+                key += self.size
+            if not 0 <= key < self.size:
+                raise IndexError("view index out of range")
+            return self.read(key, key + 1)[0]
+        if key.step is not None:
+            raise ValueError("no step")
+        start, stop = key.start, key.stop
+        start = 0 if start is None else (start + self.size if start < 0 else start)
+        stop = self.size if stop is None else (stop + self.size if stop < 0 else stop)
+        return self.read(start, stop)
+
+
+def view(source):
+    """What the parsers read: the bytes themselves for an in-memory source, else a View."""
+    data = getattr(source, "data", None)
+    return data if isinstance(data, bytes) else View(source)
+
+
 def _u16le(buf: bytes, o: int) -> int:
     return int.from_bytes(buf[o : o + 2], "little")
 
@@ -78,6 +170,7 @@ _MP4_BRANDS = {
 }
 _QT_BRAND = b"qt  "
 _MAX_BRANDS = 64  # an ftyp box could claim megabytes of brands; a real one has a handful
+_MAX_MOOV_READ = 8 << 20  # a larger movie box is walked through the view instead
 
 # Box walk status flags.
 _COMPLETE = 0
@@ -218,6 +311,9 @@ def _inspect_isobmff(buf: bytes, budget: _Budget) -> Finding | None:
         return _refused()
 
     if moov is not None:
+        # The movie box is read whole (a film's is a few hundred KiB) and walked in memory.
+        if isinstance(buf, View) and moov[1] - moov[0] <= _MAX_MOOV_READ:
+            buf, moov = buf[moov[0] : moov[1]], (0, moov[1] - moov[0])
         return _judge_tracks(buf, moov, brands, budget)
 
     # No movie box: only a HEIF still image (top-level meta with a 'pict' handler) remains.
@@ -284,7 +380,7 @@ def _vint(buf: bytes, o: int, end: int, is_id: bool):
     first = buf[o]
     if first == 0:
         return None  # more than 8 length bytes: invalid
-    length = 9 - first.bit_length()
+    length = 9 - bit_length(first)
     if (is_id and length > 4) or o + length > end:
         return None
     if is_id:  # IDs keep their length marker bits
@@ -370,10 +466,10 @@ def _inspect_ebml(buf: bytes, budget: _Budget) -> Finding:
     header = next(top, None)
     if header is None or header[0] != _ID_EBML or header[3] != _COMPLETE:
         return _refused()
-    doc_type = "matroska"  # the EBML default when DocType is absent
+    doc_type = b"matroska"  # the EBML default when DocType is absent
     for eid, body, end, status in _elements(buf, header[1], header[2], budget):
         if eid == _ID_DOCTYPE and status == _COMPLETE:
-            doc_type = buf[body:end].rstrip(b"\x00").decode("ascii", "replace")
+            doc_type = buf[body:end].rstrip(b"\x00")
     segment = None
     for eid, body, end, status in top:
         if eid == _ID_SEGMENT:
@@ -405,7 +501,7 @@ def _inspect_ebml(buf: bytes, budget: _Budget) -> Finding:
 
     if _TRACK_VIDEO in types:
         # Only the WebM flavour of Matroska is on the list; .mkv films are refused.
-        return _allowed("video/webm") if doc_type == "webm" else _refused()
+        return _allowed("video/webm") if doc_type == b"webm" else _refused()
     if _TRACK_AUDIO in types:
         return _refused(AUDIO)
     return _refused()
@@ -437,9 +533,9 @@ def inspect_ogg(buf: bytes) -> Finding:
             break
         body = o + 27 + len(segments)
         head = buf[body : body + 16]
-        if head.startswith(_OGG_VIDEO):
+        if _startswith_any(head, _OGG_VIDEO):
             kinds.add("video")
-        elif head.startswith(_OGG_AUDIO):
+        elif _startswith_any(head, _OGG_AUDIO):
             kinds.add("audio")
         o = body + sum(segments)
     if "video" in kinds:
@@ -451,10 +547,13 @@ def inspect_ogg(buf: bytes) -> Finding:
 
 # --------------------------------------------------------------------------- ASF (WMA/WMV)
 
-_ASF_AUDIO = uuid.UUID("F8699E40-5B4D-11CF-A8FD-00805F5C442B").bytes_le
-_ASF_VIDEO = uuid.UUID("BC19EFC0-5B4D-11CF-A8FD-00805F5C442B").bytes_le
-_ASF_JFIF = uuid.UUID("B61BE100-5B4E-11CF-A8FD-00805F5C442B").bytes_le
-_ASF_DEGRADABLE_JPEG = uuid.UUID("35907DE0-E415-11CF-A917-00805F5C442B").bytes_le
+# Stream type GUIDs as stored (little-endian fields): F8699E40-5B4D-11CF-A8FD-00805F5C442B is
+# audio, BC19EFC0-5B4D-11CF-A8FD-00805F5C442B video, B61BE100-5B4E-11CF-A8FD-00805F5C442B JFIF,
+# 35907DE0-E415-11CF-A917-00805F5C442B degradable JPEG.
+_ASF_AUDIO = b'@\x9ei\xf8M[\xcf\x11\xa8\xfd\x00\x80_\\D+'
+_ASF_VIDEO = b'\xc0\xef\x19\xbcM[\xcf\x11\xa8\xfd\x00\x80_\\D+'
+_ASF_JFIF = b'\x00\xe1\x1b\xb6N[\xcf\x11\xa8\xfd\x00\x80_\\D+'
+_ASF_DEGRADABLE_JPEG = b'\xe0}\x905\x15\xe4\xcf\x11\xa9\x17\x00\x80_\\D+'
 
 
 def inspect_asf(buf: bytes) -> Finding:
@@ -498,6 +597,18 @@ _OLE_STREAMS = {
 _OLE_MACRO_NAMES = frozenset({"macros", "_vba_project_cur", "vba", "_vba_project"})
 
 
+def _ascii_utf16le(raw: bytes) -> str:
+    """A UTF-16LE name with every code unit outside ASCII (and an odd last byte) as U+FFFD:
+    the names looked for are ASCII, and MicroPython has no UTF-16 codec."""
+    chars = []
+    for i in range(0, len(raw) - 1, 2):
+        unit = raw[i] | (raw[i + 1] << 8)
+        chars.append(chr(unit) if unit < 0x80 else "\ufffd")
+    if len(raw) % 2:
+        chars.append("\ufffd")
+    return "".join(chars)
+
+
 def inspect_ole2(buf: bytes) -> str | None:
     """Which application made this compound file, from the root storage's stream names.
 
@@ -512,7 +623,7 @@ def inspect_ole2(buf: bytes) -> str | None:
 
 
 def _inspect_ole2(buf: bytes, budget: _Budget) -> str | None:
-    if len(buf) < 512 or not buf.startswith(OLE2_MAGIC):
+    if len(buf) < 512 or buf[: len(OLE2_MAGIC)] != OLE2_MAGIC:
         return None
     shift = _u16le(buf, 0x1E)
     if shift not in (9, 12):
@@ -557,7 +668,7 @@ def _inspect_ole2(buf: bytes, budget: _Budget) -> str | None:
 
     def name_of(e: int) -> str:
         length = min(_u16le(buf, e + 0x40), 64)
-        return buf[e : e + max(0, length - 2)].decode("utf-16-le", "replace")
+        return _ascii_utf16le(buf[e : e + max(0, length - 2)])
 
     for e in entries:  # every storage (1) and stream (2), reachable from the root or not
         if buf[e + 0x42] in (1, 2) and name_of(e).lower() in _OLE_MACRO_NAMES:
@@ -609,80 +720,286 @@ _ODF_MIMES = (
 )
 _MAX_CONTENT_TYPES = 1 << 20  # read at most this much of [Content_Types].xml (zip bombs)
 _MAX_ZIP_ENTRIES = 10_000  # office files have hundreds of parts at most
+_MAX_MEMBER_READ = 1 << 20  # compressed bytes read of a member
 _EOCD = b"PK\x05\x06"
+_EOCD64_LOCATOR = b"PK\x06\x07"
+_EOCD64 = b"PK\x06\x06"
 _CENTRAL_HEADER = b"PK\x01\x02"
+_LOCAL_HEADER = b"PK\x03\x04"
+_EOCD_SEARCH = 65536 + 22  # the record and the longest comment
+_UTF8_NAME = 0x800
+_MAX_EXTRACT_VERSION = 63  # what zipfile reads; a higher version it refuses
+# Flags that make a member unreadable here: encrypted (1), compressed patch (0x20), strong
+# encryption (0x40).
+_UNREADABLE_FLAGS = 0x1 | 0x20 | 0x40
+_STORED = 0
+_DEFLATED = 8
 
 
-# vbaProject.bin (macros, wherever it sits) and ActiveX control parts (word/activeX/...).
-_OOXML_ACTIVE = re.compile(r"(^|/)vbaproject\.bin$|(^|/)activex/", re.IGNORECASE)
+class _BadZip(Exception):
+    """The archive is damaged or of a kind no office program writes: refused."""
 
 
-def _odf_scripts(names: list[str]) -> bool:
-    """An OpenDocument package with macros: Basic modules (Basic/<library>/<module>.xml) or
-    other script languages (Scripts/<language>/...). A plain document has neither folder."""
-    return any(n.startswith(("Basic/", "Scripts/")) and not n.endswith("/") for n in names)
+def _u64le(buf: bytes, o: int) -> int:
+    return int.from_bytes(buf[o : o + 8], "little")
 
 
-def _read_member(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
-    with zf.open(name) as member:
-        return member.read(limit)
+def utf8_valid(data: bytes) -> bool:
+    """Whether `data` is UTF-8 as CPython's strict codec sees it, in CPython and MicroPython."""
+    try:
+        data.decode("utf-8")
+    except Exception:  # UnicodeDecodeError; MicroPython raises UnicodeError
+        return False
+    if not _MICROPYTHON:
+        return True
+    # MicroPython checks only the shape of each sequence: overlong forms, surrogates and code
+    # points past U+10FFFF pass it. Each is a lead byte that never occurs, or one whose next
+    # byte is out of range; a well-formed sequence guarantees that byte exists.
+    for lead in (0xC0, 0xC1, 0xF5, 0xF6, 0xF7, 0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE, 0xFF):
+        if bytes((lead,)) in data:
+            return False
+    for lead, low, high in ((0xE0, 0xA0, 0xBF), (0xED, 0x80, 0x9F), (0xF0, 0x90, 0xBF),
+                            (0xF4, 0x80, 0x8F)):
+        needle = bytes((lead,))
+        at = data.find(needle)
+        while at >= 0:
+            if not low <= data[at + 1] <= high:
+                return False
+            at = data.find(needle, at + 1)
+    return True
 
 
-def _zip_entry_count(buf: bytes, limit: int = _MAX_ZIP_ENTRIES) -> int | None:
-    """How many entries zipfile would walk: the central directory's headers, counted one by
-    one from where the end-of-central-directory record puts the directory (as zipfile finds
-    it) up to that record. The record's own entry count is not trusted: a file claiming one
-    entry made zipfile walk 200,000. Returns None for no record or ZIP64 (no office document
-    of 10 MB needs it), and stops counting past `limit`."""
-    at = buf.rfind(_EOCD, max(0, len(buf) - 65_557))
-    if at < 0 or len(buf) - at < 22:
+def _name_text(raw: bytes, flags: int) -> str:
+    """A member name as zipfile lists it, for matching ASCII patterns: UTF-8 when flagged (an
+    invalid one is refused, as zipfile refuses it), else each byte as one character."""
+    if flags & _UTF8_NAME:
+        if not utf8_valid(raw):
+            raise _BadZip
+        text = raw.decode("utf-8")
+    else:  # code page 437 to zipfile: only its ASCII part is ever matched, so bytes as chars
+        text = raw.decode("utf-8") if _ascii(raw) else "".join([chr(b) for b in raw])
+    cut = text.find("\x00")  # zipfile lists a name up to its first NUL
+    return text if cut < 0 else text[:cut]
+
+
+def _end_record(buf):
+    """(central directory start, its size, concat) as zipfile finds them, or _BadZip."""
+    size = len(buf)
+    tail_at = max(0, size - _EOCD_SEARCH)
+    last = buf[max(0, size - 22) : size]
+    if len(last) == 22 and last[:4] == _EOCD and last[20:22] == b"\x00\x00":
+        at = size - 22
+    else:
+        found = buf[tail_at:size].rfind(_EOCD)
+        if found < 0 or tail_at + found + 22 > size:
+            raise _BadZip
+        at = tail_at + found
+    record = buf[at : at + 22]
+    claimed, cd_size, cd_offset = _u16le(record, 10), _u32le(record, 12), _u32le(record, 16)
+    # The 32-bit record's escape values: a ZIP64 archive, which no office document of 10 MB is.
+    if claimed == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF:
+        raise _BadZip
+    concat = at - cd_size - cd_offset
+    locator = buf[at - 20 : at] if at >= 20 else b""
+    if locator[:4] == _EOCD64_LOCATOR:
+        if _u32le(locator, 4) != 0 or _u32le(locator, 16) > 1:
+            raise _BadZip  # spans disks
+        if at < 76:
+            raise _BadZip
+        record64 = buf[at - 76 : at - 20]
+        if record64[:4] == _EOCD64:
+            cd_size, cd_offset = _u64le(record64, 40), _u64le(record64, 48)
+            concat = at - cd_size - cd_offset - 76
+    start = cd_offset + concat
+    if start < 0:
+        raise _BadZip
+    return start, cd_size, concat
+
+
+class _Member:
+    def __init__(self, raw_name, flags, method, crc, compressed, size, offset):
+        self.raw_name = raw_name
+        self.flags = flags
+        self.method = method
+        self.crc = crc
+        self.compressed = compressed
+        self.size = size
+        self.offset = offset
+
+
+def _zip64_extra(extra: bytes, member: _Member) -> None:
+    """The extra fields as zipfile checks them: each must fit; ZIP64 sizes replace escapes."""
+    o = 0
+    while len(extra) - o >= 4:
+        kind, length = _u16le(extra, o), _u16le(extra, o + 2)
+        if o + 4 + length > len(extra):
+            raise _BadZip
+        if kind == 1:
+            data = extra[o + 4 : o + 4 + length]
+            if member.size == 0xFFFFFFFF:
+                if len(data) < 8:
+                    raise _BadZip
+                member.size, data = _u64le(data, 0), data[8:]
+            if member.compressed == 0xFFFFFFFF:
+                if len(data) < 8:
+                    raise _BadZip
+                member.compressed, data = _u64le(data, 0), data[8:]
+            if member.offset == 0xFFFFFFFF:
+                if len(data) < 8:
+                    raise _BadZip
+                member.offset = _u64le(data, 0)
+        o += 4 + length
+
+
+def _central_directory(buf):
+    """[(listed name, member)] in the directory's order, read as zipfile reads it; _BadZip for
+    what zipfile refuses and for more than _MAX_ZIP_ENTRIES entries."""
+    start, cd_size, concat = _end_record(buf)
+    directory = buf[start : start + cd_size]
+    members = []
+    o = 0
+    while o < cd_size:
+        if len(members) >= _MAX_ZIP_ENTRIES:
+            raise _BadZip  # hostile: more parts than any office document
+        if o + 46 > len(directory) or directory[o : o + 4] != _CENTRAL_HEADER:
+            raise _BadZip
+        name_len = _u16le(directory, o + 28)
+        extra_len = _u16le(directory, o + 30)
+        comment_len = _u16le(directory, o + 32)
+        if directory[o + 6] > _MAX_EXTRACT_VERSION:
+            raise _BadZip
+        flags = _u16le(directory, o + 8)
+        raw_name = directory[o + 46 : o + 46 + name_len]
+        member = _Member(raw_name, flags, _u16le(directory, o + 10), _u32le(directory, o + 16),
+                         _u32le(directory, o + 20), _u32le(directory, o + 24),
+                         _u32le(directory, o + 42))
+        extra_at = o + 46 + name_len
+        _zip64_extra(directory[extra_at : extra_at + extra_len], member)
+        member.offset += concat
+        members.append((_name_text(raw_name, flags), member))
+        o += 46 + name_len + extra_len + comment_len
+    return members
+
+
+def _zip_entry_count(buf, limit: int = _MAX_ZIP_ENTRIES):
+    """How many entries the central directory has (walked, not the end record's claim), or
+    None when it cannot be read; stops counting past `limit`."""
+    try:
+        start, cd_size, _ = _end_record(buf)
+    except _BadZip:
         return None
-    claimed, cd_size = _u16le(buf, at + 10), _u32le(buf, at + 12)
-    if claimed == 0xFFFF or cd_size == 0xFFFFFFFF or _u32le(buf, at + 16) == 0xFFFFFFFF:
-        return None
-    o, count = at - cd_size, 0
-    if o < 0:
-        return None
-    while o < at:  # zipfile reads headers until it has consumed cd_size bytes
-        if buf[o : o + 4] != _CENTRAL_HEADER or o + 46 > at:
-            break  # zipfile stops (BadZipFile) here too
+    directory = buf[start : start + cd_size]
+    o, count = 0, 0
+    while o + 46 <= len(directory) and directory[o : o + 4] == _CENTRAL_HEADER:
         count += 1
         if count > limit:
             break
-        o += 46 + _u16le(buf, o + 28) + _u16le(buf, o + 30) + _u16le(buf, o + 32)
+        o += 46 + _u16le(directory, o + 28) + _u16le(directory, o + 30) + _u16le(directory, o + 32)
     return count
 
 
-def inspect_zip(buf: bytes) -> Finding:
-    """OOXML (docx/xlsx/pptx) and OpenDocument (odt/ods/odp) pass; other zips do not."""
-    count = _zip_entry_count(buf)
-    # zipfile parses every central directory entry in Python: cap hostile archives first.
-    if count is None or count > _MAX_ZIP_ENTRIES:
-        return _refused()
+def _read_member(buf, member: _Member, limit: int) -> bytes:
+    """Up to `limit` bytes of a member, as zipfile's `open(name).read(limit)` gives them: the
+    local header must match, only stored and deflated members are read, and a member read to
+    its end must match its CRC."""
+    if member.flags & _UNREADABLE_FLAGS or member.method not in (_STORED, _DEFLATED):
+        raise _BadZip
+    header = buf[member.offset : member.offset + 30]
+    if len(header) < 30 or header[:4] != _LOCAL_HEADER:
+        raise _BadZip
+    name_len, extra_len = _u16le(header, 26), _u16le(header, 28)
+    local_name = buf[member.offset + 30 : member.offset + 30 + name_len]
+    if local_name != member.raw_name or (
+            (_u16le(header, 6) ^ member.flags) & _UTF8_NAME and not _ascii(local_name)):
+        raise _BadZip  # zipfile compares the names as text; only ASCII reads alike both ways
+    data_at = member.offset + 30 + name_len + extra_len
+    raw = buf[data_at : data_at + member.compressed]
+    if member.method == _STORED:
+        out = raw[: min(member.size, limit + 1)]
+        if len(out) < min(member.compressed, member.size, limit + 1):
+            raise _BadZip  # the file ends inside the member
+    else:
+        out, cut = inflate(raw, min(member.size, limit + 1), raw_deflate=True)
+        if cut and len(out) <= limit:
+            raise _BadZip  # the stream is cut short (zipfile's CRC check fails on it)
+    if len(out) > limit:
+        return out[:limit]  # not read to its end: zipfile checks no CRC then
+    if crc32(out) != member.crc:
+        raise _BadZip
+    return out
+
+
+def _ascii(raw: bytes) -> bool:
+    return utf8_valid(raw) and len(raw.decode("utf-8")) == len(raw)
+
+
+# Unicode letters that Python's case-insensitive matching takes for ASCII ones (simple case
+# mappings): the active-content names are matched as zipfile lists them, so these count too.
+_CASE_ALIASES = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"}
+
+
+def _folded(name: str) -> str:
+    if _ascii(name.encode()):
+        return name.lower()
+    return "".join([_CASE_ALIASES.get(ch, ch) for ch in name]).lower()
+
+
+def _ooxml_active(name: str) -> bool:
+    """vbaProject.bin (macros, wherever it sits) or an ActiveX control part (word/activeX/...)."""
+    folded = _folded(name)
+    if folded.endswith("\n"):  # a pattern's "$" also matches before a final newline
+        folded = folded[:-1]
+    return (folded == "vbaproject.bin" or folded.endswith("/vbaproject.bin")
+            or folded.startswith("activex/") or "/activex/" in folded)
+
+
+def _odf_scripts(names: list) -> bool:
+    """An OpenDocument package with macros: Basic modules (Basic/<library>/<module>.xml) or
+    other script languages (Scripts/<language>/...). A plain document has neither folder."""
+    for n in names:
+        if (n.startswith("Basic/") or n.startswith("Scripts/")) and not n.endswith("/"):
+            return True
+    return False
+
+
+def inspect_zip(buf) -> Finding:
+    """OOXML (docx/xlsx/pptx) and OpenDocument (odt/ods/odp) pass; other zips do not.
+
+    Reads the end record and central directory from the tail, then `mimetype` or
+    `[Content_Types].xml` only.
+    """
     try:
-        with zipfile.ZipFile(io.BytesIO(buf)) as zf:
-            names = zf.namelist()
-            if "mimetype" in names:
-                mime = _read_member(zf, "mimetype", 128).strip().decode("ascii", "replace")
-                if mime not in _ODF_MIMES:
-                    return _refused()
-                return _refused(ACTIVE) if _odf_scripts(names) else _allowed(mime)
-            if "[Content_Types].xml" not in names:
+        members = _central_directory(buf)
+        names = [name for name, _ in members]
+        by_name = {}
+        for name, member in members:
+            by_name[name] = member  # the last of a repeated name, as zipfile opens it
+        if "mimetype" in by_name:
+            mime = _read_member(buf, by_name["mimetype"], 128).strip(b" \t\n\r\x0b\x0c")
+            if mime not in _ODF_MIME_BYTES:
                 return _refused()
-            # Macros (docm/xlsm/pptm, or a vbaProject smuggled into a docx) and ActiveX
-            # controls are refused as active content.
-            if any(_OOXML_ACTIVE.search(n) for n in names):
+            return _refused(ACTIVE) if _odf_scripts(names) else _allowed(mime.decode())
+        if "[Content_Types].xml" not in by_name:
+            return _refused()
+        # Macros (docm/xlsm/pptm, or a vbaProject smuggled into a docx) and ActiveX
+        # controls are refused as active content.
+        for name in names:
+            if _ooxml_active(name):
                 return _refused(ACTIVE)
-            types = _read_member(zf, "[Content_Types].xml", _MAX_CONTENT_TYPES)
-    except Exception:  # zipfile raises many kinds of errors on damaged data; all mean "refuse"
+        types = _read_member(buf, by_name["[Content_Types].xml"], _MAX_CONTENT_TYPES)
+    except (_BadZip, Damaged):
         return _refused()
-    text = types.decode("utf-8", "replace").lower()
-    matches = [
-        (mime, folder) for main, mime, folder in _OOXML_MAIN if main in text
-    ]
+    # ASCII lower case: the content types looked for are ASCII, and an invalid UTF-8 sequence
+    # (which zipfile's reader replaced) never holds an ASCII byte.
+    text = types.lower()
+    matches = [(mime, folder) for main, mime, folder in _OOXML_MAIN if main.encode() in text]
     if len(matches) != 1:
         return _refused()  # templates, slideshows, macro-enabled or ambiguous packages
     mime, folder = matches[0]
-    if not any(n.startswith(folder) for n in names):
-        return _refused()
-    return _allowed(mime)
+    for name in names:
+        if name.startswith(folder):
+            return _allowed(mime)
+    return _refused()
+
+
+_ODF_MIME_BYTES = tuple(mime.encode() for mime in _ODF_MIMES)

@@ -1,34 +1,39 @@
 """Decide from a file's content whether it may be sent in the care chat.
 
-Runs in CPython (server, tests) and in Pyodide (browser worker). The verdict comes from the
-bytes, never from the browser's MIME type; the file name only breaks ties the content cannot
-settle (legacy Office files whose directory is unreadable, encrypted OOXML, plain text).
-The signatures in the first bytes are bifoga.sniff_head's, which the main thread also runs
-alone (under MicroPython) for an answer before the worker is up.
+The verdict comes from the bytes, never from the browser's MIME type; the file name only
+breaks ties the content cannot settle (legacy Office files whose directory is unreadable,
+encrypted OOXML, plain text). The signatures in the first bytes are bifoga.sniff_head's,
+which the main thread also runs alone for an answer before any worker is up.
+
+`classify_source` reads a file through a bifoga.source Source, only the parts a verdict
+needs: the first bytes, box and element headers, a film's movie box or track list, a zip's
+central directory and one member, a compound file's directory; the whole file only for PDF,
+RTF and text, chunk by chunk. `classify` is the same over bytes in memory.
+
+Runs in CPython (server), Pyodide and MicroPython 1.27 (the browser's light worker): no
+typing, dataclasses, re or __future__. In MicroPython `classify_source` may answer UNDECIDED
+(see there); CPython always decides.
 """
 
-import re
-from typing import Literal, NamedTuple
+import sys
+from collections import namedtuple
 
 from bifoga import active, containers, refusals, sniff_head
 from bifoga.limits import category_of
+from bifoga.source import BytesSource
 
-Category = Literal["image", "video", "document"]
-Reason = Literal["audio_not_allowed", "type_not_allowed", "empty_file", "active_content"]
+MICROPYTHON = sys.implementation.name == "micropython"
 
-AUDIO: Reason = refusals.AUDIO_NOT_ALLOWED
-NOT_ALLOWED: Reason = refusals.TYPE_NOT_ALLOWED
-EMPTY: Reason = refusals.EMPTY_FILE
-ACTIVE: Reason = refusals.ACTIVE_CONTENT
+AUDIO = refusals.AUDIO_NOT_ALLOWED
+NOT_ALLOWED = refusals.TYPE_NOT_ALLOWED
+EMPTY = refusals.EMPTY_FILE
+ACTIVE = refusals.ACTIVE_CONTENT
+# Not a refusal: this interpreter could not decide, the full check (Pyodide's or the
+# server's `classify`) must. Only `classify_source` under MicroPython answers it.
+UNDECIDED = "undecided"
 
-
-class Verdict(NamedTuple):
-    """Outcome of `classify`: `mime`/`category` are set only when `ok`, `reason` only when not."""
-
-    ok: bool
-    mime: str | None
-    category: Category | None
-    reason: Reason | None
+# Outcome of `classify`: `mime`/`category` are set only when `ok`, `reason` only when not.
+Verdict = namedtuple("Verdict", ("ok", "mime", "category", "reason"))
 
 
 def _allow(mime: str) -> Verdict:
@@ -38,11 +43,11 @@ def _allow(mime: str) -> Verdict:
     return Verdict(True, mime, category, None)
 
 
-def _refuse(reason: Reason) -> Verdict:
+def _refuse(reason: str) -> Verdict:
     return Verdict(False, None, None, reason)
 
 
-def _from_finding(finding: containers.Finding) -> Verdict:
+def _from_finding(finding) -> Verdict:
     if finding.mime is not None:
         return _allow(finding.mime)
     return _refuse(finding.reason if finding.reason in (AUDIO, ACTIVE) else NOT_ALLOWED)
@@ -58,7 +63,12 @@ def _extension(name: str) -> str:
 
 # Control bytes that do not occur in text files (tab, LF, VT, FF, CR, SUB, ESC are allowed).
 # Random binary almost always has some, which keeps it from passing as cp1252 "text".
-_BINARY_CONTROLS = re.compile(rb"[\x00-\x08\x0e-\x19\x1c-\x1f\x7f]")
+_BINARY_CONTROLS = tuple(bytes((b,)) for b in (
+    list(range(0x00, 0x09)) + list(range(0x0E, 0x1A)) + list(range(0x1C, 0x20)) + [0x7F]))
+# Bytes cp1252 leaves undefined: a file with one is not a Windows note either.
+_CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
+_UTF8_BOM = b"\xef\xbb\xbf"
+_TEXT_CHUNK = 65536
 
 # WHATWG MIME sniffing treats text starting with these tags as HTML; <svg and <?xml may be SVG.
 _MARKUP_TAGS = (
@@ -78,9 +88,11 @@ _ACTIVE_EXTENSIONS = frozenset(
 
 
 def _looks_like_markup(text: str) -> bool:
-    head = text[:_MARKUP_SCAN].lstrip("\ufeff \t\r\n\f").lower()
+    # The Kelvin sign is the one character whose lower case is ASCII (CPython lowers it,
+    # MicroPython lowers ASCII only).
+    head = text[:_MARKUP_SCAN].lstrip("\ufeff \t\r\n\f").replace("\u212a", "k").lower()
     # "<!doctype", "<!--", "<?xml", "<?php" are markup on their own; tags need a tag end.
-    if head.startswith(("<!", "<?")):
+    if head.startswith("<!") or head.startswith("<?"):
         return True
     if head.startswith("<"):
         for tag in _MARKUP_TAGS:
@@ -98,17 +110,60 @@ def _looks_like_markup(text: str) -> bool:
     return False
 
 
-def _plain_text(buf: bytes, name: str) -> bool:
-    if _BINARY_CONTROLS.search(buf):
-        return False
-    body = buf[3:] if buf.startswith(b"\xef\xbb\xbf") else buf
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            text = body.decode("cp1252")  # Windows notes; undefined bytes make this fail
-        except UnicodeDecodeError:
+def _utf8_boundary(data: bytes, whole: bool) -> int:
+    """How much of `data` ends on a character boundary: all of it when it is the whole file,
+    else without a sequence the next chunk completes."""
+    end = len(data)
+    if whole:
+        return end
+    back = end - 1
+    while back >= max(0, end - 4) and data[back] & 0xC0 == 0x80:
+        back -= 1
+    if back >= 0 and data[back] >= 0xC0:
+        needed = 2 if data[back] < 0xE0 else 3 if data[back] < 0xF0 else 4
+        if end - back < needed:
+            return back
+    return end
+
+
+def _plain_text(source, name: str) -> bool:
+    """Text in UTF-8 or cp1252 with no control bytes, not markup, under a harmless name. Reads
+    the whole file, chunk by chunk (the server's bytes at once)."""
+    size = source.size
+    step = size if isinstance(source, BytesSource) else _TEXT_CHUNK
+    utf8 = cp1252 = True
+    head = carry = b""
+    start = 0
+    while start < size:
+        chunk = source.read(start, step)
+        if not chunk:
             return False
+        final = start + len(chunk) >= size
+        if start == 0:
+            head = chunk[: 4 * _MARKUP_SCAN + len(_UTF8_BOM)]
+        for control in _BINARY_CONTROLS:
+            if control in chunk:
+                return False
+        if cp1252:
+            for undefined in _CP1252_UNDEFINED:
+                if undefined in chunk:
+                    cp1252 = False
+                    break
+        if utf8:
+            piece = carry + chunk
+            cut = _utf8_boundary(piece, final)
+            utf8 = containers.utf8_valid(piece[:cut])
+            carry = piece[cut:]
+        if not (utf8 or cp1252):
+            return False
+        start += len(chunk)
+    body = head[3:] if head[:3] == _UTF8_BOM else head
+    if utf8:
+        # The first _MARKUP_SCAN characters, from a head cut on a character boundary.
+        cut = _utf8_boundary(body, len(head) >= size)
+        text = body[:cut].decode("utf-8")
+    else:  # cp1252: one character a byte; only ASCII ones are looked at, and none lowers to one
+        text = "".join([chr(b) for b in body[:_MARKUP_SCAN]])
     if _looks_like_markup(text):
         return False
     return _extension(name) not in _ACTIVE_EXTENSIONS
@@ -151,8 +206,8 @@ def _ole2(buf: bytes, name: str) -> Verdict:
 
 # --------------------------------------------------------------------------- entry point
 
-def classify(data: bytes | bytearray | memoryview, name: str = "") -> Verdict:
-    """Classify a whole file by its content. Never raises on any bytes.
+def classify(data, name: str = "") -> Verdict:
+    """Classify a whole file in memory by its content. Never raises; never UNDECIDED.
 
     In Pyodide pass bytes (e.g. `uint8array.to_bytes()`), not a JsProxy.
     """
@@ -167,12 +222,19 @@ def classify(data: bytes | bytearray | memoryview, name: str = "") -> Verdict:
 
 def classify_source(source, name: str = "") -> Verdict:
     """:func:`classify` over a bifoga.source Source (the browser's light worker reads the
-    picked file through one). Same verdicts as :func:`classify` on the same bytes.
+    picked file through one), reading only what the verdict needs. Never raises.
 
-    For now it reads the whole source; the container checks replace that with reads of the
-    parts they need.
+    The same verdicts as :func:`classify` on the same bytes, except that under MicroPython it
+    answers Verdict(False, None, None, UNDECIDED) where only the full check can tell: a PDF
+    made of thousands of #-escapes, or one whose object stream is cut short and inflates to no
+    action so far, and any failure to read the source. The caller hands such a file on.
     """
-    return classify(source.read(0, source.size), name)
+    if source.size < 1:
+        return _refuse(EMPTY)
+    try:
+        return _classify_source(source, name)
+    except Exception:  # as in classify; under MicroPython the full check decides instead
+        return _refuse(UNDECIDED if MICROPYTHON else NOT_ALLOWED)
 
 
 # The container parser for each of sniff_head.CONTAINER_MAGICS (ISO-BMFF has no fixed magic).
@@ -186,28 +248,52 @@ _PARSERS = {
 
 
 def _classify(buf: bytes, name: str) -> Verdict:
+    return _classify_source(BytesSource(buf), name)
+
+
+def _pdf_active(source) -> bool:
+    found = active.pdf_source_active(source)
+    if found is None:
+        if MICROPYTHON:
+            raise _Undecided
+        # CPython: the whole-file patterns decide what the chunked scan gave up on.
+        from bifoga import active_patterns
+
+        found = active_patterns.pdf_is_active(source.read(0, source.size))
+    return found
+
+
+class _Undecided(Exception):
+    pass
+
+
+def _classify_source(source, name: str) -> Verdict:
     # The first-bytes stage (bifoga.sniff_head, also run alone on the main thread) in its
-    # order, each step completed by what needs the whole file.
-    if sniff_head.looks_isobmff(buf):
+    # order, each step completed by what needs more of the file.
+    head = source.read(0, sniff_head.HEAD_BYTES)
+    buf = containers.view(source)
+    if sniff_head.looks_isobmff(head):
         finding = containers.inspect_isobmff(buf)
         if finding is not None:
             return _from_finding(finding)
-    magic = sniff_head.container_magic(buf)
+    magic = sniff_head.container_magic(head)
     if magic is not None:
         return _PARSERS[magic](buf, name)
-    if sniff_head.is_audio(buf):
+    if sniff_head.is_audio(head):
         return _refuse(AUDIO)
 
-    mime = sniff_head.allowed_mime(buf)
-    if mime == sniff_head.PDF and active.pdf_is_active(buf):
-        return _refuse(ACTIVE)
-    if mime == sniff_head.RTF and active.rtf_is_active(buf):
+    mime = sniff_head.allowed_mime(head)
+    try:
+        if mime == sniff_head.PDF and _pdf_active(source):
+            return _refuse(ACTIVE)
+    except _Undecided:
+        return _refuse(UNDECIDED)
+    if mime == sniff_head.RTF and active.rtf_source_active(source):
         return _refuse(ACTIVE)
     if mime is not None:
         return _allow(mime)
     # Text may start like a weak signature of another type ("BM" is BMP, "MZ" is EXE, "ID3"
     # is a tag): such a binary has control bytes and fails the text test anyway.
-    if _plain_text(buf, name):
+    if _plain_text(source, name):
         return _allow("text/plain")
     return _refuse(NOT_ALLOWED)
-

@@ -48,9 +48,10 @@ def micropython_available() -> bool:
 
 def run_micropython(code: str, files: dict[str, str], timeout: float = 60.0,
                     top_level_await: bool = False,
-                    binary_files: dict[str, bytes] | None = None) -> str:
-    """Write `files` (text) and `binary_files` (bytes), absolute paths in the MicroPython FS,
-    and run `code`; return stdout.
+                    binary_files: dict[str, bytes] | None = None,
+                    binary: dict[str, bytes] | None = None) -> str:
+    """Write `files` (text) and `binary_files` (bytes; `binary` is the same), absolute paths in
+    the MicroPython FS, and run `code`; return stdout.
 
     With `top_level_await`, `code` may `await` (the build's asyncio has no `run`: the JS event
     loop drives its tasks, as in the browser).
@@ -64,7 +65,8 @@ def run_micropython(code: str, files: dict[str, str], timeout: float = 60.0,
         mjs=json.dumps(MICROPYTHON_MJS.as_uri()),
         files=json.dumps(files),
         binary_files=json.dumps({path: base64.b64encode(data).decode("ascii")
-                                 for path, data in (binary_files or {}).items()}),
+                                 for path, data in {**(binary or {}),
+                                                    **(binary_files or {})}.items()}),
         code=json.dumps(code),
         run="runPythonAsync" if top_level_await else "runPython",
     )

@@ -17,6 +17,7 @@ from PIL import Image
 from bifoga import refusals
 from bifoga.sniff import classify
 from tests.live_server import pdf_file
+from tests.test_sniff import assert_source_agrees
 
 ENDOFCHAIN, FREESECT, FATSECT = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
 ACTIVE = refusals.ACTIVE_CONTENT
@@ -204,6 +205,7 @@ CASES: dict[str, tuple[bytes, str, str]] = {
 def test_sniffer(case: str) -> None:
     data, name, expected = CASES[case]
     verdict = classify(data, name)
+    assert_source_agrees(data, name, verdict)
     if expected == ACTIVE:
         assert (verdict.ok, verdict.reason) == (False, ACTIVE)
     else:
@@ -227,8 +229,11 @@ def test_hostile_pdfs_are_scanned_in_linear_time(body: bytes) -> None:
     import time
 
     t0 = time.monotonic()
-    classify(b"%PDF-1.4\n" + body, "a.pdf")
+    verdict = classify(b"%PDF-1.4\n" + body, "a.pdf")
     assert time.monotonic() - t0 < 20  # a generous bound: about 0.1-1 s (a naive scan: 70 s)
+    t0 = time.monotonic()
+    assert_source_agrees(b"%PDF-1.4\n" + body, "a.pdf", verdict)  # chunk by chunk
+    assert time.monotonic() - t0 < 20
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
