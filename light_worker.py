@@ -34,7 +34,7 @@ js.performance.mark("bifoga:light-start")
 
 try:  # the checks; where they do not import, every file goes to the Pyodide worker
     from bifoga.metadata import MetadataError, strip_source
-    from bifoga.sniff import classify_source
+    from bifoga.sniff import UNDECIDED, classify_source
     CHECKS_MISSING = ""
 except Exception as exc:  # noqa: BLE001 - any import failure means the same: hand over
     CHECKS_MISSING = str(exc)[:200] or type(exc).__name__
@@ -157,6 +157,8 @@ async def prepare(file, name, key, keep_date, max_bytes):
 async def _prepare(file, name, key, keep, max_bytes):
     source = BlobSource(file)
     verdict = classify_source(source, name)
+    if not verdict.ok and verdict.reason == UNDECIDED:  # only the full check can tell
+        return Checked(hand_over=True, detail=UNDECIDED)
     if not verdict.ok:
         return Checked(reason=verdict.reason, size=source.size)
     mime = verdict.mime
