@@ -164,12 +164,15 @@ class Flows:
             look = None
         if look is not None and T.is_current(self.state, key, serial):
             self.apply(T.first_looked(self.state, key, look))
+        detail = "no answer"
         try:
             await self._full_check(key, serial)
+        except Exception as exc:  # noqa: BLE001 - a failed check, never an undecided file
+            detail = str(exc)[:200] or type(exc).__name__
         finally:
             # However the check ended, its file is decided now: an upload waiting for it
             # (verified) hears an answer, never nothing.
-            self.apply(T.check_ended(self.state, key, serial))
+            self.apply(T.check_ended(self.state, key, serial, detail))
 
     async def _full_check(self, key, serial):
         result, holder = None, model.LIGHT

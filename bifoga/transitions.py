@@ -189,7 +189,7 @@ def handed_over(state, key, serial):
     return update_record(state, key, imaging=state["workers"][model.HEAVY] != model.READY)
 
 
-def check_ended(state, key, serial):
+def check_ended(state, key, serial, detail="no answer"):
     """A check finished: if it left its file undecided (its answer was lost, or it failed
     before one came), the file is refused with a reason, so that nothing waits for it."""
     rec = model.record(state, key)
@@ -198,7 +198,7 @@ def check_ended(state, key, serial):
         return {}
     return update_record(state, key, status=REFUSED, reason=refusals.CHECK_FAILED,
                          as_card=True, waiting=False, imaging=False,
-                         detail=rec["detail"] or "no answer")
+                         detail=rec["detail"] or detail)
 
 
 def first_looked(state, key, look):

@@ -97,11 +97,14 @@ class FakeWorker:
     def __init__(self):
         self.checked: dict[str, Checked] = {}
         self.calls: list[tuple] = []
-        self.gate: asyncio.Event | None = None
+        self.gate: asyncio.Event | None = None  # holds uploads
+        self.gate_prepare: asyncio.Event | None = None  # holds checks
         self.outcomes: dict[str, Uploaded] = {}
 
     async def prepare(self, file, name, key, keep_date, max_bytes):
         self.calls.append(("prepare", name, keep_date))
+        if self.gate_prepare is not None:
+            await self.gate_prepare.wait()
         result = self.checked.get(name) or Checked(
             ok=True, mime="image/jpeg", category="image", size=file["size"] - 100,
             removed=["gps", "datetime"] if not keep_date else ["gps"])
@@ -791,3 +794,176 @@ await main()
     assert run_micropython(code, files, top_level_await=True).splitlines() == [
         "ready False p.png can be sent. The last check is done before it goes.",
         "ready True p.png is ready to send.", "/u/v1 p.png", "None 1 p.png sent."]
+
+
+# --- the light path and the heavy one ----------------------------------------------------------
+def test_a_photo_goes_by_the_light_worker_and_pyodide_never_starts():
+    async def go():
+        store, flows = await started()
+        await flows.pick([file("a.jpg")])
+        rec = store.state["attachments"][0]
+        assert rec["holder"] == model.LIGHT and rec["verified"]
+        await flows.upload()
+        return store, flows
+
+    store, flows = run(go())
+    assert [c[0] for c in light(flows).calls] == ["prepare", "upload"]
+    assert flows.heavy_starts == [] and heavy(flows).calls == []
+    assert store.state["workers"][model.HEAVY] == ""
+
+
+def test_what_the_light_worker_hands_over_starts_pyodide_and_the_preview_says_so():
+    async def go():
+        store, flows = await started()
+        flows.start_heavy = lambda: flows.heavy_starts.append(True)  # starting, not up yet
+        light(flows).checked["IMG_1.HEIC"] = Checked(hand_over=True, mime="image/heic")
+        task = asyncio.create_task(flows.pick([file("IMG_1.HEIC", 3000, "image/heic",
+                                                    head=b"\x00\x00\x00\x18ftypheic")]))
+        for _ in range(10):
+            await asyncio.sleep(0)
+        rec = store.state["attachments"][0]
+        assert rec["imaging"] and store.state["workers"][model.HEAVY] == model.STARTING
+        assert record_texts(rec, MAX, "sv")["status"] == (
+            "Förbereder bildbehandling för IMG_1.HEIC…")
+        heavy(flows).checked["IMG_1.HEIC"] = Checked(
+            ok=True, mime="image/jpeg", category="image", converted=True,
+            preview_url="blob:converted", removed=["gps"])
+        connect(flows, model.HEAVY)
+        await task
+        await flows.upload()
+        return store, flows
+
+    store, flows = run(go())
+    assert flows.heavy_starts == [True]
+    assert [c[0] for c in heavy(flows).calls] == ["prepare", "upload"]
+    assert [c[1] for c in heavy(flows).calls if c[0] == "upload"] == ["IMG_1.jpg"]
+    assert [c[0] for c in light(flows).calls] == ["prepare"]
+
+
+def test_the_sender_sees_its_own_file_from_the_copy_it_sent_until_the_visit_ends():
+    pages = [{"messages": [], "cursor": 0, "state": "ended"}]
+
+    async def go():
+        store, flows = await started(pages=pages)
+        await flows.pick([file("a.jpg")])
+        await flows.upload()
+        att = store.state["messages"][0]["attachment"]
+        url = await flows.inline_url(att)
+        assert url == "blob:sent-k1"
+        assert [c for c in flows.api.calls if c[0] == "object_url"] == []  # never fetched back
+        # The file went: its record too, but not the copy the chat shows.
+        assert ("release", "k1") not in light(flows).calls
+        flows.api.visit_state = "ended"
+        await flows.poll(sleep=no_sleep)
+        await asyncio.sleep(0)
+        return store, flows
+
+    store, flows = run(go())
+    assert flows.browser.revoked == ["blob:sent-k1"] and store.state["object_urls"] == {}
+    assert ("release", "k1") in light(flows).calls
+
+
+def test_the_chat_hearing_of_ones_own_file_before_the_upload_answers_waits_for_its_copy():
+    async def go():
+        store, flows = await started()
+        flows.apply({"visit": dict(store.state["visit"], role="patient")})
+        await flows.pick([file("a.jpg")])
+        light(flows).gate = asyncio.Event()
+        upload = asyncio.create_task(flows.upload())
+        await asyncio.sleep(0)
+        # The long poll brings the message before the worker's answer does.
+        att = attachment("a-k1")
+        shown = asyncio.create_task(flows.inline_url(att))
+        await asyncio.sleep(0)
+        light(flows).gate.set()
+        await upload
+        return flows, await shown
+
+    flows, url = run(go())
+    assert url == "blob:sent-k1"
+    assert [c for c in flows.api.calls if c[0] == "object_url"] == []
+
+
+# --- the hurried patient: "Ladda upp" before the check, and the answer must be heard ------------
+def test_a_render_that_fails_on_the_checks_answer_does_not_keep_the_upload_waiting():
+    """The race: "Ladda upp" is pressed while the check runs; the check's answer lands while a
+    component (subscribed before the waiting upload) fails to render it. The model used to stop
+    telling subscribers at the first failure, so the upload, subscribed last, never heard that
+    its file was checked: no request, "Ladda upp" disabled, no progress, no error."""
+    async def go():
+        store, flows = make()
+        await flows.load()
+        connect(flows)
+        light(flows).gate_prepare = asyncio.Event()
+        failures = []
+
+        def fragile_render(state, changed):  # a component that fails on the verified record
+            if any(rec["verified"] for rec in state["attachments"]):
+                raise RuntimeError("render failed")
+        store.subscribe(fragile_render, ("attachments",))
+        store.on_error = failures.append
+        picking = asyncio.create_task(flows.pick([file("a.jpg")]))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert model.to_send(store.state)  # ready from its first bytes
+        upload = asyncio.create_task(flows.upload())
+        await asyncio.sleep(0)
+        assert store.state["attachments"][0]["waiting"]
+        light(flows).gate_prepare.set()  # the answer lands between the upload's two awaits
+        await picking
+        await upload
+        return store, flows, failures
+
+    store, flows, failures = run(go())
+    assert [c[0] for c in light(flows).calls] == ["prepare", "upload"]
+    assert store.state["messages"] and not store.state["sending"]
+    assert failures and all(str(f) == "render failed" for f in failures)
+
+
+def test_a_check_that_ends_without_an_answer_refuses_its_file_instead_of_waiting():
+    async def go():
+        store, flows = make()
+        await flows.load()
+        connect(flows)
+        light(flows).gate_prepare = asyncio.Event()
+        picking = asyncio.create_task(flows.pick([file("a.jpg")]))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        upload = asyncio.create_task(flows.upload())
+        await asyncio.sleep(0)
+        # An answer the transitions cannot use (a worker bug): the check fails, and ends.
+        light(flows).checked["a.jpg"] = Checked(ok=True, mime="image/jpeg", category="image",
+                                                removed=None)
+        light(flows).gate_prepare.set()
+        await picking
+        await upload
+        return store, flows
+
+    store, flows = run(go())
+    rec = store.state["attachments"][0]
+    assert rec["status"] == model.REFUSED and rec["reason"] == refusals.CHECK_FAILED
+    assert not store.state["sending"] and store.state["preview_finished"]
+    assert [c[0] for c in light(flows).calls] == ["prepare"]
+    assert "not iterable" in record_texts(rec, MAX, "en")["alert"]
+
+
+def test_component_event_names_are_the_typed_ones():
+    """Every .on(…) and .emit(…) in the components and app.py names a bifoga.events constant,
+    so a typo fails here; and a name that is not one fails at once."""
+    import ast
+
+    from bifoga import events
+    from tests.micropython_runner import REPO as root
+
+    used = 0
+    for path in sorted((root / "components").glob("*.py")) + [root / "app.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("on", "emit") and node.args):
+                name = node.args[0]
+                assert (isinstance(name, ast.Attribute) and isinstance(name.value, ast.Name)
+                        and name.value.id == "events"), (path.name, node.lineno)
+                assert getattr(events, name.attr) in events.ALL, (path.name, name.attr)
+                used += 1
+    assert used > 40
+    assert len(set(events.ALL)) == len(events.ALL)
