@@ -248,10 +248,13 @@ class Flows:
         return self.workers[model.held_by(self.state, key) or model.LIGHT]
 
     async def upload(self):
-        """"Ladda upp": the ready files, one after the other."""
-        keys = model.to_send(self.state)
+        """"Ladda upp": the ready files, one after the other, and those still being checked
+        once their check lets them through (a film the Pyodide worker checks may come later
+        than a PDF picked with it)."""
         if not self.apply(T.round_started(self.state)):
             return
+        keys = [rec["key"] for rec in self.state["attachments"]
+                if rec["status"] in (model.READY, model.CHECKING)]
         sent = []
         for key in keys:
             rec = model.record(self.state, key)

@@ -967,3 +967,30 @@ def test_component_event_names_are_the_typed_ones():
                 used += 1
     assert used > 40
     assert len(set(events.ALL)) == len(events.ALL)
+
+
+def test_ladda_upp_also_sends_a_file_whose_check_ends_after_the_press():
+    async def go():
+        store, flows = await started()
+        flows.start_heavy = lambda: flows.heavy_starts.append(True)  # starting, not up yet
+        light(flows).checked["clip.mp4"] = Checked(hand_over=True)
+        picking = asyncio.create_task(flows.pick([
+            file("remiss.pdf", 5000, "application/pdf"),
+            file("clip.mp4", 9000, "video/mp4", head=b"\x00\x00\x00\x18ftypisom")]))
+        for _ in range(10):
+            await asyncio.sleep(0)
+        pdf, clip = store.state["attachments"]
+        assert pdf["status"] == model.READY and clip["status"] == model.CHECKING
+        upload = asyncio.create_task(flows.upload())
+        for _ in range(10):
+            await asyncio.sleep(0)
+        heavy(flows).checked["clip.mp4"] = Checked(ok=True, mime="video/mp4", category="video")
+        connect(flows, model.HEAVY)
+        await picking
+        await upload
+        return store, flows
+
+    store, flows = run(go())
+    assert [c[1] for c in light(flows).calls if c[0] == "upload"] == ["remiss.pdf"]
+    assert [c[1] for c in heavy(flows).calls if c[0] == "upload"] == ["clip.mp4"]
+    assert store.state["dialog"] is None
