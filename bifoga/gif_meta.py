@@ -19,6 +19,8 @@ _IMAGE, _EXTENSION, _TRAILER = 0x2C, 0x21, 0x3B
 _GRAPHIC_CONTROL, _COMMENT, _PLAIN_TEXT, _APPLICATION = 0xF9, 0xFE, 0x01, 0xFF
 _LOOP_APPS = (b"NETSCAPE2.0", b"ANIMEXTS1.0")
 _XMP_APP = b"XMP DataXMP"
+_READ_AHEAD = 1 << 19  # what the reader asks of the source at a time
+_WALK_WINDOW = 1 << 16  # sub-blocks are walked this much at a time, from what the reader holds
 
 
 def _color_table_size(packed):
@@ -35,13 +37,19 @@ def _need(reader, pos, length):
 
 
 def _sub_blocks_end(reader, pos):
-    """Where the data sub-blocks starting at ``pos`` end (after their zero terminator)."""
-    for _ in range(reader.size):
-        size = _need(reader, pos, 1)[0]
-        pos += 1 + size
-        if size == 0:
-            return pos
-    raise MetadataError("corrupt GIF: sub-blocks without end")
+    """Where the data sub-blocks starting at ``pos`` end (after their zero terminator). Walked
+    inside large reads: an image's data is thousands of sub-blocks of up to 255 bytes."""
+    while True:
+        buf = reader.read(pos, _WALK_WINDOW)
+        if not buf:
+            raise MetadataError("truncated GIF at offset %d" % pos)
+        i, n = 0, len(buf)
+        while i < n:
+            size = buf[i]
+            if size == 0:
+                return pos + i + 1
+            i += 1 + size
+        pos += i
 
 
 def _image(reader, pos):
@@ -107,7 +115,7 @@ def _extension(reader, pos, acc, plan):
 def strip_gif(source, acc, keep_capture_date):
     """The Plan of a GIF with its metadata removed; what it carried goes into ``acc``.
     (A GIF has no capture date or orientation to keep.)"""
-    reader = Reader(source)
+    reader = Reader(source, _READ_AHEAD)
     head = _need(reader, 0, 13)
     if head[:6] not in (b"GIF87a", b"GIF89a"):
         raise MetadataError("not a GIF")

@@ -21,7 +21,8 @@ _EXIF_ID = b"Exif\x00"
 _XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"
 _XMP_EXTENSION_ID = b"http://ns.adobe.com/xmp/extension/\x00"
 _ICC_ID = b"ICC_PROFILE\x00"
-_SCAN_BLOCK = 1 << 19  # entropy-coded data is searched for its end this much per read
+_READ_AHEAD = 1 << 19  # what the reader asks of the source at a time: headers and scan data
+_SCAN_WINDOW = 1 << 16  # entropy-coded data is searched for its end this much at a time
 
 
 def _bad(what, pos):
@@ -121,36 +122,41 @@ def _only_coded_data(block):
     return others == 0
 
 
-def _scan_end(source, pos):
+def _scan_end(reader, pos):
     """Where the entropy-coded data from ``pos`` ends: the first 0xFF (of a run of them) that
-    starts a marker other than RSTn or a stuffed 0xFF00. Read in large blocks."""
+    starts a marker other than RSTn or a stuffed 0xFF00. Looked at a window at a time, from
+    what the reader holds (it reads _READ_AHEAD at once)."""
     p = pos
+    run_start = None  # where a run of 0xFF that the window's end cut began
     while True:
-        block = source.read(p, _SCAN_BLOCK)
+        block = reader.read(p, _SCAN_WINDOW)
         if not block:
             raise MetadataError("truncated JPEG: no end-of-image marker")
-        if len(block) == _SCAN_BLOCK and _only_coded_data(block):
+        if run_start is None and _only_coded_data(block):
             p += len(block)
             continue
-        i = 0
+        i, n = 0, len(block)
         while True:
             f = block.find(b"\xff", i)
             if f < 0:
-                p += len(block)
+                p += n
                 break
             j = f + 1
-            while j < len(block) and block[j] == 0xFF:
+            while j < n and block[j] == 0xFF:
                 j += 1
-            if j == len(block):  # the run of 0xFF reaches the block's end: read on from it
-                if len(block) < _SCAN_BLOCK:
+            start = run_start if run_start is not None and f == 0 else p + f
+            run_start = None
+            if j == n:  # the run of 0xFF reaches the window's end: look on from its last 0xFF
+                if p + n >= reader.size:
                     raise MetadataError("truncated JPEG: no end-of-image marker")
-                p += j - 1
+                run_start = start
+                p += max(j - 1, 1)
                 break
             following = block[j]
             if following == 0x00 or 0xD0 <= following <= 0xD7:
                 i = j + 1
                 continue
-            return p + f
+            return start
 
 
 class _JpegWalk:
@@ -159,11 +165,12 @@ class _JpegWalk:
 
     def __init__(self, source, acc):
         self.source = source
-        self.reader = Reader(source)
+        self.reader = Reader(source, _READ_AHEAD)
         self.n = source.size
         self.acc = acc
         self.out = [("range", 0, 2)]
         self.exif_slot = None
+        self.exif_range = None  # the first EXIF segment, (start, end)
         self.icc = []  # (index in out, sequence number, count, body start, body end)
         self.seen_sof = self.seen_dqt = self.seen_sos = False
 
@@ -226,12 +233,20 @@ class _JpegWalk:
         if (marker == 0xE1 and self.exif_slot is None
                 and self.reader.read(start, 5) == _EXIF_ID):
             self.exif_slot = len(self.out)
+            self.exif_range = (start - 4, end)
         kept = _jpeg_app(marker, self.reader, start, end, self.acc)
         if kept is _KEEP_ICC:
             self.icc.append((len(self.out),) + _icc_chunk(self.reader, start, end))
             self.out.append(("range", start - 4, end))
         elif kept is not None:
-            self.out.append(("bytes", kept))
+            self.out.append(self.as_range_if_same(kept, start - 4, end))
+
+    def as_range_if_same(self, rebuilt, start, end):
+        """A rebuilt segment as a slice of the source when the source has it so already (a
+        file stripped before is then sent as it is)."""
+        if len(rebuilt) == end - start and self.reader.read(start, end - start) == rebuilt:
+            return ("range", start, end)
+        return ("bytes", rebuilt)
 
     def table(self, marker, pos, end):
         if marker in _SOF_MARKERS:
@@ -248,7 +263,7 @@ class _JpegWalk:
         if marker != 0xDA:
             return end
         self.seen_sos = True
-        scan_end = _scan_end(self.source, end)
+        scan_end = _scan_end(self.reader, end)
         self.out.append(("range", end, scan_end))
         return scan_end
 
@@ -258,8 +273,10 @@ class _JpegWalk:
         if new is not None:
             payload = b"Exif\x00\x00" + new
             app1 = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
-            slot = self.exif_slot if self.exif_slot is not None else 1
-            self.out.insert(slot, ("bytes", app1))
+            if self.exif_slot is None:
+                self.out.insert(1, ("bytes", app1))
+            else:
+                self.out.insert(self.exif_slot, self.as_range_if_same(app1, *self.exif_range))
         plan = Plan()
         for piece in self.out:
             if piece[0] == "range":

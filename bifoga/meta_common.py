@@ -105,3 +105,14 @@ def _valid_icc(profile):
         and int.from_bytes(profile[:4], "big") == len(profile)
         and profile[36:40] == b"acsp"
     )
+
+
+def _add_or_keep(plan, reader, data):
+    """Add rebuilt bytes to a Plan, or keep the source's own where the plan stands when they
+    are the same (a file stripped before is then sent as it is, one slice)."""
+    last = plan.pieces[-1] if plan.pieces else None
+    at = 0 if last is None else last[2] if last[0] == "range" else None
+    if at is not None and reader.read(at, len(data)) == data:
+        plan.keep(at, at + len(data))
+    else:
+        plan.add(data)

@@ -64,6 +64,7 @@ from bifoga.source import BytesSource, Plan, Reader
 
 __all__ = [
     "CATEGORIES",
+    "LIGHT_FORMATS",
     "MetadataError",
     "Report",
     "StripResult",
@@ -169,6 +170,11 @@ def _whole_file(handler):
         return plan
 
     return run
+
+
+# The formats whose parsers read through a Source and run under MicroPython (the browser's light
+# worker); the others need CPython or Pyodide.
+LIGHT_FORMATS = frozenset(("jpeg", "png", "webp", "gif"))
 
 
 def _handler(fmt):

@@ -16,7 +16,7 @@ dataclasses, typing, re or f-strings.
 import binascii
 
 from bifoga.exif import parse_exif
-from bifoga.meta_common import _MAX_PARTS, MetadataError
+from bifoga.meta_common import _MAX_PARTS, MetadataError, _add_or_keep
 from bifoga.source import Plan, Reader
 
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
@@ -63,7 +63,9 @@ def _is_chunk_type(ctype):
 
 
 def _read_chunk(reader, source, pos):
-    """(type, end) of the chunk at ``pos``, checked: it fits, its type is letters, its CRC."""
+    """(type, end) of the chunk at ``pos``, checked: it fits, its type is letters, its CRC.
+    A chunk up to _CRC_BLOCK bytes is read at once (the reader reads that much ahead); a larger
+    one is streamed for its CRC."""
     n = reader.size
     if pos + 12 > n:
         raise MetadataError("truncated PNG: no IEND chunk")
@@ -75,8 +77,11 @@ def _read_chunk(reader, source, pos):
         raise MetadataError("truncated PNG: chunk at offset %d runs past the end" % pos)
     if not _is_chunk_type(ctype):
         raise MetadataError("corrupt PNG: bad chunk type at offset %d" % pos)
-    crc = int.from_bytes(reader.read(end - 4, 4), "big")
-    if _chunk_crc(source, pos + 4, end - 4) != crc:
+    if 12 + length <= _CRC_BLOCK:  # type and data, from what the reader holds
+        crc = binascii.crc32(reader.read(pos + 4, 4 + length)) & 0xFFFFFFFF
+    else:
+        crc = _chunk_crc(source, pos + 4, end - 4)
+    if crc != int.from_bytes(reader.read(end - 4, 4), "big"):
         raise MetadataError("corrupt PNG: bad CRC in %r chunk at offset %d" % (ctype, pos))
     return ctype, end
 
@@ -106,7 +111,7 @@ def _dropped_chunk(reader, ctype, start, end, acc):
 
 def strip_png(source, acc, keep_capture_date):
     """The Plan of a PNG with its metadata removed; what it carried goes into ``acc``."""
-    reader = Reader(source)
+    reader = Reader(source, _CRC_BLOCK)  # reads ahead: most chunks come with their header
     n = source.size
     if reader.read(0, 8) != _PNG_SIG:
         raise MetadataError("not a PNG")
@@ -140,7 +145,7 @@ def strip_png(source, acc, keep_capture_date):
     plan = Plan()
     for i, (start, end) in enumerate(out):
         if i == first_image and new is not None:
-            plan.add(_png_chunk(b"eXIf", new))
+            _add_or_keep(plan, reader, _png_chunk(b"eXIf", new))
         plan.keep(start, end)
     return plan
 

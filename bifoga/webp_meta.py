@@ -13,7 +13,7 @@ worker) run it, so no dataclasses, typing, re or f-strings.
 """
 
 from bifoga.exif import parse_exif
-from bifoga.meta_common import _MAX_PARTS, MetadataError, _Acc
+from bifoga.meta_common import _MAX_PARTS, MetadataError, _Acc, _add_or_keep
 from bifoga.source import Plan, Reader
 
 _VP8X_ICC, _VP8X_ALPHA, _VP8X_EXIF, _VP8X_XMP, _VP8X_ANIM = 0x20, 0x10, 0x08, 0x04, 0x02
@@ -174,10 +174,10 @@ def strip_webp(source, acc, keep_capture_date):
         else:
             size += len(piece[1])
     plan = Plan()
-    plan.add(b"RIFF" + size.to_bytes(4, "little") + b"WEBP")
+    _add_or_keep(plan, reader, b"RIFF" + size.to_bytes(4, "little") + b"WEBP")
     for piece in out:
         if piece[0] == "bytes":
-            plan.add(piece[1])
+            _add_or_keep(plan, reader, piece[1])
             continue
         plan.keep(piece[1], piece[2])
         if (piece[2] - piece[1]) & 1:  # a missing final pad byte is put back

@@ -1,5 +1,6 @@
 """How long bifoga.metadata.strip_source takes under MicroPython (the light worker's
-interpreter, run in node) on a 3 MB phone-like JPEG, and how much of the file it reads.
+interpreter, run in node) on a 3 MB phone-like JPEG (and PNG, WebP and GIF files of noise of
+about the same size), and how much of each file it reads.
 
     .venv/bin/python -m scripts.measure_light_strip
 
@@ -39,14 +40,15 @@ class CountingSource(BytesSource):
         self.bytes_read += len(got)
         return got
 
-data = open('/photo.jpg', 'rb').read()
-for keep in (False, True):
-    source = CountingSource(data)
-    start = time.ticks_ms()
-    result = strip_source(source, keep)
-    ms = time.ticks_diff(time.ticks_ms(), start)
-    print(keep, ms, source.reads, source.bytes_read, result.plan.size, len(result.plan.pieces),
-          result.removed)
+for name in NAMES:
+    data = open('/' + name, 'rb').read()
+    for keep in (False, True):
+        source = CountingSource(data)
+        start = time.ticks_ms()
+        result = strip_source(source, keep)
+        ms = time.ticks_diff(time.ticks_ms(), start)
+        print(name, len(data), keep, ms, source.reads, source.bytes_read, result.plan.size,
+              len(result.plan.pieces), result.removed)
 """
 
 
@@ -73,15 +75,45 @@ def phone_jpeg() -> bytes:
     return best
 
 
+def noise_images() -> dict[str, bytes]:
+    """PNG, WebP and GIF of noise, each about 3 MB, with metadata to drop."""
+    rng = random.Random(4)
+    out = {}
+    rgb = Image.frombytes("RGB", (1000, 1000), rng.randbytes(3_000_000))
+    buf = io.BytesIO()
+    rgb.save(buf, "PNG", pnginfo=_png_text())
+    out["noise.png"] = buf.getvalue()
+    buf = io.BytesIO()
+    Image.frombytes("RGB", (1900, 1900), rng.randbytes(1900 * 1900 * 3)).save(
+        buf, "WEBP", quality=90, exif=piexif.dump({"0th": {piexif.ImageIFD.Orientation: 6}}))
+    out["noise.webp"] = buf.getvalue()
+    buf = io.BytesIO()
+    Image.frombytes("P", (1800, 1800), rng.randbytes(1800 * 1800)).save(
+        buf, "GIF", comment=b"taken at home")
+    out["noise.gif"] = buf.getvalue()
+    return out
+
+
+def _png_text():
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "taken at home")
+    return info
+
+
 def main() -> None:
-    data = phone_jpeg()
-    print("photo: %d bytes" % len(data))
-    start = time.perf_counter()
-    metadata.strip_source(BytesSource(data))
-    print("CPython strip_source: %.1f ms" % ((time.perf_counter() - start) * 1000))
+    images = {"photo.jpg": phone_jpeg(), **noise_images()}
+    for name, data in images.items():
+        start = time.perf_counter()
+        metadata.strip_source(BytesSource(data))
+        print("CPython strip_source %s (%d bytes): %.1f ms" % (
+            name, len(data), (time.perf_counter() - start) * 1000))
     files = {"/bifoga/" + n: (REPO / "bifoga" / n).read_text(encoding="utf-8") for n in MODULES}
-    out = run_micropython(_PROGRAM, files, timeout=300, binary_files={"/photo.jpg": data})
-    print("MicroPython (keep_date, ms, reads, bytes read, plan size, pieces, removed):")
+    code = "NAMES = %r\n" % sorted(images) + _PROGRAM
+    out = run_micropython(code, files, timeout=300,
+                          binary_files={"/" + n: d for n, d in images.items()})
+    print("MicroPython (file, size, keep_date, ms, reads, bytes read, plan size, pieces, removed):")
     print(out)
 
 

@@ -183,6 +183,15 @@ def webp_simple_with_metadata(lossless: bool = False) -> bytes:
     return _riff([*image, (b"EXIF", gps_tiff()), (b"XMP ", GPS_XMP)])
 
 
+def progressive_jpeg_with_restarts(size: tuple[int, int] = (300, 200)) -> bytes:
+    """A progressive JPEG (several scans, tables between them) with restart markers, EXIF
+    (GPS) and a comment: the scan walk's harder case."""
+    buf = io.BytesIO()
+    fx.picture(size).save(buf, "JPEG", progressive=True, restart_marker_rows=1,
+                          exif=fx.rich_exif(), comment=fx.COMMENT)
+    return buf.getvalue()
+
+
 def _gif_frames(count: int = 2) -> bytes:
     frames = [fx.picture((30, 20)).rotate(90 * i).convert("P", palette=Image.Palette.ADAPTIVE)
               for i in range(count)]

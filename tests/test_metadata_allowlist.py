@@ -218,3 +218,14 @@ def test_inspect_source_reads_through_a_source():
     assert metadata.inspect_source(BytesSource(data)) == metadata.inspect(data)
     assert metadata.inspect_source(BytesSource(data)).found == ["xmp", "comment", "other_exif"]
     assert metadata.inspect_source(BytesSource(b"%PDF-1.7")) == metadata.Report(None)
+
+
+@pytest.mark.parametrize("keep", [False, True])
+@pytest.mark.parametrize("make", [lambda: media_path("photo_gps.jpg").read_bytes(),
+                                  fx.rich_jpeg, fx.rich_png, fx.rich_webp,
+                                  lambda: fx.rich_webp(lossless=True, mode="RGBA"),
+                                  hostile.gif_with_metadata])
+def test_a_file_stripped_before_is_sent_as_it_is(make, keep):
+    once = metadata.strip(make(), keep).data
+    source = BytesSource(once)
+    assert metadata.strip_source(source, keep).plan.unchanged(source)

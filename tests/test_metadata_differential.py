@@ -36,6 +36,7 @@ def _images() -> dict[str, bytes]:
         "rich_no_orientation.jpg": fx.rich_jpeg(orientation=None, trailer=False),
         "rich_orientation_3.jpg": fx.rich_jpeg(orientation=3),
         "thumbnail.jpg": fx.thumbnail_jpeg(),
+        "progressive_restarts.jpg": hostile.progressive_jpeg_with_restarts(),
         "rich_rgba.png": fx.rich_png(),
         "rich_rgb.png": fx.rich_png(orientation=1, mode="RGB"),
         "rich_palette.png": fx.rich_png(orientation=8, mode="P"),

@@ -37,6 +37,7 @@ def _cases() -> dict[str, bytes]:
     cases = {
         "phone.jpg": media_path("photo_gps.jpg").read_bytes(),
         "rich.jpg": fx.rich_jpeg(),
+        "progressive.jpg": hostile.progressive_jpeg_with_restarts((1200, 900)),
         "rich.png": fx.rich_png(),
         "rich.webp": fx.rich_webp(),
         "lossless.webp": fx.rich_webp(lossless=True, mode="RGBA"),
@@ -67,6 +68,9 @@ for name in NAMES:
         pieces = [p if p[0] == 'range' else ('bytes', binascii.hexlify(p[1]).decode())
                   for p in r.plan.pieces]
         print(name, keep, repr(pieces), repr(r.removed), repr(r.orientation))
+from bifoga.metadata import LIGHT_FORMATS, detect_format
+print('light formats:', all(detect_format(open('/cases/' + n, 'rb').read(64)) in LIGHT_FORMATS
+                            for n in NAMES))
 print('heavy parsers imported:', 'bifoga.heif_meta' in sys.modules,
       'bifoga.film_meta' in sys.modules)
 """
@@ -93,6 +97,7 @@ def test_micropython_plans_exactly_as_cpython():
         "/cases/" + n: d for n, d in cases.items()}).splitlines()
     assert out[0] == "micropython"
     expected = [_cpython_line(n, cases[n], keep) for n in sorted(cases) for keep in (False, True)]
-    assert out[1:-1] == expected
+    assert out[1:-2] == expected
+    assert out[-2] == "light formats: True"
     assert out[-1] == "heavy parsers imported: False False"
     assert any(line.endswith("MetadataError") for line in expected)

@@ -54,16 +54,19 @@ def test_frame_header_check():
 def test_scan_end_skips_stuffing_and_restarts():
     coded = b"\x12\xff\x00\x34\xff\xd3\x56\xff\xff\x00\x78"
     data = coded + b"\xff\xff\xd9"
-    assert jpeg_meta._scan_end(BytesSource(data), 0) == len(coded)
+    assert jpeg_meta._scan_end(reader(data), 0) == len(coded)
     with pytest.raises(MetadataError):
-        jpeg_meta._scan_end(BytesSource(coded), 0)
+        jpeg_meta._scan_end(reader(coded), 0)
 
 
-def test_scan_end_across_blocks(monkeypatch):
-    monkeypatch.setattr(jpeg_meta, "_SCAN_BLOCK", 8)
+@pytest.mark.parametrize("window", [2, 3, 8, 64])
+def test_scan_end_across_windows(monkeypatch, window):
+    monkeypatch.setattr(jpeg_meta, "_SCAN_WINDOW", window)
     coded = b"\x01" * 7 + b"\xff\x00" + b"\x02" * 6 + b"\xff\xff\xff\xd0" + b"\x03" * 9
-    data = coded + b"\xff\xc4"
-    assert jpeg_meta._scan_end(BytesSource(data), 0) == len(coded)
+    data = coded + b"\xff\xff\xc4"
+    assert jpeg_meta._scan_end(Reader(BytesSource(data), 5), 0) == len(coded)
+    with pytest.raises(MetadataError):
+        jpeg_meta._scan_end(Reader(BytesSource(coded + b"\xff\xff"), 5), 0)
 
 
 def test_only_coded_data():
@@ -289,3 +292,31 @@ def test_exif_round_trip():
     info = exif.parse_exif(exif.build_exif(6, "2024-05-01T12:34:56"))
     assert info.orientation == 6 and info.capture_date == "2024-05-01T12:34:56"
     assert info.categories == {"datetime"}
+
+
+def test_add_or_keep_slices_what_the_source_already_has():
+    from bifoga.meta_common import _add_or_keep
+    from bifoga.source import Plan
+
+    data = b"HEADbodyTAIL"
+    plan = Plan()
+    _add_or_keep(plan, reader(data), b"HEAD")  # at the start
+    plan.keep(4, 8)
+    _add_or_keep(plan, reader(data), b"TAIL")  # where the last range ends
+    assert plan.pieces == [("range", 0, 12)]
+    _add_or_keep(plan, reader(data), b"MORE")  # past the end: written anew
+    _add_or_keep(plan, reader(data), b"HEAD")  # after bytes: written anew
+    assert plan.pieces[1:] == [("bytes", b"MORE"), ("bytes", b"HEAD")]
+
+
+@pytest.mark.parametrize("window", [3, 64, 1 << 16])
+def test_progressive_jpeg_with_restarts_in_any_window(monkeypatch, window):
+    from bifoga import metadata
+
+    data = hostile.progressive_jpeg_with_restarts()
+    expected = metadata.strip(data).data
+    monkeypatch.setattr(jpeg_meta, "_SCAN_WINDOW", window)
+    out = jpeg_meta.strip_jpeg(BytesSource(data), _Acc("jpeg"), False).materialise(
+        BytesSource(data))
+    assert out == expected and b"COMMENT-SECRET" not in out
+    assert fx.decoded(out) == fx.decoded(data)
