@@ -122,7 +122,9 @@ class _Scan:
         return False
 
 
-_SCAN_LITERALS = (b"/JavaScript", b"/Launch", b"/JS", b"/ObjStm")
+# "/J" finds both /JavaScript and /JS: every search over the file costs (MicroPython's find
+# compares at each offset).
+_SCAN_LITERALS = (b"/J", b"/Launch", b"/ObjStm")
 _SCAN_SPAN = _span(_ANYWHERE + (_JS, _OBJSTM))
 
 
@@ -153,7 +155,7 @@ def _pdf_scan(source, reader):
     step = _chunk_size(source)
     budget = [_MAX_INFLATED]
     js_hits = 0
-    stream_before = None  # the last "stream" keyword starting before this chunk: offset
+    keywords = _StreamKeywords(source)
     objstm_from = 0  # object streams are looked for from here (past the last one's body)
     objstm_seen = 0
     objstm_done = False
@@ -171,8 +173,7 @@ def _pdf_scan(source, reader):
                     return True
             if _name_end(buf, at + 1, _JS, final) >= 0:
                 js_hits += 1
-                if js_hits > _MAX_JS_HITS or not _in_stream_body(reader, buf, start, at,
-                                                                 stream_before):
+                if js_hits > _MAX_JS_HITS or not keywords.in_stream_body(start + at):
                     return True
             end = _name_end(buf, at + 1, _OBJSTM, final)
             if end >= 0 and not objstm_done and start + at >= objstm_from:
@@ -187,22 +188,35 @@ def _pdf_scan(source, reader):
                 undecided = undecided or cut
                 if objstm_seen >= _MAX_OBJECT_STREAMS:
                     return True  # more object streams than any document has
-        if not final:
-            last = buf.rfind(b"stream", 0, own + 5)
-            if last >= 0:
-                stream_before = start + last
         start += own
     return None if undecided else False
 
 
-def _in_stream_body(reader, buf: bytes, start: int, at: int, stream_before) -> bool:
-    """Whether offset `at` of the chunk lies in a stream's body: the nearest "stream" keyword
-    before it opens a stream rather than ending one ("endstream")."""
-    last = buf.rfind(b"stream", 0, at)
-    last = stream_before if last < 0 else start + last
-    if last is None:
-        return False
-    return reader.read(max(0, last - 3), min(3, last)) != b"end"
+class _StreamKeywords:
+    """Where the "stream" keywords are, found only as far as a /JS needs (one is rare)."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+        self.until = 0  # searched up to here
+        self.last = None  # the last keyword starting before `until`
+
+    def in_stream_body(self, pos: int) -> bool:
+        """Whether the name at `pos` (a slash) lies in a stream's body: the nearest "stream"
+        keyword before it opens a stream rather than ending one ("endstream")."""
+        start = self.until
+        while start < pos:
+            end = min(pos, start + _CHUNK)
+            # Five bytes more find a keyword starting before `end`; none can start at `pos`
+            # or run past it, since a slash is there.
+            at = self.source.read(start, end + 5 - start).rfind(b"stream")
+            if at >= 0:
+                self.last = start + at
+            start = end
+        self.until = max(self.until, pos)
+        last = self.last
+        if last is None:
+            return False
+        return self.source.read(max(0, last - 3), min(3, last)) != b"end"
 
 
 def _object_stream(scan, reader, after_name: int, budget: list):

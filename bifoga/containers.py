@@ -5,16 +5,15 @@ Each `inspect_*` function takes the file as bytes or as a `view` of a bifoga.sou
 type, or a refusal reason. Every walk is bounded by the data length and by a step budget, so
 hostile or truncated input ends quickly and never raises. Through a view only what a verdict
 needs is read: box and element headers, the movie box, the track list, the compound file's
-directory, the zip's central directory and two of its members.
+directory, the zip's central directory and one of its members.
 
 Runs in CPython (server, tests), Pyodide and MicroPython 1.27 (the browser's light worker): no
 typing, dataclasses, re, uuid or zipfile; annotations only where MicroPython ignores them.
 """
 
-import sys
 from collections import namedtuple
 
-from bifoga.inflate import Damaged, crc32, inflate
+from bifoga.inflate import MICROPYTHON, Damaged, crc32, inflate
 from bifoga.refusals import ACTIVE_CONTENT as ACTIVE
 from bifoga.refusals import AUDIO_NOT_ALLOWED as AUDIO
 from bifoga.refusals import TYPE_NOT_ALLOWED as NOT_ALLOWED
@@ -33,13 +32,8 @@ from bifoga.sniff_head import (  # noqa: F401
 MAX_STEPS = 50_000
 
 
-_MICROPYTHON = sys.implementation.name == "micropython"
-
 # What a container parser concluded: `mime` when allowed, else `reason`.
 Finding = namedtuple("Finding", ("mime", "reason"))
-
-# A verdict that only the full check can give (the light worker hands such a file on).
-UNDECIDED = "undecided"
 
 
 def _allowed(mime: str) -> Finding:
@@ -747,15 +741,16 @@ def _u64le(buf: bytes, o: int) -> int:
 def utf8_valid(data: bytes) -> bool:
     """Whether `data` is UTF-8 as CPython's strict codec sees it, in CPython and MicroPython."""
     try:
-        data.decode("utf-8")
+        text = data.decode("utf-8")
     except Exception:  # UnicodeDecodeError; MicroPython raises UnicodeError
         return False
-    if not _MICROPYTHON:
+    if not MICROPYTHON or len(text) == len(data):  # CPython's codec is strict; ASCII is UTF-8
         return True
-    # MicroPython checks only the shape of each sequence: overlong forms, surrogates and code
-    # points past U+10FFFF pass it. Each is a lead byte that never occurs, or one whose next
-    # byte is out of range; a well-formed sequence guarantees that byte exists.
-    for lead in (0xC0, 0xC1, 0xF5, 0xF6, 0xF7, 0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE, 0xFF):
+    # MicroPython checks only the shape of each sequence (and refuses leads from 0xF8):
+    # overlong forms, surrogates and code points past U+10FFFF pass it. Each is a lead byte
+    # that never occurs, or one whose next byte is out of range; a well-formed sequence
+    # guarantees that byte exists. Every test is one search (C), not a loop over bytes.
+    for lead in (0xC0, 0xC1, 0xF5, 0xF6, 0xF7):
         if bytes((lead,)) in data:
             return False
     for lead, low, high in ((0xE0, 0xA0, 0xBF), (0xED, 0x80, 0x9F), (0xF0, 0x90, 0xBF),

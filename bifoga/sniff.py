@@ -79,6 +79,9 @@ _MARKUP_TAGS = (
 _ANYWHERE_TAGS = ("<script", "<svg", "<html", "<iframe", "<object", "<embed", "<body")
 _TAG_END = " \t\n\r\f>/"
 _MARKUP_SCAN = 1024  # legacy browsers sniffed HTML in the first few hundred bytes
+# What holds the first _MARKUP_SCAN characters in UTF-8: a BOM, four bytes a character, and
+# the three of a sequence the end of the head may cut.
+_TEXT_HEAD = len(_UTF8_BOM) + 4 * _MARKUP_SCAN + 3
 
 # A text body saved under these names would be opened as active content by a browser or OS.
 _ACTIVE_EXTENSIONS = frozenset(
@@ -126,6 +129,24 @@ def _utf8_boundary(data: bytes, whole: bool) -> int:
     return end
 
 
+def _cp1252(data: bytes) -> bool:
+    """Whether `data` is cp1252: none of the five bytes it leaves undefined."""
+    for undefined in _CP1252_UNDEFINED:
+        if undefined in data:
+            return False
+    return True
+
+
+def _cp1252_before(source, end: int, step: int) -> bool:
+    start = 0
+    while start < end:
+        chunk = source.read(start, min(step, end - start))
+        if not chunk or not _cp1252(chunk):
+            return False
+        start += len(chunk)
+    return True
+
+
 def _plain_text(source, name: str) -> bool:
     """Text in UTF-8 or cp1252 with no control bytes, not markup, under a harmless name. Reads
     the whole file, chunk by chunk (the server's bytes at once)."""
@@ -139,21 +160,20 @@ def _plain_text(source, name: str) -> bool:
         if not chunk:
             return False
         final = start + len(chunk) >= size
-        if start == 0:
-            head = chunk[: 4 * _MARKUP_SCAN + len(_UTF8_BOM)]
+        if len(head) < _TEXT_HEAD:
+            head += chunk[: _TEXT_HEAD - len(head)]
         for control in _BINARY_CONTROLS:
             if control in chunk:
                 return False
-        if cp1252:
-            for undefined in _CP1252_UNDEFINED:
-                if undefined in chunk:
-                    cp1252 = False
-                    break
         if utf8:
             piece = carry + chunk
             cut = _utf8_boundary(piece, final)
             utf8 = containers.utf8_valid(piece[:cut])
             carry = piece[cut:]
+            if not utf8:  # cp1252 matters only now: the chunks before are read again
+                cp1252 = _cp1252_before(source, start, step) and _cp1252(chunk)
+        else:
+            cp1252 = _cp1252(chunk)
         if not (utf8 or cp1252):
             return False
         start += len(chunk)

@@ -91,6 +91,25 @@ def test_token_soup_agrees(small_chunks: None, magic: bytes, tokens: list, tail:
         assert classify_source(CountingSource(buf), name) == classify(buf, name)
 
 
+@pytest.mark.parametrize("char", ["\U0001f600", "\u00e5", "a"])
+def test_text_markup_is_looked_for_in_the_first_characters(small_chunks: None,
+                                                           char: str) -> None:
+    for count in (1015, 1016, 1017, 1022, 1023, 1024, 1025, 4095, 4096):
+        for bom in (b"", b"\xef\xbb\xbf"):
+            buf = bom + (char * count + "<script>").encode()
+            assert classify_source(CountingSource(buf), "a.txt") == classify(buf, "a.txt")
+
+
+@pytest.mark.parametrize("early, late", [
+    ("\u00c1".encode(), "\u00e4".encode("cp1252")),  # UTF-8 holding 0x81, then cp1252: refused
+    (b"plain", "\u00e4".encode("cp1252")),  # cp1252 throughout: text
+    ("\u00e4".encode(), b"\x9d"),  # neither
+])
+def test_text_that_stops_being_utf8_late(small_chunks: None, early: bytes, late: bytes) -> None:
+    buf = early + b" ord" * 200 + late + b" slut"
+    assert classify_source(CountingSource(buf), "a.txt") == classify(buf, "a.txt")
+
+
 # --------------------------------------------------------------------------- the PDF patterns
 
 @settings(max_examples=300, deadline=None, suppress_health_check=QUIET)
@@ -232,7 +251,7 @@ def test_modules_avoid_what_micropython_lacks(module: str) -> None:
     imported = assert_fits_micropython(REPO / "bifoga" / module)
     assert imported <= {"bifoga.limits", "bifoga.refusals", "bifoga.sniff_head", "bifoga.source",
                         "bifoga.inflate", "bifoga", "collections", "sys", "binascii", "deflate",
-                        "io", "zlib", "re"}
+                        "io", "zlib"}
 
 
 def _ffmpeg(out: Path, *args: str) -> bytes:
