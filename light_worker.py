@@ -33,7 +33,7 @@ from bifoga.worker_contract import Checked, Progress, Uploaded, UploadRequest
 js.performance.mark("bifoga:light-start")
 
 try:  # the checks; where they do not import, every file goes to the Pyodide worker
-    from bifoga.metadata import MetadataError, strip_source
+    from bifoga.metadata import LIGHT_FORMATS, MetadataError, detect_format, strip_source
     from bifoga.sniff import UNDECIDED, classify_source
     CHECKS_MISSING = ""
 except Exception as exc:  # noqa: BLE001 - any import failure means the same: hand over
@@ -172,6 +172,10 @@ async def _prepare(file, name, key, keep, max_bytes):
     result = Checked(ok=True, mime=mime, category=verdict.category, size=source.size,
                      removed=[], held=True)
     if verdict.category in ("image", "video"):
+        fmt = detect_format(source)
+        if fmt not in LIGHT_FORMATS:  # its remover needs CPython: the Pyodide worker
+            return Checked(hand_over=True, mime=mime, category=verdict.category,
+                           detail=str(fmt))
         try:
             stripped = strip_source(source, keep)
         except MetadataError as exc:
