@@ -383,8 +383,7 @@ class Flows:
     async def inline_url(self, att):
         """The object URL to show a file inline; None once the visit has ended (nothing is
         shown inline then, and the URL fetched meanwhile is revoked at once)."""
-        if (att.get("sender_role") == (self.state["visit"] or {}).get("role")
-                and model.uploading(self.state)):
+        if model.uploading(self.state) and model.is_mine(self.state, att["id"]):
             # The chat may hear of the sender's own file (long poll) before the upload's answer
             # brings the copy it sent: that copy is shown, not a download.
             await self.until(lambda state: att["id"] in state["object_urls"]

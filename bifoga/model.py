@@ -165,6 +165,15 @@ def held_by(state, key):
     return rec["holder"] if rec else ""
 
 
+def is_mine(state, attachment_id):
+    """Whether the chat's attachment was sent from this side of the visit."""
+    role = (state.get("visit") or {}).get("role")
+    for m in state["messages"]:
+        if (m.get("attachment") or {}).get("id") == attachment_id:
+            return m.get("sender_role") == role
+    return False
+
+
 def uploading(state):
     """The key of the file being uploaded, or None."""
     for rec in state["attachments"]:
