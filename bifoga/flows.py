@@ -181,7 +181,7 @@ class Flows:
                 return
             result = await self._prepare(model.LIGHT, key)
         if result is None or result.hand_over:
-            if not T.is_current(self.state, key, serial):
+            if not self._still_to_check(key, serial):
                 return
             self.apply(T.handed_over(self.state, key, serial))
             self.need_heavy()
