@@ -25,7 +25,7 @@ from pyscript import sync
 from pyscript.ffi import to_js
 
 from bifoga import refusals
-from bifoga.retry import parse_retry_after, should_retry
+from bifoga.retry import STALL_SECONDS, is_stalled, parse_retry_after, should_retry
 from bifoga.source import Plan
 from bifoga.tus_client import Response, TusError, Upload
 from bifoga.worker_contract import Checked, Progress, Uploaded, UploadRequest
@@ -39,7 +39,6 @@ try:  # the checks; where they do not import, every file goes to the Pyodide wor
 except Exception as exc:  # noqa: BLE001 - any import failure means the same: hand over
     CHECKS_MISSING = str(exc)[:200] or type(exc).__name__
 
-STALL_SECONDS = 30
 HEIF = ("image/heic", "image/heif")
 # Images the browser decodes: it verifies them here (the one it would show).
 BROWSER_DECODABLE = ("image/jpeg", "image/png", "image/webp", "image/gif")
@@ -270,15 +269,16 @@ class LightTusIO:
                     await asyncio.wait_for(done.wait(), 1.0)
                 except asyncio.TimeoutError:  # noqa: UP041 - MicroPython has no builtin one
                     pass
-                if done.is_set() or self.now() - seen["at"] <= STALL_SECONDS:
+                idle = self.now() - seen["at"]
+                if done.is_set() or idle <= STALL_SECONDS:
                     continue
                 # No progress for STALL_SECONDS. When XHR says every byte went, the OS may
                 # still be sending them: the server's offset tells whether they still flow.
-                if seen["loaded"] >= length:
-                    offset = await self._server_offset(url, headers)
-                    if offset is not None and offset > asked:
-                        asked, seen["at"] = offset, self.now()
-                        continue
+                handed_over = seen["loaded"] >= length
+                offset = await self._server_offset(url, headers) if handed_over else None
+                if not is_stalled(idle, handed_over, offset, asked):
+                    asked, seen["at"] = offset, self.now()
+                    continue
                 xhr.abort()
         except asyncio.CancelledError:
             xhr.abort()  # cancel (or page teardown) must stop the bytes, not just the wait

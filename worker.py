@@ -40,7 +40,7 @@ from pyscript import sync
 from bifoga import imaging, refusals
 from bifoga.metadata import MetadataError, strip
 from bifoga.metadata import inspect as metadata_inspect
-from bifoga.retry import parse_retry_after, should_retry
+from bifoga.retry import STALL_SECONDS, is_stalled, parse_retry_after, should_retry
 from bifoga.sniff import classify
 from bifoga.tus_client import Response, TusError, Upload
 from bifoga.worker_contract import Checked, Progress, Reduced, Uploaded, UploadRequest
@@ -55,7 +55,6 @@ _uploads = {}  # upload key -> Upload, so that cancel can reach it
 # upload key -> what a check let through: the processed bytes (metadata removed or size
 # reduced) as a Blob, or the checked File itself when there was nothing to change.
 _prepared = {}
-STALL_SECONDS = 30
 # Images whose metadata Bifoga removes losslessly before they leave the device.
 STRIPPABLE = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/heic", "image/heif")
 # iPhone photos: converted to JPEG with Pillow and libheif-js (worker_heic.py) when both load.
@@ -128,13 +127,14 @@ class BrowserTusIO:
             asked = -1
             while not done.done():
                 await asyncio.wait([done], timeout=1.0)
-                if done.done() or self.now() - last_progress[0] <= STALL_SECONDS:
+                idle = self.now() - last_progress[0]
+                if done.done() or idle <= STALL_SECONDS:
                     continue
-                if loaded_bytes[0] >= end - start:
-                    offset = await self._server_offset(url, headers)
-                    if offset is not None and offset > asked:
-                        asked, last_progress[0] = offset, self.now()
-                        continue
+                handed_over = loaded_bytes[0] >= end - start
+                offset = await self._server_offset(url, headers) if handed_over else None
+                if not is_stalled(idle, handed_over, offset, asked):
+                    asked, last_progress[0] = offset, self.now()
+                    continue
                 xhr.abort()
             await done
         except asyncio.CancelledError:

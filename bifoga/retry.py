@@ -17,6 +17,8 @@ RETRY_DELAYS = (0.5, 1.0, 3.0, 5.0)
 RETRY_EVERY = 10.0
 GIVE_UP_AFTER = 120.0
 RETRY_STATUSES = (408, 423, 429)
+# A PATCH with no upload progress for this long counts as dropped (a half-open connection).
+STALL_SECONDS = 30.0
 
 
 def is_transient(status):
@@ -58,3 +60,13 @@ def parse_retry_after(value):
     if not value or not all(c in "0123456789" for c in value):
         return None
     return float(value)
+
+
+def is_stalled(idle, all_handed_over, server_offset, offset_seen):
+    """After `idle` seconds without upload progress, whether the PATCH counts as dropped (the
+    tus client then resumes from the server's offset). When XHR says every byte was handed
+    over, the OS may still be sending them on a slow uplink: the server's offset (HEAD;
+    None without an answer) decides, and one still growing past `offset_seen` is no stall."""
+    if idle <= STALL_SECONDS:
+        return False
+    return not (all_handed_over and server_offset is not None and server_offset > offset_seen)
