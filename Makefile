@@ -12,7 +12,7 @@ CHROMIUM ?= /usr/bin/chromium
 .PHONY: setup run test test-unit test-e2e lint bench bench-nodes vendor chromium exiftool postgresql cluster clean pillow-wheel
 
 setup: $(VENV)/.installed node_modules/.installed static/vendor/.stamp static/build/app.tar.gz \
-	static/build/worker.zip
+	static/build/light.tar.gz static/build/worker.zip
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ static/vendor/.stamp: package-lock.json runtime-wheels.txt scripts/vendor_runtim
 
 # The main thread's modules in one request (scripts/bundle_app.py follows main.py's imports).
 static/build/app.tar.gz: main.py $(wildcard bifoga/*.py components/*.py) scripts/bundle_app.py \
+	static/vendor/.stamp
+	$(PY) scripts/bundle_app.py
+
+# The light worker's modules (MicroPython) in one request, from light_start.py's imports.
+static/build/light.tar.gz: light_start.py light_worker.py $(wildcard bifoga/*.py) scripts/bundle_app.py \
 	static/vendor/.stamp
 	$(PY) scripts/bundle_app.py
 

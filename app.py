@@ -4,13 +4,16 @@ the components, connects them, and starts. main.py imports it in steps, then cal
 The model (bifoga/model.py) holds the state; the flows (bifoga/flows.py) run the I/O through
 the adapters and change the model through bifoga/transitions.py; each component renders its
 slice of the model and raises events, which are connected to the flows here and only here.
-The Pyodide worker (worker.py) checks and uploads files.
+Two workers check and upload files: the light one (light_worker.py, MicroPython), started once
+the UI is usable, and the Pyodide one (worker.py, with Pillow), started only when a file needs
+pixels changed or the light one hands a file over.
 """
 
 import asyncio
 
 from pyscript import create_named_worker, document, window
 
+from bifoga import events, model
 from bifoga.adapters import RequestError
 from bifoga.flows import Flows
 from bifoga.i18n import pick_lang, text
@@ -32,8 +35,14 @@ from components.reminder_dialog import ReminderDialog
 from components.visit_header import VisitHeader
 from components.worker_client import WorkerClient
 
-WORKER_NAME = "bifoga-worker"
-WORKER_START_LIMIT = 180  # seconds
+# (script, worker name, config, interpreter, start limit in seconds, the page's mark when ready)
+WORKERS = {
+    model.LIGHT: ("./light_start.py", "bifoga-light", "./light.toml", "mpy", 60,
+                  "bifogaLightReady"),
+    # 10 MB on a slow line included
+    model.HEAVY: ("./worker_start.py", "bifoga-worker", "./worker.toml", "py", 180,
+                  "bifogaWorkerReady"),
+}
 
 
 def described(files):
@@ -51,35 +60,35 @@ def mount(app, store, flows, lang, utc_offset):
     composer = Composer(lang)
     picker = Picker(lang, document.getElementById("picker"))
     drop_zone = DropZone(lang)
-    preview = PreviewDialog(lang, lambda key: flows.files.get(key))
+    preview = PreviewDialog(lang)
     viewer = ImageViewer(lang, utc_offset)
     reminder = ReminderDialog(lang, role, utc_offset)
     confirm_end = ConfirmDialog(lang, CONFIRM_END, "end-confirm", "end.confirm_title",
                                 "end.confirm_text", "end.confirm", "end.back")
 
-    header.on("end", lambda: spawn(flows.end_requested()))
-    header.on("reminder", lambda: spawn(flows.end_requested()))
-    reminder.on("end", lambda: spawn(flows.end_from_reminder()))
-    reminder.on("end_anyway", lambda: spawn(flows.end_confirmed()))
-    reminder.on("back", flows.back)
-    reminder.on("mark", lambda att_id, mark: spawn(flows.mark(att_id, mark)))
-    reminder.on("download", lambda att: spawn(flows.download(att)))
-    reminder.on("download_all", lambda: spawn(flows.download_all()))
-    confirm_end.on("confirm", lambda: spawn(flows.end_confirmed()))
-    confirm_end.on("back", flows.back)
-    messages.on("enlarge", lambda att: spawn(flows.enlarge(att)))
-    messages.on("download", lambda att: spawn(flows.download(att)))
-    messages.on("unshowable", flows.image_unshowable)
-    viewer.on("step", lambda delta: spawn(flows.step(delta)))
-    viewer.on("save", lambda att: spawn(flows.download(att)))
-    viewer.on("closed", flows.viewer_closed)
-    composer.on("send", lambda body: spawn(flows.send_text(body)))
-    picker.on("picked", lambda files: spawn(flows.pick(described(files))))
-    drop_zone.on("dropped", lambda files: spawn(flows.pick(described(files))))
-    preview.on("upload", lambda: spawn(flows.upload()))
-    preview.on("cancel", flows.cancel)
-    preview.on("keep_date", lambda key, keep: spawn(flows.keep_date(key, keep)))
-    preview.on("reduce", lambda key: spawn(flows.reduce(key)))
+    header.on(events.END, lambda: spawn(flows.end_requested()))
+    header.on(events.REMINDER, lambda: spawn(flows.end_requested()))
+    reminder.on(events.END, lambda: spawn(flows.end_from_reminder()))
+    reminder.on(events.END_ANYWAY, lambda: spawn(flows.end_confirmed()))
+    reminder.on(events.BACK, flows.back)
+    reminder.on(events.MARK, lambda att_id, mark: spawn(flows.mark(att_id, mark)))
+    reminder.on(events.DOWNLOAD, lambda att: spawn(flows.download(att)))
+    reminder.on(events.DOWNLOAD_ALL, lambda: spawn(flows.download_all()))
+    confirm_end.on(events.CONFIRM, lambda: spawn(flows.end_confirmed()))
+    confirm_end.on(events.BACK, flows.back)
+    messages.on(events.ENLARGE, lambda att: spawn(flows.enlarge(att)))
+    messages.on(events.DOWNLOAD, lambda att: spawn(flows.download(att)))
+    messages.on(events.UNSHOWABLE, flows.image_unshowable)
+    viewer.on(events.STEP, lambda delta: spawn(flows.step(delta)))
+    viewer.on(events.SAVE, lambda att: spawn(flows.download(att)))
+    viewer.on(events.CLOSED, flows.viewer_closed)
+    composer.on(events.SEND, lambda body: spawn(flows.send_text(body)))
+    picker.on(events.PICKED, lambda files: spawn(flows.pick(described(files))))
+    drop_zone.on(events.DROPPED, lambda files: spawn(flows.pick(described(files))))
+    preview.on(events.UPLOAD, lambda: spawn(flows.upload()))
+    preview.on(events.CANCEL, flows.cancel)
+    preview.on(events.KEEP_DATE, lambda key, keep: spawn(flows.keep_date(key, keep)))
+    preview.on(events.REDUCE, lambda key: spawn(flows.reduce(key)))
 
     footer = element("div", {"class": "chat-footer"}, [composer.root, picker.root])
     main = element("main", {"class": "visit", "id": "visit"},
@@ -91,24 +100,23 @@ def mount(app, store, flows, lang, utc_offset):
         component.watch(store)
 
 
-async def connect_worker(flows):
-    # Started after the UI is usable: Pyodide's download and compile never delay the paperclip.
-    # A worker that fails, or is not up after WORKER_START_LIMIT seconds (10 MB on a slow line
-    # included), is said so in the preview; nothing waits for it for ever.
+async def connect_worker(flows, name):
+    """Start a worker (model.LIGHT or model.HEAVY). Never before the UI is usable: the light one
+    once it is, the heavy one on the first file that needs it. A worker that fails, or is not
+    up in its time, is said so; nothing waits for it for ever."""
+    script, worker_name, config, kind, limit, mark = WORKERS[name]
+    flows.worker_starting(name)
+
     async def created():
-        return await create_named_worker("./worker_start.py", WORKER_NAME, "./worker.toml")
+        return await create_named_worker(script, worker_name, config, type=kind)
 
     try:
-        engine = await asyncio.wait_for(created(), WORKER_START_LIMIT)
+        engine = await asyncio.wait_for(created(), limit)
     except Exception as exc:  # noqa: BLE001 - any failure to start is the same to the user
-        flows.worker_not_started(type(exc).__name__ + ": " + str(exc))
+        flows.worker_not_started(name, type(exc).__name__ + ": " + str(exc))
         return
-    # Progress can't travel as a call argument ("could not be cloned"): the worker calls these.
-    engine.on_upload_progress = lambda key, sent, total: flows.upload_progress(key, sent, total)
-    engine.on_upload_state = lambda key, state: flows.upload_state(key, state)
-    flows.worker = WorkerClient(engine)
-    flows.worker_connected()
-    window.bifogaWorkerReady = window.performance.now()
+    flows.worker_connected(name, WorkerClient(engine, flows.progress))
+    setattr(window, mark, window.performance.now())
 
 
 async def start():
@@ -122,7 +130,8 @@ async def start():
         return
     api_base = str(document.querySelector('meta[name="bifoga-api-base"]').content or "/api")
     store = Model(initial_state(lang))
-    flows = Flows(store, ApiClient(api_base, visit_id, token or ""), None, Browser())
+    flows = Flows(store, ApiClient(api_base, visit_id, token or ""), Browser(),
+                  start_heavy=lambda: flows.spawn(connect_worker(flows, model.HEAVY)))
     window.performance.mark("bifoga:built")
     try:
         await flows.load()
@@ -140,7 +149,7 @@ async def start():
     if early:  # picked, dropped or pasted before Python was up
         flows.spawn(flows.pick(described(early)))
     flows.spawn(flows.poll())
-    flows.spawn(connect_worker(flows))
+    flows.spawn(connect_worker(flows, model.LIGHT))
 
 
 def show_fatal(app, message):

@@ -15,7 +15,7 @@ window.performance.mark("bifoga:main-start")
 # Each step a task of its own (about 10-40 ms on a quiet laptop-class CPU); app.py imports
 # whatever is not named here.
 IMPORT_STEPS = (
-    ("bifoga.i18n",),
+    ("bifoga.i18n", "bifoga.events"),
     ("bifoga.limits", "bifoga.formatting", "bifoga.sniff_head"),
     ("bifoga.model", "bifoga.transitions"),
     ("bifoga.flows", "bifoga.worker_contract"),

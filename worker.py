@@ -1,16 +1,20 @@
 """Bifoga's Pyodide worker: the heavy work, off the main thread.
 
-- prepare_attachment: reads the picked File here (FileReaderSync), decides by its content, and
-  removes a photo's metadata losslessly (bifoga/metadata.py) before it can leave the device.
-- reduce_attachment: scales and re-encodes a too large photo (Pillow, or the browser's decoder).
-- upload_attachment: the tus upload (pure-Python protocol in bifoga.tus_client) over thin I/O:
-  urllib with pyodide-http for the control requests, the browser's XHR with a Blob body for the
-  bytes (a Blob body is about 5 times faster than a Uint8Array one in Chromium), then the chat
-  message that announces the file.
-- cancel_upload: stops the upload and terminates it on the server.
-What each call takes and answers is bifoga/worker_contract.py, on both sides. Progress and state
-go back through `sync.on_upload_progress` / `sync.on_upload_state`, which the main thread sets on
-the worker object; callbacks can't be passed as call arguments.
+It is the heavy path: started only when a picked file needs pixels changed (an iPhone photo to
+convert, a photo over the limit to reduce) or when the light worker (light_worker.py,
+MicroPython) cannot decide a file.
+
+- prepare: reads the picked File here (FileReaderSync), decides by its content, and removes a
+  photo's metadata losslessly (bifoga/metadata.py) before it can leave the device.
+- reduce: scales and re-encodes a too large photo (Pillow, or the browser's decoder).
+- upload: the tus upload (pure-Python protocol in bifoga.tus_client) over thin I/O: urllib with
+  pyodide-http for the control requests, the browser's XHR with a Blob body for the bytes (a
+  Blob body is about 5 times faster than a Uint8Array one in Chromium), then the chat message
+  that announces the file.
+- cancel: stops the upload and terminates it on the server; release: drops a held copy.
+What each call takes and answers is bifoga/worker_contract.py, for both workers. Progress goes
+back through `sync.on_progress`, which the main thread sets on the worker object; callbacks can't
+be passed as call arguments.
 """
 
 # ruff: noqa: E402 - the first mark comes before the imports it times
@@ -36,10 +40,10 @@ from pyscript import sync
 from bifoga import imaging, refusals
 from bifoga.metadata import MetadataError, strip
 from bifoga.metadata import inspect as metadata_inspect
-from bifoga.retry import parse_retry_after, should_retry
+from bifoga.retry import STALL_SECONDS, is_stalled, parse_retry_after, should_retry
 from bifoga.sniff import classify
 from bifoga.tus_client import Response, TusError, Upload
-from bifoga.worker_contract import Checked, Reduced, Uploaded, UploadRequest
+from bifoga.worker_contract import Checked, Progress, Reduced, Uploaded, UploadRequest
 
 # urllib.request, email.parser and pyodide-http only serve the upload, and cost about a third of
 # the worker's start in imports: they load after it is ready (_load_network, at the end).
@@ -47,11 +51,10 @@ urllib = Parser = None
 
 js.performance.mark("bifoga:worker-imported")
 
-_uploads = {}  # upload key -> Upload, so that cancel_upload can reach it
+_uploads = {}  # upload key -> Upload, so that cancel can reach it
 # upload key -> what a check let through: the processed bytes (metadata removed or size
 # reduced) as a Blob, or the checked File itself when there was nothing to change.
 _prepared = {}
-STALL_SECONDS = 30
 # Images whose metadata Bifoga removes losslessly before they leave the device.
 STRIPPABLE = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/heic", "image/heif")
 # iPhone photos: converted to JPEG with Pillow and libheif-js (worker_heic.py) when both load.
@@ -96,9 +99,11 @@ class BrowserTusIO:
             xhr.setRequestHeader(name, value)
         last_progress = [self.now()]
 
+        loaded_bytes = [0]
+
         def progress(event):
-            last_progress[0] = self.now()
-            on_progress(int(event.loaded))
+            last_progress[0], loaded_bytes[0] = self.now(), int(event.loaded)
+            on_progress(loaded_bytes[0])
 
         def loaded(event):
             if not done.done():
@@ -117,10 +122,20 @@ class BrowserTusIO:
             xhr.send(self.file.slice(start, end))
             # A request that neither progresses nor fails (a half-open connection) counts as
             # dropped after STALL_SECONDS, so the tus client resumes from the server's offset.
+            # When XHR says every byte went, the OS may still be sending them: the server's
+            # offset (HEAD) tells whether they still flow before it counts as a stall.
+            asked = -1
             while not done.done():
                 await asyncio.wait([done], timeout=1.0)
-                if not done.done() and self.now() - last_progress[0] > STALL_SECONDS:
-                    xhr.abort()
+                idle = self.now() - last_progress[0]
+                if done.done() or idle <= STALL_SECONDS:
+                    continue
+                handed_over = loaded_bytes[0] >= end - start
+                offset = await self._server_offset(url, headers) if handed_over else None
+                if not is_stalled(idle, handed_over, offset, asked):
+                    asked, last_progress[0] = offset, self.now()
+                    continue
+                xhr.abort()
             await done
         except asyncio.CancelledError:
             if not done.done():
@@ -135,6 +150,14 @@ class BrowserTusIO:
             for proxy in proxies:
                 proxy.destroy()
         return Response(int(xhr.status), _headers_dict(xhr.getAllResponseHeaders()), b"")
+
+    async def _server_offset(self, url, headers):
+        ask = {k: v for k, v in headers.items() if k.lower() in ("authorization", "tus-resumable")}
+        try:
+            resp = await self.control("HEAD", url, ask)
+            return int(resp.headers["upload-offset"]) if resp.status < 300 else None
+        except (ConnectionError, KeyError, ValueError):
+            return None
 
     async def sleep(self, seconds):
         await asyncio.sleep(seconds)
@@ -166,7 +189,7 @@ def _elapsed_ms(started):
     return round(float(js.performance.now() - started), 1)
 
 
-async def prepare_attachment(file, name, key, keep_capture_date, max_bytes):
+async def prepare(file, name, key, keep_capture_date, max_bytes):
     """Check a picked file by its content and, for a photo or a film, remove its metadata here;
     an iPhone photo (HEIC/HEIF) becomes a JPEG that every browser shows.
 
@@ -174,7 +197,7 @@ async def prepare_attachment(file, name, key, keep_capture_date, max_bytes):
     upload or discard.
     """
     started = js.performance.now()
-    discard_prepared(key)
+    release(key)
     try:
         data = _read_file(file)
         verdict = classify(data, str(name))
@@ -191,6 +214,7 @@ async def prepare_attachment(file, name, key, keep_capture_date, max_bytes):
         await _prepare_photo(data, key, keep, int(max_bytes), result)
     if result.ok and str(key) not in _prepared:  # nothing to change: the file goes as it is
         _keep_prepared(key, file, result.mime)
+    result.held = result.ok
     result.processing_ms = _elapsed_ms(started)
     return result.to_json()
 
@@ -263,7 +287,7 @@ def _keep_prepared(key, blob, mime, preview=False):
     return url
 
 
-async def reduce_attachment(file, key, max_bytes):
+async def reduce(file, key, max_bytes):
     """Scale and re-encode a too large photo until it fits, longest side >= 2048 px if it can.
 
     With Pillow in the worker it does the work; without it, the browser's own decoder and
@@ -294,16 +318,18 @@ async def reduce_attachment(file, key, max_bytes):
         bitmap.close()
         if blob is None:
             return Reduced(detail="could not reduce").to_json()
-    discard_prepared(key)
+    release(key)
     _keep_prepared(key, blob, "image/jpeg")
     return Reduced(ok=True, size=int(blob.size), width=width, height=height,
                    processing_ms=_elapsed_ms(started)).to_json()
 
 
-def discard_prepared(key):
+def release(key):
+    """Drop the held copy of a file and its object URLs (preview, sender's chat)."""
     dropped = _prepared.pop(str(key), None)
-    if dropped and dropped.get("url"):
-        js.URL.revokeObjectURL(dropped["url"])
+    for name in ("url", "local_url"):
+        if dropped and dropped.get(name):
+            js.URL.revokeObjectURL(dropped[name])
     return True
 
 
@@ -335,19 +361,20 @@ async def _post_json(url, token, payload):
         await asyncio.sleep(delay)
 
 
-async def upload_attachment(file, request_json):
-    """Upload over tus to the request's endpoint, then post the chat message that announces
-    the file. Takes worker_contract.UploadRequest, answers worker_contract.Uploaded (JSON)."""
+async def upload(request_json):
+    """Upload the copy held under the request's key over tus, then post the chat message that
+    announces the file. Takes worker_contract.UploadRequest, answers worker_contract.Uploaded
+    (JSON), with an object URL of what was sent for the sender's own chat (until release)."""
     request = UploadRequest.from_json(request_json)
     key, token = request.key, request.token
     _network_needed.set()  # the upload's imports (_load_network), now if not done yet
     await _network
 
     def progress(sent, total):
-        sync.on_upload_progress(key, sent, total)
+        sync.on_progress(Progress(key=key, sent=sent, total=total).to_json())
 
     def state(value):
-        sync.on_upload_state(key, value)
+        sync.on_progress(Progress(key=key, state=value).to_json())
 
     # Only what this worker has checked is sent: the processed bytes (metadata removed, or
     # size reduced), or the checked file as it is. The main thread may offer "Ladda upp" from
@@ -355,15 +382,16 @@ async def upload_attachment(file, request_json):
     prepared = _prepared.get(key)
     if prepared is None:
         return Uploaded(error=refusals.CHECK_FAILED, detail="not checked").to_json()
-    body, mime = prepared["blob"], prepared["mime"]
-    upload = Upload(
-        BrowserTusIO(body), _absolute(request.endpoint), int(body.size),
+    blob, mime = prepared["blob"], prepared["mime"]
+    tus = Upload(
+        BrowserTusIO(blob), _absolute(request.endpoint), int(blob.size),
         {"filename": request.name, "filetype": mime},
         headers={"Authorization": "Bearer " + token}, on_progress=progress, on_state=state)
-    _uploads[key] = upload
+    _uploads[key] = tus
     started = js.performance.now()
+    status = body = None
     try:
-        url = await upload.start()
+        url = await tus.start()
         transferred = js.performance.now()
         status, body = await _post_json(_absolute(request.finalise_url), token,
                                         {"upload_id": url.rstrip("/").rsplit("/", 1)[-1]})
@@ -373,10 +401,12 @@ async def upload_attachment(file, request_json):
         return Uploaded(error="network", detail=str(exc)).to_json()
     finally:
         _uploads.pop(key, None)
-        discard_prepared(key)  # sent or not, the processed copy and its preview go
+        if status not in (200, 201):
+            release(key)  # not sent: the processed copy and its preview go
     if status in (200, 201):  # 200: an earlier try had made the message, its answer was lost
         # Where the time went: the tus transfer, then the server's checks (finalisation).
-        return Uploaded(ok=True, message=json.loads(body),
+        prepared["local_url"] = str(js.URL.createObjectURL(blob))
+        return Uploaded(ok=True, message=json.loads(body), local_url=prepared["local_url"],
                         transfer_ms=round(float(transferred - started), 1),
                         finalise_ms=_elapsed_ms(transferred)).to_json()
     try:
@@ -387,10 +417,10 @@ async def upload_attachment(file, request_json):
                     detail=error.get("message", "")).to_json()
 
 
-async def cancel_upload(key):
-    upload = _uploads.get(str(key))
-    if upload is not None:
-        await upload.cancel()
+async def cancel(key):
+    tus = _uploads.get(str(key))
+    if tus is not None:
+        await tus.cancel()
     return True
 
 
@@ -435,5 +465,4 @@ _network_needed = asyncio.Event()
 _network = asyncio.get_event_loop().create_task(_load_network())
 js.performance.mark("bifoga:worker-ready")
 
-__export__ = ["prepare_attachment", "reduce_attachment", "discard_prepared",
-              "upload_attachment", "cancel_upload"]
+__export__ = ["prepare", "reduce", "release", "upload", "cancel"]

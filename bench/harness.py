@@ -106,7 +106,8 @@ def _uppy_url(origin: str, visit: dict) -> str:
 KINDS = {
     # Usable: index.html's native file input listens (its inline file keeper sets bifogaUsable); the
     # picker is that input, over the paperclip's face. Python up: main.py sets bifogaReady.
-    "bifoga": Kind("bifoga", _bifoga_url, "window.bifogaUsable", "window.bifogaWorkerReady",
+    # Worker ready: the light worker (MicroPython); Pyodide starts only for a file that needs it.
+    "bifoga": Kind("bifoga", _bifoga_url, "window.bifogaUsable", "window.bifogaLightReady",
                    measures.BIFOGA_FILE_INPUT, python_js="window.bifogaReady",
                    in_chat_js="window.__bench.marks.dialogClosed"),
     "uppy": Kind("uppy", _uppy_url, "window.benchUsable", None,

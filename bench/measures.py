@@ -216,7 +216,7 @@ COLLECT_JS = """() => {
     errors: b.errors || [],
     bifogaUsable: window.bifogaUsable ?? null,
     bifogaReady: window.bifogaReady ?? null,
-    bifogaWorkerReady: window.bifogaWorkerReady ?? null,
+    bifogaWorkerReady: window.bifogaLightReady ?? null,
     benchUsable: window.benchUsable ?? null,
     uppy: window.benchMarks || null,
   };

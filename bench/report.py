@@ -13,7 +13,7 @@ TITLES = {"bifoga": "Bifoga", "uppy": "Uppy Dashboard + Tus", "bare": "bare inpu
 COLD_ROWS = [
     ("usable_ms", "Usable (paperclip works; Bifoga: its native input), cold", "ms"),
     ("python_ready_ms", "Python up (Bifoga's UI mounted), cold", "ms"),
-    ("worker_ready_ms", "Pyodide worker ready, cold", "ms"),
+    ("worker_ready_ms", "Light worker ready, cold", "ms"),
     ("bytes", "Bytes, cold load", "bytes"),
     ("requests", "Requests, cold load", "count"),
     ("bytes_before_usable", "Bytes before usable, cold", "bytes"),
@@ -43,7 +43,7 @@ COLD_ROWS = [
 WARM_ROWS = [
     ("usable_ms", "Usable, warm (reload)", "ms"),
     ("python_ready_ms", "Python up, warm", "ms"),
-    ("worker_ready_ms", "Pyodide worker ready, warm", "ms"),
+    ("worker_ready_ms", "Light worker ready, warm", "ms"),
     ("bytes", "Bytes, warm load", "bytes"),
     ("requests_from_server", "Requests answered by the server, warm (incl. 304)", "count"),
     ("longest_task_load_ms", "Longest main-thread task, warm load (to usable)", "ms"),

@@ -7,10 +7,10 @@ api (every call async; failures raise RequestError):
     config(), visit(), messages(after, wait), send_text(text), attachments(),
     mark(attachment_id, mark), end_visit(), object_url(attachment), zip_url();
     attributes visit_id, token, visit_base (for the worker's upload request).
-worker (async; bifoga/worker_contract.py's messages):
+workers, the light one and the heavy one (async; bifoga/worker_contract.py's messages):
     prepare(file, name, key, keep_date, max_bytes) -> Checked,
-    reduce(file, key, max_bytes) -> Reduced, upload(file, UploadRequest) -> Uploaded,
-    discard(key), cancel(key).
+    reduce(file, key, max_bytes) -> Reduced (the heavy one), upload(UploadRequest) -> Uploaded,
+    release(key), cancel(key); progress comes to Flows.progress.
 browser:
     new_key() -> str, revoke(url), save_as(url, name), today() -> "YYYY-MM-DD",
     read_head(file, size) -> bytes (async: a picked file's first bytes).

@@ -1,7 +1,12 @@
 """The app's flows: picking, checking, reducing, uploading, the chat, ending and filing, the
 viewer. Each awaits its I/O through the injected adapters (bifoga/adapters.py) and applies the
 patches bifoga/transitions.py computes, so the flows run, and are tested, without a browser.
+No state of their own: everything about a picked file is its record in the model.
 MicroPython-safe: no `js`, no `pyscript`.
+
+Two workers check and send files: the light one (MicroPython) for everything that needs no
+pixel work; the heavy one (Pyodide, with Pillow) started on the first file that does (an iPhone
+photo to convert, a photo to reduce) or that the light one cannot decide.
 """
 
 import asyncio
@@ -18,15 +23,15 @@ ZIP_URL_LIFETIME = 60  # seconds: the download has long started by then
 
 
 class Flows:
-    def __init__(self, store, api, worker, browser):
+    def __init__(self, store, api, browser, light=None, heavy=None, start_heavy=None):
+        """light, heavy: the two workers' clients (worker_contract's calls), set when each is up
+        (worker_connected); start_heavy(): begins starting the heavy worker (app.py), called on
+        the first file that needs it."""
         self.model = store
         self.api = api
-        self.worker = worker
         self.browser = browser
-        self.files = {}  # record key -> the picked File (a JS object: not part of the model)
-        self.checks = {}  # record key -> serial of its newest check: older answers are late
-        self.current = None  # the key being uploaded, for cancel
-        self.urls = {}  # attachment id -> object URL, while the visit is open
+        self.workers = {model.LIGHT: light, model.HEAVY: heavy}
+        self.start_heavy = start_heavy
 
     @property
     def state(self):
@@ -42,35 +47,49 @@ class Flows:
 
     async def until(self, holds, keys):
         """Wait until holds(state) is true, woken by the model's changes to `keys`."""
-        if holds(self.state):
-            return
         changed = asyncio.Event()
 
         def wake(state, keys_changed):
             if holds(state):
                 changed.set()
+        # Subscribed before the first look: no change can fall between the two.
         self.model.subscribe(wake, keys)
         try:
-            await changed.wait()
+            if not holds(self.state):
+                await changed.wait()
         finally:
             self.model.unsubscribe(wake)
 
-    async def worker_ready(self):
-        """Until the worker is up, or could not start (then False)."""
-        await self.until(lambda state: state["worker_ready"] or state["worker_failed"],
-                         ("worker_ready", "worker_failed"))
-        return self.state["worker_ready"]
+    async def worker_up(self, name):
+        """Until the worker `name` (model.LIGHT or HEAVY) is up, or could not start (False)."""
+        await self.until(lambda state: state["workers"][name] in (model.READY, model.FAILED),
+                         ("workers",))
+        return self.state["workers"][name] == model.READY
 
     # --- start and the chat --------------------------------------------------------------------
     async def load(self):
         config, visit = await asyncio.gather(self.api.config(), self.api.visit())
         self.apply(T.loaded(self.state, config, visit))
 
-    def worker_connected(self):
-        self.apply({"worker_ready": True})
+    def worker_starting(self, name):
+        self.apply(T.worker_state(self.state, name, model.STARTING))
 
-    def worker_not_started(self, detail):
-        self.apply(T.worker_failed(self.state, str(detail)[:200]))
+    def worker_connected(self, name, client):
+        self.workers[name] = client
+        self.apply(T.worker_state(self.state, name, model.READY))
+
+    def worker_not_started(self, name, detail):
+        if name == model.HEAVY:
+            self.apply(T.worker_failed(self.state, str(detail)[:200]))
+        else:  # every file goes to the heavy worker then
+            self.apply(T.worker_state(self.state, name, model.FAILED))
+
+    def need_heavy(self):
+        """A file needs the heavy worker: start it, once."""
+        if self.state["workers"][model.HEAVY] == "":
+            self.worker_starting(model.HEAVY)
+            if self.start_heavy is not None:
+                self.start_heavy()
 
     async def poll(self, sleep=asyncio.sleep):
         """Long polling: new messages and files from the other side appear without reloading.
@@ -101,9 +120,10 @@ class Flows:
     def visit_changed(self, visit, patch_for=T.visit_changed):
         """A new visit state; after the end the app drops its in-memory copies."""
         if visit.get("state") == "ended":
-            if self.current:
-                self.spawn(self.worker.cancel(self.current))
-            self.discard_all()
+            key = model.uploading(self.state)
+            if key:
+                self.spawn(self._worker_of(key).cancel(key))
+            self.release_all()
             self.drop_urls()
         self.apply(patch_for(self.state, visit))
 
@@ -123,52 +143,94 @@ class Flows:
         """files: (File, name, size, mime) for each picked, dropped or pasted file."""
         if not model.can_pick(self.state) or not files:
             return
-        self.discard_all()
-        keyed = [(self.browser.new_key(), f) for f in files]
-        self.files = {key: f[0] for key, f in keyed}
-        self.apply(T.picked(self.state, [(key, f[1], f[2], f[3]) for key, f in keyed]))
+        self.release_all()
+        keyed = [(self.browser.new_key(),) + tuple(f) for f in files]
+        self.apply(T.picked(self.state, keyed))
         await asyncio.gather(*[self.check(key) for key in T.checking(self.state)])
 
     async def check(self, key):
         """The first bytes at once, here; then the full content check and the metadata removal
-        in the worker, whenever it is up."""
-        serial = self.checks.get(key, 0) + 1
-        self.checks[key] = serial
-        rec = model.record(self.state, key)
-        if rec is None:
+        in the light worker, or in the heavy one when the light one hands the file over."""
+        self.release(key)
+        patch, serial = T.check_started(self.state, key)
+        if not patch:
             return
+        self.apply(patch)
+        rec = model.record(self.state, key)
         try:
-            head = await self.browser.read_head(self.files[key], HEAD_BYTES)
+            head = await self.browser.read_head(rec["file"], HEAD_BYTES)
             look = first_look(head, rec["size"], rec["name"])
         except Exception:  # noqa: BLE001 - unread is undecided: the worker's check still runs
             look = None
-        if look is not None and self.checks.get(key) == serial:
+        if look is not None and T.is_current(self.state, key, serial):
             self.apply(T.first_looked(self.state, key, look))
-        if not await self.worker_ready():  # it could not start: this file can't be checked
-            self.apply(T.worker_failed(self.state, self.state["worker_failed"]))
-            return
-        rec = model.record(self.state, key)
-        if rec is None or rec["status"] == model.REFUSED:
-            return  # a refusal from the first bytes is final
+        detail = "no answer"
         try:
-            result = await self.worker.prepare(self.files[key], rec["name"], key,
-                                               rec["keep_date"], self.max_bytes())
+            await self._full_check(key, serial)
+        except Exception as exc:  # noqa: BLE001 - a failed check, never an undecided file
+            detail = str(exc)[:200] or type(exc).__name__
+        finally:
+            # However the check ended, its file is decided now: an upload waiting for it
+            # (verified) hears an answer, never nothing.
+            self.apply(T.check_ended(self.state, key, serial, detail))
+
+    async def _full_check(self, key, serial):
+        result, holder = None, model.LIGHT
+        if await self.worker_up(model.LIGHT):
+            if not self._still_to_check(key, serial):
+                return
+            result = await self._prepare(model.LIGHT, key)
+        if result is None or result.hand_over:
+            if not self._still_to_check(key, serial):
+                return
+            self.apply(T.handed_over(self.state, key, serial))
+            self.need_heavy()
+            if not await self.worker_up(model.HEAVY):  # it could not start: say why
+                self.apply(T.worker_failed(self.state, self.state["worker_failed"]))
+                return
+            if not self._still_to_check(key, serial):
+                return
+            result, holder = await self._prepare(model.HEAVY, key), model.HEAVY
+        patch = T.checked(self.state, key, result, holder, serial)
+        if not patch and result.held:  # late or no longer wanted: the copy goes
+            self.spawn(self.workers[holder].release(key))
+        self.apply(patch)
+
+    def _still_to_check(self, key, serial):
+        rec = model.record(self.state, key)
+        # A refusal from the first bytes is final.
+        return T.is_current(self.state, key, serial) and rec["status"] != model.REFUSED
+
+    async def _prepare(self, name, key):
+        """The worker's Checked; from the light worker None when the call failed (the heavy
+        one is asked then)."""
+        rec = model.record(self.state, key)
+        try:
+            return await self.workers[name].prepare(rec["file"], rec["name"], key,
+                                                    rec["keep_date"], self.max_bytes())
         except Exception as exc:  # noqa: BLE001 - shown as a failed check, never a frozen dialog
-            result = Checked(ok=False, reason=refusals.CHECK_FAILED, detail=str(exc)[:200])
-        if self.checks.get(key) == serial:
-            self.apply(T.checked(self.state, key, result))
+            if name == model.LIGHT:
+                return None
+            return Checked(ok=False, reason=refusals.CHECK_FAILED, detail=str(exc)[:200])
 
     async def keep_date(self, key, keep):
         if self.apply(T.keep_date_changed(self.state, key, keep)):
             await self.check(key)
 
     async def reduce(self, key):
+        """"Minska storlek": pixels change, in the heavy worker."""
+        self.release(key)
         if not self.apply(T.reduce_started(self.state, key)):
             return
-        try:
-            result = await self.worker.reduce(self.files[key], key, self.max_bytes())
-        except Exception as exc:  # noqa: BLE001
-            result = Reduced(ok=False, detail=str(exc)[:200])
+        self.need_heavy()
+        result = Reduced(ok=False, detail="the image worker did not start")
+        if await self.worker_up(model.HEAVY):
+            rec = model.record(self.state, key)
+            try:
+                result = await self.workers[model.HEAVY].reduce(rec["file"], key,
+                                                                self.max_bytes())
+            except Exception as exc:  # noqa: BLE001
+                result = Reduced(ok=False, detail=str(exc)[:200])
         self.apply(T.reduced(self.state, key, result))
 
     def max_bytes(self):
@@ -177,16 +239,22 @@ class Flows:
     # --- sending -------------------------------------------------------------------------------
     def upload_request(self, rec):
         return UploadRequest(
-            key=rec["key"], name=rec["name"], mime=rec["mime"], token=self.api.token,
+            key=rec["key"], name=rec["name"], token=self.api.token,
             endpoint=upload_endpoint(self.state["config"]["upload_endpoint_template"],
                                      self.api.visit_id),
             finalise_url=self.api.visit_base + "/attachments")
 
+    def _worker_of(self, key):
+        return self.workers[model.held_by(self.state, key) or model.LIGHT]
+
     async def upload(self):
-        """"Ladda upp": the ready files, one after the other."""
-        keys = model.to_send(self.state)
+        """"Ladda upp": the ready files, one after the other, and those still being checked
+        once their check lets them through (a film the Pyodide worker checks may come later
+        than a PDF picked with it)."""
         if not self.apply(T.round_started(self.state)):
             return
+        keys = [rec["key"] for rec in self.state["attachments"]
+                if rec["status"] in (model.READY, model.CHECKING)]
         sent = []
         for key in keys:
             rec = model.record(self.state, key)
@@ -199,22 +267,19 @@ class Flows:
                     break  # cancelled
                 if rec["status"] != model.READY:
                     continue  # the full check refused it: its reason is in view
-            self.current = key
             self.apply(T.upload_started(self.state, key))
             try:
-                outcome = await self.worker.upload(self.files[key], self.upload_request(rec))
+                outcome = await self.workers[rec["holder"]].upload(self.upload_request(rec))
             except Exception as exc:  # noqa: BLE001 - a worker failure must not freeze the dialog
                 outcome = Uploaded(ok=False, error="worker", detail=str(exc)[:200])
-            self.current = None  # late progress events must not overwrite the outcome
             self.apply(T.uploaded(self.state, key, outcome))
             if outcome.ok:
                 sent.append(key)
-                self.files.pop(key, None)
         if self.state["sending"]:
             self.apply(T.round_finished(self.state, sent))
 
     async def verified(self, key):
-        """The record once the worker's full check has settled it (None if it went)."""
+        """The record once its full check has settled it (None if it went)."""
         def settled(state):
             rec = model.record(state, key)
             return (rec is None or rec["verified"]
@@ -222,26 +287,35 @@ class Flows:
         await self.until(settled, ("attachments",))
         return model.record(self.state, key)
 
-    def upload_progress(self, key, sent, total):
-        self.apply(T.upload_progress(self.state, str(key), int(sent), int(total)))
-
-    def upload_state(self, key, state):
-        if str(state) == "reconnecting":
-            self.apply(T.upload_reconnecting(self.state, str(key)))
+    def progress(self, report):
+        """A worker's worker_contract.Progress."""
+        if report.state:
+            if report.state == "reconnecting":
+                self.apply(T.upload_reconnecting(self.state, report.key))
+        else:
+            self.apply(T.upload_progress(self.state, report.key, int(report.sent),
+                                         int(report.total)))
 
     def cancel(self):
-        """Avbryt (or Stäng, or Esc): stop the upload running, drop the worker's copies."""
-        if self.current and self.state["sending"]:
-            self.spawn(self.worker.cancel(self.current))
-        self.discard_all()
+        """Avbryt (or Stäng, or Esc): stop the upload running, drop the workers' copies."""
+        key = model.uploading(self.state)
+        if key and self.state["sending"]:
+            self.spawn(self._worker_of(key).cancel(key))
+        self.release_all()
         self.apply(T.preview_closed(self.state))
 
-    def discard_all(self):
-        """Drop the worker's processed copies of files that will not be sent."""
-        if self.state["worker_ready"]:
-            for key in self.files:
-                self.spawn(self.worker.discard(key))
-        self.files = {}
+    def release(self, key):
+        """The worker holding a copy of this file drops it."""
+        holder = model.held_by(self.state, key)
+        if holder and self.workers[holder] is not None:
+            self.spawn(self.workers[holder].release(key))
+
+    def release_all(self):
+        """Drop the workers' copies of the files that will not be sent (a sent one's copy shows
+        in the sender's chat until the visit ends)."""
+        for rec in self.state["attachments"]:
+            if rec["status"] != model.SENT:
+                self.release(rec["key"])
 
     # --- ending the visit and filing -----------------------------------------------------------
     async def end_requested(self):
@@ -295,18 +369,25 @@ class Flows:
 
     # --- files in memory, downloads and the viewer ---------------------------------------------
     async def url(self, att):
-        """One object URL per attachment, fetched once and reused by the list and the viewer;
-        nothing is kept once the visit has ended."""
-        if att["id"] in self.urls:
-            return self.urls[att["id"]]
+        """One object URL per attachment, reused by the list and the viewer: the sender's own
+        file from the copy it sent, any other fetched once; nothing is kept once the visit has
+        ended."""
+        known = self.state["object_urls"].get(att["id"])
+        if known:
+            return known["url"]
         url = await self.api.object_url(att)
         if model.is_open(self.state):
-            self.urls[att["id"]] = url
+            self.apply(T.url_kept(self.state, att["id"], url))
         return url
 
     async def inline_url(self, att):
         """The object URL to show a file inline; None once the visit has ended (nothing is
         shown inline then, and the URL fetched meanwhile is revoked at once)."""
+        if model.uploading(self.state) and model.is_mine(self.state, att["id"]):
+            # The chat may hear of the sender's own file (long poll) before the upload's answer
+            # brings the copy it sent: that copy is shown, not a download.
+            await self.until(lambda state: att["id"] in state["object_urls"]
+                             or not model.uploading(state), ("object_urls", "attachments"))
         url = await self.url(att)
         if model.is_open(self.state):
             return url
@@ -314,9 +395,12 @@ class Flows:
         return None
 
     def drop_urls(self):
-        for url in self.urls.values():
-            self.browser.revoke(url)
-        self.urls = {}
+        for entry in self.state["object_urls"].values():
+            self.browser.revoke(entry["url"])
+            worker = self.workers.get(entry["holder"])
+            if worker is not None:  # the worker made it from its copy: that goes too
+                self.spawn(worker.release(entry["key"]))
+        self.apply({"object_urls": {}})
 
     async def download(self, att, sleep=asyncio.sleep):
         try:
@@ -325,7 +409,7 @@ class Flows:
             self.apply(T.load_failed(self.state, att["name"], exc.status))
             return
         self.browser.save_as(url, att["name"])
-        if att["id"] not in self.urls:
+        if att["id"] not in self.state["object_urls"]:
             await sleep(ZIP_URL_LIFETIME)
             self.browser.revoke(url)
 

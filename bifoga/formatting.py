@@ -173,7 +173,9 @@ def record_texts(rec, max_bytes, lang):
         details = text(lang, "preview.file_info", name=name, kind=kind,
                        size=format_size(rec["size"], lang))
     says, alert = "", ""
-    if status == "checking":
+    if status in ("checking", "ready") and rec["imaging"]:
+        says = text(lang, "preview.preparing_imaging", name=name)
+    elif status == "checking":
         says = text(lang, "preview.checking")
     elif status == "ready" and rec["waiting"]:
         says = text(lang, "preview.waiting_metadata" if rec["category"] in ("image", "video")

@@ -3,8 +3,11 @@ MicroPython on the main thread and in CPython in the tests.
 
 Everything the UI shows is here, and only here:
 - the visit as the API gave it (open or ended, role, participants), the chat's messages and the
-  long-poll cursor, the config, whether the worker is ready;
-- the picked files, one record each (`new_record`), from "checking" to "sent";
+  long-poll cursor, the config, how far each worker is (the light one, MicroPython, and the
+  heavy one, Pyodide, started only when a file needs it);
+- the picked files, one record each (`new_record`), from "checking" to "sent": each holds
+  everything about its file, the File's opaque handle included;
+- the object URLs the chat shows its files through (`object_urls`), until the visit ends;
 - the filing list of the "Spara bilagor" reminder with its marks;
 - which dialog is open, what the live regions say, and which control should get focus.
 
@@ -21,6 +24,11 @@ SENT = "sent"
 FAILED = "failed"
 STATUSES = (CHECKING, READY, REFUSED, REDUCING, UPLOADING, SENT, FAILED)
 
+# The workers: the light one (MicroPython) and the heavy one (Pyodide, for pixels).
+LIGHT = "light"
+HEAVY = "heavy"
+STARTING = "starting"  # a worker's state besides READY and FAILED
+
 # Dialogs; at most one is open at a time.
 PREVIEW = "preview"
 REMINDER = "reminder"
@@ -33,8 +41,11 @@ def initial_state(lang="sv"):
         "lang": lang,
         "config": None,
         "visit": None,
-        "worker_ready": False,
-        "worker_failed": "",  # why the worker could not start; then nothing can be checked
+        # Each worker: "" (not started), "starting", "ready" or "failed". The light one starts
+        # once the UI is usable; the heavy one (Pyodide) on the first file that needs it.
+        "workers": {LIGHT: "", HEAVY: ""},
+        "worker_failed": "",  # why the heavy worker could not start
+        "object_urls": {},  # attachment id -> object URL showing it, while the visit is open
         "cursor": 0,
         "messages": [],  # in chat order, each once
         "unshowable": [],  # ids of images the browser could not show: file cards instead
@@ -52,10 +63,16 @@ def initial_state(lang="sv"):
     }
 
 
-def new_record(key, name, size, mime, category):
-    """One picked file. `reason` is a bifoga.refusals code, or an upload failure code."""
+def new_record(key, name, size, mime, category, file=None):
+    """One picked file. `reason` is a bifoga.refusals code, or an upload failure code. `file`
+    is the picked File, an opaque handle: only adapters (the workers, the browser) look in."""
     return {
-        "key": key, "name": name, "size": size, "mime": mime, "category": category,
+        "key": key, "file": file, "name": name, "size": size, "mime": mime,
+        "category": category,
+        "check_serial": 0,  # the newest check of this file; an older answer is late
+        # Which worker holds the checked copy to send ("" none): the upload asks it by key.
+        "holder": "",
+        "imaging": False,  # waits for the heavy worker (Pyodide) to start
         "typed": False,  # the content says which type it is: mime and category are sure
         # The worker's full check is done (content, active content, metadata removed). "ready"
         # can come earlier, from the first bytes alone; nothing is sent before this is True.
@@ -66,6 +83,7 @@ def new_record(key, name, size, mime, category):
         "has_date": False, "reducible": False, "reduced": None, "as_card": False,
         # An iPhone photo made a JPEG in the worker, and the object URL that shows it.
         "converted": False, "preview_url": "",
+        "attachment_id": None,  # once sent: the chat's attachment it became
     }
 
 
@@ -94,6 +112,9 @@ class Model:
         self._subscribers = [(k, c) for k, c in self._subscribers if c is not callback]
 
     def apply(self, patch):
+        """Change the state and tell every subscriber of the changed keys. One subscriber that
+        fails (a component's render) must not keep the others from hearing of the change: a
+        flow waiting for it (Flows.until) would wait for ever. Its error goes to `on_error`."""
         if not patch:
             return []
         changed = [k for k, v in patch.items() if self._state.get(k, _MISSING) != v]
@@ -103,8 +124,16 @@ class Model:
             self._state[k] = patch[k]
         for keys, callback in list(self._subscribers):
             if keys is None or any(k in keys for k in changed):
-                callback(self._state, changed)
+                try:
+                    callback(self._state, changed)
+                except Exception as exc:  # noqa: BLE001 - reported; the others still hear
+                    self.on_error(exc)
         return changed
+
+    @staticmethod
+    def on_error(exc):
+        """A subscriber failed (app.py reports it in the console)."""
+        print("bifoga: a subscriber failed:", repr(exc))
 
 
 _MISSING = object()
@@ -123,6 +152,33 @@ def record(state, key):
     for rec in state["attachments"]:
         if rec["key"] == key:
             return rec
+    return None
+
+
+def worker_state(state, name):
+    return state["workers"][name]
+
+
+def held_by(state, key):
+    """The worker holding the checked copy of a file ("" none)."""
+    rec = record(state, key)
+    return rec["holder"] if rec else ""
+
+
+def is_mine(state, attachment_id):
+    """Whether the chat's attachment was sent from this side of the visit."""
+    role = (state.get("visit") or {}).get("role")
+    for m in state["messages"]:
+        if (m.get("attachment") or {}).get("id") == attachment_id:
+            return m.get("sender_role") == role
+    return False
+
+
+def uploading(state):
+    """The key of the file being uploaded, or None."""
+    for rec in state["attachments"]:
+        if rec["status"] == UPLOADING:
+            return rec["key"]
     return None
 
 

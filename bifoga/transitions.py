@@ -79,7 +79,8 @@ def visit_changed(state, visit):
         return patch
     if state.get("dialog") in (PREVIEW, model.VIEWER):
         patch["dialog"] = None
-    patch.update(attachments=[], sending=False, preview_finished=False, viewer=None)
+    patch.update(attachments=[], sending=False, preview_finished=False, viewer=None,
+                 object_urls={})
     return patch
 
 
@@ -122,13 +123,14 @@ def text_failed(state, status):
 
 # --- picking and checking ----------------------------------------------------------------------
 def picked(state, files):
-    """files: (key, name, size, mime) for each picked file. A new preview replaces the last."""
+    """files: (key, File, name, size, mime) for each picked file. A new preview replaces the
+    last."""
     if not model.can_pick(state) or not files:
         return {}
     max_bytes = state["config"]["max_attachment_bytes"]
     records = []
-    for key, name, size, mime in files:
-        rec = model.new_record(key, name, size, mime, guess_category(mime))
+    for key, file, name, size, mime in files:
+        rec = model.new_record(key, name, size, mime, guess_category(mime), file)
         reason = check_size(size, max_bytes)
         # A too large photo is not simply refused: the worker may offer to reduce it.
         if reason and not (reason == refusals.TOO_LARGE and rec["category"] == "image"):
@@ -143,16 +145,60 @@ def checking(state):
     return [rec["key"] for rec in state["attachments"] if rec["status"] == CHECKING]
 
 
+def worker_state(state, name, value):
+    """A worker (model.LIGHT or model.HEAVY) is starting, ready or failed."""
+    workers = dict(state["workers"])
+    workers[name] = value
+    return {"workers": workers}
+
+
 def worker_failed(state, detail):
-    """The worker could not start: no file can be fully checked, so none waits for it."""
+    """The heavy worker could not start: the files that wait for it can't be checked, so none
+    waits any longer."""
     changes = {rec["key"]: {"status": REFUSED, "reason": refusals.CHECK_FAILED, "as_card": True,
-                            "detail": detail, "waiting": False}
+                            "detail": detail, "waiting": False, "imaging": False}
                for rec in state["attachments"]
-               if rec["status"] in (CHECKING, READY) and not rec["verified"]}
-    patch = {"worker_failed": detail}
+               if rec["status"] in (CHECKING, READY) and not rec["verified"] and rec["imaging"]}
+    patch = worker_state(state, model.HEAVY, model.FAILED)
+    patch["worker_failed"] = detail
     if changes:
         patch["attachments"] = _with_records(state, changes)
     return patch
+
+
+def check_started(state, key):
+    """A new check of a file: its serial goes up (an older check's answer is late now) and no
+    worker holds a copy of it any more. Returns (patch, serial)."""
+    rec = model.record(state, key)
+    if rec is None:
+        return {}, 0
+    serial = rec["check_serial"] + 1
+    return update_record(state, key, check_serial=serial, holder=""), serial
+
+
+def is_current(state, key, serial):
+    rec = model.record(state, key)
+    return rec is not None and rec["check_serial"] == serial
+
+
+def handed_over(state, key, serial):
+    """The light worker leaves the file to the heavy one; until that is up the preview says
+    so."""
+    if not is_current(state, key, serial):
+        return {}
+    return update_record(state, key, imaging=state["workers"][model.HEAVY] != model.READY)
+
+
+def check_ended(state, key, serial, detail="no answer"):
+    """A check finished: if it left its file undecided (its answer was lost, or it failed
+    before one came), the file is refused with a reason, so that nothing waits for it."""
+    rec = model.record(state, key)
+    if (rec is None or rec["check_serial"] != serial or rec["verified"]
+            or rec["status"] not in (CHECKING, READY)):
+        return {}
+    return update_record(state, key, status=REFUSED, reason=refusals.CHECK_FAILED,
+                         as_card=True, waiting=False, imaging=False,
+                         detail=rec["detail"] or detail)
 
 
 def first_looked(state, key, look):
@@ -175,11 +221,12 @@ def first_looked(state, key, look):
     return patch
 
 
-def checked(state, key, result):
-    """The worker's verdict (worker_contract.Checked) on one file, after its first bytes' or
-    instead of it."""
+def checked(state, key, result, holder, serial):
+    """A worker's verdict (worker_contract.Checked) on one file, after its first bytes' or
+    instead of it; `holder` (model.LIGHT or model.HEAVY) holds the copy to send."""
     rec = model.record(state, key)
-    if rec is None or rec["verified"] or rec["status"] not in (CHECKING, READY):
+    if (rec is None or rec["verified"] or rec["status"] not in (CHECKING, READY)
+            or rec["check_serial"] != serial):
         return {}  # cancelled, replaced, or checked again meanwhile
     if result.reason == refusals.CHECK_FAILED:
         fields = {"status": REFUSED, "reason": refusals.CHECK_FAILED, "as_card": True,
@@ -193,10 +240,12 @@ def checked(state, key, result):
                   "size": result.size, "typed": True, "verified": True,
                   "removed": list(result.removed),
                   "has_date": rec["has_date"] or "datetime" in result.removed,
-                  "converted": result.converted, "preview_url": result.preview_url}
+                  "converted": result.converted, "preview_url": result.preview_url,
+                  "holder": holder if result.held else ""}
         if result.converted:  # sent under its own name, as the JPEG it now is
             fields["name"] = with_extension(rec["name"], ".jpg")
     fields["waiting"] = False
+    fields["imaging"] = False
     patch = {"attachments": _with_records(state, {key: fields})}
     if fields["status"] == READY and rec["status"] == CHECKING and len(state["attachments"]) == 1:
         patch.update(focus(state, "upload"))
@@ -214,7 +263,8 @@ def reduce_started(state, key):
     rec = model.record(state, key)
     if rec is None or not rec["reducible"] or state["sending"]:
         return {}
-    return update_record(state, key, status=REDUCING)
+    return update_record(state, key, status=REDUCING, holder="",
+                         imaging=state["workers"][model.HEAVY] != model.READY)
 
 
 def reduced(state, key, result):
@@ -224,9 +274,10 @@ def reduced(state, key, result):
         return {}
     if not result.ok:
         return update_record(state, key, status=REFUSED, reason="reduce_failed",
-                             reducible=False, as_card=True)
+                             reducible=False, as_card=True, imaging=False)
     patch = update_record(
         state, key, status=READY, verified=True, reason=None, reducible=False, size=result.size,
+        holder=model.HEAVY, imaging=False,
         mime=result.mime, name=with_extension(rec["name"], ".jpg"),
         reduced=(result.width, result.height), removed=[])
     if len(state["attachments"]) == 1:
@@ -275,7 +326,13 @@ def uploaded(state, key, outcome):
         return {}
     if outcome.ok:
         patch = messages_arrived(state, [outcome.message])
-        patch["attachments"] = _with_records(state, {key: {"status": SENT, "progress": 100}})
+        att_id = (outcome.message.get("attachment") or {}).get("id")
+        patch["attachments"] = _with_records(state, {key: {"status": SENT, "progress": 100,
+                                                           "attachment_id": att_id}})
+        if att_id and outcome.local_url:  # the sender's chat shows the very bytes it sent
+            urls = dict(state["object_urls"])
+            urls[att_id] = {"url": outcome.local_url, "holder": rec["holder"], "key": key}
+            patch["object_urls"] = urls
         return patch
     if outcome.error == "cancelled":
         return {}
@@ -400,6 +457,13 @@ def viewer_closed(state):
     if viewer and viewer.get("opener"):
         patch.update(focus(state, "enlarge:" + viewer["opener"]))
     return patch
+
+
+def url_kept(state, attachment_id, url):
+    """An attachment fetched into memory: its object URL, shown until the visit ends."""
+    urls = dict(state["object_urls"])
+    urls[attachment_id] = {"url": url, "holder": "", "key": None}
+    return {"object_urls": urls}
 
 
 def load_failed(state, name, status=None):

@@ -1,9 +1,11 @@
 """A small tus 1.0.0 upload client (core + creation + termination) that does no I/O itself.
 
-The same module runs under CPython (tests, against the reference server) and inside a Pyodide
-web worker in the browser. It therefore imports nothing platform specific: no ``js``, no DOM, no
-threads, no httpx. Every request goes through a :class:`TusIO` adapter that the caller passes in
-(in the browser: XHR/fetch with ``Blob.slice``; in the tests: ``tests/tus_io.py`` over httpx).
+The same module runs under CPython (tests, against the reference server), in the Pyodide worker
+and in the light MicroPython worker in the browser. It therefore imports nothing platform
+specific (no ``js``, no DOM, no threads, no httpx) and nothing MicroPython lacks (no typing,
+dataclasses, urllib or f-strings). Every request goes through a :class:`TusIO` adapter that
+the caller passes in (in the browser: XHR/fetch with ``Blob.slice``; in the tests:
+``tests/tus_io.py`` over httpx).
 
 Behaviour (see also docs/api.md):
 
@@ -48,15 +50,8 @@ Behaviour (see also docs/api.md):
   sha256 <base64>`` of the slice it sends; nothing here requires it.
 """
 
-from __future__ import annotations
-
 import asyncio
-import base64
 import json
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Protocol
-from urllib.parse import urljoin
 
 from bifoga.retry import (
     GIVE_UP_AFTER,
@@ -66,6 +61,18 @@ from bifoga.retry import (
     next_delay,
     parse_retry_after,
 )
+
+try:
+    from base64 import b64decode, b64encode
+except ImportError:  # MicroPython: binascii only
+    from binascii import a2b_base64 as _a2b
+    from binascii import b2a_base64 as _b2a
+
+    def b64encode(data):
+        return _b2a(data).rstrip(b"\n")
+
+    def b64decode(data, validate=False):
+        return _a2b(data)
 
 __all__ = [
     "TUS_VERSION",
@@ -84,8 +91,7 @@ STATES = ("uploading", "reconnecting", "done", "failed", "cancelled")
 # 460: checksum mismatch (tus checksum extension), worth re-sending if an adapter checksums.
 _CHECKSUM_MISMATCH = 460
 # Body codes that make an otherwise transient status permanent (reference server, docs/api.md).
-_PERMANENT_CODES = frozenset({"too_many_uploads", "visit_ended", "insufficient_storage",
-                              "link_expired"})
+_PERMANENT_CODES = ("too_many_uploads", "visit_ended", "insufficient_storage", "link_expired")
 _DEFAULT_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -101,53 +107,74 @@ _DEFAULT_CODES = {
 class TusError(Exception):
     """A failed upload. ``code`` is machine readable, ``status`` the HTTP status if any."""
 
-    def __init__(self, code: str, message: str = "", status: int | None = None) -> None:
+    def __init__(self, code, message="", status=None):
         super().__init__(message or code)
         self.code = code
         self.status = status
         self.message = message or code
 
-    def __repr__(self) -> str:
-        return f"TusError(code={self.code!r}, status={self.status!r}, message={self.message!r})"
+    def __repr__(self):
+        return "TusError(code=%r, status=%r, message=%r)" % (self.code, self.status,
+                                                            self.message)
 
 
-@dataclass
 class Response:
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)  # lower-case keys
-    body: bytes = b""
+    """An answer: status, headers (lower-case keys), body bytes."""
+
+    def __init__(self, status, headers=None, body=b""):
+        self.status = status
+        self.headers = dict(headers or {})
+        self.body = body
+
+    def __eq__(self, other):
+        return (isinstance(other, Response) and self.status == other.status
+                and self.headers == other.headers and self.body == other.body)
+
+    def __repr__(self):
+        return "Response(%r, %r, %r)" % (self.status, self.headers, self.body)
 
 
-class TusIO(Protocol):
-    async def control(
-        self, method: str, url: str, headers: dict[str, str], body: bytes = b""
-    ) -> Response:
-        """POST/HEAD/DELETE/OPTIONS. Raises ConnectionError (or OSError) on a network failure."""
-        ...
+class TusIO:
+    """What the client needs of its I/O adapter (documentation; adapters need not inherit).
 
-    async def send(
-        self,
-        url: str,
-        headers: dict[str, str],
-        start: int,
-        end: int,
-        on_progress: Callable[[int], None],
-    ) -> Response:
-        """One PATCH whose body is bytes [start, end) of the file; on_progress(bytes sent in
-        this request). Raises ConnectionError (or OSError) on a network failure mid-body."""
-        ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-    def now(self) -> float:
-        """Monotonic seconds."""
-        ...
+    async control(method, url, headers, body=b"") -> Response: POST/HEAD/DELETE/OPTIONS;
+        raises ConnectionError (or OSError) on a network failure.
+    async send(url, headers, start, end, on_progress) -> Response: one PATCH whose body is
+        bytes [start, end) of the file; on_progress(bytes sent in this request). Raises
+        ConnectionError (or OSError) on a network failure mid-body.
+    async sleep(seconds); now() -> monotonic seconds.
+    """
 
 
 # --------------------------------------------------------------------------- helpers
 
+_DIGITS = "0123456789"
 
-def encode_metadata(d: Mapping[str, str]) -> str:
+
+def _plain_digits(text):
+    return bool(text) and all(c in _DIGITS for c in text)
+
+
+def _valid_key(key):
+    # Printable ASCII without space or comma (tus 1.0.0).
+    return bool(key) and all(32 < ord(c) < 127 and c != "," for c in key)
+
+
+def _join_url(base, location):
+    """``location`` resolved against ``base`` (absolute URL, //host, /path or relative)."""
+    if "://" in location:
+        return location
+    scheme, _, rest = base.partition("://")
+    if location.startswith("//"):
+        return scheme + ":" + location
+    host = rest.split("/", 1)[0]
+    if location.startswith("/"):
+        return scheme + "://" + host + location
+    path = rest[len(host):].split("?", 1)[0].split("#", 1)[0]
+    return scheme + "://" + host + path[:path.rfind("/") + 1] + location
+
+
+def encode_metadata(d):
     """``Upload-Metadata`` value: ``key base64(utf-8 value)`` pairs joined by commas.
 
     Keys must be non-empty ASCII without spaces or commas (tus 1.0.0); an empty value is sent as
@@ -155,18 +182,21 @@ def encode_metadata(d: Mapping[str, str]) -> str:
     """
     parts = []
     for key, value in d.items():
-        if not key or not key.isascii() or any(c in key for c in " ,") or not key.isprintable():
-            raise ValueError(f"invalid tus metadata key: {key!r}")
+        if not _valid_key(key):
+            raise ValueError("invalid tus metadata key: %r" % (key,))
         if value == "":
             parts.append(key)
         else:
-            parts.append(f"{key} {base64.b64encode(value.encode('utf-8')).decode('ascii')}")
+            parts.append(key + " " + b64encode(value.encode("utf-8")).decode("ascii"))
     return ",".join(parts)
 
 
-def decode_metadata(value: str) -> dict[str, str]:
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+
+
+def decode_metadata(value):
     """Inverse of :func:`encode_metadata` (raises ValueError on malformed input)."""
-    out: dict[str, str] = {}
+    out = {}
     if not value.strip():
         return out
     for pair in value.split(","):
@@ -174,13 +204,15 @@ def decode_metadata(value: str) -> dict[str, str]:
         if len(items) == 1 and items[0]:
             out[items[0]] = ""
         elif len(items) == 2 and items[0]:
-            out[items[0]] = base64.b64decode(items[1], validate=True).decode("utf-8")
+            if len(items[1]) % 4 or not all(c in _B64 for c in items[1]):
+                raise ValueError("malformed base64 in tus metadata: %r" % (pair,))
+            out[items[0]] = b64decode(items[1], validate=True).decode("utf-8")
         else:
-            raise ValueError(f"malformed tus metadata pair: {pair!r}")
+            raise ValueError("malformed tus metadata pair: %r" % (pair,))
     return out
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
+def _header(headers, name):
     value = headers.get(name)
     if value is None:
         for key, v in headers.items():
@@ -189,55 +221,56 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-def parse_offset(headers: Mapping[str, str], name: str = "upload-offset") -> int:
+def parse_offset(headers, name="upload-offset"):
     """The non-negative decimal integer in ``Upload-Offset`` (any key case).
 
     Raises ``TusError(code="protocol")`` when it is missing or not a plain decimal integer.
     """
     raw = _header(headers, name)
     if raw is None:
-        raise TusError("protocol", f"response lacks {name}")
+        raise TusError("protocol", "response lacks " + name)
     text = raw.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 20:
-        raise TusError("protocol", f"bad {name}: {raw!r}")
+    if not _plain_digits(text) or len(text) > 20:
+        raise TusError("protocol", "bad %s: %r" % (name, raw))
     return int(text)
 
 
-def _error_code(body: bytes) -> str | None:
-    """The ``"error"`` field of a JSON error body, if there is one."""
+def _json_body(body):
     if not body:
         return None
     try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeError, ValueError):
         return None
+
+
+def _error_code(body):
+    """The ``"error"`` field of a JSON error body, if there is one."""
+    data = _json_body(body)
     if isinstance(data, dict) and isinstance(data.get("error"), str) and data["error"]:
         return data["error"]
     return None
 
 
-def _error_message(body: bytes) -> str:
-    try:
-        data = json.loads(body.decode("utf-8"))
-        if isinstance(data, dict) and isinstance(data.get("message"), str):
-            return data["message"]
-    except (UnicodeDecodeError, ValueError):
-        pass
+def _error_message(body):
+    data = _json_body(body)
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return data["message"]
     return ""
 
 
-def _is_transient_status(status: int) -> bool:
+def _is_transient_status(status):
     return status == _CHECKSUM_MISMATCH or is_transient(status)
 
 
-def _retry_after(resp: Response) -> float | None:
+def _retry_after(resp):
     return parse_retry_after(resp.headers.get("retry-after"))
 
 
 class _Transient(Exception):
     """Internal: a failure worth retrying (network error or a transient status)."""
 
-    def __init__(self, reason: str, status: int | None = None, wait_at_least: float | None = None):
+    def __init__(self, reason, status=None, wait_at_least=None):
         super().__init__(reason)
         self.status = status
         self.wait_at_least = wait_at_least
@@ -247,21 +280,9 @@ class _Transient(Exception):
 
 
 class Upload:
-    def __init__(
-        self,
-        io: TusIO,
-        endpoint: str,
-        size: int,
-        metadata: Mapping[str, str],
-        headers: Mapping[str, str] | None = None,
-        chunk_size: int | None = None,
-        retry_delays: Iterable[float] = RETRY_DELAYS,
-        retry_every: float = RETRY_EVERY,
-        give_up_after: float = GIVE_UP_AFTER,
-        on_progress: Callable[[int, int], None] | None = None,
-        on_state: Callable[[str], None] | None = None,
-        url: str | None = None,
-    ) -> None:
+    def __init__(self, io, endpoint, size, metadata, headers=None, chunk_size=None,
+                 retry_delays=RETRY_DELAYS, retry_every=RETRY_EVERY,
+                 give_up_after=GIVE_UP_AFTER, on_progress=None, on_state=None, url=None):
         if size < 0:
             raise ValueError("size must be >= 0")
         if chunk_size is not None and chunk_size <= 0:
@@ -277,20 +298,21 @@ class Upload:
         self.give_up_after = float(give_up_after)
         self.on_progress = on_progress
         self.on_state = on_state
-        self.url: str | None = url  # the upload URL once created; set it to resume
+        self.url = url  # the upload URL once created; set it to resume
         self.offset = 0  # bytes the server has acknowledged
-        self.state: str | None = None
+        self.state = None
         self._reported = -1  # highest progress value reported so far
         self._cancelled = False
-        self._task: asyncio.Task[str] | None = None
+        self._task = None
+        self._finished = None  # an Event set when the task running _run() ends
         # failure streak
-        self._streak_start: float | None = None
+        self._streak_start = None
         self._streak_offset = 0
         self._attempt = 0
 
     # ----------------------------------------------------------------- public API
 
-    async def start(self) -> str:
+    async def start(self):
         """Create the upload (unless ``url`` is set), PATCH until the server has every byte,
         and return the upload URL. Raises :class:`TusError`."""
         if self._cancelled:
@@ -298,10 +320,11 @@ class Upload:
             raise TusError("cancelled", "upload cancelled")
         if self._task is not None and not self._task.done():
             raise RuntimeError("start() is already running")
-        self._task = asyncio.ensure_future(self._run())
+        self._finished = asyncio.Event()
+        self._task = asyncio.create_task(self._run())
         return await self._task
 
-    async def cancel(self) -> None:
+    async def cancel(self):
         """Stop the upload and terminate it on the server (DELETE) if it was created.
 
         A running ``start()`` then raises ``TusError("cancelled")``. Network errors of the DELETE
@@ -312,7 +335,7 @@ class Upload:
         task = self._task
         if task is not None and not task.done():
             task.cancel()
-            await asyncio.wait({task})  # its exception is for start()'s caller
+            await self._finished.wait()  # its exception is for start()'s caller
         if self.url is not None:
             try:
                 await self.io.control("DELETE", self.url, self._headers())
@@ -322,29 +345,29 @@ class Upload:
 
     # ----------------------------------------------------------------- internals
 
-    def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    def _headers(self, extra=None):
         own = {"Tus-Resumable": TUS_VERSION}
         if extra:
             own.update(extra)
-        lowered = {k.lower() for k in own}
+        lowered = set(k.lower() for k in own)
         out = {k: v for k, v in self.headers.items() if k.lower() not in lowered}
         out.update(own)
         return out
 
-    def _set_state(self, state: str) -> None:
+    def _set_state(self, state):
         if state != self.state:
             self.state = state
             if self.on_state is not None:
                 self.on_state(state)
 
-    def _report(self, value: int) -> None:
+    def _report(self, value):
         value = min(max(value, 0), self.size)
         if value > self._reported:
             self._reported = value
             if self.on_progress is not None:
                 self.on_progress(value, self.size)
 
-    async def _run(self) -> str:
+    async def _run(self):
         try:
             self._streak_start = None
             self._set_state("uploading")
@@ -352,17 +375,19 @@ class Upload:
         except (asyncio.CancelledError, TusError):
             if self._cancelled:  # by cancel()
                 self._set_state("cancelled")
-                raise TusError("cancelled", "upload cancelled") from None
+                raise TusError("cancelled", "upload cancelled")  # noqa: B904 - MicroPython prints a warning on chaining
             # TusError, or the caller cancelled the task running start(): stopped, resumable
             self._set_state("failed")
             raise
         except BaseException:
             self._set_state("failed")
             raise
+        finally:
+            self._finished.set()
         self._set_state("done")
         return result
 
-    async def _upload(self) -> str:
+    async def _upload(self):
         need_head = self.url is not None
         if self.url is None:
             while True:
@@ -372,7 +397,6 @@ class Upload:
                 except _Transient as exc:
                     await self._backoff(exc)
             self._end_streak()
-        assert self.url is not None
         while True:
             if need_head:
                 try:
@@ -396,12 +420,12 @@ class Upload:
         self._report(self.size)
         return self.url
 
-    def _end_streak(self) -> None:
+    def _end_streak(self):
         self._streak_start = None
         self._attempt = 0
         self._set_state("uploading")
 
-    async def _backoff(self, exc: _Transient) -> None:
+    async def _backoff(self, exc):
         now = self.io.now()
         if self._streak_start is None:
             self._streak_start = now
@@ -414,33 +438,34 @@ class Upload:
         if delay is None:
             raise TusError(
                 "gave_up",
-                f"no progress for {elapsed:.0f} s, last failure: {exc}",
+                "no progress for %d s, last failure: %s" % (round(elapsed), exc),
                 exc.status,
-            ) from exc
+            )
         self._attempt += 1
         await self.io.sleep(delay)
 
-    async def _request(self, method: str, url: str, headers: dict[str, str]) -> Response:
+    async def _request(self, method, url, headers):
         try:
             return await self.io.control(method, url, headers)
         except OSError as exc:  # ConnectionError, TimeoutError, ...
-            raise _Transient(f"{method} failed: {exc!r}") from exc
+            raise _Transient("%s failed: %r" % (method, exc))  # noqa: B904
 
-    def _fail(self, resp: Response, what: str, not_found: str = "not_found") -> TusError:
+    def _fail(self, resp, what, not_found="not_found"):
         body_code = _error_code(resp.body)
         status = resp.status
         if status in (404, 410):
             code = not_found if not_found == "gone" else (body_code or not_found)
         else:
-            code = body_code or _DEFAULT_CODES.get(status, f"http_{status}")
-        message = _error_message(resp.body) or f"{what}: HTTP {status}"
+            code = body_code or _DEFAULT_CODES.get(status, "http_" + str(status))
+        message = _error_message(resp.body) or "%s: HTTP %d" % (what, status)
         return TusError(code, message, status)
 
-    def _check_transient(self, resp: Response, what: str) -> None:
+    def _check_transient(self, resp, what):
         if _is_transient_status(resp.status) and _error_code(resp.body) not in _PERMANENT_CODES:
-            raise _Transient(f"{what}: HTTP {resp.status}", resp.status, _retry_after(resp))
+            raise _Transient("%s: HTTP %d" % (what, resp.status), resp.status,
+                             _retry_after(resp))
 
-    async def _create(self) -> None:
+    async def _create(self):
         extra = {"Upload-Length": str(self.size)}
         if self.metadata:
             extra["Upload-Metadata"] = encode_metadata(self.metadata)
@@ -451,12 +476,11 @@ class Upload:
         location = resp.headers.get("location")
         if not location:
             raise TusError("protocol", "creation response lacks Location", resp.status)
-        self.url = urljoin(self.endpoint, location)
+        self.url = _join_url(self.endpoint, location)
         self.offset = 0
         self._report(0)
 
-    async def _head(self) -> None:
-        assert self.url is not None
+    async def _head(self):
         resp = await self._request("HEAD", self.url, self._headers())
         self._check_transient(resp, "HEAD")
         if not 200 <= resp.status < 300:
@@ -464,27 +488,27 @@ class Upload:
         offset = parse_offset(resp.headers)
         length = resp.headers.get("upload-length")
         if length is not None and parse_offset(resp.headers, "upload-length") != self.size:
-            raise TusError("protocol", f"server Upload-Length {length} != size {self.size}")
+            raise TusError("protocol", "server Upload-Length %s != size %d" % (length,
+                                                                                self.size))
         if offset > self.size:
-            raise TusError("protocol", f"server offset {offset} > size {self.size}")
+            raise TusError("protocol", "server offset %d > size %d" % (offset, self.size))
         self.offset = offset
         self._report(offset)
 
-    async def _patch(self) -> None:
-        assert self.url is not None
+    async def _patch(self):
         start = self.offset
         end = self.size if self.chunk_size is None else min(self.size, start + self.chunk_size)
         headers = self._headers(
             {"Upload-Offset": str(start), "Content-Type": "application/offset+octet-stream"}
         )
 
-        def progress(sent: int) -> None:
+        def progress(sent):
             self._report(start + min(max(sent, 0), end - start))
 
         try:
             resp = await self.io.send(self.url, headers, start, end, progress)
         except OSError as exc:
-            raise _Transient(f"PATCH failed: {exc!r}") from exc
+            raise _Transient("PATCH failed: %r" % (exc,))  # noqa: B904
         self._check_transient(resp, "PATCH")
         if resp.status == 409:  # offset mismatch (or a permanent conflict named in the body)
             code = _error_code(resp.body)
@@ -496,7 +520,8 @@ class Upload:
         offset = parse_offset(resp.headers)
         if offset <= start or offset > self.size:
             raise TusError(
-                "protocol", f"PATCH from {start} answered Upload-Offset {offset}", resp.status
+                "protocol", "PATCH from %d answered Upload-Offset %d" % (start, offset),
+                resp.status
             )
         self.offset = offset
         self._report(offset)

@@ -2,7 +2,7 @@
 
 Enabled while the visit is open and no text is on its way; cleared once a text was sent."""
 
-from bifoga import model
+from bifoga import events, model
 from components.dom import Component, element
 from components.icons import SEND, icon_button
 
@@ -31,7 +31,7 @@ class Composer(Component):
         event.preventDefault()
         body = str(self.textarea.value).strip()
         if body:
-            self.emit("send", body)
+            self.emit(events.SEND, body)
 
     def _keydown(self, event):
         # Enter sends, Shift+Enter makes a new line, as in every chat.

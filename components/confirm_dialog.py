@@ -3,6 +3,7 @@
 Open while the model's "dialog" names it. Raises "confirm" and "back".
 """
 
+from bifoga import events
 from components.dom import Component, element, keep_focus_inside, set_text
 
 
@@ -26,8 +27,8 @@ class ConfirmDialog(Component):
             element("div", {"class": "dialog-actions"}, [self.back_button, self.confirm_button]),
         ])
         keep_focus_inside(self.listeners, self.root)
-        self.listeners.add(self.confirm_button, "click", lambda e: self.emit("confirm"))
-        self.listeners.add(self.back_button, "click", lambda e: self.emit("back"))
+        self.listeners.add(self.confirm_button, "click", lambda e: self.emit(events.CONFIRM))
+        self.listeners.add(self.back_button, "click", lambda e: self.emit(events.BACK))
         self.listeners.add(self.root, "cancel", self._escape)
 
     def render(self, state, changed):
@@ -42,4 +43,4 @@ class ConfirmDialog(Component):
 
     def _escape(self, event):
         event.preventDefault()
-        self.emit("back")
+        self.emit(events.BACK)

@@ -3,6 +3,7 @@
 from pyscript import document
 from pyscript.ffi import create_proxy, to_js
 
+from bifoga import events
 from bifoga.i18n import text
 
 
@@ -99,9 +100,14 @@ class Component:
         return state["focus"][0]
 
     def on(self, name, callback):
+        """Listen to an event of bifoga/events.py (an unknown name fails at once)."""
+        if name not in events.ALL:
+            raise ValueError("unknown event: " + str(name))
         self._handlers.setdefault(name, []).append(callback)
 
     def emit(self, name, *args):
+        if name not in events.ALL:
+            raise ValueError("unknown event: " + str(name))
         for callback in self._handlers.get(name, ()):
             callback(*args)
 

@@ -6,7 +6,7 @@ Raises "dropped"(list of File).
 
 from pyscript import document
 
-from bifoga import model
+from bifoga import events, model
 from components.dom import Component, element
 
 
@@ -62,7 +62,7 @@ class DropZone(Component):
         self._hide()
         files = event.dataTransfer.files
         if files and files.length:
-            self.emit("dropped", [files.item(i) for i in range(files.length)])
+            self.emit(events.DROPPED, [files.item(i) for i in range(files.length)])
 
     def _paste(self, event):
         if not self.enabled or not event.clipboardData:
@@ -70,7 +70,7 @@ class DropZone(Component):
         files = event.clipboardData.files
         if files and files.length:
             event.preventDefault()
-            self.emit("dropped", [files.item(i) for i in range(files.length)])
+            self.emit(events.DROPPED, [files.item(i) for i in range(files.length)])
 
     def _hide(self):
         self.depth = 0

@@ -8,6 +8,7 @@ Renders the model's "viewer" slice; raises "save"(attachment), "step"(delta) and
 
 import asyncio
 
+from bifoga import events
 from bifoga.formatting import format_size, sender_line, type_label
 from bifoga.viewer_math import PAN_STEP, View, pinch_factor
 from components.clipboard import copy_image
@@ -34,8 +35,9 @@ class ImageViewer(Component):
                                      "draggable": "false"})
         self.stage = element("div", {"class": "viewer-stage", "id": "viewer-stage"}, [self.image])
         self.zoom_label = element("output", {"class": "viewer-zoom", "aria-live": "polite"})
-        self.prev_button = self._button("viewer.previous", lambda e: self.emit("step", -1), "‹")
-        self.next_button = self._button("viewer.next", lambda e: self.emit("step", 1), "›")
+        self.prev_button = self._button("viewer.previous",
+                                        lambda e: self.emit(events.STEP, -1), "‹")
+        self.next_button = self._button("viewer.next", lambda e: self.emit(events.STEP, 1), "›")
         toolbar = element("div", {"class": "viewer-toolbar", "role": "toolbar",
                             "aria-controls": "viewer-stage"}, [
             self.prev_button,
@@ -68,7 +70,7 @@ class ImageViewer(Component):
         add = self.listeners.add
         keep_focus_inside(self.listeners, self.root)
         add(self.close_button, "click", lambda e: self.close())
-        add(self.save_button, "click", lambda e: self.emit("save", self.attachment))
+        add(self.save_button, "click", lambda e: self.emit(events.SAVE, self.attachment))
         add(self.copy_button, "click", self._copy)
         add(self.root, "close", self._closed)
         add(self.root, "click", self._backdrop_click)
@@ -185,7 +187,7 @@ class ImageViewer(Component):
                 self.view.pan(dx, dy, width, height)
                 self._apply()
             elif key in ("ArrowLeft", "ArrowRight"):
-                self.emit("step", -1 if key == "ArrowLeft" else 1)
+                self.emit(events.STEP, -1 if key == "ArrowLeft" else 1)
             else:
                 return
         else:
@@ -234,7 +236,7 @@ class ImageViewer(Component):
     def _closed(self, event):
         self.image.removeAttribute("src")
         self._pointers = {}
-        self.emit("closed")
+        self.emit(events.CLOSED)
 
     def _backdrop_click(self, event):
         if event.target == self.root:

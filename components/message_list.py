@@ -10,7 +10,7 @@ object URL: the files need the visit token, so no plain src URL.
 
 import asyncio
 
-from bifoga import model
+from bifoga import events, model
 from bifoga.formatting import card_info, format_size, format_time, sender_label, type_label
 from components.dom import Component, element
 from components.icons import DOCUMENT, DOWNLOAD, MAGNIFIER, icon, icon_button
@@ -90,7 +90,7 @@ class MessageList(Component):
                                    "aria-label": self.t("attachment.enlarge", name=att["name"])},
                               [icon(MAGNIFIER)])
             self._enlarge[att["id"]] = enlarge
-            self.listeners.add(enlarge, "click", lambda e: self.emit("enlarge", att))
+            self.listeners.add(enlarge, "click", lambda e: self.emit(events.ENLARGE, att))
             frame = element("div", {"class": "image-frame"}, [img, enlarge])
             self._media[att["id"]] = img
             asyncio.create_task(self._fill(img, "src", att))
@@ -110,7 +110,7 @@ class MessageList(Component):
         button = icon_button(DOWNLOAD, self.t("attachment.download"), {
             "class": "download-button",
             "aria-label": self.t("attachment.download_named", name=att["name"])})
-        self.listeners.add(button, "click", lambda e: self.emit("download", att))
+        self.listeners.add(button, "click", lambda e: self.emit(events.DOWNLOAD, att))
         return button
 
     def _scroll_to_end(self):
@@ -151,6 +151,6 @@ class MessageList(Component):
             return  # the visit ended meanwhile: shown as a card
         if el.tagName == "IMG":
             # A photo the browser can't show (HEIC in Chromium) becomes a file card.
-            self.listeners.add(el, "error", lambda e: self.emit("unshowable", att["id"]))
+            self.listeners.add(el, "error", lambda e: self.emit(events.UNSHOWABLE, att["id"]))
             self.listeners.add(el, "load", lambda e: self._scroll_to_end())
         el.setAttribute(attr, url)

@@ -7,7 +7,7 @@ markup over and renders it from the model. Raises "picked"(list of File). The ac
 (from the config) leaves audio out.
 """
 
-from bifoga import model
+from bifoga import events, model
 from bifoga.formatting import format_size
 from components.dom import Component, set_text
 
@@ -30,7 +30,7 @@ class Picker(Component):
     def _changed(self, source):
         files = source.files
         if files and files.length:
-            self.emit("picked", [files.item(i) for i in range(files.length)])
+            self.emit(events.PICKED, [files.item(i) for i in range(files.length)])
         # Reset so that picking the same file again raises "change" again.
         source.value = ""
 

@@ -5,7 +5,7 @@ attachments. Ladda upp is enabled while the model has files to send and no round
 Raises "upload", "cancel" (Avbryt, Stäng or Esc), "keep_date"(key, bool) and "reduce"(key).
 """
 
-from bifoga import model
+from bifoga import events, model
 from components.dom import Component, clear, element, keep_focus_inside, set_text
 from components.preview_item import PreviewItem
 
@@ -13,9 +13,8 @@ from components.preview_item import PreviewItem
 class PreviewDialog(Component):
     KEYS = ("dialog", "attachments", "sending", "preview_finished", "focus")
 
-    def __init__(self, lang, file_of):
+    def __init__(self, lang):
         super().__init__(lang)
-        self.file_of = file_of  # record key -> the picked File, for its preview
         self.title = element("h2", {"id": "preview-title"}, content=self.t("preview.title"))
         self.list = element("ul", {"class": "preview-list"})
         self.cancel_button = element("button", {"type": "button", "class": "secondary"},
@@ -30,7 +29,7 @@ class PreviewDialog(Component):
                             [self.title, self.list, actions])
         self.items = {}  # record key -> PreviewItem
         keep_focus_inside(self.listeners, self.root)
-        self.listeners.add(self.cancel_button, "click", lambda e: self.emit("cancel"))
+        self.listeners.add(self.cancel_button, "click", lambda e: self.emit(events.CANCEL))
         self.listeners.add(self.upload_button, "click", self._upload_clicked)
         # Esc fires "cancel" on a modal <dialog>: treat it as Avbryt.
         self.listeners.add(self.root, "cancel", self._escape)
@@ -47,9 +46,9 @@ class PreviewDialog(Component):
         if sorted(keys) != sorted(self.items):
             self._clear_items()
             for rec in records:
-                item = PreviewItem(self.lang, rec, self.file_of(rec["key"]), len(records) == 1)
-                item.on("keep_date", lambda key, keep: self.emit("keep_date", key, keep))
-                item.on("reduce", lambda key: self.emit("reduce", key))
+                item = PreviewItem(self.lang, rec, len(records) == 1)
+                item.on(events.KEEP_DATE, lambda key, keep: self.emit(events.KEEP_DATE, key, keep))
+                item.on(events.REDUCE, lambda key: self.emit(events.REDUCE, key))
                 self.items[rec["key"]] = item
                 self.list.appendChild(item.root)
         max_bytes = state["config"]["max_attachment_bytes"]
@@ -74,8 +73,8 @@ class PreviewDialog(Component):
 
     def _upload_clicked(self, event):
         if not self.upload_button.disabled:
-            self.emit("upload")
+            self.emit(events.UPLOAD)
 
     def _escape(self, event):
         event.preventDefault()
-        self.emit("cancel")
+        self.emit(events.CANCEL)

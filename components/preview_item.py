@@ -7,6 +7,7 @@ Renders its record of the model (bifoga/model.py); raises "keep_date"(key, bool)
 
 from pyscript import window
 
+from bifoga import events
 from bifoga.formatting import metadata_labels, record_texts
 from components.dom import Component, clear, element, set_text
 from components.icons import DOCUMENT, icon
@@ -16,7 +17,7 @@ SHOWN_AS_PICKED = ("image/jpeg", "image/png", "image/gif", "image/webp")
 
 
 class PreviewItem(Component):
-    def __init__(self, lang, rec, file, large):
+    def __init__(self, lang, rec, large):
         super().__init__(lang)
         key = self.key = rec["key"]
         name = self.name = rec["name"]
@@ -53,11 +54,11 @@ class PreviewItem(Component):
         self.root = element("li", {"class": "preview-item", "data-key": key}, [
             self.media, self.details, self.metadata, self.status, self.alert,
             self.reduce_button, self.progress_row])
-        self.listeners.add(self.reduce_button, "click", lambda e: self.emit("reduce", key))
+        self.listeners.add(self.reduce_button, "click", lambda e: self.emit(events.REDUCE, key))
         self.listeners.add(self.keep_date, "change",
-                           lambda e: self.emit("keep_date", key, bool(self.keep_date.checked)))
-        self.file = file
-        self._show(file, rec["category"])
+                           lambda e: self.emit(events.KEEP_DATE, key, bool(self.keep_date.checked)))
+        self.file = rec["file"]  # the picked File (the record's opaque handle), shown as picked
+        self._show(self.file, rec["category"])
 
     def _show(self, file, category):
         if category in ("image", "video"):

@@ -7,7 +7,7 @@ one more confirmation. Renders the model's "filing" while its "dialog" is "remin
 "end_anyway" and "back".
 """
 
-from bifoga import model
+from bifoga import events, model
 from bifoga.formatting import card_info, format_datetime
 from components.dom import Component, clear, element, keep_focus_inside, set_text
 from components.icons import DOWNLOAD, icon_button
@@ -52,10 +52,10 @@ class ReminderDialog(Component):
         ])
         add = self.listeners.add
         keep_focus_inside(self.listeners, self.root)
-        add(self.download_all, "click", lambda e: self.emit("download_all"))
-        add(self.back_button, "click", lambda e: self.emit("back"))
-        add(self.end_button, "click", lambda e: self.emit("end"))
-        add(self.end_anyway, "click", lambda e: self.emit("end_anyway"))
+        add(self.download_all, "click", lambda e: self.emit(events.DOWNLOAD_ALL))
+        add(self.back_button, "click", lambda e: self.emit(events.BACK))
+        add(self.end_button, "click", lambda e: self.emit(events.END))
+        add(self.end_anyway, "click", lambda e: self.emit(events.END_ANYWAY))
         add(self.root, "cancel", self._escape)
 
     def render(self, state, changed):
@@ -100,7 +100,7 @@ class ReminderDialog(Component):
         label = self.t("attachment.download_named", name=att["name"])
         download = icon_button(DOWNLOAD, self.t("attachment.download"),
                                {"class": "download-button", "aria-label": label})
-        self._row_listener(download, "click", lambda e: self.emit("download", att))
+        self._row_listener(download, "click", lambda e: self.emit(events.DOWNLOAD, att))
         legend = element("legend", {"class": "visually-hidden"},
                          content=self.t("reminder.mark_label", name=att["name"]))
         choices = [legend]
@@ -108,7 +108,8 @@ class ReminderDialog(Component):
             radio_id = "mark-" + att["id"] + "-" + mark
             radio = element("input", {"type": "radio", "name": "mark-" + att["id"], "id": radio_id,
                                 "value": mark, "checked": att.get("mark") == mark})
-            self._row_listener(radio, "change", lambda e, m=mark: self.emit("mark", att["id"], m))
+            self._row_listener(radio, "change",
+                               lambda e, m=mark: self.emit(events.MARK, att["id"], m))
             choices.append(element("span", {"class": "mark-choice"}, [
                 radio, element("label", {"for": radio_id}, content=self.t("reminder." + mark))]))
         return element("li", {"class": "reminder-item", "data-attachment-id": att["id"]}, [
@@ -143,4 +144,4 @@ class ReminderDialog(Component):
 
     def _escape(self, event):
         event.preventDefault()
-        self.emit("back")
+        self.emit(events.BACK)

@@ -5,7 +5,7 @@ Renders the visit and whether files went (from the chat's messages, so a reopene
 visit shows "Spara bilagor" once they have loaded). Raises "end" and "reminder".
 """
 
-from bifoga import model
+from bifoga import events, model
 from bifoga.formatting import format_datetime
 from components.dom import Component, element
 
@@ -31,8 +31,8 @@ class VisitHeader(Component):
             element("div", {"class": "visit-title"}, [self.heading, self.role, self.demo]),
             element("div", {"class": "visit-actions"}, [self.end_button, self.reminder_button]),
             self.banner])
-        self.listeners.add(self.end_button, "click", lambda e: self.emit("end"))
-        self.listeners.add(self.reminder_button, "click", lambda e: self.emit("reminder"))
+        self.listeners.add(self.end_button, "click", lambda e: self.emit(events.END))
+        self.listeners.add(self.reminder_button, "click", lambda e: self.emit(events.REMINDER))
 
     def render(self, state, changed):
         visit = state["visit"]

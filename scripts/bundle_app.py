@@ -1,5 +1,5 @@
-"""Pack the main thread's Python modules into one static/build/app.tar.gz, and the worker's into
-static/build/worker.zip.
+"""Pack the main thread's Python modules into one static/build/app.tar.gz, the light worker's
+into static/build/light.tar.gz, and the Pyodide worker's into static/build/worker.zip.
 
 Why: PyScript fetches every file in [files] with its own request; for the ~25 small modules of
 the UI that cost more time than the bytes did. One gzipped tar is one request, and PyScript's
@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bifoga", "components")
 BUNDLE = ROOT / "static" / "build" / "app.tar.gz"
+LIGHT_BUNDLE = ROOT / "static" / "build" / "light.tar.gz"
 WORKER_BUNDLE = ROOT / "static" / "build" / "worker.zip"
 WORKER_SNAPSHOT = ROOT / "static" / "build" / "worker-snapshot.bin"
 SNAPSHOT_SCRIPT = ROOT / "scripts" / "pyodide_snapshot.mjs"
@@ -146,7 +147,9 @@ def _write(target: Path, data: bytes) -> None:
 
 
 if __name__ == "__main__":
-    for made, path in ((build(), BUNDLE), (build_worker(), WORKER_BUNDLE)):
+    made_all = ((build(), BUNDLE), (build("light_start.py", LIGHT_BUNDLE), LIGHT_BUNDLE),
+                (build_worker(), WORKER_BUNDLE))
+    for made, path in made_all:
         print(f"bundle: {len(made)} modules in {path.relative_to(ROOT)} "
               f"({path.stat().st_size} bytes)")
     if worker_snapshot():

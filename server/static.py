@@ -24,6 +24,8 @@ ROOT_FILES = {
     "main.py": "main.py",
     "worker.py": "worker.py",
     "worker_start.py": "worker_start.py",
+    "light_start.py": "light_start.py",
+    "light.toml": "light.toml",
     "pyscript.toml": "pyscript.toml",
     "worker.toml": "worker.toml",
 }

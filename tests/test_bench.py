@@ -232,7 +232,7 @@ STAND_IN = """<!doctype html>
   performance.mark("bifoga:usable");
   // Python comes up late enough that the pick waits in the queue.
   setTimeout(() => { up = true; window.bifogaReady = performance.now(); drain(); }, 3000);
-  setTimeout(() => { window.bifogaWorkerReady = performance.now(); }, 3100);
+  setTimeout(() => { window.bifogaLightReady = performance.now(); }, 3100);
   function drain() { while (queue.length) show(queue.shift()); }
   function show(file) {
     const dialog = document.getElementById("preview-dialog");

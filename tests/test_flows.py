@@ -17,7 +17,7 @@ from bifoga.adapters import RequestError
 from bifoga.flows import Flows
 from bifoga.formatting import record_texts
 from bifoga.model import Model, initial_state
-from bifoga.worker_contract import Checked, Reduced, Uploaded, UploadRequest
+from bifoga.worker_contract import Checked, Progress, Reduced, Uploaded, UploadRequest
 from tests.micropython_runner import REPO, micropython_available, run_micropython
 
 MAX = 10 * 1024 * 1024
@@ -97,20 +97,25 @@ class FakeWorker:
     def __init__(self):
         self.checked: dict[str, Checked] = {}
         self.calls: list[tuple] = []
-        self.gate: asyncio.Event | None = None
+        self.gate: asyncio.Event | None = None  # holds uploads
+        self.gate_prepare: asyncio.Event | None = None  # holds checks
         self.outcomes: dict[str, Uploaded] = {}
 
     async def prepare(self, file, name, key, keep_date, max_bytes):
         self.calls.append(("prepare", name, keep_date))
-        return self.checked.get(name) or Checked(
+        if self.gate_prepare is not None:
+            await self.gate_prepare.wait()
+        result = self.checked.get(name) or Checked(
             ok=True, mime="image/jpeg", category="image", size=file["size"] - 100,
             removed=["gps", "datetime"] if not keep_date else ["gps"])
+        result.held = result.ok  # what passes is held, as both workers do
+        return result
 
     async def reduce(self, file, key, max_bytes):
         self.calls.append(("reduce", file["name"]))
         return Reduced(ok=True, size=max_bytes - 1, width=2048, height=1536)
 
-    async def upload(self, file, request):
+    async def upload(self, request):
         assert isinstance(request, UploadRequest)
         self.calls.append(("upload", request.name, request.endpoint, request.finalise_url))
         if self.gate is not None:
@@ -119,10 +124,11 @@ class FakeWorker:
         if outcome is not None:
             return outcome
         return Uploaded(ok=True, message=message(
-            "m-" + request.key, "attachment", attachment("a-" + request.key, name=request.name)))
+            "m-" + request.key, "attachment", attachment("a-" + request.key, name=request.name)),
+            local_url="blob:sent-" + request.key)
 
-    async def discard(self, key):
-        self.calls.append(("discard", key))
+    async def release(self, key):
+        self.calls.append(("release", key))
 
     async def cancel(self, key):
         self.calls.append(("cancel", key))
@@ -153,9 +159,31 @@ class FakeBrowser:
 
 
 def make(state="open", **api_options):
+    """The flows with fakes of both workers: the light one (connect(flows)) and the heavy one,
+    which "starts" (heavy_starts counts it) only when a file needs it."""
     store = Model(initial_state("sv"))
-    flows = Flows(store, FakeApi(state, **api_options), FakeWorker(), FakeBrowser())
+    flows = Flows(store, FakeApi(state, **api_options), FakeBrowser(), light=FakeWorker(),
+                  heavy=FakeWorker())
+    flows.heavy_starts = []
+
+    def start_heavy():
+        flows.heavy_starts.append(True)
+        connect(flows, model.HEAVY)
+    flows.start_heavy = start_heavy
     return store, flows
+
+
+def connect(flows, name=model.LIGHT):
+    """The worker `name` is up (its fake was made with the flows)."""
+    flows.worker_connected(name, flows.workers[name])
+
+
+def light(flows):
+    return flows.workers[model.LIGHT]
+
+
+def heavy(flows):
+    return flows.workers[model.HEAVY]
 
 
 # What each kind of test file starts with (the main thread's first look reads these).
@@ -179,13 +207,14 @@ async def no_sleep(seconds):
 
 
 def run(coroutine):
-    return asyncio.run(coroutine)
+    # A flow that waits for ever is a failure here, not a hung test run.
+    return asyncio.run(asyncio.wait_for(coroutine, 10))
 
 
 async def started(state="open", **api_options):
     store, flows = make(state, **api_options)
     await flows.load()
-    flows.worker_connected()
+    connect(flows)
     return store, flows
 
 
@@ -193,7 +222,7 @@ async def started(state="open", **api_options):
 def test_pick_checks_each_file_and_the_model_decides_what_is_sent():
     async def go():
         store, flows = await started()
-        flows.worker.checked["song.jpg"] = Checked(ok=False, reason=refusals.AUDIO_NOT_ALLOWED,
+        light(flows).checked["song.jpg"] = Checked(ok=False, reason=refusals.AUDIO_NOT_ALLOWED,
                                                    mime="audio/mpeg", category="document")
         big = file("big.pdf", MAX + 1, "application/pdf")
         await flows.pick([file("a.jpg"), file("song.jpg"), big])
@@ -208,7 +237,7 @@ def test_pick_checks_each_file_and_the_model_decides_what_is_sent():
     assert recs["song.jpg"]["status"] == model.REFUSED and recs["song.jpg"]["as_card"]
     # Too large and not a photo: refused at once, the worker never sees it.
     assert recs["big.pdf"]["reason"] == refusals.TOO_LARGE
-    assert [c[1] for c in flows.worker.calls if c[0] == "prepare"] == ["a.jpg", "song.jpg"]
+    assert [c[1] for c in light(flows).calls if c[0] == "prepare"] == ["a.jpg", "song.jpg"]
     assert model.to_send(store.state) == [recs["a.jpg"]["key"]]
     texts = record_texts(recs["song.jpg"], MAX, "sv")
     assert texts["alert"] == "song.jpg är en ljudfil. Ljudfiler kan inte skickas."
@@ -229,13 +258,17 @@ def test_a_worker_failure_is_a_failed_check_never_a_frozen_dialog():
 
         async def broken(*args):
             raise RuntimeError("worker died")
-        flows.worker.prepare = broken
+        # The light worker failing hands the file to the heavy one; that failing too is a
+        # failed check.
+        light(flows).prepare = heavy(flows).prepare = broken
         await flows.pick([file("a.jpg")])
-        return store
+        return store, flows
 
-    rec = run(go()).state["attachments"][0]
+    store, flows = run(go())
+    rec = store.state["attachments"][0]
     assert rec["status"] == model.REFUSED and rec["reason"] == refusals.CHECK_FAILED
     assert "worker died" in record_texts(rec, MAX, "en")["alert"]
+    assert flows.heavy_starts == [True]
 
 
 def test_keep_date_checks_again_and_a_late_answer_is_ignored():
@@ -250,15 +283,19 @@ def test_keep_date_checks_again_and_a_late_answer_is_ignored():
     rec = store.state["attachments"][0]
     assert rec["keep_date"] and rec["status"] == model.READY and rec["removed"] == ["gps"]
     assert rec["has_date"]  # the checkbox stays offered
-    assert [c for c in flows.worker.calls if c[0] == "prepare"][-1] == ("prepare", "a.jpg", True)
-    # An answer for a record that is no longer being checked changes nothing.
-    assert T.checked(store.state, rec["key"], Checked(ok=False)) == {}
+    assert [c for c in light(flows).calls if c[0] == "prepare"][-1] == ("prepare", "a.jpg", True)
+    # An answer for a record that is no longer being checked changes nothing, nor one from an
+    # older check of it.
+    assert T.checked(store.state, rec["key"], Checked(ok=False), model.LIGHT,
+                     rec["check_serial"]) == {}
+    assert rec["check_serial"] == 2 and rec["holder"] == model.LIGHT
+    assert ("release", rec["key"]) in light(flows).calls  # the first check's copy went
 
 
 def test_a_too_large_photo_is_reduced_then_sent_as_jpeg():
     async def go():
         store, flows = await started()
-        flows.worker.checked["big.png"] = Checked(ok=False, reason=refusals.TOO_LARGE,
+        light(flows).checked["big.png"] = Checked(ok=False, reason=refusals.TOO_LARGE,
                                                   reducible=True, mime="image/png",
                                                   category="image")
         await flows.pick([file("big.png", MAX + 5, "image/png")])
@@ -272,8 +309,10 @@ def test_a_too_large_photo_is_reduced_then_sent_as_jpeg():
         return store, flows
 
     store, flows = run(go())
+    # Pixels change: the heavy worker, started on "Minska storlek", reduces and sends it.
+    assert flows.heavy_starts == [True]
     assert ("upload", "big.jpg", "/files/v1/tus", "/api/visits/v1/attachments") in \
-        flows.worker.calls
+        heavy(flows).calls
     assert store.state["dialog"] is None and store.state["focus"][0] == "attach"
 
 
@@ -298,7 +337,7 @@ def test_the_first_bytes_make_a_pdf_ready_before_the_worker_is_up():
         assert store.state["focus"][0] == "upload"
         assert record_texts(rec, MAX, "sv")["status"] == (
             "remiss.pdf kan skickas. Den sista kontrollen görs innan den skickas.")
-        assert flows.worker.calls == []  # nothing has reached the worker yet
+        assert light(flows).calls == []  # nothing has reached the worker yet
         # "Ladda upp" now: the file waits for the worker's full check, and says why.
         upload = asyncio.create_task(flows.upload())
         await asyncio.sleep(0.06)
@@ -306,15 +345,15 @@ def test_the_first_bytes_make_a_pdf_ready_before_the_worker_is_up():
         assert rec["waiting"] and store.state["sending"]
         said = record_texts(rec, MAX, "sv")["status"]
         assert said == "Kontrollerar remiss.pdf innan den skickas…"
-        flows.worker.checked["remiss.pdf"] = Checked(ok=True, mime="application/pdf",
+        light(flows).checked["remiss.pdf"] = Checked(ok=True, mime="application/pdf",
                                                      category="document", size=5000)
-        flows.worker_connected()
+        connect(flows)
         await task
         await upload
         return store, flows
 
     store, flows = run(go())
-    assert [c[0] for c in flows.worker.calls] == ["prepare", "upload"]
+    assert [c[0] for c in light(flows).calls] == ["prepare", "upload"]
     assert store.state["dialog"] is None
     assert [m["attachment"]["name"] for m in store.state["messages"]] == ["remiss.pdf"]
 
@@ -329,12 +368,12 @@ def test_a_photo_sent_at_once_waits_for_its_metadata_to_go_and_says_so():
         texts = record_texts(store.state["attachments"][0], MAX, "en")
         assert texts["status"] == ("Removing hidden details such as location from a.jpg "
                                    "before it is sent…")
-        flows.worker_connected()
+        connect(flows)
         await task
         await upload
         return flows
 
-    calls = run(go()).worker.calls
+    calls = light(run(go())).calls
     assert [c[0] for c in calls] == ["prepare", "upload"]
 
 
@@ -345,11 +384,11 @@ def test_audio_is_refused_from_its_first_bytes_and_never_reaches_the_worker():
         rec = store.state["attachments"][0]
         assert rec["status"] == model.REFUSED and rec["reason"] == refusals.AUDIO_NOT_ALLOWED
         assert rec["as_card"]  # a song named .jpg is never rendered as a picture
-        flows.worker_connected()
+        connect(flows)
         await task
         return flows
 
-    assert run(go()).worker.calls == []
+    assert light(run(go())).calls == []
 
 
 def test_what_the_first_bytes_cannot_tell_waits_for_the_worker():
@@ -358,10 +397,10 @@ def test_what_the_first_bytes_cannot_tell_waits_for_the_worker():
             file("brev.docx", 4000, "application/zip"))
         rec = store.state["attachments"][0]
         assert rec["status"] == model.CHECKING and model.to_send(store.state) == []
-        flows.worker.checked["brev.docx"] = Checked(
+        light(flows).checked["brev.docx"] = Checked(
             ok=True, category="document",
             mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
-        flows.worker_connected()
+        connect(flows)
         await task
         return store
 
@@ -375,8 +414,8 @@ def test_a_file_the_full_check_refuses_is_not_sent_though_upload_was_pressed():
             file("a.pdf", 5000, "application/pdf"), file("b.jpg"))
         upload = asyncio.create_task(flows.upload())
         await asyncio.sleep(0.06)
-        flows.worker.checked["a.pdf"] = Checked(ok=False, reason=refusals.ACTIVE_CONTENT)
-        flows.worker_connected()
+        light(flows).checked["a.pdf"] = Checked(ok=False, reason=refusals.ACTIVE_CONTENT)
+        connect(flows)
         await task
         await upload
         return store, flows
@@ -385,7 +424,7 @@ def test_a_file_the_full_check_refuses_is_not_sent_though_upload_was_pressed():
     a, b = store.state["attachments"]
     assert a["status"] == model.REFUSED and a["reason"] == refusals.ACTIVE_CONTENT
     assert not a["waiting"] and b["status"] == model.SENT
-    assert [c[1] for c in flows.worker.calls if c[0] == "upload"] == ["b.jpg"]
+    assert [c[1] for c in light(flows).calls if c[0] == "upload"] == ["b.jpg"]
     assert store.state["preview_finished"] and not store.state["sending"]
 
 
@@ -395,13 +434,13 @@ def test_cancel_while_waiting_for_the_full_check_sends_nothing():
         upload = asyncio.create_task(flows.upload())
         await asyncio.sleep(0.06)
         flows.cancel()
-        flows.worker_connected()
+        connect(flows)
         await task
         await upload
         return store, flows
 
     store, flows = run(go())
-    assert [c for c in flows.worker.calls if c[0] == "upload"] == []
+    assert [c for c in light(flows).calls if c[0] == "upload"] == []
     assert store.state["attachments"] == [] and not store.state["sending"]
 
 
@@ -409,9 +448,10 @@ def test_a_worker_that_cannot_start_refuses_what_waits_for_it_and_what_comes_aft
     async def go():
         store, flows, task = await picked_before_the_worker(file("a.jpg"), file("b.docx", 900,
                                                                                 "application/zip"))
+        flows.start_heavy = lambda: flows.worker_not_started(model.HEAVY, "NetworkError")
         upload = asyncio.create_task(flows.upload())
         await asyncio.sleep(0)
-        flows.worker_not_started("NetworkError")
+        flows.worker_not_started(model.LIGHT, "no MicroPython")  # all goes to the heavy one
         await task
         await upload
         assert not store.state["sending"] and store.state["preview_finished"]
@@ -423,7 +463,7 @@ def test_a_worker_that_cannot_start_refuses_what_waits_for_it_and_what_comes_aft
     rec = store.state["attachments"][0]
     assert rec["status"] == model.REFUSED and rec["reason"] == refusals.CHECK_FAILED
     assert "NetworkError" in record_texts(rec, MAX, "sv")["alert"]
-    assert flows.worker.calls == []
+    assert light(flows).calls == [] and heavy(flows).calls == []
 
 
 # --- uploading ---------------------------------------------------------------------------------
@@ -431,7 +471,7 @@ async def uploading_two():
     """Two photos picked and checked, "Ladda upp" pressed, the first upload held in flight."""
     store, flows = await started()
     await flows.pick([file("a.jpg"), file("b.jpg")])
-    flows.worker.gate = asyncio.Event()
+    light(flows).gate = asyncio.Event()
     task = asyncio.create_task(flows.upload())
     await asyncio.sleep(0)
     return store, flows, task
@@ -442,22 +482,22 @@ def test_upload_follows_the_config_endpoint_shows_progress_and_closes_when_all_w
         store, flows, task = await uploading_two()
         first = store.state["attachments"][0]
         assert store.state["sending"] and first["status"] == model.UPLOADING
-        flows.upload_progress(first["key"], 50, 200)
-        flows.upload_state(first["key"], "reconnecting")
+        flows.progress(Progress(key=first["key"], sent=50, total=200))
+        flows.progress(Progress(key=first["key"], state="reconnecting"))
         rec = store.state["attachments"][0]
         assert rec["progress"] == 25 and rec["reconnecting"]
         assert record_texts(rec, MAX, "sv")["status"] == "Återansluter…"
-        flows.upload_progress(first["key"], 100, 200)
+        flows.progress(Progress(key=first["key"], sent=100, total=200))
         assert "Laddar upp a.jpg: 50 %" == record_texts(
             store.state["attachments"][0], MAX, "sv")["status"]
         # A second "Ladda upp" during the round sends nothing twice.
         await flows.upload()
-        flows.worker.gate.set()
+        light(flows).gate.set()
         await task
         return store, flows
 
     store, flows = run(go())
-    uploads = [c for c in flows.worker.calls if c[0] == "upload"]
+    uploads = [c for c in light(flows).calls if c[0] == "upload"]
     assert [c[1] for c in uploads] == ["a.jpg", "b.jpg"]
     assert uploads[0][2] == "/files/v1/tus"
     assert not store.state["sending"] and store.state["attachments"] == []
@@ -475,7 +515,7 @@ def test_a_refused_upload_keeps_its_reason_in_view_and_the_dialog_only_closes(ou
     async def go():
         store, flows = await started()
         await flows.pick([file("a.jpg"), file("b.jpg")])
-        flows.worker.outcomes["b.jpg"] = outcome
+        light(flows).outcomes["b.jpg"] = outcome
         await flows.upload()
         return store
 
@@ -490,16 +530,16 @@ def test_cancel_stops_the_upload_and_drops_the_workers_copies():
     async def go():
         store, flows, task = await uploading_two()
         flows.cancel()
-        flows.worker.outcomes["a.jpg"] = Uploaded(error="cancelled")
-        flows.worker.gate.set()
+        light(flows).outcomes["a.jpg"] = Uploaded(error="cancelled")
+        light(flows).gate.set()
         await task
         await asyncio.sleep(0)
         return store, flows
 
     store, flows = run(go())
-    assert ("cancel", "k1") in flows.worker.calls
-    assert ("discard", "k2") in flows.worker.calls
-    assert [c[1] for c in flows.worker.calls if c[0] == "upload"] == ["a.jpg"]
+    assert ("cancel", "k1") in light(flows).calls
+    assert ("release", "k2") in light(flows).calls
+    assert [c[1] for c in light(flows).calls if c[0] == "upload"] == ["a.jpg"]
     assert store.state["dialog"] is None and not store.state["sending"]
 
 
@@ -510,7 +550,7 @@ def test_poll_adds_messages_once_and_follows_the_end_of_the_visit():
 
     async def go():
         store, flows = await started(pages=pages)
-        flows.urls["x"] = "blob:x"
+        store.apply(T.url_kept(store.state, "x", "blob:x"))
         flows.api.visit_state = "ended"
         await flows.poll(sleep=no_sleep)
         return store, flows
@@ -518,7 +558,7 @@ def test_poll_adds_messages_once_and_follows_the_end_of_the_visit():
     store, flows = run(go())
     assert [m["id"] for m in store.state["messages"]] == [1, 2, 3]
     assert store.state["cursor"] == 3 and not model.is_open(store.state)
-    assert flows.browser.revoked == ["blob:x"] and flows.urls == {}
+    assert flows.browser.revoked == ["blob:x"] and store.state["object_urls"] == {}
 
 
 def test_poll_says_when_the_connection_is_lost_and_when_the_link_is_bad():
@@ -698,7 +738,7 @@ def test_worker_contract_round_trips_and_refuses_unknown_fields():
 
 @pytest.mark.skipif(not micropython_available(), reason="npm ci has not run")
 def test_the_flows_run_under_micropython():
-    names = ["__init__", "i18n", "formatting", "links", "limits", "refusals", "model",
+    names = ["__init__", "i18n", "formatting", "links", "limits", "refusals", "model", "events",
              "transitions", "flows", "adapters", "worker_contract", "viewer_math", "sniff_head"]
     files = {f"/bifoga/{n}.py": (REPO / "bifoga" / f"{n}.py").read_text() for n in names}
     code = """
@@ -721,8 +761,8 @@ class Api:
 class Worker:
     async def prepare(self, file, name, key, keep_date, max_bytes):
         return Checked.from_json(Checked(ok=True, mime='image/png', category='image', size=9,
-                                         removed=['gps']).to_json())
-    async def upload(self, file, request):
+                                         removed=['gps'], held=True).to_json())
+    async def upload(self, request):
         print(request.endpoint, request.name)
         return Uploaded(ok=True, message={'id': 1, 'kind': 'attachment',
                                           'attachment': {'id': 'a', 'name': 'p.png'}})
@@ -735,13 +775,14 @@ class Browser:
 
 async def main():
     store = Model(initial_state('en'))
-    flows = Flows(store, Api(), Worker(), Browser())
+    worker = Worker()
+    flows = Flows(store, Api(), Browser(), light=worker)
     await flows.load()
     picking = asyncio.create_task(flows.pick([(None, 'p.png', 50, 'image/png')]))
     await asyncio.sleep(0.01)
     rec = store.state['attachments'][0]
     print(rec['status'], rec['verified'], record_texts(rec, 100, 'en')['status'])
-    flows.worker_connected()
+    flows.worker_connected('light', worker)
     await picking
     rec = store.state['attachments'][0]
     print(rec['status'], to_send(store.state) == ['k1'], record_texts(rec, 100, 'en')['status'])
@@ -753,3 +794,204 @@ await main()
     assert run_micropython(code, files, top_level_await=True).splitlines() == [
         "ready False p.png can be sent. The last check is done before it goes.",
         "ready True p.png is ready to send.", "/u/v1 p.png", "None 1 p.png sent."]
+
+
+# --- the light path and the heavy one ----------------------------------------------------------
+def test_a_photo_goes_by_the_light_worker_and_pyodide_never_starts():
+    async def go():
+        store, flows = await started()
+        await flows.pick([file("a.jpg")])
+        rec = store.state["attachments"][0]
+        assert rec["holder"] == model.LIGHT and rec["verified"]
+        await flows.upload()
+        return store, flows
+
+    store, flows = run(go())
+    assert [c[0] for c in light(flows).calls] == ["prepare", "upload"]
+    assert flows.heavy_starts == [] and heavy(flows).calls == []
+    assert store.state["workers"][model.HEAVY] == ""
+
+
+def test_what_the_light_worker_hands_over_starts_pyodide_and_the_preview_says_so():
+    async def go():
+        store, flows = await started()
+        flows.start_heavy = lambda: flows.heavy_starts.append(True)  # starting, not up yet
+        light(flows).checked["IMG_1.HEIC"] = Checked(hand_over=True, mime="image/heic")
+        task = asyncio.create_task(flows.pick([file("IMG_1.HEIC", 3000, "image/heic",
+                                                    head=b"\x00\x00\x00\x18ftypheic")]))
+        for _ in range(10):
+            await asyncio.sleep(0)
+        rec = store.state["attachments"][0]
+        assert rec["imaging"] and store.state["workers"][model.HEAVY] == model.STARTING
+        assert record_texts(rec, MAX, "sv")["status"] == (
+            "Förbereder bildbehandling för IMG_1.HEIC…")
+        heavy(flows).checked["IMG_1.HEIC"] = Checked(
+            ok=True, mime="image/jpeg", category="image", converted=True,
+            preview_url="blob:converted", removed=["gps"])
+        connect(flows, model.HEAVY)
+        await task
+        await flows.upload()
+        return store, flows
+
+    store, flows = run(go())
+    assert flows.heavy_starts == [True]
+    assert [c[0] for c in heavy(flows).calls] == ["prepare", "upload"]
+    assert [c[1] for c in heavy(flows).calls if c[0] == "upload"] == ["IMG_1.jpg"]
+    assert [c[0] for c in light(flows).calls] == ["prepare"]
+
+
+def test_the_sender_sees_its_own_file_from_the_copy_it_sent_until_the_visit_ends():
+    pages = [{"messages": [], "cursor": 0, "state": "ended"}]
+
+    async def go():
+        store, flows = await started(pages=pages)
+        await flows.pick([file("a.jpg")])
+        await flows.upload()
+        att = store.state["messages"][0]["attachment"]
+        url = await flows.inline_url(att)
+        assert url == "blob:sent-k1"
+        assert [c for c in flows.api.calls if c[0] == "object_url"] == []  # never fetched back
+        # The file went: its record too, but not the copy the chat shows.
+        assert ("release", "k1") not in light(flows).calls
+        flows.api.visit_state = "ended"
+        await flows.poll(sleep=no_sleep)
+        await asyncio.sleep(0)
+        return store, flows
+
+    store, flows = run(go())
+    assert flows.browser.revoked == ["blob:sent-k1"] and store.state["object_urls"] == {}
+    assert ("release", "k1") in light(flows).calls
+
+
+def test_the_chat_hearing_of_ones_own_file_before_the_upload_answers_waits_for_its_copy():
+    async def go():
+        store, flows = await started()
+        flows.apply({"visit": dict(store.state["visit"], role="patient")})
+        await flows.pick([file("a.jpg")])
+        light(flows).gate = asyncio.Event()
+        upload = asyncio.create_task(flows.upload())
+        await asyncio.sleep(0)
+        # The long poll brings the message before the worker's answer does.
+        att = {k: v for k, v in attachment("a-k1").items() if k != "sender_role"}
+        flows.apply(T.messages_arrived(store.state, [message("m-k1", "attachment", att)]))
+        shown = asyncio.create_task(flows.inline_url(att))
+        await asyncio.sleep(0)
+        light(flows).gate.set()
+        await upload
+        return flows, await shown
+
+    flows, url = run(go())
+    assert url == "blob:sent-k1"
+    assert [c for c in flows.api.calls if c[0] == "object_url"] == []
+
+
+# --- the hurried patient: "Ladda upp" before the check, and the answer must be heard ------------
+def test_a_render_that_fails_on_the_checks_answer_does_not_keep_the_upload_waiting():
+    """The race: "Ladda upp" is pressed while the check runs; the check's answer lands while a
+    component (subscribed before the waiting upload) fails to render it. The model used to stop
+    telling subscribers at the first failure, so the upload, subscribed last, never heard that
+    its file was checked: no request, "Ladda upp" disabled, no progress, no error."""
+    async def go():
+        store, flows = make()
+        await flows.load()
+        connect(flows)
+        light(flows).gate_prepare = asyncio.Event()
+        failures = []
+
+        def fragile_render(state, changed):  # a component that fails on the verified record
+            if any(rec["verified"] for rec in state["attachments"]):
+                raise RuntimeError("render failed")
+        store.subscribe(fragile_render, ("attachments",))
+        store.on_error = failures.append
+        picking = asyncio.create_task(flows.pick([file("a.jpg")]))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert model.to_send(store.state)  # ready from its first bytes
+        upload = asyncio.create_task(flows.upload())
+        await asyncio.sleep(0)
+        assert store.state["attachments"][0]["waiting"]
+        light(flows).gate_prepare.set()  # the answer lands between the upload's two awaits
+        await picking
+        await upload
+        return store, flows, failures
+
+    store, flows, failures = run(go())
+    assert [c[0] for c in light(flows).calls] == ["prepare", "upload"]
+    assert store.state["messages"] and not store.state["sending"]
+    assert failures and all(str(f) == "render failed" for f in failures)
+
+
+def test_a_check_that_ends_without_an_answer_refuses_its_file_instead_of_waiting():
+    async def go():
+        store, flows = make()
+        await flows.load()
+        connect(flows)
+        light(flows).gate_prepare = asyncio.Event()
+        picking = asyncio.create_task(flows.pick([file("a.jpg")]))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        upload = asyncio.create_task(flows.upload())
+        await asyncio.sleep(0)
+        # An answer the transitions cannot use (a worker bug): the check fails, and ends.
+        light(flows).checked["a.jpg"] = Checked(ok=True, mime="image/jpeg", category="image",
+                                                removed=None)
+        light(flows).gate_prepare.set()
+        await picking
+        await upload
+        return store, flows
+
+    store, flows = run(go())
+    rec = store.state["attachments"][0]
+    assert rec["status"] == model.REFUSED and rec["reason"] == refusals.CHECK_FAILED
+    assert not store.state["sending"] and store.state["preview_finished"]
+    assert [c[0] for c in light(flows).calls] == ["prepare"]
+    assert "not iterable" in record_texts(rec, MAX, "en")["alert"]
+
+
+def test_component_event_names_are_the_typed_ones():
+    """Every .on(…) and .emit(…) in the components and app.py names a bifoga.events constant,
+    so a typo fails here; and a name that is not one fails at once."""
+    import ast
+
+    from bifoga import events
+    from tests.micropython_runner import REPO as root
+
+    used = 0
+    for path in sorted((root / "components").glob("*.py")) + [root / "app.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("on", "emit") and node.args):
+                name = node.args[0]
+                assert (isinstance(name, ast.Attribute) and isinstance(name.value, ast.Name)
+                        and name.value.id == "events"), (path.name, node.lineno)
+                assert getattr(events, name.attr) in events.ALL, (path.name, name.attr)
+                used += 1
+    assert used > 40
+    assert len(set(events.ALL)) == len(events.ALL)
+
+
+def test_ladda_upp_also_sends_a_file_whose_check_ends_after_the_press():
+    async def go():
+        store, flows = await started()
+        flows.start_heavy = lambda: flows.heavy_starts.append(True)  # starting, not up yet
+        light(flows).checked["clip.mp4"] = Checked(hand_over=True)
+        picking = asyncio.create_task(flows.pick([
+            file("remiss.pdf", 5000, "application/pdf"),
+            file("clip.mp4", 9000, "video/mp4", head=b"\x00\x00\x00\x18ftypisom")]))
+        for _ in range(10):
+            await asyncio.sleep(0)
+        pdf, clip = store.state["attachments"]
+        assert pdf["status"] == model.READY and clip["status"] == model.CHECKING
+        upload = asyncio.create_task(flows.upload())
+        for _ in range(10):
+            await asyncio.sleep(0)
+        heavy(flows).checked["clip.mp4"] = Checked(ok=True, mime="video/mp4", category="video")
+        connect(flows, model.HEAVY)
+        await picking
+        await upload
+        return store, flows
+
+    store, flows = run(go())
+    assert [c[1] for c in light(flows).calls if c[0] == "upload"] == ["remiss.pdf"]
+    assert [c[1] for c in heavy(flows).calls if c[0] == "upload"] == ["clip.mp4"]
+    assert store.state["dialog"] is None

@@ -207,3 +207,16 @@ def test_worker_gives_up_after_120_seconds(worker: Any,
                                 [http_error(502, b"bad gateway") for _ in range(40)])
     assert result == (502, b"bad gateway")
     assert sum(waits) <= 120
+
+
+def test_a_stall_is_declared_only_when_the_server_offset_stops_growing():
+    """A slow uplink: XHR says every byte was handed over long before they are through. The
+    server's offset (HEAD) still growing is no stall; standing still, or no answer, is."""
+    from bifoga.retry import STALL_SECONDS, is_stalled
+
+    assert not is_stalled(STALL_SECONDS, True, None, -1)  # not idle long enough
+    assert is_stalled(STALL_SECONDS + 1, False, None, -1)  # bytes not handed over: dropped
+    assert not is_stalled(STALL_SECONDS + 1, True, 5_000_000, -1)  # first HEAD: it grows
+    assert not is_stalled(STALL_SECONDS + 1, True, 7_000_000, 5_000_000)  # still growing
+    assert is_stalled(STALL_SECONDS + 1, True, 7_000_000, 7_000_000)  # standing still
+    assert is_stalled(STALL_SECONDS + 1, True, None, 5_000_000)  # no answer

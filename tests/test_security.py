@@ -344,7 +344,7 @@ def test_csp_allows_pyscript_and_nothing_from_other_origins() -> None:
     assert [d for d, s in csp.items() if "'unsafe-inline'" in s] == ["style-src"]
     assert "data:" not in csp["script-src"] + csp["worker-src"] + csp["connect-src"]
     # The page and the runtime configuration reference no other origin either.
-    for name in ("index.html", "pyscript.toml", "worker.toml"):
+    for name in ("index.html", "pyscript.toml", "worker.toml", "light.toml"):
         assert not re.search(r"(?i)(https?:|wss?:)?//[a-z0-9.-]+\.[a-z]{2,}",
                              (ROOT / name).read_text()), name
 

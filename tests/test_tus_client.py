@@ -32,6 +32,12 @@ from tests.live_server import (
     run_async,
 )
 from tests.media import media_path
+from tests.micropython_runner import (
+    REPO,
+    assert_fits_micropython,
+    micropython_available,
+    run_micropython,
+)
 from tests.tus_io import Drop, FakeClock, Hang, HttpxTusIO, MemoryTusIO
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -863,3 +869,80 @@ def test_real_refusals_at_creation(server, size, filetype, token, code, status):
             assert up.state == "failed"
 
     run(scenario())
+
+
+@pytest.mark.skipif(not micropython_available(), reason="npm ci has not run")
+def test_the_client_runs_under_micropython():
+    """The light worker runs the very module under MicroPython: create, a dropped PATCH, a
+    resume from the server's offset (HEAD), the end; then a cancel that DELETEs."""
+    files = {"/bifoga/" + n + ".py": (REPO / "bifoga" / (n + ".py")).read_text()
+             for n in ("__init__", "retry", "tus_client")}
+    for path in files:
+        assert_fits_micropython(REPO / path.lstrip("/"))
+    code = """
+import sys
+sys.path.insert(0, '/')
+import asyncio
+from bifoga.tus_client import Response, TusError, Upload, decode_metadata, encode_metadata
+
+class IO:
+    def __init__(self, size, drop_first=False, hold=False):
+        self.offset, self.size, self.calls, self.drop = 0, size, [], drop_first
+        self.clock, self.hold = 0.0, hold
+    async def control(self, method, url, headers, body=b''):
+        self.calls.append(method)
+        if method == 'POST':
+            print('meta', decode_metadata(headers['Upload-Metadata'])['filename'])
+            return Response(201, {'location': '/files/u1'})
+        if method == 'HEAD':
+            return Response(200, {'upload-offset': str(self.offset),
+                                  'upload-length': str(self.size)})
+        return Response(204)
+    async def send(self, url, headers, start, end, on_progress):
+        self.calls.append('PATCH ' + url)
+        if self.hold:
+            await asyncio.sleep(10)
+        if self.drop:
+            self.drop = False
+            self.offset = start + 3
+            on_progress(3)
+            raise OSError('dropped')
+        on_progress(end - start)
+        self.offset = end
+        return Response(204, {'upload-offset': str(end)})
+    async def sleep(self, seconds):
+        self.clock += seconds
+    def now(self):
+        return self.clock
+
+async def main():
+    io = IO(10, drop_first=True)
+    seen = []
+    up = Upload(io, 'http://h/api/visits/v/files/', 10, {'filename': 'Bild å.jpg'},
+                on_progress=lambda n, size: seen.append(n), on_state=seen.append)
+    print(await up.start(), io.calls)
+    print(seen)
+    io = IO(10, hold=True)
+    up = Upload(io, 'http://h/files/', 10, {'filename': 'a'})
+    async def run():
+        try:
+            await up.start()
+        except TusError as exc:
+            return exc.code
+    task = asyncio.create_task(run())
+    await asyncio.sleep(0.05)
+    await up.cancel()
+    print(await task, io.calls[-1])
+    print(encode_metadata({'a': ''}))
+
+await main()
+"""
+    assert run_micropython(code, files, top_level_await=True).splitlines() == [
+        "meta Bild å.jpg",
+        "http://h/files/u1 ['POST', 'PATCH http://h/files/u1', 'HEAD', "
+        "'PATCH http://h/files/u1']",
+        "['uploading', 0, 3, 'reconnecting', 'uploading', 10, 'done']",
+        "meta a",
+        "cancelled DELETE",
+        "a",
+    ]

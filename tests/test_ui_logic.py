@@ -160,7 +160,7 @@ def test_component_sources_compile_for_micropython():
 
 
 def test_worker_and_main_thread_configs_list_existing_files():
-    for name in ("pyscript.toml", "worker.toml"):
+    for name in ("pyscript.toml", "worker.toml", "light.toml"):
         for path in re.findall(r'^"\./([^"]+)" = ', (REPO / name).read_text(), re.M):
             assert Path(REPO / path).is_file(), f"{name} names a missing file {path}"
 
@@ -244,3 +244,33 @@ def test_every_catalogue_key_is_used():
     unused = [key for key in i18n.CATALOGUE["sv"]
               if f'"{key}"' not in code and not any(key.startswith(p) for p in prefixes)]
     assert unused == []
+
+
+def test_the_light_workers_bundle_holds_what_it_imports_and_runs_under_micropython(tmp_path):
+    """light_worker.py (MicroPython) gets its modules from static/build/light.tar.gz; each
+    one, and light_worker.py itself, must compile there, and the checks and the tus client
+    must import there (else every file goes to Pyodide)."""
+    import tarfile
+
+    from scripts.bundle_app import build, closure
+
+    assert '"./static/build/light.tar.gz" = "./*"' in (REPO / "light.toml").read_text()
+    assert "micropython" in (REPO / "light.toml").read_text()
+    target = tmp_path / "light.tar.gz"
+    modules = build("light_start.py", target)
+    assert modules == closure("light_start.py")
+    assert {"light_worker.py", "bifoga/sniff.py", "bifoga/metadata.py", "bifoga/tus_client.py",
+            "bifoga/source.py", "bifoga/worker_contract.py"} <= set(modules)
+    assert "bifoga/imaging.py" not in modules and "worker.py" not in modules
+    with tarfile.open(target) as tar:
+        assert sorted(tar.getnames()) == sorted(modules)
+    if not micropython_available():
+        pytest.skip("npm ci has not run")
+    files = {"/" + m: (REPO / m).read_text() for m in modules}
+    code = ("import sys\nsys.path.insert(0, '/')\n"
+            "compile(open('/light_worker.py').read(), 'light_worker.py', 'exec')\n"
+            "from bifoga.sniff import classify_source\n"
+            "from bifoga.metadata import LIGHT_FORMATS, strip_source\n"
+            "from bifoga.tus_client import Upload\n"
+            "print(sorted(LIGHT_FORMATS))")
+    assert run_micropython(code, files).strip() == "['gif', 'jpeg', 'png', 'webp']"

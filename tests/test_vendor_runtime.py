@@ -39,7 +39,7 @@ def test_pages_and_configs_point_at_the_vendored_versions(runtime):
                             ("@micropython/micropython-webassembly-pyscript", "micropython")):
         assert runtime[folder].endswith("-" + lock["node_modules/" + package]["version"])
     referenced = set()
-    for name in ("index.html", "pyscript.toml", "worker.toml"):
+    for name in ("index.html", "pyscript.toml", "worker.toml", "light.toml"):
         referenced |= set(re.findall(r"static/vendor/([^/\"]+)/", (REPO / name).read_text()))
     assert referenced == {runtime["pyscript"], runtime["micropython"], runtime["pyodide"]}
 
@@ -55,7 +55,7 @@ def test_everything_index_html_loads_exists(runtime):
 
 def test_no_file_the_browser_loads_names_another_origin():
     for name in ("index.html", "pyscript.toml", "worker.toml", "main.py", "worker.py",
-                 "worker_start.py"):
+                 "worker_start.py", "light.toml", "light_start.py", "light_worker.py"):
         assert not re.search(r"https?://", (REPO / name).read_text()), name
 
 

@@ -35,11 +35,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def app_bundle() -> None:
-    """The main thread's and the worker's modules as the browser gets them, fresh from the
-    working tree, and the worker's memory snapshot made from them (when they changed)."""
-    from scripts.bundle_app import build, build_worker, worker_snapshot
+    """The main thread's and the workers' modules as the browser gets them, fresh from the
+    working tree, and the Pyodide worker's memory snapshot made from them (when they
+    changed)."""
+    from scripts.bundle_app import LIGHT_BUNDLE, build, build_worker, worker_snapshot
 
     build()
+    build("light_start.py", LIGHT_BUNDLE)
     build_worker()
     worker_snapshot()
 
@@ -86,8 +88,8 @@ class Participant:
         except Exception as exc:
             raise AssertionError(f"{self.role} page not ready; page errors: {self.errors[-3:]};"
                                  f" text: {self.page.inner_text('body')[:500]!r}") from exc
-        if wait_for_worker:
-            self.page.wait_for_function("window.bifogaWorkerReady", timeout=WORKER_TIMEOUT_MS)
+        if wait_for_worker:  # the light worker: the heavy one starts only when a file needs it
+            self.page.wait_for_function("window.bifogaLightReady", timeout=WORKER_TIMEOUT_MS)
 
     def close(self) -> None:
         self.context.close()

@@ -153,8 +153,8 @@ def png_bytes() -> bytes:
 
 def test_ladda_upp_pressed_before_the_worker_waits_and_sends_the_photo_without_its_location(
         visit, make_participant, fixtures_dir: Path):
-    """Ready from its first bytes, sent at once: the photo still goes only once the worker has
-    removed its metadata, and the patient is told why it waits."""
+    """Ready from its first bytes, sent at once: the photo still goes only once the light worker
+    has removed its metadata, and the patient is told why it waits."""
     import io
     import re
 
@@ -164,9 +164,9 @@ def test_ladda_upp_pressed_before_the_worker_waits_and_sends_the_photo_without_i
     clinician.open(wait_for_worker=False)
     patient = make_participant(visit["patient_url"], "patient")
     P, C = patient.page, clinician.page
-    # The patient's worker is held back: its modules (worker.zip) wait in the network.
+    # The patient's light worker is held back: its modules (light.tar.gz) wait in the network.
     held: list = []
-    P.route("**/worker.zip", lambda route: held.append((route, route.fetch())))
+    P.route("**/light.tar.gz", lambda route: held.append((route, route.fetch())))
     patient.open(wait_for_worker=False)
     photo = fixtures_dir / "photo_gps.jpg"
     with P.expect_file_chooser() as chooser:
@@ -183,7 +183,7 @@ def test_ladda_upp_pressed_before_the_worker_waits_and_sends_the_photo_without_i
         if held:
             break
         P.wait_for_timeout(250)
-    assert held and P.evaluate("window.bifogaWorkerReady") is None
+    assert held and P.evaluate("window.bifogaLightReady") is None
     expect(dialog.get_by_role("status").first).to_contain_text("innan den skickas")
     for route, response in held:
         route.fulfill(response=response)
@@ -195,3 +195,4 @@ def test_ladda_upp_pressed_before_the_worker_waits_and_sends_the_photo_without_i
     received = Image.open(io.BytesIO(Path(download.value.path()).read_bytes()))
     assert not received.getexif().get_ifd(0x8825)  # no GPS
     assert received.tobytes() == Image.open(photo).tobytes()
+    assert not [u for u in patient.requests if "/pyodide-" in u]  # the light path only

@@ -2,8 +2,9 @@
 Emscripten than Pyodide's) loads in the Bifoga worker, from the app's own origin, and works.
 
 Emscripten 6.0.5 against Pyodide's 5.0.3 carries no promise of compatibility, so this runs every
-time. The worker's exports are called the way the app calls them, through PyScript's `workers`
-in the page's MicroPython. A PPM proves it is Pillow that did the work: the browser's own
+time. The worker is started as the app starts it on a file that needs it (app.WORKERS), and its
+exports are called the way the app calls them, through PyScript's `workers` in the page's
+MicroPython. A PPM proves it is Pillow that did the work: the browser's own
 decoder (the fallback) cannot read one.
 """
 
@@ -19,6 +20,25 @@ from PIL import Image
 PYODIDE_DIR = "/static/vendor/pyodide-314.0.7/"
 
 # Runs in the page's MicroPython (PyScript runs every mpy script in the one interpreter).
+START_WORKER = """
+import asyncio
+
+import js
+from pyscript import create_named_worker
+
+from app import WORKERS
+from bifoga.model import HEAVY
+
+
+async def _start():
+    script, name, config, kind = WORKERS[HEAVY][:4]
+    await create_named_worker(script, name, config, type=kind)
+    js.window.heavyStarted = True
+
+
+asyncio.create_task(_start())
+"""
+
 CALL_WORKER = """
 import asyncio
 import json
@@ -33,8 +53,7 @@ async def _call():
     for item in js.window.pillowInputs:
         started = js.performance.now()
         try:
-            out = json.loads(str(await worker.reduce_attachment(item.file, item.key,
-                                                                item.maxBytes)))
+            out = json.loads(str(await worker.reduce(item.file, item.key, item.maxBytes)))
         except Exception as exc:
             out = {"ok": False, "detail": "raised: " + str(exc)[-300:]}
         results.append({"ms": js.performance.now() - started, "result": out})
@@ -83,6 +102,9 @@ def test_the_pillow_wheel_loads_lazily_in_the_worker_from_the_apps_origin(live_s
                                                                           make_participant):
     patient = make_participant(visit["patient_url"], "patient")
     patient.open()
+    assert not [u for u in patient.requests if "/pyodide-" in u]  # not before a file needs it
+    patient.page.evaluate(RUN, [[], START_WORKER])
+    patient.page.wait_for_function("window.heavyStarted", timeout=120_000)
     time.sleep(1.5)  # the worker is ready and idle: Pillow must still not have been fetched
     wheels = [u for u in patient.requests if u.endswith(".whl") and "pillow" in u]
     assert wheels == [], "Pillow was fetched on the start-up path"

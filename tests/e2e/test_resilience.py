@@ -7,8 +7,8 @@ finish, and the clinician must see the file arrive, byte-identical, exactly once
 
 Loopback is too fast for a kill to land mid-body, so the patient's context is throttled with
 Chromium's DevTools network emulation (Network.emulateNetworkConditions, uploadThroughput):
-it applies to the page's dedicated worker too, where the tus upload runs (worker.py). The
-throttle is lifted once the server is back, so the rest goes at full speed.
+it applies to the page's dedicated workers too, where the tus upload runs (light_worker.py for
+a PDF). The throttle is lifted once the server is back, so the rest goes at full speed.
 
 This test has its own server (function scope): the session server of the other e2e tests is
 never killed.
@@ -45,7 +45,7 @@ def open_both(*participants) -> None:
         who.page.goto(base + "#" + fragment)
     for who in participants:
         who.page.wait_for_selector("body[data-ready]", timeout=READY_TIMEOUT_MS)
-        who.page.wait_for_function("window.bifogaWorkerReady", timeout=WORKER_TIMEOUT_MS)
+        who.page.wait_for_function("window.bifogaLightReady", timeout=WORKER_TIMEOUT_MS)
 
 
 def test_large_upload_survives_server_restart(own_server, make_participant):
