@@ -23,6 +23,9 @@ _XMP_EXTENSION_ID = b"http://ns.adobe.com/xmp/extension/\x00"
 _ICC_ID = b"ICC_PROFILE\x00"
 _READ_AHEAD = 1 << 19  # what the reader asks of the source at a time: headers and scan data
 _SCAN_WINDOW = 1 << 16  # entropy-coded data is searched for its end this much at a time
+# The first window of a scan is small and each next one twice as large, up to _SCAN_WINDOW: a
+# file of thousands of tiny scans then costs what its bytes cost, not _SCAN_WINDOW per scan.
+_FIRST_SCAN_WINDOW = 1 << 10
 
 
 def _bad(what, pos):
@@ -128,8 +131,10 @@ def _scan_end(reader, pos):
     what the reader holds (it reads _READ_AHEAD at once)."""
     p = pos
     run_start = None  # where a run of 0xFF that the window's end cut began
+    window = _FIRST_SCAN_WINDOW
     while True:
-        block = reader.read(p, _SCAN_WINDOW)
+        block = reader.read(p, window)
+        window = min(2 * window, _SCAN_WINDOW)
         if not block:
             raise MetadataError("truncated JPEG: no end-of-image marker")
         if run_start is None and _only_coded_data(block):
