@@ -244,7 +244,7 @@ def test_visit_ending_during_finalisation(server_client: Any, store_view: Any,
     import server.api
 
     def end_meanwhile(*args: Any) -> None:  # runs in a worker thread of the app's loop
-        anyio.from_thread.run(server_client.app.state.ctx.store.end_visit, visit.id)
+        anyio.from_thread.run(server_client.app.state.ctx.storage.end_visit, visit.id)
 
     monkeypatch.setattr(server.api, "check_image", end_meanwhile)
     location = tus_upload(visit, stripped_photo, "a.jpg")

@@ -75,8 +75,8 @@ def test_repeat_by_another_role_or_visit_is_404(server_client: Any, new_visit: A
 def test_answer_lost_after_the_commit(server_client: Any, visit: VisitHandle, tus_upload: Any,
                                       pdf: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     """The case this exists for: the message was committed, then the answer never came."""
-    store = server_client.app.state.ctx.store
-    real_message = store.message
+    storage = server_client.app.state.ctx.storage
+    real_message = storage.message
     calls = []
 
     def crash_once(*args: Any) -> Any:
@@ -85,7 +85,7 @@ def test_answer_lost_after_the_commit(server_client: Any, visit: VisitHandle, tu
             raise ConnectionResetError("the answer is lost")
         return real_message(*args)
 
-    monkeypatch.setattr(store, "message", crash_once)
+    monkeypatch.setattr(storage, "message", crash_once)
     location = tus_upload(visit, pdf, "a.pdf")
     with pytest.raises(ConnectionResetError):
         finalise(server_client, visit, location)

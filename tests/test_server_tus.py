@@ -201,8 +201,8 @@ def test_creation_sanitises_filename(server_client: Any, server_settings: Any,
     r = create(server_client, visit, 5, Upload_Metadata=tus_metadata(filename=name))
     assert r.status_code == 201
     upload_id = r.headers["location"].rsplit("/", 1)[1]
-    store = server_client.app.state.ctx.store
-    assert run_in_app(server_client, store.get_upload, upload_id).filename == stored
+    storage = server_client.app.state.ctx.storage
+    assert run_in_app(server_client, storage.get_upload, upload_id).filename == stored
     if server_settings.database_url is None:
         # The file on disk is named by the server, never by the user.
         assert [p.name for p in (server_settings.data_dir / "uploads").iterdir()] == [upload_id]
@@ -484,18 +484,18 @@ def test_expired_upload_is_gone(make_server_client: Any, store_view: Any) -> Non
 
 def test_cleanup_pass(server_client: Any, server_settings: Any, store_view: Any,
                       visit: VisitHandle, location: str) -> None:
-    store = server_client.app.state.ctx.store
+    storage = server_client.app.state.ctx.storage
     patch(server_client, visit, location, b"abc", 0)
     sqlite = server_settings.database_url is None
     if sqlite:  # files left by a crash (PostgreSQL commits bytes with their rows)
         uploads = server_settings.data_dir / "uploads"
         (uploads / "orphan").write_bytes(b"left by a crash")
         (server_settings.data_dir / "attachments" / ".tmp-x").write_bytes(b"half")
-    assert run_in_app(server_client, store.delete_expired_uploads) == 0
+    assert run_in_app(server_client, storage.delete_expired_uploads) == 0
     assert store_view.uploads_with_bytes() == [location.rsplit("/", 1)[1]]
     assert store_view.attachments_with_bytes() == []
     later = time.time() + 24 * 3600 + 1
-    assert run_in_app(server_client, store.delete_expired_uploads, later) == 1
+    assert run_in_app(server_client, storage.delete_expired_uploads, later) == 1
     assert store_view.uploads_with_bytes() == [] and store_view.count("uploads") == 0
 
 
