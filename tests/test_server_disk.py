@@ -17,7 +17,7 @@ from tests.conftest import VisitHandle, run_in_app, tus_metadata
 
 # Every test here runs on SQLite and on PostgreSQL (tests/conftest.py), but the free-space
 # floor: a stateless node writes nothing to its own disk.
-pytestmark = pytest.mark.both_stores
+pytestmark = pytest.mark.both_storages
 MiB = 1024 * 1024
 TUS = {"Tus-Resumable": "1.0.0"}
 
@@ -28,7 +28,7 @@ def create(client: Any, visit: VisitHandle, length: int) -> Any:
 
 
 def test_open_upload_cap_holds_under_concurrent_creations(server_settings: Any,
-                                                           store_view: Any) -> None:
+                                                           storage_view: Any) -> None:
     """90 creations at once: exactly the cap gets 201 (was: all 90, check-then-act)."""
     app = create_app(server_settings)
     storage = app.state.ctx.storage
@@ -50,7 +50,7 @@ def test_open_upload_cap_holds_under_concurrent_creations(server_settings: Any,
     codes = asyncio.run(scenario())
     assert codes.count(201) == server_settings.max_open_uploads_per_role
     assert set(codes) == {201, 429}
-    assert store_view.count("uploads") == server_settings.max_open_uploads_per_role
+    assert storage_view.count("uploads") == server_settings.max_open_uploads_per_role
     if server_settings.database_url is None:
         uploads = list((server_settings.data_dir / "uploads").iterdir())
         assert len(uploads) == server_settings.max_open_uploads_per_role  # refused: no file

@@ -16,7 +16,7 @@ from server.app import create_app
 from tests.conftest import VisitHandle
 
 # Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
-pytestmark = pytest.mark.both_stores
+pytestmark = pytest.mark.both_storages
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -41,7 +41,7 @@ def pdf(fixtures_dir: Path) -> bytes:
 # --- idempotent finalisation ---------------------------------------------------------------
 
 
-def test_repeat_answers_200_with_the_same_message(server_client: Any, store_view: Any,
+def test_repeat_answers_200_with_the_same_message(server_client: Any, storage_view: Any,
                                                    visit: VisitHandle, tus_upload: Any,
                                                    pdf: bytes) -> None:
     location = tus_upload(visit, pdf, "Remiss.pdf")
@@ -53,8 +53,8 @@ def test_repeat_answers_200_with_the_same_message(server_client: Any, store_view
         assert again.json() == first.json()
     # Still one attachment, one message, one file.
     assert attachment_messages(server_client, visit) == [first.json()]
-    assert store_view.count("attachments") == 1
-    assert len(store_view.attachments_with_bytes()) == 1
+    assert storage_view.count("attachments") == 1
+    assert len(storage_view.attachments_with_bytes()) == 1
 
 
 def test_repeat_by_another_role_or_visit_is_404(server_client: Any, new_visit: Any,

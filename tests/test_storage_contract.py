@@ -2,7 +2,7 @@
 temporary data directory) and PgStorage (the session's throwaway PostgreSQL, tests/pg.py).
 
 Each case talks to the storage directly, not through HTTP, one capability at a time: visits,
-messages, uploads, attachments, filing marks. The HTTP tests marked `both_stores` cover the
+messages, uploads, attachments, filing marks. The HTTP tests marked `both_storages` cover the
 handlers on top.
 """
 
