@@ -1,5 +1,5 @@
 """`python -m bench.pg_bytes`: attachment bytes in PostgreSQL, bytea rows of 1 MiB against large
-objects, on a throwaway server with durable settings. The reason for server/pg_store.py's
+objects, on a throwaway server with durable settings. The reason for server/pg_storage.py's
 choice (bytea chunks); prints a Markdown table.
 
 Each way writes FILES attachments of SIZE random (incompressible, like photos) bytes, each in

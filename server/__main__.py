@@ -30,11 +30,10 @@ from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from server.api import VisitLinks, create_visit_links
-from server.app import create_app
+from server.app import create_app, open_storage
 from server.config import Settings
 from server.live import VisitNotifier
 from server.middleware import BodyReadTimeoutMiddleware
-from server.storage import open_storage
 
 
 class _Server(uvicorn.Server):
@@ -88,12 +87,12 @@ class HeadTimeoutH11Protocol(H11Protocol):
 
 async def _demo_links(settings: Settings) -> VisitLinks:
     # Its own storage: the app's opens in uvicorn's event loop, this runs before it.
-    store = open_storage(settings)
-    await store.start()
+    storage = open_storage(settings)
+    await storage.start()
     try:
-        return await create_visit_links(store, settings)
+        return await create_visit_links(storage, settings)
     finally:
-        await store.stop()
+        await storage.stop()
 def is_loopback(host: str) -> bool:
     if host.strip().lower() == "localhost":
         return True

@@ -47,8 +47,7 @@ from server.names import (
     content_disposition,
     name_for_type,
 )
-from server.storage import Storage
-from server.store import Attachment, Visit, VisitClosed
+from server.storage import Attachment, Visit, VisitClosed, VisitStorage
 
 MAX_TEXT_CHARS = 4000
 MAX_PERSON_NAME_CHARS = 100
@@ -70,10 +69,10 @@ class VisitLinks:
 
 
 async def create_visit_links(
-    store: Storage, settings: Settings,
+    storage: VisitStorage, settings: Settings,
     patient_name: str = DEFAULT_PATIENT_NAME, clinician_name: str = DEFAULT_CLINICIAN_NAME,
 ) -> VisitLinks:
-    new = await store.create_visit(patient_name, clinician_name)
+    new = await storage.create_visit(patient_name, clinician_name)
     base = f"{settings.public_origin}/#visit={new.visit.id}&token="
     return VisitLinks(new.visit.id, base + new.patient_token, base + new.clinician_token,
                       new.patient_token, new.clinician_token)
@@ -145,7 +144,7 @@ async def create_visit(request: Request) -> Response:
     body = await read_json_object(request)
     patient = _person_name(body, "patient_name", DEFAULT_PATIENT_NAME)
     clinician = _person_name(body, "clinician_name", DEFAULT_CLINICIAN_NAME)
-    links = await create_visit_links(ctx.store, ctx.settings, patient, clinician)
+    links = await create_visit_links(ctx.storage, ctx.settings, patient, clinician)
     return JSONResponse({
         "visit_id": links.visit_id,
         "patient_url": links.patient_url,
@@ -165,7 +164,7 @@ async def end_visit(request: Request) -> Response:
     visit, role = await authenticate(request, request.path_params["visit_id"])
     if role != "clinician":
         raise Forbidden("Only the clinician can end the visit.")
-    ended = await ctx.store.end_visit(visit.id)
+    ended = await ctx.storage.end_visit(visit.id)
     assert ended is not None
     ctx.notifier.notify(visit.id)
     return JSONResponse(visit_json(ended, role, ctx.settings.demo))
@@ -184,7 +183,7 @@ async def list_messages(request: Request) -> Response:
 
 
 async def _messages_now(ctx: AppContext, visit: Visit, after: int) -> Response:
-    rows = await ctx.store.messages_after(visit.id, after, ctx.settings.max_messages_per_page)
+    rows = await ctx.storage.messages_after(visit.id, after, ctx.settings.max_messages_per_page)
     return _messages_answer(visit, rows, after)
 
 
@@ -205,9 +204,9 @@ async def _messages_waiting(request: Request, ctx: AppContext, visit: Visit, aft
     try:
         while True:
             with ctx.notifier.listen(visit.id) as woken:
-                rows = await ctx.store.messages_after(visit.id, after,
-                                                      ctx.settings.max_messages_per_page)
-                current = await ctx.store.get_visit(visit.id)
+                rows = await ctx.storage.messages_after(visit.id, after,
+                                                        ctx.settings.max_messages_per_page)
+                current = await ctx.storage.get_visit(visit.id)
                 visit = current or visit
                 remaining = deadline - loop.time()
                 if rows or visit.state == "ended" or remaining <= 0 or ctx.notifier.closing:
@@ -246,11 +245,11 @@ async def post_message(request: Request) -> Response:
     if visit.state == "ended":
         raise VisitEnded()
     try:
-        message_id = await ctx.store.add_text_message(visit.id, role, text)
+        message_id = await ctx.storage.add_text_message(visit.id, role, text)
     except VisitClosed:  # ended while this request was on its way
         raise VisitEnded() from None
     ctx.notifier.notify(visit.id)
-    row = await ctx.store.message(visit.id, message_id)
+    row = await ctx.storage.message(visit.id, message_id)
     return JSONResponse(message_json(visit, row), status_code=201)
 
 
@@ -271,12 +270,12 @@ async def finalise_attachment(request: Request) -> Response:
     visit, role = await authenticate(request, request.path_params["visit_id"])
     upload_id = require_str(await read_json_object(request), "upload_id")
     async with ctx.upload_lock(upload_id, visit.id, role):
-        upload = await ctx.store.get_upload(upload_id)
+        upload = await ctx.storage.get_upload(upload_id)
         if upload is None or upload.visit_id != visit.id or upload.role != role:
-            done = await ctx.store.finalised_message(visit.id, role, upload_id)
+            done = await ctx.storage.finalised_message(visit.id, role, upload_id)
             if done is None:
                 raise NotFound("No such upload.", code="upload_not_found")
-            row = await ctx.store.message(visit.id, done)
+            row = await ctx.storage.message(visit.id, done)
             return JSONResponse(message_json(visit, row), status_code=200)
         if visit.state == "ended":
             raise VisitEnded()
@@ -284,7 +283,7 @@ async def finalise_attachment(request: Request) -> Response:
             raise Conflict("The upload is not complete yet.", code="upload_incomplete")
         # Before the copy is written (the upload is kept: the same call succeeds later).
         await require_free_space(ctx, upload.length)
-        data = await ctx.store.read_upload(upload)
+        data = await ctx.storage.read_upload(upload)
         try:
             if len(data) > ctx.settings.max_attachment_bytes:
                 raise TooLarge()
@@ -312,26 +311,26 @@ async def finalise_attachment(request: Request) -> Response:
             # A refused file is not kept, not even as a partial upload; one whose check was
             # busy (429) is kept for the client's retry.
             if exc.status != 429:
-                await ctx.store.delete_upload(upload.id)
+                await ctx.storage.delete_upload(upload.id)
             raise
         try:
             # The stored name ends with an extension of the sniffed type, so the chat, the
             # filing list, the ZIP and the download all offer the file under a name that
             # opens it as what it is.
-            message_id = await ctx.store.finalise_upload(
+            message_id = await ctx.storage.finalise_upload(
                 upload, data, verdict.mime, verdict.category,
                 name_for_type(upload.filename, verdict.mime))
         except VisitClosed:  # ended while the file was being checked
             raise VisitEnded() from None
     ctx.notifier.notify(visit.id)
-    row = await ctx.store.message(visit.id, message_id)
+    row = await ctx.storage.message(visit.id, message_id)
     return JSONResponse(message_json(visit, row), status_code=201)
 
 
 async def download_attachment(request: Request) -> Response:
     ctx = ctx_of(request)
     visit, _ = await authenticate(request, request.path_params["visit_id"])
-    att = await ctx.store.get_attachment(visit.id, request.path_params["attachment_id"])
+    att = await ctx.storage.get_attachment(visit.id, request.path_params["attachment_id"])
     if att is None:
         raise NotFound()
     disposition = request.query_params.get("disposition", "attachment")
@@ -345,7 +344,7 @@ async def download_attachment(request: Request) -> Response:
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": ATTACHMENT_CSP,
     }
-    path = ctx.store.attachment_file(att.stored_name)
+    path = ctx.storage.attachment_file(att.stored_name)
     if path is not None:  # a local file: sendfile and Range requests (films seek)
         return FileResponse(path, media_type=att.mime, headers=headers)
     return _stored_bytes_response(ctx, att, headers, request.headers.get("range"))
@@ -380,7 +379,7 @@ def _stored_bytes_response(ctx: AppContext, att: Attachment, headers: dict[str, 
     headers = {**headers, "Accept-Ranges": "bytes", "Content-Length": str(end - start)}
     if span is not None:
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{att.size}"
-    return StreamingResponse(ctx.store.attachment_chunks(att.stored_name, start, end),
+    return StreamingResponse(ctx.storage.attachment_chunks(att.stored_name, start, end),
                              status_code=206 if span else 200, media_type=att.mime,
                              headers=headers)
 

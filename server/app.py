@@ -37,7 +37,8 @@ from server.middleware import (
     StaticGZipMiddleware,
     TusMethodOverrideMiddleware,
 )
-from server.storage import open_storage
+from server.sqlite_storage import SqliteStorage
+from server.storage import Storage
 
 __all__ = [
     "ApiError", "BadRequest", "Forbidden", "NotAllowedType", "NotFound", "TooLarge",
@@ -87,17 +88,27 @@ async def _cleanup_loop(ctx: AppContext) -> None:
     while True:
         await asyncio.sleep(ctx.settings.cleanup_interval_seconds)
         try:
-            await ctx.store.delete_expired_uploads()
+            await ctx.storage.delete_expired_uploads()
             await purge_expired_visits(ctx)
         except Exception:  # keep sweeping later; a failed sweep must not stop the server
             log.exception("upload cleanup failed")
+
+
+def open_storage(settings: Settings) -> Storage:
+    """PgStorage when settings.database_url is set, else SqliteStorage in data_dir."""
+    if settings.database_url:
+        from server.pg_storage import PgStorage  # psycopg only where it is used
+
+        return PgStorage(settings.database_url, pool_size=settings.db_pool_size,
+                         lock_pool_size=settings.max_upload_writers)
+    return SqliteStorage(settings.data_dir)
 
 
 def create_app(settings: Settings, app_dir: Path | None = None) -> Starlette:
     """Build the app. `app_dir` holds index.html etc. (default: the repository root)."""
     ctx = AppContext(
         settings=settings,
-        store=open_storage(settings),
+        storage=open_storage(settings),
         notifier=VisitNotifier(),
         limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst,
                             settings.rate_limit_enabled),
@@ -105,12 +116,12 @@ def create_app(settings: Settings, app_dir: Path | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await ctx.store.start(ctx.notifier)
+        await ctx.storage.start(ctx.notifier)
         inspection_helpers.warm()  # the document checks' processes start importing now
-        await ctx.store.delete_expired_uploads()
+        await ctx.storage.delete_expired_uploads()
         await purge_expired_visits(ctx)
-        if settings.demo and await ctx.store.count_visits() == 0:
-            links = await api.create_visit_links(ctx.store, settings)
+        if settings.demo and await ctx.storage.count_visits() == 0:
+            links = await api.create_visit_links(ctx.storage, settings)
             app.state.demo_links = links
             log.warning("demo visit: patient %s clinician %s", links.patient_url,
                         links.clinician_url)
@@ -121,7 +132,7 @@ def create_app(settings: Settings, app_dir: Path | None = None) -> Starlette:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            await ctx.store.stop()
+            await ctx.storage.stop()
 
     app = Starlette(
         routes=[*api.routes, *filing.routes, *tus.routes, *static.routes(app_dir or REPO_ROOT)],

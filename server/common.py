@@ -30,8 +30,7 @@ from server.errors import (
     Unauthorized,
 )
 from server.live import RateLimiter, VisitNotifier
-from server.storage import Storage, UploadBusy
-from server.store import Visit, hash_token
+from server.storage import Storage, UploadBusy, Visit, hash_token
 
 log = logging.getLogger("bifoga.server")
 
@@ -43,7 +42,7 @@ _MAX_TOKEN_CHARS = 256
 @dataclass
 class AppContext:
     settings: Settings
-    store: Storage
+    storage: Storage
     notifier: VisitNotifier
     limiter: RateLimiter
     # Guards _long_polls (long_poll_slot) and _upload_writers (upload_lock).
@@ -107,7 +106,7 @@ class AppContext:
                 self._upload_writers, f"{visit_id}:{role}",
                 self.settings.max_upload_writers_per_role, TooManyUploadWrites))
             try:
-                await stack.enter_async_context(self.store.lock_upload(upload_id))
+                await stack.enter_async_context(self.storage.lock_upload(upload_id))
             except UploadBusy:
                 raise Locked() from None
             yield
@@ -118,7 +117,7 @@ async def require_free_space(ctx: AppContext, needed: int) -> None:
     stay free: refused while SQLite and the file system still have room, not when they fail.
     A storage with no local disk (PostgreSQL) has no floor here: the database's own disk is
     its operator's to watch (README, "Running several nodes")."""
-    free = await ctx.store.free_bytes()
+    free = await ctx.storage.free_bytes()
     if free is not None and free - needed < ctx.settings.min_free_bytes:
         raise InsufficientStorage()
 
@@ -133,7 +132,7 @@ async def db(fn: Callable[..., T], *args: Any) -> T:
 
 
 def link_expiry_cutoff(settings: Settings, now: datetime | None = None) -> str | None:
-    """Visits that ended before this instant (ISO, as the store writes ended_at) have expired
+    """Visits that ended before this instant (ISO, as the storage writes ended_at) have expired
     links; None when links never expire."""
     if settings.link_ttl_days <= 0:
         return None
@@ -153,9 +152,9 @@ async def purge_expired_visits(ctx: AppContext) -> int:
     cutoff = link_expiry_cutoff(ctx.settings)
     if cutoff is None:
         return 0
-    visit_ids = await ctx.store.expired_visits(cutoff)
+    visit_ids = await ctx.storage.expired_visits(cutoff)
     for visit_id in visit_ids:
-        files = await ctx.store.purge_visit_files(visit_id)
+        files = await ctx.storage.purge_visit_files(visit_id)
         log.warning("visit %s: links expired (%s days after the end), %d files deleted",
                     visit_id, ctx.settings.link_ttl_days, files)
     return len(visit_ids)
@@ -189,7 +188,7 @@ async def authenticate(request: Request, visit_id: str) -> tuple[Visit, str]:
         _failed_attempt(request, visit_id)
         raise Unauthorized()
     token_hash = hash_token(token)
-    visit = await ctx.store.get_visit(visit_id)
+    visit = await ctx.storage.get_visit(visit_id)
     role: str | None = None
     if visit is not None:
         # Both comparisons always run and are constant-time: timing tells nothing about
@@ -199,7 +198,7 @@ async def authenticate(request: Request, visit_id: str) -> tuple[Visit, str]:
         role = "patient" if is_patient else "clinician" if is_clinician else None
     if visit is None or role is None:
         _failed_attempt(request, visit_id)
-        if await ctx.store.token_hash_exists(token_hash):
+        if await ctx.storage.token_hash_exists(token_hash):
             # A real token of another visit: answer as if this visit did not exist.
             raise NotFound()
         raise Unauthorized()

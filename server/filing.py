@@ -23,8 +23,7 @@ from server.api import ATTACHMENT_CSP
 from server.common import authenticate, ctx_of, read_json_object
 from server.errors import BadRequest, Forbidden, NotFound
 from server.names import FALLBACK_NAME, content_disposition
-from server.storage import Storage
-from server.store import MARKS, Visit
+from server.storage import MARKS, AttachmentStorage, Visit
 
 ZIP_CHUNK = 1024 * 1024
 # Characters Windows refuses in file names (slashes never reach a display name; belt and braces).
@@ -52,7 +51,7 @@ def attachment_entry(visit: Visit, row: dict[str, Any], role: str) -> dict[str, 
 async def list_attachments(request: Request) -> Response:
     ctx = ctx_of(request)
     visit, role = await authenticate(request, request.path_params["visit_id"])
-    rows = await ctx.store.list_attachments(visit.id)
+    rows = await ctx.storage.list_attachments(visit.id)
     return JSONResponse({
         "attachments": [attachment_entry(visit, r, role) for r in rows],
         "state": visit.state,
@@ -71,7 +70,7 @@ async def set_mark(request: Request) -> Response:
     mark = body["mark"]
     if mark is not None and mark not in MARKS:
         raise BadRequest('mark must be "saved", "not_relevant" or null.', code="invalid_field")
-    row = await ctx.store.set_mark(visit.id, request.path_params["attachment_id"], mark)
+    row = await ctx.storage.set_mark(visit.id, request.path_params["attachment_id"], mark)
     if row is None:
         raise NotFound()
     return JSONResponse(attachment_entry(visit, row, role))
@@ -173,7 +172,8 @@ def zip_size(rows: list[dict[str, Any]]) -> int:
     return sink.position
 
 
-async def stream_zip(store: Storage, rows: list[dict[str, Any]]) -> AsyncIterator[bytes]:
+async def stream_zip(storage: AttachmentStorage, rows: list[dict[str, Any]]
+                     ) -> AsyncIterator[bytes]:
     """The archive, made while it is sent, in pieces of about ZIP_CHUNK: no temporary copy of
     the visit on disk (a visit is up to max_visit_bytes, and each download used to write all
     of it again). The bytes come from the storage (files, or PostgreSQL)."""
@@ -181,7 +181,7 @@ async def stream_zip(store: Storage, rows: list[dict[str, Any]]) -> AsyncIterato
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as zf:  # type: ignore[arg-type]
         for row, info in _entries(rows):
             with zf.open(info, "w") as dst:
-                async for chunk in store.attachment_chunks(row["stored_name"]):
+                async for chunk in storage.attachment_chunks(row["stored_name"]):
                     await run_in_threadpool(dst.write, chunk)  # its CRC off the event loop
                     if piece := sink.take():
                         yield piece
@@ -196,10 +196,10 @@ async def download_zip(request: Request) -> Response:
     visit, role = await authenticate(request, request.path_params["visit_id"])
     if role != "clinician":
         raise Forbidden("Only the clinician can download all attachments at once.")
-    rows = await ctx.store.list_attachments(visit.id)
+    rows = await ctx.storage.list_attachments(visit.id)
     size = await run_in_threadpool(zip_size, rows)
     filename = f"bilagor-{visit.created_at[:10]}.zip"
-    return StreamingResponse(stream_zip(ctx.store, rows), media_type="application/zip", headers={
+    return StreamingResponse(stream_zip(ctx.storage, rows), media_type="application/zip", headers={
         "Content-Length": str(size),
         "Content-Disposition": content_disposition(filename),
         "Cache-Control": "no-store",

@@ -2,7 +2,7 @@
 
 `python -m server.migrate` upgrades the database named by DATABASE_URL to the newest revision;
 a node also does it when it starts (concurrent starts wait for each other: see env.py).
-SQLAlchemy Core is only Alembic's engine here: the store itself speaks SQL through psycopg.
+SQLAlchemy Core is only Alembic's engine here: PgStorage itself speaks SQL through psycopg.
 """
 
 from __future__ import annotations

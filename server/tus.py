@@ -41,8 +41,8 @@ from server.errors import (
     VisitQuotaExceeded,
 )
 from server.names import sanitize_display_name
-from server.store import TooManyOpenUploads, Upload, Visit
-from server.store import VisitQuotaExceeded as QuotaReached
+from server.storage import TooManyOpenUploads, Upload, Visit
+from server.storage import VisitQuotaExceeded as QuotaReached
 
 TUS_EXTENSIONS = "creation,termination,expiration,checksum"
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
@@ -118,12 +118,12 @@ def _require_tus(request: Request) -> None:
 
 
 async def _load(ctx: AppContext, visit: Visit, role: str, upload_id: str) -> Upload:
-    upload = await ctx.store.get_upload(upload_id)
+    upload = await ctx.storage.get_upload(upload_id)
     # Another role's or visit's upload is as invisible as a missing one.
     if upload is None or upload.visit_id != visit.id or upload.role != role:
         raise NotFound("No such upload.", code="upload_not_found")
     if upload.expires_at <= time.time():
-        await ctx.store.delete_upload(upload.id)
+        await ctx.storage.delete_upload(upload.id)
         raise NotFound("The upload has expired.", code="upload_not_found")
     return upload
 
@@ -158,7 +158,7 @@ async def uploads_collection(request: Request) -> Response:
     await require_free_space(ctx, length)
     try:
         # The cap and the quota are checked in the insert's transaction (atomic).
-        upload = await ctx.store.create_upload(
+        upload = await ctx.storage.create_upload(
             visit.id, role, length, sanitize_display_name(meta["filename"]), filetype,
             settings.upload_expiry_seconds, settings.max_open_uploads_per_role,
             settings.max_visit_bytes)
@@ -190,7 +190,7 @@ async def upload_resource(request: Request) -> Response:
     if request.method == "DELETE":
         async with ctx.upload_lock(upload_id, visit.id, role):
             upload = await _load(ctx, visit, role, upload_id)
-            await ctx.store.delete_upload(upload.id)
+            await ctx.storage.delete_upload(upload.id)
         return Response(status_code=204)
     return await _patch(request, ctx, visit, role, upload_id)
 
@@ -229,7 +229,7 @@ async def _patch(
         await require_free_space(ctx, upload.length - offset)
         new_offset, error = await _receive_chunk(request, ctx, upload, expected_digest)
         if new_offset != upload.offset:
-            await ctx.store.set_upload_offset(upload.id, new_offset)
+            await ctx.storage.set_upload_offset(upload.id, new_offset)
         if error is not None:
             raise error
     return Response(status_code=204, headers={
@@ -275,7 +275,7 @@ async def _receive_chunk(
     """Stream the body into the file. Returns the offset to persist and an error to answer."""
     # Bytes past the stored offset are from a request that never got its offset persisted:
     # the writer starts at the stored offset.
-    f = await ctx.store.open_upload_writer(upload)
+    f = await ctx.storage.open_upload_writer(upload)
     position = persisted = upload.offset
     persisted_at = time.monotonic()
     buffer = bytearray()
@@ -325,7 +325,7 @@ async def _receive_chunk(
                     # cut) in the middle of a long PATCH then costs the client about half
                     # a second of upload on resume, not the whole request.
                     await f.sync()
-                    await ctx.store.set_upload_offset(upload.id, position)
+                    await ctx.storage.set_upload_offset(upload.id, position)
                     persisted, persisted_at = position, time.monotonic()
             if not message.get("more_body", False):
                 break
@@ -344,7 +344,7 @@ async def _receive_chunk(
         keep, error = False, ChecksumMismatch()
     if not keep and persisted != upload.offset:
         # Refused whole: uncount the bytes counted midway before they are cut off again.
-        await ctx.store.set_upload_offset(upload.id, upload.offset)
+        await ctx.storage.set_upload_offset(upload.id, upload.offset)
     new_offset = await f.finish(bytes(buffer), keep, upload.offset)
     return new_offset, error
 

@@ -26,24 +26,24 @@ def fixtures_dir() -> Path:
 # --- reference backend (server/) -----------------------------------------------------------
 
 
-STORES = ("sqlite", "pg")
+STORAGES = ("sqlite", "pg")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A module marked `both_stores` runs each server test once per storage (SQLite plus
+    """A module marked `both_storages` runs each server test once per storage (SQLite plus
     files, PostgreSQL); a test of it marked `sqlite_only` (it reads the SQLite file or the data
     directory) only on SQLite. Other modules use SQLite, unparametrized."""
-    if "store_kind" not in metafunc.fixturenames:
+    if "storage_kind" not in metafunc.fixturenames:
         return
-    if metafunc.definition.get_closest_marker("both_stores") is None:
+    if metafunc.definition.get_closest_marker("both_storages") is None:
         return
     only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
-    metafunc.parametrize("store_kind", ["sqlite"] if only_sqlite else list(STORES),
+    metafunc.parametrize("storage_kind", ["sqlite"] if only_sqlite else list(STORAGES),
                          indirect=True)
 
 
 @pytest.fixture
-def store_kind(request: pytest.FixtureRequest) -> str:
+def storage_kind(request: pytest.FixtureRequest) -> str:
     return getattr(request, "param", "sqlite")
 
 
@@ -77,23 +77,23 @@ def pg_database(pg_cluster: Any) -> str:
 
 
 @pytest.fixture
-def server_settings(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> Any:
+def server_settings(tmp_path: Path, storage_kind: str, request: pytest.FixtureRequest) -> Any:
     """Settings for a test server: demo on, rate limiting off, short long-poll cap; on
-    PostgreSQL (store_kind "pg") a fresh database of its own."""
+    PostgreSQL (storage_kind "pg") a fresh database of its own."""
     from server.config import Settings
 
-    database_url = request.getfixturevalue("pg_database") if store_kind == "pg" else None
+    database_url = request.getfixturevalue("pg_database") if storage_kind == "pg" else None
     return Settings(data_dir=tmp_path / "data", demo=True, rate_limit_enabled=False,
                     long_poll_max_seconds=5, public_origin="http://testserver",
                     database_url=database_url, db_pool_size=4)
 
 
 @pytest.fixture
-def store_view(server_settings: Any) -> Any:
-    """The test server's storage read directly (tests/store_view.py)."""
-    from tests.store_view import StoreView
+def storage_view(server_settings: Any) -> Any:
+    """The test server's storage read directly (tests/storage_view.py)."""
+    from tests.storage_view import StorageView
 
-    return StoreView.of(server_settings)
+    return StorageView.of(server_settings)
 
 
 def run_in_app(client: Any, fn: Callable[..., Any], *args: Any) -> Any:

@@ -8,7 +8,7 @@ and tests/test_security.py:
 * :func:`pdf_like`, :func:`make_pdf` -- test documents; :class:`ThrottledTusIO` -- the tus
   client's httpx adapter with a speed limit (so a kill lands in the middle of a body);
   :class:`CuttingProxy` -- a TCP proxy that cuts a connection after N bytes.
-* :func:`store_invariants` -- reads the SQLite file and the data directory directly and asserts
+* :func:`storage_invariants` -- reads the SQLite file and the data directory directly and asserts
   that nothing is half-done: no attachment row without its (intact) file, no file without its
   row, no chat entry pointing at a missing attachment.
 """
@@ -346,7 +346,7 @@ class CuttingProxy:
 _STORED_NAME = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
-def store_invariants(data_dir: Path) -> dict[str, int]:
+def storage_invariants(data_dir: Path) -> dict[str, int]:
     """Assert the crash-consistency invariants on the SQLite file and the data directory.
 
     Call it while nothing is being written (after a restart, or once the clients are done).

@@ -162,7 +162,7 @@ ROLE_SKIPS = {"patient": (), "clinician": ("messages", "uploads", "app")}
 def test_server_keeps_the_contract(contract_app: Any, role: str) -> None:
     # A real visit, made as the demo makes one (the lifespan then makes no other), with a file.
     ctx = contract_app.state.ctx
-    links = asyncio.run(create_visit_links(ctx.store, ctx.settings))
+    links = asyncio.run(create_visit_links(ctx.storage, ctx.settings))
     attachment_id = add_attachment(contract_app, links.visit_id, links.patient_token)
     token = links.patient_token if role == "patient" else links.clinician_token
     config = contract_config(links.visit_id, token, attachment_id, ROLE_SKIPS[role])

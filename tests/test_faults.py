@@ -2,11 +2,11 @@
 
 * ``kill -9`` in the middle of a 9.5 MB upload, restart on the same port and data directory:
   the tus client (bifoga.tus_client over httpx) resumes from the server's offset and finishes,
-  the stored file is byte-identical, and the store holds exactly one attachment message.
+  the stored file is byte-identical, and the storage holds exactly one attachment message.
 * The same with the connection cut by a proxy and no restart.
 * ``kill -9`` at random moments (mid-body, mid-finalisation) in a loop of quick uploads, with
   the crash-consistency invariants checked on the SQLite file and the data directory after
-  every restart (tests/live_server.py:store_invariants). A finalisation repeated after the
+  every restart (tests/live_server.py:storage_invariants). A finalisation repeated after the
   crash gets 201, or 200 with the message made before the crash (finalisation is idempotent).
 * Abandoned partial uploads expire (Upload-Expires) and are deleted by the periodic sweep.
 """
@@ -35,7 +35,7 @@ from tests.live_server import (
     orphans_on_disk,
     run_async,
     sha256,
-    store_invariants,
+    storage_invariants,
 )
 
 pytestmark = pytest.mark.timeout(180)
@@ -78,11 +78,11 @@ def test_kill_9_mid_upload_restart_and_resume(tmp_path):
                 srv.kill()  # mid-body: about half of the file is on its way
                 killed_at = io.sent
                 # Dead server, data dir as the crash left it: one upload, nothing announced.
-                crashed = store_invariants(srv.data_dir)
+                crashed = storage_invariants(srv.data_dir)
                 assert (crashed["uploads"], crashed["messages"]) == (1, 0)
                 io.bytes_per_second = None  # the rest at full speed
                 await asyncio.to_thread(srv.start)
-                restarted = store_invariants(srv.data_dir)
+                restarted = storage_invariants(srv.data_dir)
                 assert (restarted["attachments"], restarted["messages"]) == (0, 0)
                 url = await asyncio.wait_for(task, 60)
 
@@ -102,7 +102,7 @@ def test_kill_9_mid_upload_restart_and_resume(tmp_path):
         run_async(scenario())
         assert [m["attachment"]["name"] for m in attachment_messages(visit)] == [name]
         assert len(visit.messages()) == 1
-        stats = store_invariants(srv.data_dir)
+        stats = storage_invariants(srv.data_dir)
         assert (stats["attachments"], stats["attachment_messages"], stats["uploads"]) == (1, 1, 0)
     finally:
         srv.stop()
@@ -133,7 +133,7 @@ def test_dropped_connection_mid_upload_resumes_without_restart(tmp_path):
 
         run_async(scenario())
         assert len(attachment_messages(visit, "drop.pdf")) == 1
-        stats = store_invariants(srv.data_dir)
+        stats = storage_invariants(srv.data_dir)
         assert (stats["attachments"], stats["messages"], stats["uploads"]) == (1, 1, 0)
     finally:
         srv.stop()
@@ -171,7 +171,7 @@ def test_kill_9_at_random_moments_in_a_loop(tmp_path):
         srv.kill()
         leftovers_cleaned += len(orphans_on_disk(srv.data_dir))
         await asyncio.to_thread(srv.start)
-        store_invariants(srv.data_dir)  # after the startup sweep: nothing half-done
+        storage_invariants(srv.data_dir)  # after the startup sweep: nothing half-done
 
     async def round_(i: int) -> None:
         name = f"loop-{i:02d}.pdf"
@@ -220,7 +220,7 @@ def test_kill_9_at_random_moments_in_a_loop(tmp_path):
     try:
         for i in range(LOOP_ITERATIONS):
             run_async(round_(i))
-            stats = store_invariants(srv.data_dir)
+            stats = storage_invariants(srv.data_dir)
             assert stats["attachments"] == i + 1 and stats["uploads"] == 0
         # Every file arrived exactly once and byte-identical.
         messages = attachment_messages(visit)
@@ -262,7 +262,7 @@ def test_finalise_repeated_after_kill_9(tmp_path):
         assert again.status_code == 200, again.text
         assert again.json() == first
         assert attachment_messages(visit) == [first]
-        stats = store_invariants(srv.data_dir)
+        stats = storage_invariants(srv.data_dir)
         assert (stats["attachments"], stats["messages"], stats["uploads"]) == (1, 1, 0)
 
 
@@ -302,14 +302,14 @@ def test_abandoned_partial_upload_expires_and_is_deleted(tmp_path):
         assert patched.status_code == 204 and patched.headers["upload-offset"] == str(half)
         partial = srv.data_dir / "uploads" / url.rsplit("/", 1)[1]
         assert partial.stat().st_size == half
-        assert store_invariants(srv.data_dir)["uploads"] == 1
+        assert storage_invariants(srv.data_dir)["uploads"] == 1
 
         # Nobody touches it: the periodic sweep (not a request) must delete file and row.
         deadline = time.monotonic() + 10
         while partial.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not partial.exists()
-        stats = store_invariants(srv.data_dir)
+        stats = storage_invariants(srv.data_dir)
         assert (stats["uploads"], stats["attachments"]) == (0, 1)
 
         assert _tus(client, visit, "HEAD", url).status_code == 404

@@ -78,7 +78,7 @@ def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("os.fsync", lambda fd: None)
         with TestClient(create_app(settings_), raise_server_exceptions=False) as client:
-            client.app.state.ctx.store.sync._conn.execute("PRAGMA synchronous=OFF")
+            client.app.state.ctx.storage._conn.execute("PRAGMA synchronous=OFF")
             yield client
 
 

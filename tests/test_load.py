@@ -23,7 +23,7 @@ from tests.live_server import (
     make_pdf,
     run_async,
     sha256,
-    store_invariants,
+    storage_invariants,
 )
 
 pytestmark = pytest.mark.timeout(180)
@@ -143,11 +143,11 @@ def test_parallel_uploads_and_chat_from_both_sides(tmp_path):
                 assert names == sorted(name for name, _ in files[sender])
         # The listing API (no long poll) agrees with what the long polls delivered.
         assert [m["id"] for m in visit.messages()] == [m["id"] for m in seen["patient"]]
-        store = store_invariants(srv.data_dir)
-        assert (store["attachments"], store["messages"], store["uploads"]) == (
+        counts = storage_invariants(srv.data_dir)
+        assert (counts["attachments"], counts["messages"], counts["uploads"]) == (
             len(ROLES) * UPLOADS_PER_ROLE, total, 0)
         uploaded = sum(len(d) for r in ROLES for _, d in files[r])
-        assert store["bytes"] == uploaded
+        assert counts["bytes"] == uploaded
     print(f"\nload: {len(ROLES) * UPLOADS_PER_ROLE} uploads ({uploaded / 1e6:.1f} MB) + "
           f"{len(ROLES) * MESSAGES_PER_ROLE} messages in {elapsed:.1f} s; "
           f"{dict(stats)}")

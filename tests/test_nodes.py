@@ -6,7 +6,7 @@
 * 20 parallel uploads and 200 messages spread over both nodes and both roles: nothing lost,
   nothing twice, both nodes list the same chat.
 * `kill -9` during finalisations: no attachment row without its bytes, no bytes without their
-  row (tests/store_view.py: PgView.invariants), and the repeat on the other node finishes it.
+  row (tests/storage_view.py: PgView.invariants), and the repeat on the other node finishes it.
 * Neither node writes anything to its data directory.
 """
 
@@ -25,7 +25,7 @@ import pytest
 
 from tests.conftest import tus_metadata
 from tests.live_server import MiB, ServerProcess, Visit, make_pdf, run_async, sha256
-from tests.store_view import PgView
+from tests.storage_view import PgView
 
 pytestmark = pytest.mark.timeout(240)
 TUS = {"Tus-Resumable": "1.0.0"}

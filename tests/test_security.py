@@ -29,11 +29,11 @@ from tests.live_server import (
     Visit,
     make_pdf,
     run_async,
-    store_invariants,
+    storage_invariants,
 )
 
 # Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
-pytestmark = pytest.mark.both_stores
+pytestmark = pytest.mark.both_storages
 
 PDF = make_pdf(3000, seed=3)
 B_SECRETS = ("B-SECRET", "Bertil", "Berit")
@@ -249,7 +249,7 @@ EVIL_NAMES = [
 
 
 @pytest.mark.parametrize("raw", EVIL_NAMES, ids=range(len(EVIL_NAMES)))
-def test_hostile_file_names(server_client: Any, server_settings: Any, store_view: Any,
+def test_hostile_file_names(server_client: Any, server_settings: Any, storage_view: Any,
                             visit: VisitHandle, tus_upload: Any, raw: str) -> None:
     location = tus_upload(visit, PDF, raw, "application/pdf")
     r = finalise(server_client, visit, location)
@@ -274,9 +274,9 @@ def test_hostile_file_names(server_client: Any, server_settings: Any, store_view
     assert "sandbox" in d.headers["content-security-policy"]
 
     # Stored under a generated name, nothing anywhere else.
-    stats = store_view.invariants()
+    stats = storage_view.invariants()
     assert stats["attachments"] == 1
-    (stored,) = store_view.attachments_with_bytes()
+    (stored,) = storage_view.attachments_with_bytes()
     assert re.fullmatch(r"[A-Za-z0-9_-]{20,64}", stored)
     if server_settings.database_url is not None:
         return
@@ -543,4 +543,4 @@ def test_slow_loris_connections_are_closed_and_others_served(guarded_server: Ser
         **visit.auth, **TUS, "Upload-Offset": "30000",
         "Content-Type": "application/offset+octet-stream"})
     assert rest.status_code == 204 and rest.headers["upload-offset"] == str(upload_len)
-    store_invariants(srv.data_dir)
+    storage_invariants(srv.data_dir)

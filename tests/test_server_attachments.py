@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import VisitHandle
 
 # Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
-pytestmark = pytest.mark.both_stores
+pytestmark = pytest.mark.both_storages
 
 MAX = 10 * 1024 * 1024
 
@@ -26,7 +26,7 @@ def stored_files(view: Any) -> tuple[list[str], list[str]]:
     return view.uploads_with_bytes(), view.attachments_with_bytes()
 
 
-def test_pdf_flow_byte_identical(server_client: Any, store_view: Any, visit: VisitHandle,
+def test_pdf_flow_byte_identical(server_client: Any, storage_view: Any, visit: VisitHandle,
                                  tus_upload: Any, fixtures_dir: Path) -> None:
     data = (fixtures_dir / "document.pdf").read_bytes()
     # Two PATCH requests, the second one a different size.
@@ -63,13 +63,13 @@ def test_pdf_flow_byte_identical(server_client: Any, store_view: Any, visit: Vis
     assert inline.headers["content-disposition"].startswith("attachment;")
 
     # The upload is gone; one stored file with a generated name and the recorded hash.
-    uploads, attachments = stored_files(store_view)
+    uploads, attachments = stored_files(storage_view)
     assert uploads == [] and len(attachments) == 1
     assert "Remiss" not in attachments[0] and ".pdf" not in attachments[0]
-    assert store_view.rows("SELECT sha256, stored_name FROM attachments") == [
+    assert storage_view.rows("SELECT sha256, stored_name FROM attachments") == [
         {"sha256": hashlib.sha256(data).hexdigest(), "stored_name": attachments[0]}]
-    assert store_view.attachment_bytes(attachments[0]) == data
-    assert store_view.count("uploads") == 0
+    assert storage_view.attachment_bytes(attachments[0]) == data
+    assert storage_view.count("uploads") == 0
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ def test_media_inline(server_client: Any, visit: VisitHandle, tus_upload: Any,
     assert part.status_code == 206 and part.content == data[:10]
 
 
-def test_renamed_mp3_refused_and_nothing_stored(server_client: Any, store_view: Any,
+def test_renamed_mp3_refused_and_nothing_stored(server_client: Any, storage_view: Any,
                                                 visit: VisitHandle, tus_upload: Any,
                                                 fixtures_dir: Path) -> None:
     data = (fixtures_dir / "tone.mp3").read_bytes()
@@ -106,7 +106,7 @@ def test_renamed_mp3_refused_and_nothing_stored(server_client: Any, store_view: 
     r = finalise(server_client, visit, location)
     assert r.status_code == 415
     assert r.json()["error"] == "audio_not_allowed"
-    assert stored_files(store_view) == ([], [])
+    assert stored_files(storage_view) == ([], [])
     assert server_client.get(visit.url("/messages"), headers=visit.patient).json()[
         "messages"] == []
     # The refused upload is deleted, not left for a retry.
@@ -122,11 +122,11 @@ def test_renamed_mp3_refused_and_nothing_stored(server_client: Any, store_view: 
         (b"PK\x03\x04" + b"\x00" * 100, "arkiv.zip", "type_not_allowed"),
     ],
 )
-def test_not_allowed_types(server_client: Any, store_view: Any, visit: VisitHandle,
+def test_not_allowed_types(server_client: Any, storage_view: Any, visit: VisitHandle,
                            tus_upload: Any, data: bytes, name: str, code: str) -> None:
     r = finalise(server_client, visit, tus_upload(visit, data, name))
     assert (r.status_code, r.json()["error"]) == (415, code)
-    assert stored_files(store_view) == ([], [])
+    assert stored_files(storage_view) == ([], [])
 
 
 def test_exact_max_size_accepted(server_client: Any, visit: VisitHandle, tus_upload: Any,
@@ -142,7 +142,7 @@ def test_exact_max_size_accepted(server_client: Any, visit: VisitHandle, tus_upl
     assert d.content == data
 
 
-def test_too_large_on_disk_refused(make_server_client: Any, store_view: Any,
+def test_too_large_on_disk_refused(make_server_client: Any, storage_view: Any,
                                    fixtures_dir: Path, tus_upload: Any) -> None:
     # If the limit was lowered after an upload was created, finalisation still enforces it.
     pdf = (fixtures_dir / "document.pdf").read_bytes()
@@ -152,7 +152,7 @@ def test_too_large_on_disk_refused(make_server_client: Any, store_view: Any,
     second = make_server_client(max_attachment_bytes=len(pdf) - 1)
     r = finalise(second, v, location)
     assert (r.status_code, r.json()["error"]) == (413, "too_large")
-    assert stored_files(store_view) == ([], [])
+    assert stored_files(storage_view) == ([], [])
 
 
 def test_incomplete_upload(server_client: Any, visit: VisitHandle) -> None:

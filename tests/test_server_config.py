@@ -92,7 +92,8 @@ def test_api_config_follows_settings(make_server_client: Any) -> None:
 
 
 def test_database_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from server.storage import SqliteStorage, open_storage
+    from server.app import open_storage
+    from server.sqlite_storage import SqliteStorage
 
     for name in ("DATABASE_URL", "BIFOGA_DB_POOL_SIZE"):
         monkeypatch.delenv(name, raising=False)

@@ -17,7 +17,7 @@ from tests.conftest import VisitHandle, run_in_app, tus_metadata
 
 # Every test here runs on SQLite and on PostgreSQL (tests/conftest.py), but the free-space
 # floor: a stateless node writes nothing to its own disk.
-pytestmark = pytest.mark.both_stores
+pytestmark = pytest.mark.both_storages
 MiB = 1024 * 1024
 TUS = {"Tus-Resumable": "1.0.0"}
 
@@ -28,13 +28,13 @@ def create(client: Any, visit: VisitHandle, length: int) -> Any:
 
 
 def test_open_upload_cap_holds_under_concurrent_creations(server_settings: Any,
-                                                           store_view: Any) -> None:
+                                                           storage_view: Any) -> None:
     """90 creations at once: exactly the cap gets 201 (was: all 90, check-then-act)."""
     app = create_app(server_settings)
-    store = app.state.ctx.store
+    storage = app.state.ctx.storage
 
     async def scenario() -> list[int]:
-        await store.start()  # ASGITransport runs no lifespan
+        await storage.start()  # ASGITransport runs no lifespan
         transport = httpx.ASGITransport(app=app)
         try:
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
@@ -44,13 +44,13 @@ def test_open_upload_cap_holds_under_concurrent_creations(server_settings: Any,
                     **TUS, Upload_Length=str(10 * MiB),
                     Upload_Metadata=tus_metadata(filename="a.pdf"))) for _ in range(90)))
         finally:
-            await store.stop()
+            await storage.stop()
         return sorted(r.status_code for r in answers)
 
     codes = asyncio.run(scenario())
     assert codes.count(201) == server_settings.max_open_uploads_per_role
     assert set(codes) == {201, 429}
-    assert store_view.count("uploads") == server_settings.max_open_uploads_per_role
+    assert storage_view.count("uploads") == server_settings.max_open_uploads_per_role
     if server_settings.database_url is None:
         uploads = list((server_settings.data_dir / "uploads").iterdir())
         assert len(uploads) == server_settings.max_open_uploads_per_role  # refused: no file
@@ -67,7 +67,7 @@ def test_visit_quota_counts_open_uploads_and_attachments(
     r = create(client, visit, 801)  # 1200 + 1000 + 801 > 3000
     assert (r.status_code, r.json()["error"]) == (413, "visit_quota_exceeded")
     assert create(client, visit, 800).status_code == 201  # exactly 3000 is allowed
-    assert run_in_app(client, client.app.state.ctx.store.visit_bytes, visit.id) == 3000
+    assert run_in_app(client, client.app.state.ctx.storage.visit_bytes, visit.id) == 3000
     # Another visit has its own quota.
     assert create(client, other, 3000).status_code == 201
 

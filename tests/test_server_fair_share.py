@@ -22,10 +22,10 @@ import pytest
 from bifoga.tus_client import Upload
 from tests.conftest import VisitHandle, tus_metadata
 from tests.live_server import ServerProcess, ThrottledTusIO
-from tests.store_view import PgView
+from tests.storage_view import PgView
 
 # Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
-pytestmark = pytest.mark.both_stores
+pytestmark = pytest.mark.both_storages
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -100,7 +100,7 @@ def patch_headers(visit: VisitHandle, offset: int, role: str = "patient",
 
 
 def test_trickling_patch_is_cut_and_the_upload_resumes(make_server_client: Any,
-                                                       store_view: Any) -> None:
+                                                       storage_view: Any) -> None:
     """A byte every 50 ms is far below 1000 B/s: cut at the end of the first window, with the
     bytes that came kept and the lock free for the resuming PATCH."""
     client = make_server_client(**SLOW)
@@ -116,7 +116,7 @@ def test_trickling_patch_is_cut_and_the_upload_resumes(make_server_client: Any,
     assert took < 2.0  # the window is 0.3 s
     reached = head_offset(client, visit, path)
     assert 1 <= reached < 100
-    assert store_view.upload_bytes(path.rsplit("/", 1)[1]) == b"a" * reached
+    assert storage_view.upload_bytes(path.rsplit("/", 1)[1]) == b"a" * reached
     rest = client.patch(path, content=b"b" * (100 - reached), headers=patch_headers(visit,
                                                                                    reached))
     assert (rest.status_code, rest.headers["upload-offset"]) == (204, "100")
@@ -149,7 +149,7 @@ def test_patch_held_past_its_maximum_time_is_cut(make_server_client: Any) -> Non
 
 
 def test_steady_patch_over_many_windows_is_neither_cut_nor_missing_bytes(
-    make_server_client: Any, store_view: Any
+    make_server_client: Any, storage_view: Any
 ) -> None:
     """Pieces land across many window ends (the server judges while it waits for the next
     one): none is lost, and a sender above the minimum is never cut."""
@@ -161,7 +161,7 @@ def test_steady_patch_over_many_windows_is_neither_cut_nor_missing_bytes(
     answer = client.portal.call(asgi_call, client.app, "PATCH", path, patch_headers(visit, 0),
                                 trickle(pieces, 0.03, then_wait=False))
     assert (answer["status"], answer["headers"]["upload-offset"]) == (204, "20000")
-    assert store_view.upload_bytes(path.rsplit("/", 1)[1]) == b"".join(pieces)
+    assert storage_view.upload_bytes(path.rsplit("/", 1)[1]) == b"".join(pieces)
 
 
 # --- a bounded share of the upload locks per role --------------------------------------------
@@ -325,7 +325,7 @@ def test_one_roles_reservations_do_not_use_up_the_others_quota(make_server_clien
 @pytest.fixture(scope="module")
 def live(pg_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One `python -m server` on a PostgreSQL database of its own (the store of the reported
-    trouble), with a 1 s rate window of 4000 B/s. These tests take no `store_kind`: they check
+    trouble), with a 1 s rate window of 4000 B/s. These tests take no `storage_kind`: they check
     uvicorn's sockets and the tus client, which are the same on either store (the ASGI tests
     above run on both)."""
     pg_cluster.sql("DROP DATABASE IF EXISTS fair_share_live")

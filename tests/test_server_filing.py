@@ -14,7 +14,7 @@ from server.filing import archive_names
 from tests.conftest import VisitHandle, tus_metadata
 
 # Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
-pytestmark = pytest.mark.both_stores
+pytestmark = pytest.mark.both_storages
 
 ENTRY_FIELDS = {"id", "name", "size", "mime", "category", "url", "sender_role", "sender_name",
                 "sent_at", "mark", "marked_at"}
@@ -236,7 +236,7 @@ def test_sending_refused_after_end(server_client: Any, visit: VisitHandle, tus_u
         "messages"] == []
 
 
-def test_visit_ending_during_finalisation(server_client: Any, store_view: Any,
+def test_visit_ending_during_finalisation(server_client: Any, storage_view: Any,
                                           visit: VisitHandle, tus_upload: Any,
                                           stripped_photo: bytes,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
@@ -244,21 +244,21 @@ def test_visit_ending_during_finalisation(server_client: Any, store_view: Any,
     import server.api
 
     def end_meanwhile(*args: Any) -> None:  # runs in a worker thread of the app's loop
-        anyio.from_thread.run(server_client.app.state.ctx.store.end_visit, visit.id)
+        anyio.from_thread.run(server_client.app.state.ctx.storage.end_visit, visit.id)
 
     monkeypatch.setattr(server.api, "check_image", end_meanwhile)
     location = tus_upload(visit, stripped_photo, "a.jpg")
     r = _finalise(server_client, visit, location)
     assert (r.status_code, r.json()["error"]) == (409, "visit_ended")
     assert listing(server_client, visit)["attachments"] == []
-    assert store_view.attachments_with_bytes() == []
+    assert storage_view.attachments_with_bytes() == []
 
 
 # --- ZIP -----------------------------------------------------------------------------------
 
 
 def test_zip_contents_names_and_headers(server_client: Any, server_settings: Any,
-                                        store_view: Any,
+                                        storage_view: Any,
                                         visit: VisitHandle, send_attachment: Any, pdf: bytes,
                                         stripped_photo: bytes, fixtures_dir: Path) -> None:
     clip = (fixtures_dir / "clip.mp4").read_bytes()
@@ -277,7 +277,7 @@ def test_zip_contents_names_and_headers(server_client: Any, server_settings: Any
     r = server_client.get(visit.url("/attachments.zip"), headers=visit.clinician)
     assert r.status_code == 200, r.text
 
-    (row,) = store_view.rows("SELECT created_at FROM visits WHERE id = ?", visit.id)
+    (row,) = storage_view.rows("SELECT created_at FROM visits WHERE id = ?", visit.id)
     created_at = row["created_at"]
     zip_name = f"bilagor-{created_at[:10]}.zip"
     assert r.headers["content-type"] == "application/zip"

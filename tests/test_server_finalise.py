@@ -16,7 +16,7 @@ from server.app import create_app
 from tests.conftest import VisitHandle
 
 # Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
-pytestmark = pytest.mark.both_stores
+pytestmark = pytest.mark.both_storages
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -41,7 +41,7 @@ def pdf(fixtures_dir: Path) -> bytes:
 # --- idempotent finalisation ---------------------------------------------------------------
 
 
-def test_repeat_answers_200_with_the_same_message(server_client: Any, store_view: Any,
+def test_repeat_answers_200_with_the_same_message(server_client: Any, storage_view: Any,
                                                    visit: VisitHandle, tus_upload: Any,
                                                    pdf: bytes) -> None:
     location = tus_upload(visit, pdf, "Remiss.pdf")
@@ -53,8 +53,8 @@ def test_repeat_answers_200_with_the_same_message(server_client: Any, store_view
         assert again.json() == first.json()
     # Still one attachment, one message, one file.
     assert attachment_messages(server_client, visit) == [first.json()]
-    assert store_view.count("attachments") == 1
-    assert len(store_view.attachments_with_bytes()) == 1
+    assert storage_view.count("attachments") == 1
+    assert len(storage_view.attachments_with_bytes()) == 1
 
 
 def test_repeat_by_another_role_or_visit_is_404(server_client: Any, new_visit: Any,
@@ -75,8 +75,8 @@ def test_repeat_by_another_role_or_visit_is_404(server_client: Any, new_visit: A
 def test_answer_lost_after_the_commit(server_client: Any, visit: VisitHandle, tus_upload: Any,
                                       pdf: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     """The case this exists for: the message was committed, then the answer never came."""
-    store = server_client.app.state.ctx.store
-    real_message = store.message
+    storage = server_client.app.state.ctx.storage
+    real_message = storage.message
     calls = []
 
     def crash_once(*args: Any) -> Any:
@@ -85,7 +85,7 @@ def test_answer_lost_after_the_commit(server_client: Any, visit: VisitHandle, tu
             raise ConnectionResetError("the answer is lost")
         return real_message(*args)
 
-    monkeypatch.setattr(store, "message", crash_once)
+    monkeypatch.setattr(storage, "message", crash_once)
     location = tus_upload(visit, pdf, "a.pdf")
     with pytest.raises(ConnectionResetError):
         finalise(server_client, visit, location)

@@ -180,10 +180,10 @@ def test_busy_exiftool_answers_429_and_keeps_the_upload(visit: VisitHandle, tus_
     assert r.status_code == 201, r.text
 
 
-@pytest.mark.both_stores
+@pytest.mark.both_storages
 @pytest.mark.parametrize("name", ["pdf with a link annotation (URI on a click)",
                                   "pdf encrypted (empty password), JavaScript in an object stream",
                                   "docx remote template (attachedTemplate)"])
-def test_documents_on_both_stores(name: str, visit: VisitHandle, send_attachment: Any) -> None:
+def test_documents_on_both_storages(name: str, visit: VisitHandle, send_attachment: Any) -> None:
     case = DOCUMENTS[name]
     assert_answer(send_attachment(visit, case.data, case.name), case)

@@ -192,7 +192,7 @@ def test_unexpected_error_is_json_500(server_settings: Any, monkeypatch: pytest.
 
     with TestClient(app, raise_server_exceptions=False) as client:
         v = VisitHandle(client.post("/api/visits", json={}).json())
-        monkeypatch.setattr(app.state.ctx.store, "messages_after", boom)
+        monkeypatch.setattr(app.state.ctx.storage, "messages_after", boom)
         r = client.get(v.url("/messages"), headers=v.patient)
     assert r.status_code == 500
     assert r.json() == {"error": "internal_error", "message": "Something went wrong."}
@@ -272,7 +272,7 @@ def _status(sent: list[dict[str, Any]]) -> int | None:
 
 def _disconnect_cases(app: Any, settings: Any) -> list[tuple[str, str, dict[str, str]]]:
     """Every route that reads a JSON body: (method, path, auth headers)."""
-    links = asyncio.run(create_visit_links(app.state.ctx.store, settings))
+    links = asyncio.run(create_visit_links(app.state.ctx.storage, settings))
     auth = {"authorization": f"Bearer {links.patient_token}"}
     base = f"/api/visits/{links.visit_id}"
     return [("POST", "/api/visits", {}), ("POST", base + "/messages", auth),
@@ -326,7 +326,7 @@ def test_other_errors_are_still_logged(server_settings: Any, caplog: pytest.LogC
         def boom(*args: Any) -> Any:
             raise RuntimeError("real bug")
 
-        monkeypatch.setattr(app.state.ctx.store, "add_text_message", boom)
+        monkeypatch.setattr(app.state.ctx.storage, "add_text_message", boom)
         r = client.post(v.url("/messages"), headers=v.patient, json={"text": "hej"})
     assert r.status_code == 500
     assert any(r.levelno >= logging.ERROR and r.exc_info for r in caplog.records)

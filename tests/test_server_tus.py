@@ -15,7 +15,7 @@ from server.tus import parse_metadata
 from tests.conftest import VisitHandle, run_in_app, tus_metadata
 
 # Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
-pytestmark = pytest.mark.both_stores
+pytestmark = pytest.mark.both_storages
 
 MAX = 10 * 1024 * 1024
 PDF_HEAD = b"%PDF-1.4\n"
@@ -56,7 +56,7 @@ def test_options(server_client: Any, visit: VisitHandle) -> None:
     assert r.headers["tus-checksum-algorithm"] == "sha256"
 
 
-def test_full_flow_in_two_chunks(server_client: Any, store_view: Any,
+def test_full_flow_in_two_chunks(server_client: Any, storage_view: Any,
                                  visit: VisitHandle) -> None:
     data = PDF_HEAD + os.urandom(5000)
     r = create(server_client, visit, len(data))
@@ -81,7 +81,7 @@ def test_full_flow_in_two_chunks(server_client: Any, store_view: Any,
     assert head(server_client, visit, location).headers["upload-offset"] == "3000"
     r = patch(server_client, visit, location, data[3000:], 3000)
     assert r.status_code == 204 and r.headers["upload-offset"] == str(len(data))
-    assert upload_file(store_view, location) == data
+    assert upload_file(storage_view, location) == data
 
 
 def test_other_role_or_visit_cannot_touch_upload(server_client: Any, new_visit: Any) -> None:
@@ -201,8 +201,8 @@ def test_creation_sanitises_filename(server_client: Any, server_settings: Any,
     r = create(server_client, visit, 5, Upload_Metadata=tus_metadata(filename=name))
     assert r.status_code == 201
     upload_id = r.headers["location"].rsplit("/", 1)[1]
-    store = server_client.app.state.ctx.store
-    assert run_in_app(server_client, store.get_upload, upload_id).filename == stored
+    storage = server_client.app.state.ctx.storage
+    assert run_in_app(server_client, storage.get_upload, upload_id).filename == stored
     if server_settings.database_url is None:
         # The file on disk is named by the server, never by the user.
         assert [p.name for p in (server_settings.data_dir / "uploads").iterdir()] == [upload_id]
@@ -257,7 +257,7 @@ def location(server_client: Any, visit: VisitHandle) -> str:
          460, "checksum_mismatch"),
     ],
 )
-def test_patch_bad(server_client: Any, store_view: Any, visit: VisitHandle,
+def test_patch_bad(server_client: Any, storage_view: Any, visit: VisitHandle,
                    location: str, offset: Any, headers: dict[str, str], body: bytes,
                    status: int, code: str) -> None:
     r = patch(server_client, visit, location, body, offset, **headers)
@@ -265,7 +265,7 @@ def test_patch_bad(server_client: Any, store_view: Any, visit: VisitHandle,
     assert r.headers["tus-resumable"] == "1.0.0"
     # Nothing of a refused chunk is kept.
     assert head(server_client, visit, location).headers["upload-offset"] == "0"
-    assert upload_file(store_view, location) == b""
+    assert upload_file(storage_view, location) == b""
 
 
 def test_patch_offset_mismatch_reports_offset(server_client: Any, visit: VisitHandle,
@@ -275,7 +275,7 @@ def test_patch_offset_mismatch_reports_offset(server_client: Any, visit: VisitHa
     assert r.status_code == 409 and r.headers["upload-offset"] == "4"
 
 
-def test_patch_past_length_without_content_length(server_client: Any, store_view: Any,
+def test_patch_past_length_without_content_length(server_client: Any, storage_view: Any,
                                                   visit: VisitHandle, location: str) -> None:
     patch(server_client, visit, location, b"abcd", 0)
 
@@ -286,18 +286,18 @@ def test_patch_past_length_without_content_length(server_client: Any, store_view
     r = patch(server_client, visit, location, body(), 4)
     assert (r.status_code, r.json()["error"]) == (413, "chunk_past_length")
     assert head(server_client, visit, location).headers["upload-offset"] == "4"
-    assert upload_file(store_view, location) == b"abcd"
+    assert upload_file(storage_view, location) == b"abcd"
     r = patch(server_client, visit, location, b"efghij", 4)
     assert r.status_code == 204 and r.headers["upload-offset"] == "10"
 
 
-def test_patch_with_checksum(server_client: Any, store_view: Any, visit: VisitHandle,
+def test_patch_with_checksum(server_client: Any, storage_view: Any, visit: VisitHandle,
                              location: str) -> None:
     chunk = b"0123456789"
     digest = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
     r = patch(server_client, visit, location, chunk, 0, Upload_Checksum=f"sha256 {digest}")
     assert r.status_code == 204 and r.headers["upload-offset"] == "10"
-    assert upload_file(store_view, location) == chunk
+    assert upload_file(storage_view, location) == chunk
 
 
 def test_empty_patch_is_noop(server_client: Any, visit: VisitHandle, location: str) -> None:
@@ -364,7 +364,7 @@ def _asgi_patch(client: Any, visit: VisitHandle, location: str, messages: list[d
     return sent
 
 
-def test_dropped_connection_keeps_what_arrived(server_client: Any, store_view: Any,
+def test_dropped_connection_keeps_what_arrived(server_client: Any, storage_view: Any,
                                                visit: VisitHandle, location: str) -> None:
     _asgi_patch(server_client, visit, location, [
         {"type": "http.request", "body": b"abc", "more_body": True},
@@ -372,14 +372,14 @@ def test_dropped_connection_keeps_what_arrived(server_client: Any, store_view: A
         {"type": "http.disconnect"},
     ])
     assert head(server_client, visit, location).headers["upload-offset"] == "6"
-    assert upload_file(store_view, location) == b"abcdef"
+    assert upload_file(storage_view, location) == b"abcdef"
     r = patch(server_client, visit, location, b"ghij", 6)
     assert r.status_code == 204 and r.headers["upload-offset"] == "10"
-    assert upload_file(store_view, location) == b"abcdefghij"
+    assert upload_file(storage_view, location) == b"abcdefghij"
 
 
 def test_dropped_connection_with_checksum_keeps_nothing(server_client: Any,
-                                                        store_view: Any,
+                                                        storage_view: Any,
                                                         visit: VisitHandle,
                                                         location: str) -> None:
     digest = base64.b64encode(hashlib.sha256(b"abcdefghij").digest()).decode()
@@ -388,7 +388,7 @@ def test_dropped_connection_with_checksum_keeps_nothing(server_client: Any,
         {"type": "http.disconnect"},
     ], **{"upload-checksum": f"sha256 {digest}"})
     assert head(server_client, visit, location).headers["upload-offset"] == "0"
-    assert upload_file(store_view, location) == b""
+    assert upload_file(storage_view, location) == b""
 
 
 def test_head_shows_progress_of_a_running_patch(server_client: Any, visit: VisitHandle,
@@ -451,65 +451,65 @@ def test_head_shows_progress_of_a_running_patch(server_client: Any, visit: Visit
     assert head(server_client, visit, location).headers["upload-offset"] == str(len(data))
 
 
-def test_bytes_past_stored_offset_are_dropped(server_client: Any, store_view: Any,
+def test_bytes_past_stored_offset_are_dropped(server_client: Any, storage_view: Any,
                                               visit: VisitHandle, location: str) -> None:
     # A crash after writing but before the offset was saved leaves extra bytes on disk.
     patch(server_client, visit, location, b"abc", 0)
     upload_id = location.rsplit("/", 1)[1]
-    store_view.put_upload_bytes(upload_id, b"abcXXXX")
+    storage_view.put_upload_bytes(upload_id, b"abcXXXX")
     assert patch(server_client, visit, location, b"defghij", 3).status_code == 204
-    assert store_view.upload_bytes(upload_id) == b"abcdefghij"
+    assert storage_view.upload_bytes(upload_id) == b"abcdefghij"
 
 
 # --- termination and expiration ------------------------------------------------------------
 
 
-def test_delete(server_client: Any, store_view: Any, visit: VisitHandle,
+def test_delete(server_client: Any, storage_view: Any, visit: VisitHandle,
                 location: str) -> None:
     r = server_client.delete(location, headers={**visit.patient, "Tus-Resumable": "1.0.0"})
     assert r.status_code == 204 and r.headers["tus-resumable"] == "1.0.0"
-    assert store_view.uploads_with_bytes() == [] and store_view.count("uploads") == 0
+    assert storage_view.uploads_with_bytes() == [] and storage_view.count("uploads") == 0
     assert head(server_client, visit, location).status_code == 404
     r = server_client.delete(location, headers={**visit.patient, "Tus-Resumable": "1.0.0"})
     assert r.status_code == 404
 
 
-def test_expired_upload_is_gone(make_server_client: Any, store_view: Any) -> None:
+def test_expired_upload_is_gone(make_server_client: Any, storage_view: Any) -> None:
     client = make_server_client(upload_expiry_seconds=0)
     v = VisitHandle(client.post("/api/visits", json={}).json())
     location = create(client, v, 5).headers["location"]
     assert head(client, v, location).status_code == 404
-    assert store_view.uploads_with_bytes() == [] and store_view.count("uploads") == 0
+    assert storage_view.uploads_with_bytes() == [] and storage_view.count("uploads") == 0
 
 
-def test_cleanup_pass(server_client: Any, server_settings: Any, store_view: Any,
+def test_cleanup_pass(server_client: Any, server_settings: Any, storage_view: Any,
                       visit: VisitHandle, location: str) -> None:
-    store = server_client.app.state.ctx.store
+    storage = server_client.app.state.ctx.storage
     patch(server_client, visit, location, b"abc", 0)
     sqlite = server_settings.database_url is None
     if sqlite:  # files left by a crash (PostgreSQL commits bytes with their rows)
         uploads = server_settings.data_dir / "uploads"
         (uploads / "orphan").write_bytes(b"left by a crash")
         (server_settings.data_dir / "attachments" / ".tmp-x").write_bytes(b"half")
-    assert run_in_app(server_client, store.delete_expired_uploads) == 0
-    assert store_view.uploads_with_bytes() == [location.rsplit("/", 1)[1]]
-    assert store_view.attachments_with_bytes() == []
+    assert run_in_app(server_client, storage.delete_expired_uploads) == 0
+    assert storage_view.uploads_with_bytes() == [location.rsplit("/", 1)[1]]
+    assert storage_view.attachments_with_bytes() == []
     later = time.time() + 24 * 3600 + 1
-    assert run_in_app(server_client, store.delete_expired_uploads, later) == 1
-    assert store_view.uploads_with_bytes() == [] and store_view.count("uploads") == 0
+    assert run_in_app(server_client, storage.delete_expired_uploads, later) == 1
+    assert storage_view.uploads_with_bytes() == [] and storage_view.count("uploads") == 0
 
 
 def test_cleanup_runs_at_startup_and_periodically(make_server_client: Any,
                                                   server_settings: Any,
-                                                  store_view: Any) -> None:
+                                                  storage_view: Any) -> None:
     client = make_server_client(upload_expiry_seconds=1, cleanup_interval_seconds=1)
     v = VisitHandle(client.post("/api/visits", json={}).json())
     patch(client, v, create(client, v, 5).headers["location"], b"ab", 0)
-    assert store_view.count("uploads") == 1 and len(store_view.uploads_with_bytes()) == 1
+    assert storage_view.count("uploads") == 1 and len(storage_view.uploads_with_bytes()) == 1
     deadline = time.monotonic() + 5
-    while store_view.count("uploads") and time.monotonic() < deadline:
+    while storage_view.count("uploads") and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert store_view.count("uploads") == 0 and store_view.uploads_with_bytes() == []
+    assert storage_view.count("uploads") == 0 and storage_view.uploads_with_bytes() == []
     if server_settings.database_url is None:
         # Startup sweep: an orphan file is removed when a new app starts on the same data dir.
         uploads = server_settings.data_dir / "uploads"

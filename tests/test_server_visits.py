@@ -14,12 +14,12 @@ import server.common
 from tests.conftest import VisitHandle
 
 # Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
-pytestmark = pytest.mark.both_stores
+pytestmark = pytest.mark.both_storages
 
 # --- creating visits ---------------------------------------------------------------------
 
 
-def test_create_visit_demo(server_client: Any, store_view: Any) -> None:
+def test_create_visit_demo(server_client: Any, storage_view: Any) -> None:
     r = server_client.post("/api/visits", json={})
     assert r.status_code == 201
     body = r.json()
@@ -34,13 +34,13 @@ def test_create_visit_demo(server_client: Any, store_view: Any) -> None:
         assert len(body[f"{role}_token"]) >= 43  # token_urlsafe(32)
     assert body["patient_token"] != body["clinician_token"]
     # Only hashes are stored.
-    (row,) = store_view.rows("SELECT patient_token_hash, clinician_token_hash, patient_name, "
+    (row,) = storage_view.rows("SELECT patient_token_hash, clinician_token_hash, patient_name, "
                              "clinician_name FROM visits WHERE id = ?", body["visit_id"])
     assert row["patient_token_hash"] == hashlib.sha256(body["patient_token"].encode()).hexdigest()
     assert row["clinician_token_hash"] == hashlib.sha256(
         body["clinician_token"].encode()).hexdigest()
     assert (row["patient_name"], row["clinician_name"]) == ("Alex Patient", "Dr Sara Lind")
-    dump = "\n".join(str(r) for r in store_view.rows("SELECT * FROM visits"))
+    dump = "\n".join(str(r) for r in storage_view.rows("SELECT * FROM visits"))
     assert body["patient_token"] not in dump and body["clinician_token"] not in dump
 
 

@@ -24,7 +24,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import READY_TIMEOUT_MS, WORKER_TIMEOUT_MS
 from tests.e2e.test_send_flow import pick
-from tests.live_server import ServerProcess, make_pdf, store_invariants
+from tests.live_server import ServerProcess, make_pdf, storage_invariants
 
 UPLOAD_BYTES_PER_SECOND = 1_500_000
 UNTHROTTLED = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
@@ -78,7 +78,7 @@ def test_large_upload_survives_server_restart(own_server, make_participant):
     own_server.stop(kill=True)
     status = dialog.locator(".preview-status")
     expect(status).to_have_text("Återansluter…", timeout=15_000)
-    crashed = store_invariants(own_server.data_dir)  # the crash left nothing half-done
+    crashed = storage_invariants(own_server.data_dir)  # the crash left nothing half-done
     assert (crashed["uploads"], crashed["messages"]) == (1, 0)
     expect(dialog).to_be_visible()
 
@@ -106,7 +106,7 @@ def test_large_upload_survives_server_restart(own_server, make_participant):
     with urllib.request.urlopen(request, timeout=30) as resp:
         stored = resp.read()
     assert hashlib.sha256(stored).hexdigest() == hashlib.sha256(data).hexdigest()
-    done = store_invariants(own_server.data_dir)
+    done = storage_invariants(own_server.data_dir)
     assert (done["attachments"], done["messages"], done["uploads"]) == (1, 1, 0)
     assert patient.errors == [] and clinician.errors == []
     print(f"\nPATCH offsets: {patch_offsets}")

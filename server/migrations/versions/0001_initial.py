@@ -1,5 +1,6 @@
-"""The schema of server/store.py (visits, messages, attachments, uploads, filing marks), plus the
-bytes a stateless node keeps in the database: attachment_chunks and upload_chunks.
+"""The schema of server/sqlite_storage.py (visits, messages, attachments, uploads, filing
+marks), plus the bytes a stateless node keeps in the database: attachment_chunks and
+upload_chunks.
 
 Revision ID: 0001
 Revises:

@@ -1,5 +1,5 @@
 """visit_purges: visits whose links expired and whose attachment bytes were deleted (server/
-store.py has the same table; see purge_visit_files).
+sqlite_storage.py has the same table; see purge_visit_files).
 
 Revision ID: 0002
 Revises: 0001

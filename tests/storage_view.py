@@ -1,9 +1,9 @@
 """What a test reads of either storage directly, behind the server's back.
 
-`StoreView.of(settings)` gives the SQLite view (the database file and the data directory) or
+`StorageView.of(settings)` gives the SQLite view (the database file and the data directory) or
 the PostgreSQL one (the database at settings.database_url). "Bytes" are a partial upload's file
 or its upload_chunks rows, an attachment's file or its attachment_chunks rows.
-`invariants()` asserts that nothing is half-done, as tests.live_server.store_invariants does
+`invariants()` asserts that nothing is half-done, as tests.live_server.storage_invariants does
 for SQLite: no attachment row without its intact bytes, no bytes without their row.
 """
 
@@ -18,17 +18,17 @@ from typing import Any
 _STORED_NAME = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
-class StoreView:
+class StorageView:
     kind = "sqlite"
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
 
     @staticmethod
-    def of(settings: Any) -> StoreView:
+    def of(settings: Any) -> StorageView:
         if settings.database_url:
             return PgView(settings.database_url)
-        return StoreView(settings.data_dir)
+        return StorageView(settings.data_dir)
 
     def rows(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         """Run one statement (`?` placeholders); its rows as dicts."""
@@ -61,12 +61,12 @@ class StoreView:
         return (self.data_dir / "attachments" / stored_name).read_bytes()
 
     def invariants(self) -> dict[str, int]:
-        from tests.live_server import store_invariants
+        from tests.live_server import storage_invariants
 
-        return store_invariants(self.data_dir)
+        return storage_invariants(self.data_dir)
 
 
-class PgView(StoreView):
+class PgView(StorageView):
     kind = "pg"
 
     def __init__(self, url: str) -> None:

@@ -1,11 +1,12 @@
-"""PostgreSQL storage: every piece of a node's state in one database, so nodes are stateless.
+"""PgStorage: the storage contract (server.storage) in PostgreSQL. Every piece of a node's
+state is in one database, so nodes are stateless.
 
-* Rows: the same tables as the SQLite store (schema by Alembic, server/migrations/).
+* Rows: the same tables as SqliteStorage (schema by Alembic, server/migrations/).
 * Bytes: `bytea` rows of at most CHUNK_BYTES, stored out of line uncompressed. Attachments in
   attachment_chunks (written in the finalising transaction, so there is never a row without
   its bytes nor bytes without their row); partial uploads in upload_chunks keyed by their start
   offset, each PATCH buffer committed as it arrives; the upload's stored offset says which of
-  them count (the same rule as the file of the SQLite store).
+  them count (the same rule as SqliteStorage's file).
 * Live events: every committing write of a visit runs pg_notify('bifoga_visit', visit id) in
   its transaction; each node LISTENs on one connection of its own and wakes its long polls.
 * Per-upload writer locks: session advisory locks, held on a connection of a separate pool
@@ -26,7 +27,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -34,21 +35,19 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.concurrency import run_in_threadpool
 
 from server import migrate
-from server.storage import UploadBusy
-from server.store import (
+from server.live import VisitNotifier
+from server.storage import (
     MARKS,
     Attachment,
     NewVisit,
     TooManyOpenUploads,
     Upload,
+    UploadBusy,
     Visit,
     VisitClosed,
     VisitQuotaExceeded,
     now_iso,
 )
-
-if TYPE_CHECKING:
-    from server.live import VisitNotifier
 
 log = logging.getLogger("bifoga.pg")
 CHUNK_BYTES = 1024 * 1024
@@ -84,13 +83,13 @@ Conn = psycopg.AsyncConnection[dict[str, Any]]
 class PgUploadWriter:
     """Appends to upload_chunks; see server.storage.UploadWriter."""
 
-    def __init__(self, store: PgStorage, upload_id: str, position: int) -> None:
-        self.store, self.upload_id, self.position = store, upload_id, position
+    def __init__(self, storage: PgStorage, upload_id: str, position: int) -> None:
+        self.storage, self.upload_id, self.position = storage, upload_id, position
 
     async def write(self, data: bytes) -> None:
         for i in range(0, len(data), CHUNK_BYTES):
             piece = data[i:i + CHUNK_BYTES]
-            async with self.store.pool.connection() as conn:
+            async with self.storage.pool.connection() as conn:
                 await conn.execute(
                     "INSERT INTO upload_chunks (upload_id, start, data) VALUES (%s, %s, %s)",
                     (self.upload_id, self.position, piece))
@@ -103,7 +102,7 @@ class PgUploadWriter:
         if keep:
             await self.write(tail)
             return self.position
-        async with self.store.pool.connection() as conn:
+        async with self.storage.pool.connection() as conn:
             await _cut(conn, self.upload_id, start)
         return start
 
@@ -123,6 +122,8 @@ async def _cut(conn: Conn, upload_id: str, offset: int) -> None:
 
 
 class PgStorage:
+    """Any number of nodes' storage: rows, bytes, locks and live events in one database."""
+
     scratch_dir = None  # a stateless node keeps nothing of its own: temp files go to TMPDIR
 
     def __init__(self, url: str, pool_size: int = 10, lock_pool_size: int = 40) -> None:
@@ -275,10 +276,10 @@ class PgStorage:
                     now, now + ttl)
         async with self.pool.connection() as conn, conn.transaction():
             # The visit's row lock makes the cap and the quota hold under concurrent creations
-            # on any node (the SQLite store gets the same from BEGIN IMMEDIATE).
+            # on any node (SqliteStorage gets the same from BEGIN IMMEDIATE).
             await conn.execute("SELECT 1 FROM visits WHERE id = %s FOR NO KEY UPDATE",
                                (visit_id,))
-            # Both count the role's own open uploads only (see server.store.Store.create_upload).
+            # Both count the role's own open uploads only (see UploadStorage.create_upload).
             if (max_open is not None
                     and await self._open_uploads(conn, visit_id, now, role) >= max_open):
                 raise TooManyOpenUploads(visit_id)

@@ -1,24 +1,62 @@
-"""SQLite persistence and the files on disk.
+"""SqliteStorage: the storage contract (server.storage) in SQLite plus files under DATA_DIR.
 
-One connection guarded by a lock: SQLite serialises writers anyway, the app's load is tiny, and a
-single connection keeps transactions obvious. Every method is synchronous; async code calls them
-through a thread pool (see server.app.db).
+The default backend, for one node. One connection guarded by a lock: SQLite serialises
+writers anyway, the app's load is tiny, and a single connection keeps transactions obvious.
+Each operation is written once, as a blocking method; `in_thread` makes it the async method
+of the contract by running it in the thread pool. Locks on uploads are per process.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import secrets
+import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO, Concatenate, ParamSpec, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+from server.storage import (
+    MARKS,
+    READ_CHUNK,
+    Attachment,
+    NewVisit,
+    TooManyOpenUploads,
+    Upload,
+    UploadBusy,
+    UploadWriter,
+    Visit,
+    VisitClosed,
+    VisitQuotaExceeded,
+    now_iso,
+)
+
+if TYPE_CHECKING:
+    from server.live import VisitNotifier
+
+S = TypeVar("S")
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def in_thread(method: Callable[Concatenate[S, P], T]
+              ) -> Callable[Concatenate[S, P], Coroutine[Any, Any, T]]:
+    """The async form of a blocking method: awaiting it runs the method in the thread pool,
+    off the event loop."""
+
+    @functools.wraps(method)
+    async def run(self: S, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await run_in_threadpool(method, self, *args, **kwargs)
+
+    return run
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS visits (
@@ -87,8 +125,6 @@ CREATE TABLE IF NOT EXISTS visit_purges (
 );
 """
 
-ROLES = ("patient", "clinician")
-MARKS = ("saved", "not_relevant")
 # One attachment in chat order, with its message and filing mark (see list_attachments).
 _ATTACHMENT_ROWS = (
     "SELECT a.id, a.display_name AS name, a.stored_name, a.size, a.mime, a.category, "
@@ -97,27 +133,6 @@ _ATTACHMENT_ROWS = (
     "LEFT JOIN attachment_marks k ON k.attachment_id = a.id "
     "WHERE m.visit_id = ? "
 )
-
-
-class VisitClosed(Exception):
-    """The visit ended before the write could be committed."""
-
-
-class TooManyOpenUploads(Exception):
-    """The visit already has its maximum of unfinished uploads (checked in the insert's
-    transaction, so concurrent creations cannot all slip past the cap)."""
-
-
-class VisitQuotaExceeded(Exception):
-    """The new upload would take the visit past its byte quota (see visit_bytes)."""
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def fsync_dir(path: Path) -> None:
@@ -134,76 +149,51 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-@dataclass(frozen=True)
-class Visit:
-    id: str
-    patient_token_hash: str
-    clinician_token_hash: str
-    patient_name: str
-    clinician_name: str
-    created_at: str
-    ended_at: str | None
+class _FileWriter:
+    """A partial upload file, truncated to the stored offset on open (bytes past it are from a
+    request whose offset was never stored)."""
 
-    @property
-    def state(self) -> str:
-        return "ended" if self.ended_at else "open"
-
-    def name_of(self, role: str) -> str:
-        return self.patient_name if role == "patient" else self.clinician_name
-
-
-@dataclass(frozen=True)
-class Upload:
-    id: str
-    visit_id: str
-    role: str
-    length: int
-    offset: int
-    filename: str
-    filetype: str
-    created_at: float
-    expires_at: float
-
-
-@dataclass(frozen=True)
-class Attachment:
-    id: str
-    visit_id: str
-    display_name: str
-    stored_name: str
-    size: int
-    mime: str
-    category: str
-    sha256: str
-    sender_role: str
-    created_at: str
-
-
-@dataclass(frozen=True)
-class NewVisit:
-    visit: Visit
-    patient_token: str
-    clinician_token: str
+    def __init__(self, f: BinaryIO) -> None:
+        self.f = f
 
     @classmethod
-    def make(cls, patient_name: str, clinician_name: str) -> NewVisit:
-        """A new visit with fresh tokens (only their hashes are stored), not yet saved."""
-        patient_token, clinician_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        visit = Visit(
-            id=secrets.token_urlsafe(12),
-            patient_token_hash=hash_token(patient_token),
-            clinician_token_hash=hash_token(clinician_token),
-            patient_name=patient_name,
-            clinician_name=clinician_name,
-            created_at=now_iso(),
-            ended_at=None,
-        )
-        return cls(visit, patient_token, clinician_token)
+    def open_at(cls, path: Path, offset: int) -> _FileWriter:
+        f = open(path, "r+b")  # closed by finish() or abort()
+        f.truncate(offset)
+        f.seek(offset)
+        return cls(f)
+
+    async def write(self, data: bytes) -> None:
+        await run_in_threadpool(self.f.write, data)
+
+    def _sync(self) -> None:
+        self.f.flush()
+        os.fsync(self.f.fileno())
+
+    sync = in_thread(_sync)
+
+    @in_thread
+    def finish(self, tail: bytes, keep: bool, start: int) -> int:
+        try:
+            if keep:
+                self.f.write(tail)
+            else:
+                self.f.truncate(start)
+            self._sync()
+            return self.f.tell() if keep else start
+        finally:
+            self.f.close()
+
+    async def abort(self) -> None:
+        self.f.close()
 
 
-class Store:
+class SqliteStorage:
+    """One node's storage: rows in DATA_DIR/bifoga.sqlite3, bytes in files beside it."""
+
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
+        self.scratch_dir: Path | None = data_dir
         self.attachments_dir = data_dir / "attachments"
         self.uploads_dir = data_dir / "uploads"
         for d in (data_dir, self.attachments_dir, self.uploads_dir):
@@ -212,6 +202,9 @@ class Store:
         # Files being written before their row exists (upload ids, stored names): the orphan
         # sweep leaves them alone. Changed and read under _lock.
         self._in_flight: set[str] = set()
+        # Uploads being written by a request of this process (lock_upload).
+        self._busy: set[str] = set()
+        self._busy_lock = threading.Lock()
         self._conn = sqlite3.connect(
             data_dir / "bifoga.sqlite3", check_same_thread=False, isolation_level=None
         )
@@ -222,6 +215,12 @@ class Store:
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute("PRAGMA busy_timeout=5000")
         self._conn.executescript(SCHEMA)
+
+    async def start(self, notifier: VisitNotifier | None = None) -> None:
+        pass  # one node: the handlers wake its long polls directly
+
+    async def stop(self) -> None:
+        pass  # the SQLite connection lives as long as the app (tests reopen it)
 
     def close(self) -> None:
         with self._lock:
@@ -243,6 +242,7 @@ class Store:
             return self._conn.execute(sql, args).fetchone()
 
     # visits -------------------------------------------------------------------------------
+    @in_thread
     def create_visit(self, patient_name: str, clinician_name: str) -> NewVisit:
         new = NewVisit.make(patient_name, clinician_name)
         visit = new.visit
@@ -254,14 +254,18 @@ class Store:
             )
         return new
 
+    @in_thread
     def count_visits(self) -> int:
         row = self._one("SELECT COUNT(*) FROM visits", ())
         return int(row[0]) if row else 0
 
-    def get_visit(self, visit_id: str) -> Visit | None:
+    def _get_visit(self, visit_id: str) -> Visit | None:
         row = self._one("SELECT * FROM visits WHERE id = ?", (visit_id,))
         return Visit(**dict(row)) if row else None
 
+    get_visit = in_thread(_get_visit)
+
+    @in_thread
     def token_hash_exists(self, token_hash: str) -> bool:
         row = self._one(
             "SELECT 1 FROM visits WHERE patient_token_hash = ? OR clinician_token_hash = ?",
@@ -277,15 +281,17 @@ class Store:
         if row is None or row[0] is not None:
             raise VisitClosed(visit_id)
 
+    @in_thread
     def end_visit(self, visit_id: str) -> Visit | None:
         with self._tx() as c:
             c.execute(
                 "UPDATE visits SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
                 (now_iso(), visit_id),
             )
-        return self.get_visit(visit_id)
+        return self._get_visit(visit_id)
 
     # link expiry ---------------------------------------------------------------------------
+    @in_thread
     def expired_visits(self, ended_before: str) -> list[str]:
         """Ids of visits that ended before `ended_before` (ISO, as now_iso writes it) and whose
         files have not been purged yet."""
@@ -295,6 +301,7 @@ class Store:
                 "AND id NOT IN (SELECT visit_id FROM visit_purges)", (ended_before,)).fetchall()
         return [r[0] for r in rows]
 
+    @in_thread
     def purge_visit_files(self, visit_id: str) -> int:
         """Delete every file of the visit (attachments and unfinished uploads) and record the
         purge; returns how many files were deleted. The rows of messages and attachments stay
@@ -317,6 +324,7 @@ class Store:
         return deleted
 
     # messages -----------------------------------------------------------------------------
+    @in_thread
     def add_text_message(self, visit_id: str, role: str, text: str) -> int:
         with self._tx() as c:
             self._require_open(c, visit_id)
@@ -327,7 +335,7 @@ class Store:
             )
             return int(cur.lastrowid or 0)
 
-    def messages_after(self, visit_id: str, after: int, limit: int) -> list[dict[str, Any]]:
+    def _messages_after(self, visit_id: str, after: int, limit: int) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._conn.execute(
                 "SELECT m.id, m.sender_role, m.sent_at, m.kind, m.text, a.id AS a_id, "
@@ -339,14 +347,18 @@ class Store:
             ).fetchall()
         return [dict(r) for r in rows]
 
+    messages_after = in_thread(_messages_after)
+
+    @in_thread
     def message(self, visit_id: str, message_id: int) -> dict[str, Any]:
-        rows = self.messages_after(visit_id, message_id - 1, 1)
+        rows = self._messages_after(visit_id, message_id - 1, 1)
         return rows[0]
 
     # uploads ------------------------------------------------------------------------------
     def upload_path(self, upload_id: str) -> Path:
         return self.uploads_dir / upload_id
 
+    @in_thread
     def create_upload(
         self, visit_id: str, role: str, length: int, filename: str, filetype: str, ttl: int,
         max_open: int | None = None, max_visit_bytes: int | None = None,
@@ -405,6 +417,7 @@ class Store:
             (visit_id, visit_id, now, role, role)).fetchone()
         return int(row[0]) if row else 0
 
+    @in_thread
     def visit_bytes(self, visit_id: str) -> int:
         """What the visit holds against its quota: the sizes of its attachments plus the
         declared lengths of its unfinished (unexpired) uploads."""
@@ -421,23 +434,29 @@ class Store:
             with self._lock:
                 self._in_flight.discard(name)
 
+    @in_thread
     def count_open_uploads(self, visit_id: str) -> int:
         with self._lock:
             return self._open_uploads(self._conn, visit_id, time.time())
 
+    @in_thread
     def get_upload(self, upload_id: str) -> Upload | None:
         row = self._one("SELECT * FROM uploads WHERE id = ?", (upload_id,))
         return Upload(**dict(row)) if row else None
 
+    @in_thread
     def set_upload_offset(self, upload_id: str, offset: int) -> None:
         with self._tx() as c:
             c.execute('UPDATE uploads SET "offset" = ? WHERE id = ?', (offset, upload_id))
 
-    def delete_upload(self, upload_id: str) -> None:
+    def _delete_upload(self, upload_id: str) -> None:
         with self._tx() as c:
             c.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
         self.upload_path(upload_id).unlink(missing_ok=True)
 
+    delete_upload = in_thread(_delete_upload)
+
+    @in_thread
     def delete_expired_uploads(self, now: float | None = None) -> int:
         """Drop expired uploads, and files without a row (left by a crash): partial uploads,
         temp files of a finalisation, attachments whose transaction never committed."""
@@ -446,7 +465,7 @@ class Store:
             expired = [r[0] for r in self._conn.execute(
                 "SELECT id FROM uploads WHERE expires_at <= ?", (now,))]
             for upload_id in expired:
-                self.delete_upload(upload_id)
+                self._delete_upload(upload_id)
             known = {r[0] for r in self._conn.execute("SELECT id FROM uploads")}
             known_stored = {r[0] for r in self._conn.execute("SELECT stored_name FROM attachments")}
             # Still under the lock: a file being written is in _in_flight until its row exists.
@@ -461,10 +480,35 @@ class Store:
                     p.unlink(missing_ok=True)
         return len(expired)
 
+    @in_thread
+    def free_bytes(self) -> int | None:
+        return int(shutil.disk_usage(self.data_dir).free)
+
+    @in_thread
+    def open_upload_writer(self, upload: Upload) -> UploadWriter:
+        return _FileWriter.open_at(self.upload_path(upload.id), upload.offset)
+
+    @in_thread
+    def read_upload(self, upload: Upload) -> bytes:
+        return self.upload_path(upload.id).read_bytes()
+
+    @asynccontextmanager
+    async def lock_upload(self, upload_id: str) -> AsyncIterator[None]:
+        with self._busy_lock:
+            if upload_id in self._busy:
+                raise UploadBusy(upload_id)
+            self._busy.add(upload_id)
+        try:
+            yield
+        finally:
+            with self._busy_lock:
+                self._busy.discard(upload_id)
+
     # attachments --------------------------------------------------------------------------
     def attachment_path(self, stored_name: str) -> Path:
         return self.attachments_dir / stored_name
 
+    @in_thread
     def finalise_upload(
         self, upload: Upload, data: bytes, mime: str, category: str,
         display_name: str | None = None,
@@ -518,6 +562,7 @@ class Store:
         self.upload_path(upload.id).unlink(missing_ok=True)
         return message_id
 
+    @in_thread
     def finalised_message(self, visit_id: str, role: str, upload_id: str) -> int | None:
         """The id of the message an earlier finalisation of `upload_id` by this visit's `role`
         made, or None (never finalised, or by another visit or role)."""
@@ -530,19 +575,42 @@ class Store:
         )
         return int(row[0]) if row else None
 
+    @in_thread
     def get_attachment(self, visit_id: str, attachment_id: str) -> Attachment | None:
         row = self._one(
             "SELECT * FROM attachments WHERE id = ? AND visit_id = ?", (attachment_id, visit_id)
         )
         return Attachment(**dict(row)) if row else None
 
+    def attachment_file(self, stored_name: str) -> Path | None:
+        return self.attachment_path(stored_name)
+
+    async def attachment_chunks(self, stored_name: str, start: int = 0, end: int | None = None
+                                ) -> AsyncIterator[bytes]:
+        f = await run_in_threadpool(open, self.attachment_path(stored_name), "rb")
+        try:
+            f.seek(start)
+            left = None if end is None else end - start
+            while left is None or left > 0:
+                chunk = await run_in_threadpool(
+                    f.read, READ_CHUNK if left is None else min(READ_CHUNK, left))
+                if not chunk:
+                    return
+                if left is not None:
+                    left -= len(chunk)
+                yield chunk
+        finally:
+            f.close()
+
     # filing -------------------------------------------------------------------------------
+    @in_thread
     def list_attachments(self, visit_id: str) -> list[dict[str, Any]]:
         """Every attachment of the visit in chat order, with its mark (None when unmarked)."""
         with self._lock:
             rows = self._conn.execute(_ATTACHMENT_ROWS + "ORDER BY m.id", (visit_id,)).fetchall()
         return [dict(r) for r in rows]
 
+    @in_thread
     def set_mark(self, visit_id: str, attachment_id: str, mark: str | None
                  ) -> dict[str, Any] | None:
         """Set (or with None clear) the filing mark; None if the visit has no such attachment.
