@@ -7,7 +7,8 @@
   (Safari gives a cross-origin isolated page SharedArrayBuffer, WebKitGTK as shipped does not).
 
 Every driver keeps one tab open for its whole session; `navigate` starts a new page load in it
-and returns at once (the flows wait for what they need with `wait`). Page scripts are JavaScript
+and returns once the new document is there (Chromium, Firefox: committed; WebKit: its
+DOMContentLoaded); the flows wait for what they need with `wait`. Page scripts are JavaScript
 function sources called with JSON-like arguments, awaited, their result JSON-like. CPython only.
 """
 
@@ -43,7 +44,7 @@ class Driver:
 
     # --- per engine -------------------------------------------------------------------------
     def navigate(self, url: str) -> None:
-        """Start loading `url` in the tab; returns without waiting for the load."""
+        """Start loading `url` in the tab; returns without waiting for the whole load."""
         raise NotImplementedError
 
     def call(self, function: str, *args: Any) -> Any:
@@ -73,8 +74,15 @@ class Driver:
         """A new page load of `url`, even when only its fragment differs from the current one
         (the app moves the token out of the address bar: the next visit's link would otherwise
         be a same-document navigation)."""
-        self.navigate("about:blank")
-        self.wait("() => location.href === 'about:blank'", timeout=10)
+        for attempt in (1, 2):
+            self.navigate("about:blank")
+            try:
+                self.wait("() => location.href === 'about:blank'", timeout=10)
+                break
+            except PageError:
+                # WebKitWebDriver now and then loses the page between two loads; once more.
+                if attempt == 2:
+                    raise
         self.navigate(url)
 
     def wait(self, condition: str, timeout: float = 60, *args: Any, interval: float = 0.05) -> Any:
@@ -251,7 +259,10 @@ class WebKitDriver(Driver):
         # Without its toolbar (which keeps the window at least 447 px wide) the page's viewport
         # is the window: a phone's 390 px too.
         options.add_argument("--full-screen")
-        options.page_load_strategy = "none"
+        # "none" would return before the new document is there, and a script sent to the page
+        # in that moment can hang WebKitWebDriver for good; DOMContentLoaded comes right after
+        # index.html's shell, long before Python is up.
+        options.page_load_strategy = "eager"
         try:
             self.driver = webdriver.WebKitGTK(
                 options=options, service=Service(executable_path=WEBKIT_DRIVER, env=env))
