@@ -9,7 +9,8 @@ HOST ?= 127.0.0.1
 DATA_DIR ?= ./data
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup run test test-unit test-e2e lint bench bench-nodes vendor chromium exiftool postgresql cluster clean pillow-wheel
+.PHONY: setup run test test-unit test-e2e test-engines lint bench bench-nodes vendor chromium \
+	exiftool engines postgresql cluster clean pillow-wheel
 
 setup: $(VENV)/.installed node_modules/.installed static/vendor/.stamp static/build/app.tar.gz \
 	static/build/light.tar.gz static/build/worker.zip
@@ -70,6 +71,17 @@ exiftool:
 	    libimage-exiftool-perl >/dev/null; \
 	fi
 
+# The other engines patients use, for tests/e2e/test_engines.py: Debian's Firefox ESR (driven
+# through its built-in WebDriver BiDi) and WebKitGTK (its MiniBrowser, driven by WebKitWebDriver,
+# on an Xvfb display).
+FIREFOX ?= /usr/bin/firefox-esr
+engines:
+	@if [ ! -x "$(FIREFOX)" ] || ! command -v WebKitWebDriver >/dev/null || ! command -v Xvfb >/dev/null; then \
+	  echo "Installing Debian's firefox-esr, webkit2gtk-driver and xvfb (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    firefox-esr webkit2gtk-driver xvfb >/dev/null; \
+	fi
+
 # Debian's PostgreSQL (the tests, the bench and `make cluster` start their own throwaway server
 # with its binaries; the package's own service is not used) and nginx (`make cluster`'s load
 # balancer).
@@ -94,10 +106,16 @@ lint: $(VENV)/.installed
 test-unit: setup postgresql exiftool
 	$(PY) -m pytest -q -m "not e2e"
 
-test-e2e: setup chromium
+test-e2e: setup chromium engines
 	$(PY) -m pytest -q -m e2e
 
-test: setup chromium postgresql lint
+# The core flows in one engine or a few: `make test-engines ENGINE=firefox` (chromium, firefox,
+# webkit, webkit-sab; comma-separated; empty: all four).
+ENGINE ?=
+test-engines: setup chromium engines
+	BIFOGA_ENGINES=$(ENGINE) $(PY) -m pytest -q tests/e2e/test_engines.py
+
+test: setup chromium engines postgresql lint
 	$(PY) -m pytest -q
 
 # Options through BENCH_ARGS, e.g. `make bench BENCH_ARGS=--profile`, or only the shaped-network

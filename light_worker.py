@@ -27,7 +27,7 @@ from pyscript.ffi import to_js
 from bifoga import refusals
 from bifoga.retry import STALL_SECONDS, is_stalled, parse_retry_after, should_retry
 from bifoga.source import Plan
-from bifoga.tus_client import Response, TusError, Upload
+from bifoga.tus_client import ProgressPacer, Response, TusError, Upload
 from bifoga.worker_contract import Checked, Progress, Uploaded, UploadRequest
 
 js.performance.mark("bifoga:light-start")
@@ -246,9 +246,11 @@ class LightTusIO:
         for name, value in headers.items():
             xhr.setRequestHeader(name, value)
 
+        paced = ProgressPacer(on_progress, self.now)
+
         def progress(event):
             seen["loaded"], seen["at"] = int(event.loaded), self.now()
-            on_progress(seen["loaded"])
+            paced(seen["loaded"], int(event.total))
 
         def loaded(event):
             done.set()

@@ -42,7 +42,7 @@ from bifoga.metadata import MetadataError, strip
 from bifoga.metadata import inspect as metadata_inspect
 from bifoga.retry import STALL_SECONDS, is_stalled, parse_retry_after, should_retry
 from bifoga.sniff import classify
-from bifoga.tus_client import Response, TusError, Upload
+from bifoga.tus_client import ProgressPacer, Response, TusError, Upload
 from bifoga.worker_contract import Checked, Progress, Reduced, Uploaded, UploadRequest
 
 # urllib.request, email.parser and pyodide-http only serve the upload, and cost about a third of
@@ -98,12 +98,13 @@ class BrowserTusIO:
         for name, value in headers.items():
             xhr.setRequestHeader(name, value)
         last_progress = [self.now()]
+        paced = ProgressPacer(on_progress, self.now)
 
         loaded_bytes = [0]
 
         def progress(event):
             last_progress[0], loaded_bytes[0] = self.now(), int(event.loaded)
-            on_progress(loaded_bytes[0])
+            paced(loaded_bytes[0], int(event.total))
 
         def loaded(event):
             if not done.done():

@@ -104,6 +104,27 @@ _DEFAULT_CODES = {
 }
 
 
+
+# XHR upload progress is paced for the page: WebKit fires an event per 8 KiB (218 for a 1.7 MB
+# photo) where Chromium and Firefox wait 50 ms between two, and each one passed on costs the main
+# thread a render of the preview (it made WebKit's uploads seconds slower).
+PROGRESS_INTERVAL = 0.05  # seconds, the pace the XHR standard gives
+
+
+class ProgressPacer:
+    """Passes on a transfer's progress at most every PROGRESS_INTERVAL, and always the end."""
+
+    def __init__(self, on_progress, now):
+        self.on_progress = on_progress
+        self.now = now
+        self.last = None
+
+    def __call__(self, loaded, total):
+        now = self.now()
+        if self.last is None or now - self.last >= PROGRESS_INTERVAL or loaded >= total:
+            self.last = now
+            self.on_progress(loaded)
+
 class TusError(Exception):
     """A failed upload. ``code`` is machine readable, ``status`` the HTTP status if any."""
 

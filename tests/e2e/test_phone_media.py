@@ -1,11 +1,11 @@
-"""Part 7 end to end, with media made the way phones make them: an iPhone-style QuickTime film,
-an Android-style MP4 and a GoPro-style MP4 with a GPMF track reach the clinician without
-position or device (exiftool -ee), every video and sound sample unchanged; an iPhone photo
-(HEIC with GPS) shows inline for the clinician as a JPEG."""
+"""End to end, with media made the way phones make them: an iPhone-style QuickTime film, an
+Android-style MP4 and a GoPro-style MP4 with a GPMF track reach the clinician without position
+or device (exiftool -ee), every video and sound sample unchanged. (An iPhone photo, a HEIC with
+GPS, shown inline for the clinician as a JPEG: a core flow of tests/e2e/test_engines.py, in
+every engine.)"""
 
 from __future__ import annotations
 
-import io
 import re
 import subprocess
 from pathlib import Path
@@ -77,44 +77,3 @@ def _iphone_photo(folder: Path) -> Path:
                     "-Make=Apple", "-Model=iPhone 15", "-DateTimeOriginal=2026:11:20 09:14:00",
                     str(heic)], check=True, capture_output=True, timeout=120)
     return heic
-
-
-def test_iphone_photo_shows_inline_for_the_clinician(pair, tmp_path: Path):
-    patient, clinician = pair
-    P, C = patient.page, clinician.page
-    heic = _iphone_photo(tmp_path)
-    assert _leaks(exiftool_tags(heic)[0])
-
-    pick(P, str(heic))
-    dialog = P.get_by_role("dialog", name="Förhandsgranska")
-    # The preview shows the converted picture and says it was converted.
-    expect(dialog.get_by_text(re.compile("omvandlad från iPhones format HEIC"))).to_be_visible(
-        timeout=UPLOAD_TIMEOUT_MS)
-    expect(dialog.get_by_text("Platsinformation (GPS)")).to_be_visible()
-    P.wait_for_function(
-        "document.querySelector('.preview-item img')?.naturalWidth === 640")
-    upload = dialog.get_by_role("button", name="Ladda upp")
-    expect(upload).to_be_enabled()
-    upload.click()
-    expect(dialog).to_be_hidden(timeout=UPLOAD_TIMEOUT_MS)
-
-    # Inline for the clinician, landscape as taken, with the magnifier.
-    C.wait_for_function("document.querySelector('img.attachment-image')?.naturalWidth > 0",
-                        timeout=UPLOAD_TIMEOUT_MS)
-    shown = C.locator("img.attachment-image").evaluate(
-        "img => [img.naturalWidth, img.naturalHeight]")
-    assert shown == [640, 480]
-    expect(C.get_by_role("button", name="Förstora bild: IMG_0042.jpg")).to_be_visible()
-
-    with C.expect_download(timeout=UPLOAD_TIMEOUT_MS) as download:
-        C.locator(".attachment-image-wrap").get_by_role(
-            "button", name=re.compile("^Ladda ner")).click()
-    assert download.value.suggested_filename == "IMG_0042.jpg"
-    saved = tmp_path / "saved.jpg"
-    saved.write_bytes(Path(download.value.path()).read_bytes())
-    assert _leaks(exiftool_tags(saved)[0]) == []
-    image = Image.open(io.BytesIO(saved.read_bytes()))
-    assert image.format == "JPEG" and image.size == (640, 480)
-    assert not image.getexif()  # no date either: "Behåll fotodatum" was not ticked
-    left, right = image.getpixel((100, 240)), image.getpixel((540, 240))
-    assert left[0] > 150 > left[2] and right[2] > 150 > right[0]  # not mirrored or turned

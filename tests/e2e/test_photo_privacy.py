@@ -1,5 +1,6 @@
-"""Part 3 end to end: a phone photo loses its location and device identity before it leaves the
-patient's browser, keeps its orientation, and a too large photo can be reduced to fit."""
+"""Part 3 end to end: "Behåll fotodatum" keeps only the date, and a too large photo can be reduced
+to fit. (A phone photo losing its location and device identity, upright and lossless, is a core
+flow of tests/e2e/test_engines.py, in every engine.)"""
 
 from __future__ import annotations
 
@@ -14,51 +15,7 @@ from playwright.sync_api import expect
 from tests.e2e.test_send_flow import UPLOAD_TIMEOUT_MS, pick
 
 GPS_IFD = 0x8825
-ORIENTATION = 0x0112
 MAX_BYTES = 10 * 1024 * 1024
-
-
-def test_photo_with_gps_arrives_without_it_and_upright(pair, fixtures_dir: Path):
-    patient, clinician = pair
-    P, C = patient.page, clinician.page
-    photo = fixtures_dir / "photo_gps.jpg"
-    original = Image.open(photo)
-    assert original.getexif().get(ORIENTATION) == 6 and original.getexif().get_ifd(GPS_IFD)
-    raw_w, raw_h = original.size  # stored landscape; Orientation 6 shows it portrait
-
-    pick(P, str(photo))
-    dialog = P.get_by_role("dialog", name="Förhandsgranska")
-    # The preview says what goes, in plain words, before anything is sent.
-    expect(dialog.get_by_text("Platsinformation (GPS)")).to_be_visible(timeout=UPLOAD_TIMEOUT_MS)
-    expect(dialog.get_by_text("Kameramodell och serienummer")).to_be_visible()
-    expect(dialog.get_by_label("Behåll fotodatum")).not_to_be_checked()
-    dialog.get_by_role("button", name="Ladda upp").click()
-    expect(dialog).to_be_hidden(timeout=UPLOAD_TIMEOUT_MS)
-
-    # The clinician downloads it: no GPS, no camera identity, still Orientation 6.
-    with C.expect_download(timeout=UPLOAD_TIMEOUT_MS) as download:
-        C.locator(".attachment-image-wrap").get_by_role(
-            "button", name=re.compile("^Ladda ner")).click()
-    received = Image.open(download.value.path())
-    exif = received.getexif()
-    assert not exif.get_ifd(GPS_IFD) and GPS_IFD not in exif
-    assert 0x010F not in exif and 0x0110 not in exif  # make, model
-    assert exif.get(ORIENTATION) == 6
-    assert received.size == (raw_w, raw_h)
-    assert received.tobytes() == original.tobytes()  # lossless: the pixels are the same
-
-    # It stands upright in both chats and in the viewer: taller than wide, as photographed.
-    for page in (P, C):
-        page.wait_for_function("document.querySelector('img.attachment-image')?.naturalWidth > 0")
-        shown = page.locator("img.attachment-image").evaluate(
-            "img => [img.naturalWidth, img.naturalHeight, img.clientWidth, img.clientHeight]")
-        assert shown[:2] == [raw_h, raw_w], shown
-        assert shown[3] > shown[2], shown
-    C.get_by_role("button", name="Förstora bild: photo_gps.jpg").click()
-    C.wait_for_function("document.querySelector('#viewer-image').naturalWidth > 0")
-    viewer = C.locator("#viewer-image").evaluate(
-        "img => [img.naturalWidth, img.naturalHeight, img.clientWidth, img.clientHeight]")
-    assert viewer[:2] == [raw_h, raw_w] and viewer[3] > viewer[2], viewer
 
 
 def test_keep_photo_date_keeps_only_the_date(pair, fixtures_dir: Path):

@@ -1,0 +1,344 @@
+"""One small driver per engine, with the same methods, so that a flow is written once.
+
+- :class:`ChromiumDriver`: Playwright (its own protocol, CDP) on Debian's Chromium;
+- :class:`FirefoxDriver`: Firefox ESR's built-in WebDriver BiDi (tests/engines/bidi.py), headless;
+- :class:`WebKitDriver`: WebKitGTK's MiniBrowser through WebKitWebDriver and Selenium, on an Xvfb
+  display of its own; ``shared_array_buffer=True`` starts it with ``JSC_useSharedArrayBuffer=1``
+  (Safari gives a cross-origin isolated page SharedArrayBuffer, WebKitGTK as shipped does not).
+
+Every driver keeps one tab open for its whole session; `navigate` starts a new page load in it
+and returns once the new document is there (Chromium, Firefox: committed; WebKit: its
+DOMContentLoaded); the flows wait for what they need with `wait`. Page scripts are JavaScript
+function sources called with JSON-like arguments, awaited, their result JSON-like. CPython only.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import select
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.engines.bidi import BiDiSession, to_local, to_python
+
+FIREFOX = os.environ.get("BIFOGA_FIREFOX", "/usr/bin/firefox-esr")
+WEBKIT_DRIVER = os.environ.get("BIFOGA_WEBKIT_DRIVER", "/usr/bin/WebKitWebDriver")
+# Debian's libwebkit2gtk-4.1-0 ships the MiniBrowser (webkit2gtk-driver depends on it).
+MINIBROWSER = os.environ.get("BIFOGA_MINIBROWSER",
+                             "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser")
+XVFB = "Xvfb"
+
+class PageError(AssertionError):
+    """A page script threw, or a wait ran out."""
+
+
+class Driver:
+    """What every engine offers the flows."""
+
+    name = ""
+
+    # --- per engine -------------------------------------------------------------------------
+    def navigate(self, url: str) -> None:
+        """Start loading `url` in the tab; returns without waiting for the whole load."""
+        raise NotImplementedError
+
+    def call(self, function: str, *args: Any) -> Any:
+        """Call the JavaScript function `function` (its source) in the page with `args`; its
+        (awaited) result."""
+        raise NotImplementedError
+
+    def set_files(self, selector: str, paths: list[Path]) -> None:
+        """Choose `paths` in the <input type=file> `selector`, as the system picker would."""
+        raise NotImplementedError
+
+    def click(self, selector: str) -> None:
+        """A real mouse click (the engine's input, not a script's) on `selector`."""
+        raise NotImplementedError
+
+    def screenshot(self, path: Path) -> None:
+        raise NotImplementedError
+
+    def set_viewport(self, width: int, height: int) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # --- the same for all -------------------------------------------------------------------
+    def load(self, url: str) -> None:
+        """A new page load of `url`, even when only its fragment differs from the current one
+        (the app moves the token out of the address bar: the next visit's link would otherwise
+        be a same-document navigation)."""
+        for attempt in (1, 2):
+            self.navigate("about:blank")
+            try:
+                self.wait("() => location.href === 'about:blank'", timeout=10)
+                break
+            except PageError:
+                # WebKitWebDriver now and then loses the page between two loads; once more.
+                if attempt == 2:
+                    raise
+        self.navigate(url)
+
+    def wait(self, condition: str, timeout: float = 60, *args: Any, interval: float = 0.05) -> Any:
+        """Poll the JavaScript function `condition` until it returns something truthy."""
+        deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
+        while True:
+            try:
+                value = self.call(condition, *args)
+                if value:
+                    return value
+            except PageError as exc:  # e.g. between two documents of a navigation
+                last_error = exc
+            if time.monotonic() > deadline:
+                text = self.text()[:600]
+                raise PageError(f"{self.name}: not true within {timeout} s: {condition}"
+                                f"\nlast error: {last_error}\npage text: {text!r}")
+            time.sleep(interval)
+
+    def text(self) -> str:
+        try:
+            return str(self.call("() => document.body ? document.body.innerText : ''"))
+        except Exception as exc:  # only for error messages
+            return f"<no text: {exc}>"
+
+
+class ChromiumDriver(Driver):
+    name = "chromium"
+
+    def __init__(self, browser: Any) -> None:
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.page = self.context.new_page()
+
+    def navigate(self, url: str) -> None:
+        self.page.goto(url, wait_until="commit")
+
+    def call(self, function: str, *args: Any) -> Any:
+        try:
+            return self.page.evaluate(f"async (args) => await ({function})(...args)", list(args))
+        except Exception as exc:
+            raise PageError(str(exc)) from exc
+
+    def set_files(self, selector: str, paths: list[Path]) -> None:
+        self.page.set_input_files(selector, [str(p) for p in paths])
+
+    def click(self, selector: str) -> None:
+        self.page.click(selector)
+
+    def screenshot(self, path: Path) -> None:
+        self.page.screenshot(path=str(path))
+
+    def set_viewport(self, width: int, height: int) -> None:
+        self.page.set_viewport_size({"width": width, "height": height})
+
+    def close(self) -> None:
+        self.context.close()
+
+
+class FirefoxDriver(Driver):
+    name = "firefox"
+
+    def __init__(self, port: int) -> None:
+        if not Path(FIREFOX).exists():
+            raise FileNotFoundError(f"{FIREFOX}: `make test` installs Debian's firefox-esr")
+        self.profile = Path(tempfile.mkdtemp(prefix="bifoga-firefox-"))
+        # Firefox's own automation preferences come with the remote agent; these keep it from
+        # asking anything at start.
+        (self.profile / "user.js").write_text(
+            'user_pref("browser.shell.checkDefaultBrowser", false);\n'
+            'user_pref("datareporting.policy.dataSubmissionEnabled", false);\n'
+            'user_pref("browser.aboutwelcome.enabled", false);\n')
+        self.process = subprocess.Popen(
+            [FIREFOX, "--headless", "--no-remote", "--profile", str(self.profile),
+             f"--remote-debugging-port={port}", "about:blank"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self._await_line(b"WebDriver BiDi listening on", 60)
+        self.session = BiDiSession(f"ws://127.0.0.1:{port}/session")
+        self.session.command("session.new", {"capabilities": {}})
+        contexts = self.session.command("browsingContext.getTree", {})["contexts"]
+        self.context = contexts[0]["context"]
+        self.set_viewport(1280, 900)
+
+    def _await_line(self, wanted: bytes, timeout: float) -> None:
+        assert self.process.stdout is not None
+        deadline, seen = time.monotonic() + timeout, b""
+        while wanted not in seen:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.process.poll() is not None:
+                self.process.kill()
+                raise RuntimeError(f"Firefox's remote agent did not start: {seen[-2000:]!r}")
+            if select.select([self.process.stdout], [], [], min(left, 0.5))[0]:
+                seen += os.read(self.process.stdout.fileno(), 65536)
+        # Firefox keeps writing to its stdout; nobody reads it from now on, so it goes nowhere.
+        self.process.stdout.close()
+
+    def navigate(self, url: str) -> None:
+        self.session.command("browsingContext.navigate",
+                             {"context": self.context, "url": url, "wait": "none"})
+
+    def _call(self, function: str, args: tuple[Any, ...]) -> dict[str, Any]:
+        result = self.session.command("script.callFunction", {
+            "functionDeclaration": function, "awaitPromise": True,
+            "arguments": [to_local(a) for a in args], "target": {"context": self.context},
+            "resultOwnership": "none"})
+        if result["type"] == "exception":
+            raise PageError(result["exceptionDetails"].get("text", "exception"))
+        return result["result"]
+
+    def call(self, function: str, *args: Any) -> Any:
+        return to_python(self._call(function, args))
+
+    def _element(self, selector: str) -> dict[str, str]:
+        node = self._call("(s) => { const e = document.querySelector(s); "
+                          "if (e) e.scrollIntoView({block: 'center'}); return e; }", (selector,))
+        if node["type"] != "node":
+            raise PageError(f"no element {selector}")
+        return {"sharedId": node["sharedId"]}
+
+    def set_files(self, selector: str, paths: list[Path]) -> None:
+        self.session.command("input.setFiles", {
+            "context": self.context, "element": self._element(selector),
+            "files": [str(p) for p in paths]})
+
+    def click(self, selector: str) -> None:
+        element = self._element(selector)
+        self.session.command("input.performActions", {"context": self.context, "actions": [{
+            "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+            "actions": [
+                {"type": "pointerMove", "x": 0, "y": 0,
+                 "origin": {"type": "element", "element": element}},
+                {"type": "pointerDown", "button": 0},
+                {"type": "pointerUp", "button": 0},
+            ]}]})
+        self.session.command("input.releaseActions", {"context": self.context})
+
+    def screenshot(self, path: Path) -> None:
+        shot = self.session.command("browsingContext.captureScreenshot", {"context": self.context})
+        path.write_bytes(base64.b64decode(shot["data"]))
+
+    def set_viewport(self, width: int, height: int) -> None:
+        self.session.command("browsingContext.setViewport", {
+            "context": self.context, "viewport": {"width": width, "height": height}})
+
+    def close(self) -> None:
+        self.session.close()
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+class WebKitDriver(Driver):
+    def __init__(self, shared_array_buffer: bool = False) -> None:
+        from selenium import webdriver
+        from selenium.webdriver.webkitgtk.options import Options
+        from selenium.webdriver.webkitgtk.service import Service
+
+        for program in (WEBKIT_DRIVER, MINIBROWSER):
+            if not Path(program).exists():
+                raise FileNotFoundError(f"{program}: `make test` installs Debian's "
+                                        "webkit2gtk-driver")
+        self.name = "webkit-sab" if shared_array_buffer else "webkit"
+        self.xvfb, display = start_xvfb()
+        env = {**os.environ, "DISPLAY": display}
+        env.pop("WAYLAND_DISPLAY", None)
+        if shared_array_buffer:
+            env["JSC_useSharedArrayBuffer"] = "1"
+        options = Options()
+        options.binary_location = MINIBROWSER
+        options.add_argument("--automation")
+        # Without its toolbar (which keeps the window at least 447 px wide) the page's viewport
+        # is the window: a phone's 390 px too.
+        options.add_argument("--full-screen")
+        # "none" would return before the new document is there, and a script sent to the page
+        # in that moment can hang WebKitWebDriver for good; DOMContentLoaded comes right after
+        # index.html's shell, long before Python is up.
+        options.page_load_strategy = "eager"
+        try:
+            self.driver = webdriver.WebKitGTK(
+                options=options, service=Service(executable_path=WEBKIT_DRIVER, env=env))
+        except Exception:
+            self.xvfb.kill()
+            raise
+        self.driver.set_script_timeout(120)
+        self.set_viewport(1280, 900)
+
+    def navigate(self, url: str) -> None:
+        self.driver.get(url)
+
+    def call(self, function: str, *args: Any) -> Any:
+        from selenium.common.exceptions import WebDriverException
+
+        try:
+            outcome = self.driver.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                "const args = Array.prototype.slice.call(arguments, 0, -1);"
+                f"Promise.resolve().then(() => ({function})(...args)).then("
+                "  (value) => done({value: value === undefined ? null : value}),"
+                "  (error) => done({error: String(error && error.stack || error)}));", *args)
+        except WebDriverException as exc:
+            raise PageError(str(exc)) from exc
+        if outcome is None or "error" in outcome:
+            raise PageError(str(outcome and outcome["error"]))
+        return outcome["value"]
+
+    def _element(self, selector: str) -> Any:
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_element(By.CSS_SELECTOR, selector)
+
+    def set_files(self, selector: str, paths: list[Path]) -> None:
+        self._element(selector).send_keys("\n".join(str(p) for p in paths))
+
+    def click(self, selector: str) -> None:
+        self.call("(s) => document.querySelector(s).scrollIntoView({block: 'center'})", selector)
+        self._element(selector).click()
+
+    def screenshot(self, path: Path) -> None:
+        path.write_bytes(self.driver.get_screenshot_as_png())
+
+    def set_viewport(self, width: int, height: int) -> None:
+        self.driver.set_window_size(width, height)
+
+    def close(self) -> None:
+        try:
+            self.driver.quit()
+        finally:
+            self.xvfb.terminate()
+            try:
+                self.xvfb.wait(10)
+            except subprocess.TimeoutExpired:
+                self.xvfb.kill()
+
+
+def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
+    """An Xvfb server on a free display (it writes the number it chose to -displayfd)."""
+    if shutil.which(XVFB) is None:
+        raise FileNotFoundError("Xvfb: `make test` installs Debian's xvfb")
+    read, write = os.pipe()
+    process = subprocess.Popen([XVFB, "-displayfd", str(write), "-screen", "0", "1400x1000x24",
+                                "-nolisten", "tcp"], pass_fds=(write,),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    number = b""
+    deadline = time.monotonic() + 20
+    while not number.endswith(b"\n"):
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise RuntimeError("Xvfb did not start")
+        if select.select([read], [], [], 0.5)[0]:
+            chunk = os.read(read, 16)
+            if not chunk:
+                break
+            number += chunk
+    os.close(read)
+    return process, ":" + number.decode().strip()
