@@ -39,14 +39,16 @@ DIALOG = "#preview-dialog"
 UPLOAD = "#preview-dialog .dialog-actions button.primary"
 CANCEL = "#preview-dialog .dialog-actions button.secondary"
 # The files PyScript needs to start the main thread, each of which index.html once preloaded.
-START_UP_FILES = ("/static/vendor/micropython-1.27.0/micropython.wasm", "/pyscript.toml",
+WASM = "/static/vendor/micropython-1.27.0/micropython.wasm"
+MJS = "/static/vendor/micropython-1.27.0/micropython.mjs"
+START_UP_FILES = (WASM, "/pyscript.toml",
                   "/main.py", "/static/build/app.tar.gz")
 # The runtime's modules that index.html's inline script modulepreloads and only the page
 # imports (its toml chunk, preloaded too, is imported again by the worker, which shares no
 # module map with the page).
 MODULE_PRELOADS = ("/static/vendor/pyscript-0.7.31/core-C9KDLldu.js",
                    "/static/vendor/pyscript-0.7.31/error-D2315lOB.js",
-                   "/static/vendor/micropython-1.27.0/micropython.mjs")
+                   MJS)
 
 # What "Ladda ner" hands the browser, kept instead of saved: the app clicks a hidden
 # <a download> with the attachment's blob: URL. The page's CSP (connect-src 'self') forbids a
@@ -291,7 +293,14 @@ def test_each_start_up_file_is_requested_once_per_page_load(
     time.sleep(0.5)  # the access log is written after the response
     paths = requests_since(live_server, offset)
     counts = {path: paths.count(path) for path in START_UP_FILES + MODULE_PRELOADS}
-    assert counts == dict.fromkeys(START_UP_FILES + MODULE_PRELOADS, 1), (engine.name, counts)
+    expected = dict.fromkeys(START_UP_FILES + MODULE_PRELOADS, 1)
+    if engine.name.startswith("webkit"):
+        # The light worker (MicroPython in a worker) loads the same runtime. Chromium and
+        # Firefox take it from the HTTP cache (it is served immutable); WebKitGTK's worker
+        # requests micropython.mjs and .wasm again (200, not 304): about 200 KB brotli more on a
+        # cold load, in WebKit only.
+        expected[WASM] = expected[MJS] = 2
+    assert counts == expected, (engine.name, counts)
 
 
 @pytest.mark.timeout(900)
