@@ -334,6 +334,11 @@ def _ratio(value) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
+def _signed(value, unit: str) -> str:
+    """A difference to the bare page, with its sign."""
+    return ("−" if value < 0 else "+") + _fmt(abs(value), unit)
+
+
 def _fmt(value, unit: str) -> str:
     if value is None:
         return "–"
@@ -402,7 +407,7 @@ def _network_rows(lines: list[str], name: str, s: dict, what: str) -> None:
         if ratio and values[2]:
             ratios = [_ratio(v / values[2]) if v is not None else "–" for v in values[:2]]
         elif not ratio and values[2] is not None:  # memory: the difference to bare
-            ratios = [("+" + _fmt(v - values[2], unit)) if v is not None else "–"
+            ratios = [_signed(v - values[2], unit) if v is not None else "–"
                       for v in values[:2]]
         lines.append(f"| {label} | " + " | ".join(cells + ratios) + " |")
 

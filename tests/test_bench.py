@@ -545,6 +545,8 @@ def test_shaped_media_choice_and_the_heavy_table() -> None:
     assert "### HEIC: the heavy path (Pyodide)" in text and "2,308,327 bytes" in text
     assert "| 4G: HEIC in the chat | 48.0 s | 17.0 s | 16.0 s | 3.00 | 1.06 |" in text
     assert "| 4G: a Pyodide file among them | yes | no | no | – | – |" in text
+    assert "| 4G: usable (paperclip works) | 0.5 s | 0.5 s | 0.5 s | +0.0 s | +0.0 s |" in text
+    assert shaped._signed(-100.0, "ms") == "−0.1 s"
     result = {"media": {"heic": {"networks": {"4g": {"bifoga_cold": [{"error": "timeout"}],
                                                      "bifoga_warm": [], "bare": [{}]}}}}}
     assert shaped.failures(result) == ["heic 4G bifoga_cold 1: timeout"]
