@@ -419,7 +419,8 @@ def _network_rows(lines: list[str], name: str, s: dict, what: str) -> None:
     row(f"{name}: first upload byte on the link", "first_upload_ms", "ms", ratio=False)
     row(f"{name}: downloaded before the first upload byte", "down_before_upload", "bytes",
         ratio=False)
-    pyodide = ["yes" if x["pyodide_before_upload"] else "no" for x in (cold, warm, bare)]
+    pyodide = ["–" if not x["n"] else "yes" if x["pyodide_before_upload"] else "no"
+               for x in (cold, warm, bare)]
     lines.append(f"| {name}: a Pyodide file among them | " + " | ".join(pyodide) + " | – | – |")
     row(f"{name}: downloaded in all", "down_bytes", "bytes", ratio=False)
     row(f"{name}: peak renderer memory", "renderer_peak_rss", "bytes", ratio=False)

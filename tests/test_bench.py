@@ -547,6 +547,14 @@ def test_shaped_media_choice_and_the_heavy_table() -> None:
     assert "| 4G: a Pyodide file among them | yes | no | no | – | – |" in text
     assert "| 4G: usable (paperclip works) | 0.5 s | 0.5 s | 0.5 s | +0.0 s | +0.0 s |" in text
     assert shaped._signed(-100.0, "ms") == "−0.1 s"
+    summary["4g"]["bifoga_warm"]["n"] = 0  # no run: nothing to say
+    text = shaped.markdown({"meta": {"runs": 1, "browser": "x", "loadavg_before": [5.0],
+                                     "photo_bytes": 3_000_000,
+                                     "loadavg_after": [6.0], "seconds": 60.0},
+                            "summary": {}, "targets": [], "runs": {},
+                            "heavy": {"big": {"file_bytes": 12_000_000, "summary": summary}}})
+    assert "| 4G: a Pyodide file among them | yes | – | no | – | – |" in text
+    assert "the bare page cannot send it" in text
     result = {"media": {"heic": {"networks": {"4g": {"bifoga_cold": [{"error": "timeout"}],
                                                      "bifoga_warm": [], "bare": [{}]}}}}}
     assert shaped.failures(result) == ["heic 4G bifoga_cold 1: timeout"]
