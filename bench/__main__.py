@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import harness, report, shaped
-from bench.photo import PHONE_BYTES, TARGET_BYTES, make_pdf, make_photo
+from bench.photo import PHONE_BYTES, TARGET_BYTES, make_heic, make_pdf, make_photo
 from bench.shaping import PROFILES as NETWORKS
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -90,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--states", default=",".join(shaped.STATES),
                         help="shaped pass: cold, or cold,warm (default; warm reuses the cold "
                              "run's cache)")
+    parser.add_argument("--media", default="photo",
+                        help="shaped pass: what is picked, comma-separated: photo (the light "
+                             "path's phone JPEG, the targets), heic (a 12 MP iPhone-like HEIC: "
+                             "the heavy path, converted), big (a 12 MB JPEG over the limit: the "
+                             "heavy path, \"Minska storlek\" pressed); default photo")
     args = parser.parse_args(argv)
     cold = args.cold if args.cold is not None else (1 if args.quick else 5)
     warm = args.warm if args.warm is not None else (1 if args.quick else 3)
@@ -103,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown network(s) {unknown}: choose from {list(NETWORKS)}")
     if "cold" not in states or not set(states) <= set(shaped.STATES):
         parser.error("--states is cold or cold,warm")
+    try:
+        media = shaped.parse_media(args.media)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -110,23 +119,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in ("all", "classic"):
         classic(cold, warm, at_once, args.out, args.profile, log)
     if args.only in ("all", "shaped") and runs and networks:
-        shaped_pass(networks, states, runs, args.out, log)
+        shaped_pass(networks, states, runs, media, args.out, log)
     return 0
 
 
-def shaped_pass(networks: list[str], states: list[str], runs: int, out: Path,
+def shaped_pass(networks: list[str], states: list[str], runs: int, media: list[str], out: Path,
                 log: Callable[[str], None]) -> None:
     """The shaped-network pass: printed, and written to OUT/shaped.json and shaped.md."""
     started, load_before = time.monotonic(), os.getloadavg()
-    files = {"shaped": make_photo(RESULTS / "photo-3.0MB.jpg", shaped.PHOTO_BYTES)}
-    log(f"file: {files['shaped']} ({files['shaped'].stat().st_size:,} bytes)")
+    makers = {"photo": lambda: make_photo(RESULTS / "photo-3.0MB.jpg", shaped.PHOTO_BYTES),
+              "heic": lambda: make_heic(RESULTS / "photo-12MP.heic"),
+              "big": lambda: make_photo(RESULTS / "photo-12.0MB.jpg", shaped.BIG_BYTES)}
+    files = {medium: makers[medium]() for medium in media}
+    for path in files.values():
+        log(f"file: {path} ({path.stat().st_size:,} bytes)")
     result = shaped.run(files, networks, states, runs, log)
-    summary = shaped.summarise(result)
+    light = result["media"].get("photo", {"networks": {}})
+    summary = shaped.summarise(light)
     full = {
         "meta": {
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "browser": result["browser"], "runs": runs, "networks": networks,
-            "states": states, "photo_bytes": shaped.PHOTO_BYTES,
+            "states": states, "media": media, "photo_bytes": shaped.PHOTO_BYTES,
             "cpu_throttling": shaped.THROTTLE, "cpus": os.cpu_count(),
             "seconds": round(time.monotonic() - started, 1),
             "loadavg_before": [round(x, 2) for x in load_before],
@@ -135,7 +149,11 @@ def shaped_pass(networks: list[str], states: list[str], runs: int, out: Path,
         },
         "summary": summary,
         "targets": shaped.targets(summary),
-        "runs": result["networks"],
+        "runs": light["networks"],
+        # The heavy path's media: their time, next to the bare page; no targets.
+        "heavy": {medium: {"file_bytes": files[medium].stat().st_size,
+                           "summary": shaped.summarise(m), "runs": m["networks"]}
+                  for medium, m in result["media"].items() if medium != "photo"},
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "shaped.json").write_text(json.dumps(full, indent=2, ensure_ascii=False) + "\n")

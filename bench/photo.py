@@ -98,7 +98,7 @@ def make_photo(path: Path, target: int = TARGET_BYTES) -> Path:
     if best is None:
         raise RuntimeError("could not make a noise JPEG small enough")
     data = _pad(best, target)
-    assert len(data) < MAX_BYTES
+    assert len(data) < MAX_BYTES or target > MAX_BYTES  # the oversized one is meant to be
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
@@ -111,4 +111,33 @@ def make_pdf(path: Path, size: int = PDF_BYTES) -> Path:
     if not (path.exists() and path.stat().st_size == size):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(pdf_of(size))
+    return path
+
+
+HEIC_QUALITY = 35  # heif-enc's -q: a 12 MP picture of this noise lands at about 2.3 MB
+HEIC_SIGMA = 24.0  # the noise's strength, as in the JPEGs (fine detail of a phone photo)
+HEIC_RANGE = (1_500_000, 3_000_000)  # an iPhone's 12 MP HEIC
+
+
+def make_heic(path: Path) -> Path:
+    """A 4000x3000 HEIC with EXIF GPS, as an iPhone saves a photo, made by libheif's heif-enc
+    (Debian's libheif-examples, as the tests use) from a noise JPEG; cached like the photos."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    if path.exists() and HEIC_RANGE[0] <= path.stat().st_size <= HEIC_RANGE[1]:
+        return path
+    if not shutil.which("heif-enc"):
+        raise RuntimeError("heif-enc is missing: apt-get install libheif-examples")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "in.jpg"
+        source.write_bytes(_encode(HEIC_SIGMA))  # heif-enc copies the JPEG's EXIF (GPS)
+        subprocess.run(["heif-enc", "-q", str(HEIC_QUALITY), "-p", "preset=ultrafast",
+                        "-o", str(path), str(source)], check=True, capture_output=True,
+                       timeout=600)
+    size = path.stat().st_size
+    if not HEIC_RANGE[0] <= size <= HEIC_RANGE[1]:
+        raise RuntimeError(f"the HEIC is {size:,} bytes, outside {HEIC_RANGE}")
     return path

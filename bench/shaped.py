@@ -25,7 +25,41 @@ PHOTO_BYTES = 3_000_000  # a phone JPEG of 3.0 MB with GPS
 THROTTLE = 4.0  # a mid-range phone
 STATES = ("cold", "warm")
 RUNS = 3
-FLOW_TIMEOUT_MS = 300_000  # slow 4G, cold, today: about 95 s
+FLOW_TIMEOUT_MS = 420_000  # slow 4G, cold, a HEIC: Pyodide's download and the conversion
+# What the pass can pick: the light path's phone JPEG (the targets), and a phone's HEIC, which
+# takes the heavy path (Pyodide with Pillow and libheif-js converts it to JPEG).
+MEDIA = {"photo": "a 3.0 MB 4000×3000 phone JPEG with EXIF GPS (the light path)",
+         "heic": "a 12 MP (4000×3000) iPhone-like HEIC with EXIF GPS (the heavy path: converted "
+                 "to JPEG in the Pyodide worker)",
+         "big": "a 12,000,000-byte 4000×3000 phone JPEG with EXIF GPS, over the 10 MB limit (the "
+                "heavy path: \"Minska storlek\" reduces it in the Pyodide worker)"}
+# The server refuses a file over its limit, so the bare page cannot send the oversized photo.
+BIFOGA_ONLY = frozenset({"big"})
+BIG_BYTES = 12_000_000
+
+# The oversized photo: "Minska storlek" pressed the moment it is shown and enabled, in a task of
+# its own as the upload button is (measures.INIT_SCRIPT presses "Ladda upp" once it is enabled,
+# after the reduction).
+REDUCE_BUTTON = "li.preview-item button.reduce-button"
+AUTO_REDUCE_SCRIPT = """
+(() => {
+  let queued = false;
+  const press = () => {
+    const b = window.__bench;
+    if (!b || queued || b.marks.reduceClick !== undefined) return;
+    const button = document.querySelector(%(button)s);
+    if (!button || button.hidden || button.disabled) return;
+    queued = true;
+    setTimeout(() => {
+      if (button.hidden || button.disabled) { queued = false; return; }
+      b.marks.reduceClick = performance.now();
+      button.click();
+    }, 0);
+  };
+  new MutationObserver(press).observe(document, { subtree: true, childList: true,
+    attributes: true, attributeFilter: ["hidden", "disabled"] });
+})();
+""" % {"button": repr(REDUCE_BUTTON)}
 # Pyodide's files: its vendored runtime, and the worker's memory snapshot of it (built by
 # scripts/bundle_app.py into static/build/).
 PYODIDE_PREFIXES = ("/static/vendor/pyodide-", "/static/build/worker-snapshot")
@@ -95,12 +129,14 @@ class ShapedBench:
         self.server = server
         self.proxy = proxy
 
-    def context(self, kind: str):
+    def context(self, kind: str, medium: str = "photo"):
         context = self.bench.browser.new_context()  # a new profile: empty HTTP cache, no storage
         context.add_init_script(measures.at_once_script(harness.KINDS[kind].picker))
         context.add_init_script(measures.INIT_SCRIPT)
         if kind == "bare":
             context.add_init_script(BARE_AUTO_UPLOAD_SCRIPT)
+        elif medium == "big":
+            context.add_init_script(AUTO_REDUCE_SCRIPT)
         return context
 
     def run(self, context, kind: str, photo: Path) -> dict:
@@ -144,6 +180,7 @@ class ShapedBench:
             "pick_ms": marks.get("pick"),
             "checked_ms": marks.get("checked"),
             "upload_click_ms": marks.get("uploadClick", marks.get("bareStart")),
+            "reduce_click_ms": marks.get("reduceClick"),
             "in_chat_ms": marks.get("dialogClosed" if kind == "bifoga" else "bareDone"),
             "worker_ready_ms": data["bifogaWorkerReady"],
             "down_before_upload": link["down_before_upload"],
@@ -165,25 +202,31 @@ class ShapedBench:
 
 def run(files: dict[str, Path], networks: list[str], states: list[str], runs: int,
         log: Callable[[str], None]) -> dict:
-    """The shaped pass: {network: {"bifoga_cold"|"bifoga_warm"|"bare": [run, ...]}}."""
-    photo = files["shaped"]
+    """The shaped pass, per medium picked (`files`: {"photo"|"heic": path}):
+    {"media": {medium: {"networks": {network: {"bifoga_cold"|"bifoga_warm"|"bare": [run]}}}}}."""
     server = harness.Server()
     server.start()
     harness.stage_pages()
     proxy = ShapingProxy(server.port).start()
-    out: dict = {"networks": {}, "browser": ""}
+    out: dict = {"media": {}, "browser": ""}
     try:
-        with harness.Bench(server, photo) as bench:
+        with harness.Bench(server, next(iter(files.values()))) as bench:
             out["browser"] = bench.version
             shaped = ShapedBench(bench, server, proxy)
-            for key in networks:
-                profile = PROFILES[key]
-                proxy.set_profile(profile)
-                series = out["networks"][key] = {"bifoga_cold": [], "bifoga_warm": [], "bare": []}
-                for i in range(runs):
-                    for kind in (("bifoga", "bare") if i % 2 == 0 else ("bare", "bifoga")):
-                        _one(shaped, kind, states, photo, series, f"{profile.name} {i + 1}/{runs}",
-                             log)
+            for medium, path in files.items():
+                networks_out = out["media"][medium] = {"networks": {}}
+                for key in networks:
+                    profile = PROFILES[key]
+                    proxy.set_profile(profile)
+                    series = networks_out["networks"][key] = {
+                        "bifoga_cold": [], "bifoga_warm": [], "bare": []}
+                    for i in range(runs):
+                        kinds = ("bifoga", "bare") if i % 2 == 0 else ("bare", "bifoga")
+                        for kind in kinds:
+                            if kind == "bare" and medium in BIFOGA_ONLY:
+                                continue
+                            _one(shaped, kind, medium, states, path, series,
+                                 f"{medium} {profile.name} {i + 1}/{runs}", log)
     finally:
         proxy.stop()
         harness.unstage_pages()
@@ -191,9 +234,17 @@ def run(files: dict[str, Path], networks: list[str], states: list[str], runs: in
     return out
 
 
-def _one(shaped: ShapedBench, kind: str, states: list[str], photo: Path, series: dict,
-         label: str, log: Callable[[str], None]) -> None:
-    context = shaped.context(kind)
+def parse_media(text: str) -> list[str]:
+    """`--media`: comma-separated names of MEDIA, in order, each once."""
+    media = list(dict.fromkeys(m.strip().lower() for m in text.split(",") if m.strip()))
+    if not media or not set(media) <= set(MEDIA):
+        raise ValueError(f"--media: choose from {', '.join(MEDIA)}")
+    return media
+
+
+def _one(shaped: ShapedBench, kind: str, medium: str, states: list[str], photo: Path,
+         series: dict, label: str, log: Callable[[str], None]) -> None:
+    context = shaped.context(kind, medium)
     try:
         wanted = [("bare", "cold")] if kind == "bare" else [("bifoga_" + s, s) for s in STATES
                                                              if s in states]
@@ -227,7 +278,8 @@ def _said(result: dict) -> str:
 
 # --- summary, targets, table -----------------------------------------------------------------
 SERIES = ("bifoga_cold", "bifoga_warm", "bare")
-KEYS = ("in_chat_ms", "usable_ms", "checked_ms", "upload_click_ms", "first_upload_ms",
+KEYS = ("in_chat_ms", "usable_ms", "checked_ms", "upload_click_ms", "reduce_click_ms",
+        "first_upload_ms",
         "down_before_upload",
         "down_bytes", "renderer_peak_rss")
 
@@ -282,6 +334,11 @@ def _ratio(value) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
+def _signed(value, unit: str) -> str:
+    """A difference to the bare page, with its sign."""
+    return ("−" if value < 0 else "+") + _fmt(abs(value), unit)
+
+
 def _fmt(value, unit: str) -> str:
     if value is None:
         return "–"
@@ -301,40 +358,15 @@ def markdown(report: dict) -> str:
         f"pressed the moment it is enabled; Chromium {meta['browser']}; load average "
         f"{meta['loadavg_before'][0]} before, {meta['loadavg_after'][0]} after; "
         f"{meta['seconds']:.0f} s.", "",
-        "| | Bifoga cold | Bifoga warm (cache kept) | bare page | cold ÷ bare | warm ÷ bare |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
+    ] + TABLE_HEAD
     for key, s in summary.items():
-        name = PROFILES[key].name
-        cold, warm, bare = (s[n] for n in SERIES)
-
-        def row(label: str, field: str, unit: str, *, ratio: bool = True,
-                _c=cold, _w=warm, _b=bare) -> None:
-            values = [_c[field], _w[field], _b[field]]
-            cells = [_fmt(v, unit) for v in values]
-            ratios = ["–", "–"]
-            if ratio and values[2]:
-                ratios = [_ratio(v / values[2]) if v is not None else "–" for v in values[:2]]
-            elif not ratio and values[2] is not None:  # memory: the difference to bare
-                ratios = [("+" + _fmt(v - values[2], unit)) if v is not None else "–"
-                          for v in values[:2]]
-            lines.append(f"| {label} | " + " | ".join(cells + ratios) + " |")
-
-        row(f"{name}: photo in the chat", "in_chat_ms", "ms")
-        row(f"{name}: usable (paperclip works)", "usable_ms", "ms", ratio=False)
-        row(f"{name}: upload pressed (enabled)", "upload_click_ms", "ms", ratio=False)
-        row(f"{name}: first upload byte on the link", "first_upload_ms", "ms", ratio=False)
-        row(f"{name}: downloaded before the first upload byte", "down_before_upload", "bytes",
-            ratio=False)
-        pyodide = ["yes" if x["pyodide_before_upload"] else "no" for x in (cold, warm, bare)]
-        lines.append(f"| {name}: a Pyodide file among them | " + " | ".join(pyodide)
-                     + " | – | – |")
-        row(f"{name}: downloaded in all", "down_bytes", "bytes", ratio=False)
-        row(f"{name}: peak renderer memory", "renderer_peak_rss", "bytes", ratio=False)
+        _network_rows(lines, PROFILES[key].name, s, "photo")
     lines += ["", "| target | value | goal | result |", "| --- | --- | --- | --- |"]
     for t in report["targets"]:
         result = {True: "pass", False: "FAIL", None: "n/a"}[t["pass"]]
         lines.append(f"| {t['target']} | {t['value']} | {t['goal']} | {result} |")
+    for medium, heavy in report.get("heavy", {}).items():
+        lines += [""] + heavy_markdown(medium, heavy, meta)
     first = _first_cold(report)
     if first:
         lines += ["", "What Bifoga's first cold run downloaded before its first upload byte "
@@ -347,6 +379,53 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+TABLE_HEAD = ["| | Bifoga cold | Bifoga warm (cache kept) | bare page | cold ÷ bare"
+              " | warm ÷ bare |", "| --- | --- | --- | --- | --- | --- |"]
+
+
+def heavy_markdown(medium: str, heavy: dict, meta: dict) -> list[str]:
+    """A heavy-path medium's table (no targets: it works, and its time is said)."""
+    bare = ("the server refuses it over its limit, so the bare page cannot send it"
+            if medium in BIFOGA_ONLY else "the bare page sends the same bytes")
+    what = {"heic": "HEIC", "big": "oversized photo"}.get(medium, medium)
+    lines = [f"### {what}: the heavy path (Pyodide), CPU 4 ×", "",
+             f"{MEDIA[medium]}; {heavy['file_bytes']:,} bytes, picked the moment the paperclip "
+             f"works, \"Ladda upp\" pressed the moment it is enabled; {bare}; "
+             f"{meta['runs']} run(s), medians.", ""] + TABLE_HEAD
+    for key, s in heavy["summary"].items():
+        _network_rows(lines, PROFILES[key].name, s, what)
+    return lines
+
+
+def _network_rows(lines: list[str], name: str, s: dict, what: str) -> None:
+    cold, warm, bare = (s[n] for n in SERIES)
+
+    def row(label: str, field: str, unit: str, *, ratio: bool = True) -> None:
+        values = [cold[field], warm[field], bare[field]]
+        cells = [_fmt(v, unit) for v in values]
+        ratios = ["–", "–"]
+        if ratio and values[2]:
+            ratios = [_ratio(v / values[2]) if v is not None else "–" for v in values[:2]]
+        elif not ratio and values[2] is not None:  # memory: the difference to bare
+            ratios = [_signed(v - values[2], unit) if v is not None else "–"
+                      for v in values[:2]]
+        lines.append(f"| {label} | " + " | ".join(cells + ratios) + " |")
+
+    row(f"{name}: {what} in the chat", "in_chat_ms", "ms")
+    row(f"{name}: usable (paperclip works)", "usable_ms", "ms", ratio=False)
+    if any(x.get("reduce_click_ms") is not None for x in (cold, warm)):
+        row(f"{name}: \"Minska storlek\" pressed (shown)", "reduce_click_ms", "ms", ratio=False)
+    row(f"{name}: upload pressed (enabled)", "upload_click_ms", "ms", ratio=False)
+    row(f"{name}: first upload byte on the link", "first_upload_ms", "ms", ratio=False)
+    row(f"{name}: downloaded before the first upload byte", "down_before_upload", "bytes",
+        ratio=False)
+    pyodide = ["–" if not x["n"] else "yes" if x["pyodide_before_upload"] else "no"
+               for x in (cold, warm, bare)]
+    lines.append(f"| {name}: a Pyodide file among them | " + " | ".join(pyodide) + " | – | – |")
+    row(f"{name}: downloaded in all", "down_bytes", "bytes", ratio=False)
+    row(f"{name}: peak renderer memory", "renderer_peak_rss", "bytes", ratio=False)
+
+
 def _first_cold(report: dict) -> dict | None:
     for series in report.get("runs", {}).values():
         for run_ in series.get("bifoga_cold", []):
@@ -356,8 +435,9 @@ def _first_cold(report: dict) -> dict | None:
 
 
 def failures(result: dict) -> list[str]:
-    return [f"{PROFILES[key].name} {name} {i}: {r['error'][:300]}"
-            for key, series in result["networks"].items() for name, runs in series.items()
+    return [f"{medium} {PROFILES[key].name} {name} {i}: {r['error'][:300]}"
+            for medium, m in result["media"].items()
+            for key, series in m["networks"].items() for name, runs in series.items()
             for i, r in enumerate(runs, 1) if "error" in r]
 
 

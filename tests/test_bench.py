@@ -528,6 +528,38 @@ def test_shaped_targets_are_ratios_to_the_bare_page() -> None:
     assert "| 4G: peak renderer memory | 550.0 MiB | 550.0 MiB | 360.0 MiB | +190.0 MiB" in text
 
 
+def test_shaped_media_choice_and_the_heavy_table() -> None:
+    assert shaped.parse_media("photo") == ["photo"]
+    assert shaped.parse_media(" HEIC, photo,heic ") == ["heic", "photo"]
+    for wrong in ("", "photo,gif", ","):
+        with pytest.raises(ValueError):
+            shaped.parse_media(wrong)
+    MiB = 1024 * 1024
+    pyodide = ["/static/build/worker-snapshot.bin"]
+    summary = _shaped_summary(48_000.0, 6 * MiB, pyodide, 600 * MiB)
+    text = shaped.markdown({
+        "meta": {"runs": 1, "photo_bytes": 3_000_000, "browser": "x", "loadavg_before": [5.0],
+                 "loadavg_after": [6.0], "seconds": 60.0},
+        "summary": {}, "targets": [], "runs": {},
+        "heavy": {"heic": {"file_bytes": 2_308_327, "summary": summary, "runs": {}}}})
+    assert "### HEIC: the heavy path (Pyodide)" in text and "2,308,327 bytes" in text
+    assert "| 4G: HEIC in the chat | 48.0 s | 17.0 s | 16.0 s | 3.00 | 1.06 |" in text
+    assert "| 4G: a Pyodide file among them | yes | no | no | – | – |" in text
+    assert "| 4G: usable (paperclip works) | 0.5 s | 0.5 s | 0.5 s | +0.0 s | +0.0 s |" in text
+    assert shaped._signed(-100.0, "ms") == "−0.1 s"
+    summary["4g"]["bifoga_warm"]["n"] = 0  # no run: nothing to say
+    text = shaped.markdown({"meta": {"runs": 1, "browser": "x", "loadavg_before": [5.0],
+                                     "photo_bytes": 3_000_000,
+                                     "loadavg_after": [6.0], "seconds": 60.0},
+                            "summary": {}, "targets": [], "runs": {},
+                            "heavy": {"big": {"file_bytes": 12_000_000, "summary": summary}}})
+    assert "| 4G: a Pyodide file among them | yes | – | no | – | – |" in text
+    assert "the bare page cannot send it" in text
+    result = {"media": {"heic": {"networks": {"4g": {"bifoga_cold": [{"error": "timeout"}],
+                                                     "bifoga_warm": [], "bare": [{}]}}}}}
+    assert shaped.failures(result) == ["heic 4G bifoga_cold 1: timeout"]
+
+
 def test_shaped_pages_load_from_the_proxy() -> None:
     visit = {"patient_url": "http://127.0.0.1:8000/#visit=v1&token=t1"}
     assert shaped.page_url("bifoga", "http://127.0.0.1:9", visit) == (
