@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import urllib3
+
 from tests.engines.bidi import BiDiSession, to_local, to_python
 
 FIREFOX = os.environ.get("BIFOGA_FIREFOX", "/usr/bin/firefox-esr")
@@ -35,6 +37,11 @@ XVFB = "Xvfb"
 
 class PageError(AssertionError):
     """A page script threw, or a wait ran out."""
+
+
+class DriverHung(PageError):
+    """The engine's driver did not answer a command in time (WebKitWebDriver, now and then,
+    between two page loads): the browser is started anew."""
 
 
 class Driver:
@@ -74,16 +81,24 @@ class Driver:
         """A new page load of `url`, even when only its fragment differs from the current one
         (the app moves the token out of the address bar: the next visit's link would otherwise
         be a same-document navigation)."""
-        for attempt in (1, 2):
-            self.navigate("about:blank")
+        for attempt in (1, 2, 3):
             try:
+                self.navigate("about:blank")
                 self.wait("() => location.href === 'about:blank'", timeout=10)
                 break
+            except DriverHung:
+                if attempt == 3:
+                    raise
+                self.restart()
             except PageError:
                 # WebKitWebDriver now and then loses the page between two loads; once more.
-                if attempt == 2:
+                if attempt == 3:
                     raise
         self.navigate(url)
+
+    def restart(self) -> None:
+        """A new browser in place of one whose driver no longer answers."""
+        raise NotImplementedError
 
     def wait(self, condition: str, timeout: float = 60, *args: Any, interval: float = 0.05) -> Any:
         """Poll the JavaScript function `condition` until it returns something truthy."""
@@ -237,7 +252,14 @@ class FirefoxDriver(Driver):
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
+COMMAND_TIMEOUT_S = 40
+# What a command the driver does not answer in time raises (through Selenium's urllib3).
+_TIMEOUTS = (TimeoutError, OSError, urllib3.exceptions.HTTPError)
+
+
 class WebKitDriver(Driver):
+    viewport = (1280, 900)
+
     def __init__(self, shared_array_buffer: bool = False) -> None:
         from selenium import webdriver
         from selenium.webdriver.webkitgtk.options import Options
@@ -263,17 +285,34 @@ class WebKitDriver(Driver):
         # in that moment can hang WebKitWebDriver for good; DOMContentLoaded comes right after
         # index.html's shell, long before Python is up.
         options.page_load_strategy = "eager"
+        self._new_driver = lambda: webdriver.WebKitGTK(
+            options=options, service=Service(executable_path=WEBKIT_DRIVER, env=env))
         try:
-            self.driver = webdriver.WebKitGTK(
-                options=options, service=Service(executable_path=WEBKIT_DRIVER, env=env))
+            self._start()
         except Exception:
             self.xvfb.kill()
             raise
-        self.driver.set_script_timeout(120)
-        self.set_viewport(1280, 900)
+
+    def _start(self) -> None:
+        self.driver = self._new_driver()
+        # A command that gets no answer (the driver itself hangs, now and then) fails after
+        # this long instead of waiting for ever; every script here answers in seconds.
+        self.driver.command_executor._client_config.timeout = COMMAND_TIMEOUT_S
+        self.driver.set_script_timeout(COMMAND_TIMEOUT_S - 10)
+        self.set_viewport(*self.viewport)
+
+    def restart(self) -> None:
+        try:
+            self.driver.quit()
+        except Exception:  # noqa: BLE001 - it hung: whatever it says now does not matter
+            pass
+        self._start()
 
     def navigate(self, url: str) -> None:
-        self.driver.get(url)
+        try:
+            self.driver.get(url)
+        except _TIMEOUTS as exc:
+            raise DriverHung(f"{self.name}: no answer to a navigation: {exc}") from exc
 
     def call(self, function: str, *args: Any) -> Any:
         from selenium.common.exceptions import WebDriverException
@@ -285,6 +324,8 @@ class WebKitDriver(Driver):
                 f"Promise.resolve().then(() => ({function})(...args)).then("
                 "  (value) => done({value: value === undefined ? null : value}),"
                 "  (error) => done({error: String(error && error.stack || error)}));", *args)
+        except _TIMEOUTS as exc:
+            raise DriverHung(f"{self.name}: no answer to a script: {exc}") from exc
         except WebDriverException as exc:
             raise PageError(str(exc)) from exc
         if outcome is None or "error" in outcome:
@@ -307,6 +348,7 @@ class WebKitDriver(Driver):
         path.write_bytes(self.driver.get_screenshot_as_png())
 
     def set_viewport(self, width: int, height: int) -> None:
+        self.viewport = (width, height)
         self.driver.set_window_size(width, height)
 
     def close(self) -> None:
