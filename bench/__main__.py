@@ -46,7 +46,7 @@ NOTES = [
     "finalisation, chat message); Uppy from its 'upload' to its 'upload-success' event; bare: "
     "ONE fetch() PATCH of the same File to the same server's tus endpoint after a creation "
     "POST (the server has no plain PUT sink), the PATCH alone timed.",
-    "At once (issue 12): a cold load; the moment the usable mark is set, the paperclip is "
+    "At once: a cold load; the moment the usable mark is set, the paperclip is "
     "clicked (the chooser intercepted from the start, no actionability waits) and a 1.7 MiB "
     "phone photo or a 300 KiB PDF chosen; the page presses its upload button the moment it is "
     "enabled. Times from navigation: the pick (change event), the preview painted (Uppy: its "

@@ -179,7 +179,7 @@ def targets(summary: dict) -> list[dict]:
     return rows
 
 
-# --- issue 12: a file picked the moment the paperclip works, side by side with Uppy -----------
+# --- a file picked the moment the paperclip works, side by side with Uppy -----------
 def _at(summary: dict, rate: str, kind: str, what: str, key: str, stat: str = "median"):
     entry = summary["at_once"].get(rate, {}).get(kind, {}).get(what, {}).get(key)
     return entry[stat] if entry else None
@@ -191,7 +191,7 @@ def _cold(summary: dict, kind: str, key: str):
 
 
 def issue_rows(summary: dict) -> list[dict]:
-    """Issue 12's table: per throttling rate, Bifoga next to Uppy in the same run, the ratio
+    """The first-pick table: per throttling rate, Bifoga next to Uppy in the same run, the ratio
     and the goal (on the ratio or on Bifoga's value). Times from navigation, medians; long tasks
     the worst run. Rows without a goal are shown so that no work hides behind an earlier mark."""
     rows = []
@@ -359,7 +359,7 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-ISSUE_CAPTION = ("A file picked the moment the paperclip works (issue 12): cold loads unless "
+ISSUE_CAPTION = ("A file picked the moment the paperclip works: cold loads unless "
                  "noted, times from navigation, medians (long tasks: the worst run); 4x = CPU "
                  "throttled 4 × (DevTools); the page presses its upload button the moment it "
                  "is enabled. Rows with goal – have no target and are there so that no work "
@@ -367,8 +367,8 @@ ISSUE_CAPTION = ("A file picked the moment the paperclip works (issue 12): cold 
 
 
 def readme_section(report: dict) -> str:
-    """Issue 12's table as the README's Performance section shows it: the run, its load, the
-    table, the worker's steps (bench/results/readme-issue12.md)."""
+    """The first-pick table as the README's Performance section shows it: the run, its load, the
+    table, the worker's steps (bench/results/readme-first-pick.md)."""
     meta = report["meta"]
     rows = issue_rows(report["summary"])
     lines = [
@@ -424,5 +424,5 @@ def write(report: dict, out_dir: Path) -> tuple[Path, Path]:
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     md_path.write_text(markdown(report))
     if report["summary"].get("at_once"):
-        (out_dir / "readme-issue12.md").write_text(readme_section(report))
+        (out_dir / "readme-first-pick.md").write_text(readme_section(report))
     return json_path, md_path

@@ -1,4 +1,4 @@
-"""Active content (issue 10, part 3): macros, scripts, launch actions and embedded objects are
+"""Active content: macros, scripts, launch actions and embedded objects are
 refused as `active_content` by the sniffer (browser worker and server alike) and by the
 server's finalisation; plain documents of each kind still pass. Every file is made here."""
 

@@ -1,4 +1,4 @@
-"""`make bench`'s own logic: issue 12's table from known numbers, the trace summary from a known
+"""`make bench`'s own logic: the first-pick table from known numbers, the trace summary from a known
 trace, and (e2e) the marks and the profile of an at-once run against a stand-in page that
 behaves as the spec of index.html + static/shell.js says. No timing is asserted."""
 
@@ -20,7 +20,7 @@ from bench import harness, profiling, report, shaped, shaping
 from tests.live_server import run_async
 
 
-# --- issue 12's table ---------------------------------------------------------------------------
+# --- the first-pick table -----------------------------------------------------------------------
 def _run(**marks: float) -> dict:
     base = {"usable_ms": 100.0, "python_ms": 600.0, "pick_ms": 150.0, "worker_ready_ms": 2500.0,
             "bytes_before_usable": 10_000, "longest_task_load_ms": 0.0,

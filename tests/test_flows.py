@@ -640,7 +640,7 @@ def test_reminder_marks_asks_once_more_then_ends():
 
 
 def test_a_reopened_ended_visit_offers_its_filing_list_with_the_marks_as_saved():
-    """The bug of part 9: after a reload of an ended visit "Spara bilagor" must come back."""
+    """After a reload of an ended visit "Spara bilagor" must come back."""
     pages = [{"messages": [message(1, "attachment", attachment("a1"))], "cursor": 1,
               "state": "ended"}]
 

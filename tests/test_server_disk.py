@@ -1,5 +1,5 @@
 """Disk hardening: an atomic open-upload cap, a per-visit byte quota, a free-space floor and a
-ZIP that is streamed (issue 10, part 2)."""
+ZIP that is streamed."""
 
 from __future__ import annotations
 

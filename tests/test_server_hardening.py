@@ -1,4 +1,4 @@
-"""Server hardening of issue 10: trusted proxies, unauthenticated limits, long-poll caps, link
+"""Server hardening: trusted proxies, unauthenticated limits, long-poll caps, link
 expiry, demo mode on a public address."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Scan-bomb JPEGs (issue 10, part 1): refused from their headers, and a slow image check never
+"""Scan-bomb JPEGs: refused from their headers, and a slow image check never
 holds up ordinary photos of other visits."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Part 5 end to end: axe-core on every screen, keyboard alone, the dialog pattern, small
+"""End to end: axe-core on every screen, keyboard alone, the dialog pattern, small
 screens and large text, both languages complete, and the conveniences (drop, paste, several
 files, the camera on phones)."""
 

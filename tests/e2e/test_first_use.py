@@ -1,4 +1,4 @@
-"""Part 10 end to end: the paperclip works at first paint, before Python is up, and nothing
+"""End to end: the paperclip works at first paint, before Python is up, and nothing
 picked, dropped or pasted meanwhile is lost (index.html's shell and its inline file keeper).
 
 Python is held back by holding PyScript's core.js in the network; the shell (HTML, CSS and

@@ -1,4 +1,4 @@
-"""Part 3 end to end: "Behåll fotodatum" keeps only the date, and a too large photo can be reduced
+"""End to end: "Behåll fotodatum" keeps only the date, and a too large photo can be reduced
 to fit. (A phone photo losing its location and device identity, upright and lossless, is a core
 flow of tests/e2e/test_engines.py, in every engine.)"""
 

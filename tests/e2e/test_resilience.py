@@ -1,4 +1,4 @@
-"""Part 4 end to end: a large upload survives a server crash (kill -9) and restart.
+"""End to end: a large upload survives a server crash (kill -9) and restart.
 
 The patient picks a 9.5 MB PDF in the UI and uploads it; the test kills the server in the
 middle of the body and starts it again on the same port and data directory. The preview

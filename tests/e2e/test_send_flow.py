@@ -1,4 +1,4 @@
-"""Part 1 end to end: a patient and a clinician chat and send each other files (instruction 2.1)."""
+"""End to end: a patient and a clinician chat and send each other files (instruction 2.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Part 8 on a shared computer: the visit link's token leaves the address bar and the history
+"""On a shared computer: the visit link's token leaves the address bar and the history
 once the app has read it; a reload of the same tab still works; a demo visit says it is one."""
 
 from __future__ import annotations

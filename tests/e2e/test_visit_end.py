@@ -1,4 +1,4 @@
-"""Part 2 end to end: the viewer, downloads, the end-of-visit reminder, and nothing left behind."""
+"""End to end: the viewer, downloads, the end-of-visit reminder, and nothing left behind."""
 
 from __future__ import annotations
 
