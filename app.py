@@ -4,14 +4,14 @@ the components, connects them, and starts. main.py imports it in steps, then cal
 The model (bifoga/model.py) holds the state; the flows (bifoga/flows.py) run the I/O through
 the adapters and change the model through bifoga/transitions.py; each component renders its
 slice of the model and raises events, which are connected to the flows here and only here.
-Two workers check and upload files: the light one (light_worker.py, MicroPython), started once
-the UI is usable, and the Pyodide one (worker.py, with Pillow), started only when a file needs
-pixels changed or the light one hands a file over.
+Two workers check and upload files: the light one (light_worker.py, MicroPython), which
+index.html starts with the page's runtime, and the Pyodide one (worker.py, with Pillow), started
+only when a file needs pixels changed or the light one hands a file over.
 """
 
 import asyncio
 
-from pyscript import create_named_worker, document, window
+from pyscript import create_named_worker, document, window, workers
 
 from bifoga import events, model
 from bifoga.adapters import RequestError
@@ -35,10 +35,10 @@ from components.reminder_dialog import ReminderDialog
 from components.visit_header import VisitHeader
 from components.worker_client import WorkerClient
 
-# (script, worker name, config, interpreter, start limit in seconds, the page's mark when ready)
+# (script, worker name, config, interpreter, start limit in seconds, the page's mark when ready);
+# no script: index.html declares the worker, and PyScript starts it with the page's runtime.
 WORKERS = {
-    model.LIGHT: ("./light_start.py", "bifoga-light", "./light.toml", "mpy", 60,
-                  "bifogaLightReady"),
+    model.LIGHT: (None, "bifoga-light", None, "mpy", 60, "bifogaLightReady"),
     # 10 MB on a slow line included
     model.HEAVY: ("./worker_start.py", "bifoga-worker", "./worker.toml", "py", 180,
                   "bifogaWorkerReady"),
@@ -101,13 +101,15 @@ def mount(app, store, flows, lang, utc_offset):
 
 
 async def connect_worker(flows, name):
-    """Start a worker (model.LIGHT or model.HEAVY). Never before the UI is usable: the light one
-    once it is, the heavy one on the first file that needs it. A worker that fails, or is not
-    up in its time, is said so; nothing waits for it for ever."""
+    """Connect to a worker (model.LIGHT or model.HEAVY). The light one starts with the page's
+    runtime (index.html), the heavy one here, on the first file that needs it. A worker that
+    fails, or is not up in its time, is said so; nothing waits for it for ever."""
     script, worker_name, config, kind, limit, mark = WORKERS[name]
     flows.worker_starting(name)
 
     async def created():
+        if script is None:
+            return await workers[worker_name]
         return await create_named_worker(script, worker_name, config, type=kind)
 
     try:
@@ -133,6 +135,7 @@ async def start():
     flows = Flows(store, ApiClient(api_base, visit_id, token or ""), Browser(),
                   start_heavy=lambda: flows.spawn(connect_worker(flows, model.HEAVY)))
     window.performance.mark("bifoga:built")
+    flows.spawn(connect_worker(flows, model.LIGHT))
     try:
         await flows.load()
         window.performance.mark("bifoga:loaded")
@@ -149,7 +152,6 @@ async def start():
     if early:  # picked, dropped or pasted before Python was up
         flows.spawn(flows.pick(described(early)))
     flows.spawn(flows.poll())
-    flows.spawn(connect_worker(flows, model.LIGHT))
 
 
 def show_fatal(app, message):

@@ -125,13 +125,25 @@ def _now_ms():
     return float(js.performance.now())
 
 
-async def _decodes(blob):
-    try:
-        bitmap = await js.createImageBitmap(blob)
-    except Exception:  # noqa: BLE001 - any failure to decode is the same: it does not
-        return False
-    bitmap.close()
-    return True
+class _Decoding:
+    """The browser's decoding of a picked photo (createImageBitmap), started at once: it runs on
+    the browser's own threads while this one strips the file."""
+
+    def __init__(self, file):
+        self.promise = js.createImageBitmap(file)
+        self.ok = None
+
+    async def decodes(self):
+        """Whether it decoded; the bitmap is let go at once."""
+        if self.ok is None:
+            try:
+                bitmap = await self.promise
+            except Exception:  # noqa: BLE001 - any failure to decode is the same: it does not
+                self.ok = False
+            else:
+                bitmap.close()
+                self.ok = True
+        return self.ok
 
 
 def _hold(key, blob, mime):
@@ -168,6 +180,18 @@ async def _prepare(file, name, key, keep, max_bytes):
             return Checked(reason=refusals.TOO_LARGE, reducible=True, mime=mime,
                            category=verdict.category, size=source.size)
         return Checked(hand_over=True, detail="too large")
+    # The picked photo is what is decoded: the pixel data sent are slices of that very File,
+    # and the server decodes what arrives.
+    decoding = _Decoding(file) if mime in BROWSER_DECODABLE else None
+    try:
+        return await _prepared(file, source, verdict, key, keep, decoding)
+    finally:
+        if decoding is not None:
+            await decoding.decodes()  # settled on every path, so that its bitmap is closed
+
+
+async def _prepared(file, source, verdict, key, keep, decoding):
+    mime = verdict.mime
     result = Checked(ok=True, mime=mime, category=verdict.category, size=source.size,
                      removed=[], held=True)
     if verdict.category in ("image", "video"):
@@ -186,9 +210,9 @@ async def _prepare(file, name, key, keep, max_bytes):
     else:
         plan = Plan()
         plan.keep(0, source.size)
-    blob = plan_blob(file, plan, mime)
-    if mime in BROWSER_DECODABLE and not await _decodes(blob):
+    if decoding is not None and not await decoding.decodes():
         return Checked(reason=refusals.IMAGE_DOES_NOT_DECODE, size=source.size)
+    blob = plan_blob(file, plan, mime)
     result.size = int(blob.size)
     _hold(key, blob, mime)
     return result

@@ -42,7 +42,7 @@ def initial_state(lang="sv"):
         "config": None,
         "visit": None,
         # Each worker: "" (not started), "starting", "ready" or "failed". The light one starts
-        # once the UI is usable; the heavy one (Pyodide) on the first file that needs it.
+        # with the page's runtime; the heavy one (Pyodide) on the first file that needs it.
         "workers": {LIGHT: "", HEAVY: ""},
         "worker_failed": "",  # why the heavy worker could not start
         "object_urls": {},  # attachment id -> object URL showing it, while the visit is open

