@@ -27,8 +27,8 @@ from pyscript.ffi import to_js
 from bifoga import refusals
 from bifoga.retry import STALL_SECONDS, is_stalled, parse_retry_after, should_retry
 from bifoga.source import Plan
-from bifoga.tus_client import ProgressPacer, Response, TusError, Upload
-from bifoga.worker_contract import Checked, Progress, Uploaded, UploadRequest
+from bifoga.tus_client import ProgressPacer, Response
+from bifoga.worker_contract import Checked, Uploaded, UploadRequest, send_held
 
 js.performance.mark("bifoga:light-start")
 
@@ -348,49 +348,18 @@ async def upload(request_json):
     worker_contract.Uploaded (JSON), with an object URL of what was sent (`local_url`) for the
     sender's own chat; the copy stays held until release(key)."""
     request = UploadRequest.from_json(request_json)
-    key, token = request.key, request.token
-    held = _held.get(key)
+    held = _held.get(request.key)
     if held is None:
         return Uploaded(error=refusals.CHECK_FAILED, detail="not checked").to_json()
     blob = held["blob"]
 
-    def progress(sent, total):
-        _report(Progress(key=key, sent=sent, total=total))
-
-    def state(value):
-        _report(Progress(key=key, state=value))
-
-    up = Upload(LightTusIO(blob), _absolute(request.endpoint), int(blob.size),
-                {"filename": request.name, "filetype": held["mime"]},
-                headers={"Authorization": "Bearer " + token}, on_progress=progress,
-                on_state=state)
-    _uploads[key] = up
-    started = _now_ms()
-    status = body = None
-    try:
-        url = await up.start()
-        transferred = _now_ms()
-        status, body = await _post_json(_absolute(request.finalise_url), token,
-                                        {"upload_id": url.rstrip("/").split("/")[-1]})
-    except TusError as exc:
-        return Uploaded(status=exc.status, error=exc.code, detail=str(exc)).to_json()
-    except OSError as exc:
-        return Uploaded(error="network", detail=str(exc)).to_json()
-    finally:
-        _uploads.pop(key, None)
-        if status not in (200, 201):
-            release(key)  # not sent: the copy goes
-    if status in (200, 201):  # 200: an earlier try had made the message, its answer was lost
+    def local_url():
         held["url"] = str(js.URL.createObjectURL(blob))
-        return Uploaded(ok=True, message=json.loads(body), local_url=held["url"],
-                        transfer_ms=round(transferred - started, 1),
-                        finalise_ms=round(_now_ms() - transferred, 1)).to_json()
-    try:
-        error = json.loads(body)
-    except ValueError:
-        error = {}
-    return Uploaded(status=status, error=error.get("error"),
-                    detail=error.get("message", "")).to_json()
+        return held["url"]
+
+    answer = await send_held(request, LightTusIO(blob), int(blob.size), held["mime"], _absolute,
+                             _post_json, _now_ms, _report, _uploads, release, local_url)
+    return answer.to_json()
 
 
 async def cancel(key):

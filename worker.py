@@ -42,8 +42,8 @@ from bifoga.metadata import MetadataError, strip
 from bifoga.metadata import inspect as metadata_inspect
 from bifoga.retry import STALL_SECONDS, is_stalled, parse_retry_after, should_retry
 from bifoga.sniff import classify
-from bifoga.tus_client import ProgressPacer, Response, TusError, Upload
-from bifoga.worker_contract import Checked, Progress, Reduced, Uploaded, UploadRequest
+from bifoga.tus_client import ProgressPacer, Response
+from bifoga.worker_contract import Checked, Reduced, Uploaded, UploadRequest, send_held
 
 # urllib.request, email.parser and pyodide-http only serve the upload, and cost about a third of
 # the worker's start in imports: they load after it is ready (_load_network, at the end).
@@ -367,55 +367,33 @@ async def upload(request_json):
     announces the file. Takes worker_contract.UploadRequest, answers worker_contract.Uploaded
     (JSON), with an object URL of what was sent for the sender's own chat (until release)."""
     request = UploadRequest.from_json(request_json)
-    key, token = request.key, request.token
     _network_needed.set()  # the upload's imports (_load_network), now if not done yet
     await _network
-
-    def progress(sent, total):
-        sync.on_progress(Progress(key=key, sent=sent, total=total).to_json())
-
-    def state(value):
-        sync.on_progress(Progress(key=key, state=value).to_json())
 
     # Only what this worker has checked is sent: the processed bytes (metadata removed, or
     # size reduced), or the checked file as it is. The main thread may offer "Ladda upp" from
     # the first bytes alone, so this is the last guard.
-    prepared = _prepared.get(key)
+    prepared = _prepared.get(request.key)
     if prepared is None:
         return Uploaded(error=refusals.CHECK_FAILED, detail="not checked").to_json()
-    blob, mime = prepared["blob"], prepared["mime"]
-    tus = Upload(
-        BrowserTusIO(blob), _absolute(request.endpoint), int(blob.size),
-        {"filename": request.name, "filetype": mime},
-        headers={"Authorization": "Bearer " + token}, on_progress=progress, on_state=state)
-    _uploads[key] = tus
-    started = js.performance.now()
-    status = body = None
-    try:
-        url = await tus.start()
-        transferred = js.performance.now()
-        status, body = await _post_json(_absolute(request.finalise_url), token,
-                                        {"upload_id": url.rstrip("/").rsplit("/", 1)[-1]})
-    except TusError as exc:
-        return Uploaded(status=exc.status, error=exc.code, detail=str(exc)).to_json()
-    except ConnectionError as exc:
-        return Uploaded(error="network", detail=str(exc)).to_json()
-    finally:
-        _uploads.pop(key, None)
-        if status not in (200, 201):
-            release(key)  # not sent: the processed copy and its preview go
-    if status in (200, 201):  # 200: an earlier try had made the message, its answer was lost
-        # Where the time went: the tus transfer, then the server's checks (finalisation).
+    blob = prepared["blob"]
+
+    def local_url():
         prepared["local_url"] = str(js.URL.createObjectURL(blob))
-        return Uploaded(ok=True, message=json.loads(body), local_url=prepared["local_url"],
-                        transfer_ms=round(float(transferred - started), 1),
-                        finalise_ms=_elapsed_ms(transferred)).to_json()
-    try:
-        error = json.loads(body)
-    except ValueError:
-        error = {}
-    return Uploaded(status=status, error=error.get("error"),
-                    detail=error.get("message", "")).to_json()
+        return prepared["local_url"]
+
+    answer = await send_held(request, BrowserTusIO(blob), int(blob.size), prepared["mime"],
+                             _absolute, _post_json, _now_ms, _report, _uploads, release,
+                             local_url)
+    return answer.to_json()
+
+
+def _now_ms():
+    return float(js.performance.now())
+
+
+def _report(message):
+    sync.on_progress(message.to_json())
 
 
 async def cancel(key):
