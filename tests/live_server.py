@@ -202,9 +202,11 @@ def pdf_like(n: int, seed: int = 7) -> bytes:
     return make_pdf(n, seed)
 
 
-def pdf_file(objects: list[bytes], head: bytes = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n") -> bytes:
+def pdf_file(objects: list[bytes], head: bytes = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n",
+             trailer: bytes = b"") -> bytes:
     """A well-formed PDF of `objects` (numbered from 1; the first must be the catalog): header,
-    objects, cross-reference table with their exact offsets, trailer, %%EOF."""
+    objects, cross-reference table with their exact offsets, trailer (with `trailer`'s extra
+    entries), %%EOF."""
     out = bytearray(head)
     offsets = []
     for i, obj in enumerate(objects, start=1):
@@ -213,8 +215,8 @@ def pdf_file(objects: list[bytes], head: bytes = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, trailer, xref)
     return bytes(out)
 
 
