@@ -25,10 +25,9 @@ from pyscript import sync
 from pyscript.ffi import to_js
 
 from bifoga import refusals
-from bifoga.retry import STALL_SECONDS, is_stalled, parse_retry_after, should_retry
 from bifoga.source import Plan
-from bifoga.tus_client import ProgressPacer, Response
-from bifoga.worker_contract import Checked, Uploaded, UploadRequest, send_held
+from bifoga.tus_client import ProgressPacer, Response, wait_or_stall
+from bifoga.worker_contract import Checked, Uploaded, UploadRequest, retrying, send_held
 
 js.performance.mark("bifoga:light-start")
 
@@ -259,29 +258,20 @@ class LightTusIO:
             seen["failed"] = True
             done.set()
 
+        async def wait():
+            try:
+                await asyncio.wait_for(done.wait(), 1.0)
+            except asyncio.TimeoutError:  # noqa: UP041 - MicroPython has no builtin one
+                pass
+
         xhr.upload.onprogress = progress
         xhr.onload = loaded
         xhr.onerror = xhr.onabort = xhr.ontimeout = failed
-        length = end - start
-        asked = -1  # the server's offset when last asked
         try:
             xhr.send(self.blob.slice(start, end))
-            while not done.is_set():
-                try:
-                    await asyncio.wait_for(done.wait(), 1.0)
-                except asyncio.TimeoutError:  # noqa: UP041 - MicroPython has no builtin one
-                    pass
-                idle = self.now() - seen["at"]
-                if done.is_set() or idle <= STALL_SECONDS:
-                    continue
-                # No progress for STALL_SECONDS. When XHR says every byte went, the OS may
-                # still be sending them: the server's offset tells whether they still flow.
-                handed_over = seen["loaded"] >= length
-                offset = await self._server_offset(url, headers) if handed_over else None
-                if not is_stalled(idle, handed_over, offset, asked):
-                    asked, seen["at"] = offset, self.now()
-                    continue
+            if await wait_or_stall(self, url, headers, end - start, seen, done.is_set, wait):
                 xhr.abort()
+                await done.wait()
         except asyncio.CancelledError:
             xhr.abort()  # cancel (or page teardown) must stop the bytes, not just the wait
             raise
@@ -297,15 +287,6 @@ class LightTusIO:
                 raw[name] = str(value)
         return Response(int(xhr.status), raw, str(xhr.responseText or "").encode())
 
-    async def _server_offset(self, url, headers):
-        ask = {k: v for k, v in headers.items()
-               if k.lower() in ("authorization", "tus-resumable")}
-        try:
-            resp = await self.control("HEAD", url, ask)
-            return int(resp.headers["upload-offset"]) if resp.status < 300 else None
-        except (OSError, KeyError, ValueError):
-            return None
-
     async def sleep(self, seconds):
         await asyncio.sleep(seconds)
 
@@ -317,23 +298,15 @@ async def _post_json(url, token, payload):
     """POST JSON on the upload's one retry policy (bifoga.retry); (status, body) of the final
     answer, OSError if none came. The server answers a repeat with the message already made."""
     headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
-    started, attempt = _now_ms(), 0
-    while True:
-        status, retry_after, body, failure = None, None, b"", None
+
+    async def attempt():
         try:
             resp = await _fetch("POST", url, headers, json.dumps(payload))
-            status, body = resp.status, resp.body
-            retry_after = resp.headers.get("retry-after")
         except OSError as exc:
-            failure = exc
-        delay = should_retry(status, attempt, (_now_ms() - started) / 1000.0,
-                             parse_retry_after(retry_after))
-        if delay is None:
-            if failure is not None:
-                raise failure
-            return status, body
-        attempt += 1
-        await asyncio.sleep(delay)
+            return None, None, b"", exc
+        return resp.status, resp.headers.get("retry-after"), resp.body, None
+
+    return await retrying(attempt, lambda: _now_ms() / 1000.0, asyncio.sleep)
 
 
 def _report(message):

@@ -40,10 +40,16 @@ from pyscript import sync
 from bifoga import imaging, refusals
 from bifoga.metadata import MetadataError, strip
 from bifoga.metadata import inspect as metadata_inspect
-from bifoga.retry import STALL_SECONDS, is_stalled, parse_retry_after, should_retry
 from bifoga.sniff import classify
-from bifoga.tus_client import ProgressPacer, Response
-from bifoga.worker_contract import Checked, Reduced, Uploaded, UploadRequest, send_held
+from bifoga.tus_client import ProgressPacer, Response, wait_or_stall
+from bifoga.worker_contract import (
+    Checked,
+    Reduced,
+    Uploaded,
+    UploadRequest,
+    retrying,
+    send_held,
+)
 
 # urllib.request, email.parser and pyodide-http only serve the upload, and cost about a third of
 # the worker's start in imports: they load after it is ready (_load_network, at the end).
@@ -97,14 +103,12 @@ class BrowserTusIO:
         xhr.open("PATCH", url, True)
         for name, value in headers.items():
             xhr.setRequestHeader(name, value)
-        last_progress = [self.now()]
+        seen = {"loaded": 0, "at": self.now()}
         paced = ProgressPacer(on_progress, self.now)
 
-        loaded_bytes = [0]
-
         def progress(event):
-            last_progress[0], loaded_bytes[0] = self.now(), int(event.loaded)
-            paced(loaded_bytes[0], int(event.total))
+            seen["loaded"], seen["at"] = int(event.loaded), self.now()
+            paced(seen["loaded"], int(event.total))
 
         def loaded(event):
             if not done.done():
@@ -121,21 +125,11 @@ class BrowserTusIO:
             xhr.addEventListener(event, proxies[2])
         try:
             xhr.send(self.file.slice(start, end))
-            # A request that neither progresses nor fails (a half-open connection) counts as
-            # dropped after STALL_SECONDS, so the tus client resumes from the server's offset.
-            # When XHR says every byte went, the OS may still be sending them: the server's
-            # offset (HEAD) tells whether they still flow before it counts as a stall.
-            asked = -1
-            while not done.done():
+
+            async def wait():
                 await asyncio.wait([done], timeout=1.0)
-                idle = self.now() - last_progress[0]
-                if done.done() or idle <= STALL_SECONDS:
-                    continue
-                handed_over = loaded_bytes[0] >= end - start
-                offset = await self._server_offset(url, headers) if handed_over else None
-                if not is_stalled(idle, handed_over, offset, asked):
-                    asked, last_progress[0] = offset, self.now()
-                    continue
+
+            if await wait_or_stall(self, url, headers, end - start, seen, done.done, wait):
                 xhr.abort()
             await done
         except asyncio.CancelledError:
@@ -151,14 +145,6 @@ class BrowserTusIO:
             for proxy in proxies:
                 proxy.destroy()
         return Response(int(xhr.status), _headers_dict(xhr.getAllResponseHeaders()), b"")
-
-    async def _server_offset(self, url, headers):
-        ask = {k: v for k, v in headers.items() if k.lower() in ("authorization", "tus-resumable")}
-        try:
-            resp = await self.control("HEAD", url, ask)
-            return int(resp.headers["upload-offset"]) if resp.status < 300 else None
-        except (ConnectionError, KeyError, ValueError):
-            return None
 
     async def sleep(self, seconds):
         await asyncio.sleep(seconds)
@@ -341,25 +327,19 @@ async def _post_json(url, token, payload):
     repeat with 200 and the message it already made."""
     data = json.dumps(payload).encode()
     headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
-    started, attempt = float(js.performance.now()), 0
-    while True:
-        status, retry_after, body, failure = None, None, b"", None
+
+    async def attempt():
         try:
             request = urllib.request.Request(url, data=data, method="POST", headers=headers)
             with urllib.request.urlopen(request) as resp:
-                status, body = resp.status, resp.read()
+                return resp.status, None, resp.read(), None
         except urllib.error.HTTPError as exc:
-            status, retry_after, body = exc.code, exc.headers.get("Retry-After"), exc.read()
+            return exc.code, exc.headers.get("Retry-After"), exc.read(), None
         except (JsException, OSError) as exc:
-            failure = ConnectionError(str(exc))
-        elapsed = (float(js.performance.now()) - started) / 1000.0
-        delay = should_retry(status, attempt, elapsed, parse_retry_after(retry_after))
-        if delay is None:
-            if failure is not None:
-                raise failure
-            return status, body
-        attempt += 1
-        await asyncio.sleep(delay)
+            return None, None, b"", ConnectionError(str(exc))
+
+    return await retrying(attempt, lambda: float(js.performance.now()) / 1000.0,
+                          asyncio.sleep)
 
 
 async def upload(request_json):

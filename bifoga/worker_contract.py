@@ -165,3 +165,22 @@ def finalised(status, body, local_url, transfer_ms, finalise_ms):
     except ValueError:
         error = {}
     return Uploaded(status=status, error=error.get("error"), detail=error.get("message", ""))
+
+
+async def retrying(attempt, now, sleep):
+    """A request on the upload's one retry policy (bifoga.retry): attempt() -> (status,
+    Retry-After or None, body, the exception when no answer came, else None); now() in
+    seconds; sleep(seconds) waits. Returns (status, body) of the final answer; raises the last
+    exception when none came."""
+    from bifoga.retry import parse_retry_after, should_retry
+
+    started, tries = now(), 0
+    while True:
+        status, retry_after, body, failure = await attempt()
+        delay = should_retry(status, tries, now() - started, parse_retry_after(retry_after))
+        if delay is None:
+            if failure is not None:
+                raise failure
+            return status, body
+        tries += 1
+        await sleep(delay)

@@ -7,8 +7,15 @@ import json
 
 import pytest
 
-from bifoga.tus_client import Response
-from bifoga.worker_contract import Progress, Uploaded, UploadRequest, finalised, send_held
+from bifoga.tus_client import Response, server_offset, wait_or_stall
+from bifoga.worker_contract import (
+    Progress,
+    Uploaded,
+    UploadRequest,
+    finalised,
+    retrying,
+    send_held,
+)
 from tests.live_server import run_async
 from tests.micropython_runner import REPO, micropython_available, run_micropython
 from tests.tus_io import MemoryTusIO
@@ -79,8 +86,8 @@ def test_send_held_runs_under_micropython() -> None:
 import sys
 sys.path.insert(0, '/')
 import asyncio
-from bifoga.tus_client import Response
-from bifoga.worker_contract import UploadRequest, send_held
+from bifoga.tus_client import Response, server_offset, wait_or_stall
+from bifoga.worker_contract import UploadRequest, retrying, send_held
 
 class IO:
     async def control(self, method, url, headers, body=b''):
@@ -108,6 +115,10 @@ async def main():
                              lambda: 'blob:x')
     print(answer.ok, answer.message, answer.local_url, answer.transfer_ms, released, uploads)
     print([p.state or p.sent for p in reports])
+    answers = [(503, None, b'', None), (201, None, b'ok', None)]
+    async def attempt():
+        return answers.pop(0)
+    print(await retrying(attempt, lambda: 0.0, asyncio.sleep))
 
 await main()
 """
@@ -115,4 +126,109 @@ await main()
         "http://h/fin t u1",
         "True {'id': 'm1'} blob:x 0.0 [] {}",
         "['uploading', 0, 3, 'done']",
+        "(201, b'ok')",
     ]
+
+
+class _HeadIO:
+    """Answers HEAD with `answer` (a Response, or an exception to raise); records the headers."""
+
+    def __init__(self, answer: Response | Exception) -> None:
+        self.answer, self.asked = answer, []
+
+    async def control(self, method: str, url: str, headers: dict, body: bytes = b"") -> Response:
+        self.asked.append((method, url, headers))
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+@pytest.mark.parametrize("answer, offset", [
+    (Response(200, {"upload-offset": "1234"}), 1234),
+    (Response(404, {}), None),
+    (Response(200, {}), None),
+    (Response(200, {"upload-offset": "many"}), None),
+    (ConnectionError("offline"), None),
+    (OSError("network: reset"), None),
+])  # fmt: skip
+def test_server_offset_asks_head_with_only_the_needed_headers(answer, offset) -> None:
+    io = _HeadIO(answer)
+    headers = {"Authorization": "Bearer t", "Tus-Resumable": "1.0.0", "Upload-Offset": "0",
+               "Content-Type": "application/offset+octet-stream"}
+    assert run_async(server_offset(io, "https://h/u/1", headers)) == offset
+    assert io.asked == [("HEAD", "https://h/u/1",
+                         {"Authorization": "Bearer t", "Tus-Resumable": "1.0.0"})]
+
+
+def _retrying(answers: list, clock: list[float]):
+    """retrying() over scripted answers; the clock advances by each wait, which takes no time."""
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock[0] += seconds
+
+    async def attempt():
+        return answers.pop(0)
+
+    return run_async(retrying(attempt, lambda: clock[0], sleep)), waits
+
+
+def test_retrying_waits_out_busy_answers() -> None:
+    answers = [(503, "2", b"", None), (None, None, b"", ConnectionError("x")),
+               (201, None, b"{}", None)]
+    assert _retrying(answers, [0.0]) == ((201, b"{}"), [2.0, 1.0])
+
+
+def test_retrying_takes_a_refusal_at_once() -> None:
+    assert _retrying([(410, None, b"gone", None)], [0.0]) == ((410, b"gone"), [])
+
+
+def test_retrying_gives_up_with_the_last_failure() -> None:
+    answers = [(None, None, b"", ConnectionError(str(i))) for i in range(40)]
+    with pytest.raises(ConnectionError) as failed:
+        _retrying(answers, [0.0])
+    assert int(str(failed.value)) > 4  # the schedule ran to its end (bifoga.retry: 120 s)
+
+
+class _StallIO(_HeadIO):
+    """A clock that each wait moves on by `step` seconds; HEAD answers the offsets in turn."""
+
+    def __init__(self, offsets: list[int | None], step: float = 10.0) -> None:
+        super().__init__(Response(200, {}))
+        self.t, self.step, self.offsets = 0.0, step, offsets
+
+    def now(self) -> float:
+        return self.t
+
+    async def control(self, method: str, url: str, headers: dict, body: bytes = b"") -> Response:
+        await super().control(method, url, headers, body)
+        offset = self.offsets.pop(0)
+        return Response(200, {} if offset is None else {"upload-offset": str(offset)})
+
+    async def wait(self) -> None:
+        self.t += self.step
+
+
+def _watch(io: _StallIO, seen: dict, done_after: float = 1e9) -> tuple[bool, float]:
+    stalled = run_async(wait_or_stall(io, "https://h/u/1", {"Tus-Resumable": "1.0.0"}, 100,
+                                      seen, lambda: io.t >= done_after, io.wait))
+    return stalled, io.t
+
+
+def test_wait_or_stall_ends_with_the_request() -> None:
+    io = _StallIO([])
+    assert _watch(io, {"loaded": 0, "at": 0.0}, done_after=20.0) == (False, 20.0)
+    assert io.asked == []
+
+
+def test_wait_or_stall_gives_up_on_a_request_with_no_progress() -> None:
+    io = _StallIO([])
+    assert _watch(io, {"loaded": 50, "at": 0.0}) == (True, 40.0)  # past STALL_SECONDS (30)
+    assert io.asked == []
+
+
+def test_wait_or_stall_waits_while_the_server_offset_grows() -> None:
+    io = _StallIO([10, 60, 60])
+    assert _watch(io, {"loaded": 100, "at": 0.0}) == (True, 120.0)
+    assert len(io.asked) == 3  # 10 > -1 and 60 > 10 still flow; 60 again is a stall
