@@ -25,10 +25,9 @@ from pyscript import sync
 from pyscript.ffi import to_js
 
 from bifoga import refusals
-from bifoga.retry import STALL_SECONDS, is_stalled, parse_retry_after, should_retry
 from bifoga.source import Plan
-from bifoga.tus_client import ProgressPacer, Response, TusError, Upload
-from bifoga.worker_contract import Checked, Progress, Uploaded, UploadRequest
+from bifoga.tus_client import ProgressPacer, Response, wait_or_stall
+from bifoga.worker_contract import Checked, Uploaded, UploadRequest, retrying, send_held
 
 js.performance.mark("bifoga:light-start")
 
@@ -283,29 +282,20 @@ class LightTusIO:
             seen["failed"] = True
             done.set()
 
+        async def wait():
+            try:
+                await asyncio.wait_for(done.wait(), 1.0)
+            except asyncio.TimeoutError:  # noqa: UP041 - MicroPython has no builtin one
+                pass
+
         xhr.upload.onprogress = progress
         xhr.onload = loaded
         xhr.onerror = xhr.onabort = xhr.ontimeout = failed
-        length = end - start
-        asked = -1  # the server's offset when last asked
         try:
             xhr.send(self.blob.slice(start, end))
-            while not done.is_set():
-                try:
-                    await asyncio.wait_for(done.wait(), 1.0)
-                except asyncio.TimeoutError:  # noqa: UP041 - MicroPython has no builtin one
-                    pass
-                idle = self.now() - seen["at"]
-                if done.is_set() or idle <= STALL_SECONDS:
-                    continue
-                # No progress for STALL_SECONDS. When XHR says every byte went, the OS may
-                # still be sending them: the server's offset tells whether they still flow.
-                handed_over = seen["loaded"] >= length
-                offset = await self._server_offset(url, headers) if handed_over else None
-                if not is_stalled(idle, handed_over, offset, asked):
-                    asked, seen["at"] = offset, self.now()
-                    continue
+            if await wait_or_stall(self, url, headers, end - start, seen, done.is_set, wait):
                 xhr.abort()
+                await done.wait()
         except asyncio.CancelledError:
             xhr.abort()  # cancel (or page teardown) must stop the bytes, not just the wait
             raise
@@ -321,15 +311,6 @@ class LightTusIO:
                 raw[name] = str(value)
         return Response(int(xhr.status), raw, str(xhr.responseText or "").encode())
 
-    async def _server_offset(self, url, headers):
-        ask = {k: v for k, v in headers.items()
-               if k.lower() in ("authorization", "tus-resumable")}
-        try:
-            resp = await self.control("HEAD", url, ask)
-            return int(resp.headers["upload-offset"]) if resp.status < 300 else None
-        except (OSError, KeyError, ValueError):
-            return None
-
     async def sleep(self, seconds):
         await asyncio.sleep(seconds)
 
@@ -341,23 +322,15 @@ async def _post_json(url, token, payload):
     """POST JSON on the upload's one retry policy (bifoga.retry); (status, body) of the final
     answer, OSError if none came. The server answers a repeat with the message already made."""
     headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
-    started, attempt = _now_ms(), 0
-    while True:
-        status, retry_after, body, failure = None, None, b"", None
+
+    async def attempt():
         try:
             resp = await _fetch("POST", url, headers, json.dumps(payload))
-            status, body = resp.status, resp.body
-            retry_after = resp.headers.get("retry-after")
         except OSError as exc:
-            failure = exc
-        delay = should_retry(status, attempt, (_now_ms() - started) / 1000.0,
-                             parse_retry_after(retry_after))
-        if delay is None:
-            if failure is not None:
-                raise failure
-            return status, body
-        attempt += 1
-        await asyncio.sleep(delay)
+            return None, None, b"", exc
+        return resp.status, resp.headers.get("retry-after"), resp.body, None
+
+    return await retrying(attempt, lambda: _now_ms() / 1000.0, asyncio.sleep)
 
 
 def _report(message):
@@ -372,49 +345,18 @@ async def upload(request_json):
     worker_contract.Uploaded (JSON), with an object URL of what was sent (`local_url`) for the
     sender's own chat; the copy stays held until release(key)."""
     request = UploadRequest.from_json(request_json)
-    key, token = request.key, request.token
-    held = _held.get(key)
+    held = _held.get(request.key)
     if held is None:
         return Uploaded(error=refusals.CHECK_FAILED, detail="not checked").to_json()
     blob = held["blob"]
 
-    def progress(sent, total):
-        _report(Progress(key=key, sent=sent, total=total))
-
-    def state(value):
-        _report(Progress(key=key, state=value))
-
-    up = Upload(LightTusIO(blob), _absolute(request.endpoint), int(blob.size),
-                {"filename": request.name, "filetype": held["mime"]},
-                headers={"Authorization": "Bearer " + token}, on_progress=progress,
-                on_state=state)
-    _uploads[key] = up
-    started = _now_ms()
-    status = body = None
-    try:
-        url = await up.start()
-        transferred = _now_ms()
-        status, body = await _post_json(_absolute(request.finalise_url), token,
-                                        {"upload_id": url.rstrip("/").split("/")[-1]})
-    except TusError as exc:
-        return Uploaded(status=exc.status, error=exc.code, detail=str(exc)).to_json()
-    except OSError as exc:
-        return Uploaded(error="network", detail=str(exc)).to_json()
-    finally:
-        _uploads.pop(key, None)
-        if status not in (200, 201):
-            release(key)  # not sent: the copy goes
-    if status in (200, 201):  # 200: an earlier try had made the message, its answer was lost
+    def local_url():
         held["url"] = str(js.URL.createObjectURL(blob))
-        return Uploaded(ok=True, message=json.loads(body), local_url=held["url"],
-                        transfer_ms=round(transferred - started, 1),
-                        finalise_ms=round(_now_ms() - transferred, 1)).to_json()
-    try:
-        error = json.loads(body)
-    except ValueError:
-        error = {}
-    return Uploaded(status=status, error=error.get("error"),
-                    detail=error.get("message", "")).to_json()
+        return held["url"]
+
+    answer = await send_held(request, LightTusIO(blob), int(blob.size), held["mime"], _absolute,
+                             _post_json, _now_ms, _report, _uploads, release, local_url)
+    return answer.to_json()
 
 
 async def cancel(key):

@@ -40,10 +40,16 @@ from pyscript import sync
 from bifoga import imaging, refusals
 from bifoga.metadata import MetadataError, strip
 from bifoga.metadata import inspect as metadata_inspect
-from bifoga.retry import STALL_SECONDS, is_stalled, parse_retry_after, should_retry
 from bifoga.sniff import classify
-from bifoga.tus_client import ProgressPacer, Response, TusError, Upload
-from bifoga.worker_contract import Checked, Progress, Reduced, Uploaded, UploadRequest
+from bifoga.tus_client import ProgressPacer, Response, wait_or_stall
+from bifoga.worker_contract import (
+    Checked,
+    Reduced,
+    Uploaded,
+    UploadRequest,
+    retrying,
+    send_held,
+)
 
 # urllib.request, email.parser and pyodide-http only serve the upload, and cost about a third of
 # the worker's start in imports: they load after it is ready (_load_network, at the end).
@@ -97,14 +103,12 @@ class BrowserTusIO:
         xhr.open("PATCH", url, True)
         for name, value in headers.items():
             xhr.setRequestHeader(name, value)
-        last_progress = [self.now()]
+        seen = {"loaded": 0, "at": self.now()}
         paced = ProgressPacer(on_progress, self.now)
 
-        loaded_bytes = [0]
-
         def progress(event):
-            last_progress[0], loaded_bytes[0] = self.now(), int(event.loaded)
-            paced(loaded_bytes[0], int(event.total))
+            seen["loaded"], seen["at"] = int(event.loaded), self.now()
+            paced(seen["loaded"], int(event.total))
 
         def loaded(event):
             if not done.done():
@@ -121,21 +125,11 @@ class BrowserTusIO:
             xhr.addEventListener(event, proxies[2])
         try:
             xhr.send(self.file.slice(start, end))
-            # A request that neither progresses nor fails (a half-open connection) counts as
-            # dropped after STALL_SECONDS, so the tus client resumes from the server's offset.
-            # When XHR says every byte went, the OS may still be sending them: the server's
-            # offset (HEAD) tells whether they still flow before it counts as a stall.
-            asked = -1
-            while not done.done():
+
+            async def wait():
                 await asyncio.wait([done], timeout=1.0)
-                idle = self.now() - last_progress[0]
-                if done.done() or idle <= STALL_SECONDS:
-                    continue
-                handed_over = loaded_bytes[0] >= end - start
-                offset = await self._server_offset(url, headers) if handed_over else None
-                if not is_stalled(idle, handed_over, offset, asked):
-                    asked, last_progress[0] = offset, self.now()
-                    continue
+
+            if await wait_or_stall(self, url, headers, end - start, seen, done.done, wait):
                 xhr.abort()
             await done
         except asyncio.CancelledError:
@@ -151,14 +145,6 @@ class BrowserTusIO:
             for proxy in proxies:
                 proxy.destroy()
         return Response(int(xhr.status), _headers_dict(xhr.getAllResponseHeaders()), b"")
-
-    async def _server_offset(self, url, headers):
-        ask = {k: v for k, v in headers.items() if k.lower() in ("authorization", "tus-resumable")}
-        try:
-            resp = await self.control("HEAD", url, ask)
-            return int(resp.headers["upload-offset"]) if resp.status < 300 else None
-        except (ConnectionError, KeyError, ValueError):
-            return None
 
     async def sleep(self, seconds):
         await asyncio.sleep(seconds)
@@ -341,25 +327,19 @@ async def _post_json(url, token, payload):
     repeat with 200 and the message it already made."""
     data = json.dumps(payload).encode()
     headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
-    started, attempt = float(js.performance.now()), 0
-    while True:
-        status, retry_after, body, failure = None, None, b"", None
+
+    async def attempt():
         try:
             request = urllib.request.Request(url, data=data, method="POST", headers=headers)
             with urllib.request.urlopen(request) as resp:
-                status, body = resp.status, resp.read()
+                return resp.status, None, resp.read(), None
         except urllib.error.HTTPError as exc:
-            status, retry_after, body = exc.code, exc.headers.get("Retry-After"), exc.read()
+            return exc.code, exc.headers.get("Retry-After"), exc.read(), None
         except (JsException, OSError) as exc:
-            failure = ConnectionError(str(exc))
-        elapsed = (float(js.performance.now()) - started) / 1000.0
-        delay = should_retry(status, attempt, elapsed, parse_retry_after(retry_after))
-        if delay is None:
-            if failure is not None:
-                raise failure
-            return status, body
-        attempt += 1
-        await asyncio.sleep(delay)
+            return None, None, b"", ConnectionError(str(exc))
+
+    return await retrying(attempt, lambda: float(js.performance.now()) / 1000.0,
+                          asyncio.sleep)
 
 
 async def upload(request_json):
@@ -367,55 +347,33 @@ async def upload(request_json):
     announces the file. Takes worker_contract.UploadRequest, answers worker_contract.Uploaded
     (JSON), with an object URL of what was sent for the sender's own chat (until release)."""
     request = UploadRequest.from_json(request_json)
-    key, token = request.key, request.token
     _network_needed.set()  # the upload's imports (_load_network), now if not done yet
     await _network
-
-    def progress(sent, total):
-        sync.on_progress(Progress(key=key, sent=sent, total=total).to_json())
-
-    def state(value):
-        sync.on_progress(Progress(key=key, state=value).to_json())
 
     # Only what this worker has checked is sent: the processed bytes (metadata removed, or
     # size reduced), or the checked file as it is. The main thread may offer "Ladda upp" from
     # the first bytes alone, so this is the last guard.
-    prepared = _prepared.get(key)
+    prepared = _prepared.get(request.key)
     if prepared is None:
         return Uploaded(error=refusals.CHECK_FAILED, detail="not checked").to_json()
-    blob, mime = prepared["blob"], prepared["mime"]
-    tus = Upload(
-        BrowserTusIO(blob), _absolute(request.endpoint), int(blob.size),
-        {"filename": request.name, "filetype": mime},
-        headers={"Authorization": "Bearer " + token}, on_progress=progress, on_state=state)
-    _uploads[key] = tus
-    started = js.performance.now()
-    status = body = None
-    try:
-        url = await tus.start()
-        transferred = js.performance.now()
-        status, body = await _post_json(_absolute(request.finalise_url), token,
-                                        {"upload_id": url.rstrip("/").rsplit("/", 1)[-1]})
-    except TusError as exc:
-        return Uploaded(status=exc.status, error=exc.code, detail=str(exc)).to_json()
-    except ConnectionError as exc:
-        return Uploaded(error="network", detail=str(exc)).to_json()
-    finally:
-        _uploads.pop(key, None)
-        if status not in (200, 201):
-            release(key)  # not sent: the processed copy and its preview go
-    if status in (200, 201):  # 200: an earlier try had made the message, its answer was lost
-        # Where the time went: the tus transfer, then the server's checks (finalisation).
+    blob = prepared["blob"]
+
+    def local_url():
         prepared["local_url"] = str(js.URL.createObjectURL(blob))
-        return Uploaded(ok=True, message=json.loads(body), local_url=prepared["local_url"],
-                        transfer_ms=round(float(transferred - started), 1),
-                        finalise_ms=_elapsed_ms(transferred)).to_json()
-    try:
-        error = json.loads(body)
-    except ValueError:
-        error = {}
-    return Uploaded(status=status, error=error.get("error"),
-                    detail=error.get("message", "")).to_json()
+        return prepared["local_url"]
+
+    answer = await send_held(request, BrowserTusIO(blob), int(blob.size), prepared["mime"],
+                             _absolute, _post_json, _now_ms, _report, _uploads, release,
+                             local_url)
+    return answer.to_json()
+
+
+def _now_ms():
+    return float(js.performance.now())
+
+
+def _report(message):
+    sync.on_progress(message.to_json())
 
 
 async def cancel(key):

@@ -617,58 +617,91 @@ def inspect_ole2(buf: bytes) -> str | None:
 
 
 def _inspect_ole2(buf: bytes, budget: _Budget) -> str | None:
+    sector_size = _ole2_sector_size(buf)
+    if sector_size is None:
+        return None
+    difat = _ole2_difat(buf, sector_size, budget)
+    entries = _ole2_directory(buf, difat, sector_size, budget)
+    if not entries or buf[entries[0] + 0x42] != 5:  # entry 0 must be the root storage
+        return None
+    if _ole2_has_macros(buf, entries):
+        return OLE_MACROS
+    found = _ole2_root_streams(buf, entries, budget)
+    return found.pop() if len(found) == 1 else OLE_OTHER
+
+
+def _ole2_sector_size(buf: bytes) -> int | None:
+    """The sector size the header gives (512 or 4096), None when this is no compound file."""
     if len(buf) < 512 or buf[: len(OLE2_MAGIC)] != OLE2_MAGIC:
         return None
     shift = _u16le(buf, 0x1E)
-    if shift not in (9, 12):
-        return None
-    sector_size = 1 << shift
-    per_sector = sector_size // 4
+    return 1 << shift if shift in (9, 12) else None
 
-    def sector_offset(n: int) -> int:
-        return (n + 1) * sector_size  # sector 0 follows the 512-byte header (padded)
 
-    # DIFAT: the first 109 FAT sector numbers are in the header, the rest in a chain.
+def _ole2_sector_offset(n: int, sector_size: int) -> int:
+    return (n + 1) * sector_size  # sector 0 follows the 512-byte header (padded)
+
+
+def _ole2_difat(buf: bytes, sector_size: int, budget: _Budget) -> list:
+    """The FAT's sector numbers: the first 109 are in the header, the rest in a chain of DIFAT
+    sectors (each ending with the next one's number), followed as far as the file goes."""
     difat = [_u32le(buf, 0x4C + 4 * i) for i in range(109)]
+    per_sector = sector_size // 4
     sec = _u32le(buf, 0x44)
     for _ in range(min(_u32le(buf, 0x48), _MAX_DIFAT_SECTORS)):
-        if sec >= _FREESECT_MIN or sector_offset(sec) + sector_size > len(buf):
+        o = _ole2_sector_offset(sec, sector_size)
+        if sec >= _FREESECT_MIN or o + sector_size > len(buf):
             break
         budget.spend()
-        o = sector_offset(sec)
         difat.extend(_u32le(buf, o + 4 * i) for i in range(per_sector - 1))
         sec = _u32le(buf, o + sector_size - 4)
+    return difat
 
-    def next_sector(n: int) -> int:
-        index, slot = divmod(n, per_sector)
-        if index >= len(difat) or difat[index] >= _FREESECT_MIN:
-            return _NOSTREAM
-        o = sector_offset(difat[index]) + 4 * slot
-        return _u32le(buf, o) if o + 4 <= len(buf) else _NOSTREAM
 
+def _ole2_next_sector(buf: bytes, difat: list, sector_size: int, n: int) -> int:
+    """The sector after n in its chain, from the FAT; _NOSTREAM where the FAT cannot say."""
+    index, slot = divmod(n, sector_size // 4)
+    if index >= len(difat) or difat[index] >= _FREESECT_MIN:
+        return _NOSTREAM
+    o = _ole2_sector_offset(difat[index], sector_size) + 4 * slot
+    return _u32le(buf, o) if o + 4 <= len(buf) else _NOSTREAM
+
+
+def _ole2_directory(buf: bytes, difat: list, sector_size: int, budget: _Budget) -> list:
+    """The offsets of the directory's 128-byte entries, along the directory's sector chain
+    (stopping at a loop or the file's end)."""
     entries = []
     seen = set()
     sec = _u32le(buf, 0x30)
     while sec < _FREESECT_MIN and sec not in seen and len(seen) < _MAX_DIR_SECTORS:
         budget.spend()
         seen.add(sec)
-        o = sector_offset(sec)
+        o = _ole2_sector_offset(sec, sector_size)
         if o + sector_size > len(buf):
             break
         entries.extend(range(o, o + sector_size, 128))
-        sec = next_sector(sec)
-    if not entries or buf[entries[0] + 0x42] != 5:  # entry 0 must be the root storage
-        return None
+        sec = _ole2_next_sector(buf, difat, sector_size, sec)
+    return entries
 
-    def name_of(e: int) -> str:
-        length = min(_u16le(buf, e + 0x40), 64)
-        return _ascii_utf16le(buf[e : e + max(0, length - 2)])
 
-    for e in entries:  # every storage (1) and stream (2), reachable from the root or not
-        if buf[e + 0x42] in (1, 2) and name_of(e).lower() in _OLE_MACRO_NAMES:
-            return OLE_MACROS
+def _ole2_name(buf: bytes, e: int) -> str:
+    """A directory entry's name (its length field counts bytes, the final NUL included)."""
+    length = min(_u16le(buf, e + 0x40), 64)
+    return _ascii_utf16le(buf[e : e + max(0, length - 2)])
 
-    # The root's children form a red-black tree through the left/right sibling ids.
+
+def _ole2_has_macros(buf: bytes, entries: list) -> bool:
+    """Whether any storage (1) or stream (2), reachable from the root or not, is named where
+    VBA macros live."""
+    for e in entries:
+        if buf[e + 0x42] in (1, 2) and _ole2_name(buf, e).lower() in _OLE_MACRO_NAMES:
+            return True
+    return False
+
+
+def _ole2_root_streams(buf: bytes, entries: list, budget: _Budget) -> set:
+    """The kinds (_OLE_STREAMS) of the root storage's streams. The root's children form a
+    red-black tree through the left/right sibling ids."""
     found = set()
     stack = [_u32le(buf, entries[0] + 0x4C)]
     visited = set()
@@ -680,12 +713,12 @@ def _inspect_ole2(buf: bytes, budget: _Budget) -> str | None:
         visited.add(sid)
         e = entries[sid]
         if buf[e + 0x42] == 2:  # a stream
-            kind = _OLE_STREAMS.get(name_of(e))
+            kind = _OLE_STREAMS.get(_ole2_name(buf, e))
             if kind:
                 found.add(kind)
         stack.append(_u32le(buf, e + 0x44))
         stack.append(_u32le(buf, e + 0x48))
-    return found.pop() if len(found) == 1 else OLE_OTHER
+    return found
 
 
 # --------------------------------------------------------------------------- ZIP (OOXML/ODF)

@@ -28,7 +28,7 @@ from binascii import crc32
 from bifoga.film_meta import carries_position, category, lay_out, timestamp_text, zeroed_tail
 from bifoga.isobmff import bytes_reader
 from bifoga.meta_error import MetadataError
-from bifoga.source import BytesSource, Plan, Reader
+from bifoga.source import Plan
 
 _MAX_ELEMENTS = 100000  # elements per file: real files have far fewer; bounds the time
 _MAX_READ = 4 * 1024 * 1024  # the largest element read into memory
@@ -291,11 +291,3 @@ def plan_ebml(reader, keep_capture_date):
     lay_out(film.run(), [], plan)
     return plan, film.found, film.capture_date
 
-
-def _ebml(data, acc, keep_capture_date):
-    """The handler for bifoga.metadata: the film with its metadata removed, same length."""
-    source = BytesSource(data)
-    plan, found, capture_date = plan_ebml(Reader(source), keep_capture_date)
-    acc.found.update(found)
-    acc.capture_date = capture_date
-    return [plan.materialise(source)]

@@ -43,7 +43,7 @@ with :class:`MetadataError`; a malformed metadata box is not a reason to refuse:
 from bifoga.isobmff import boxes as _iso_boxes
 from bifoga.isobmff import bytes_reader, has_items
 from bifoga.meta_error import MetadataError
-from bifoga.source import BytesSource, Plan, Reader
+from bifoga.source import Plan
 
 _MAX_BOXES = 100000  # boxes per film: real films have far fewer; bounds the time
 _MAX_READ = 4 * 1024 * 1024  # the largest box read into memory ('moov' of a 10 MB film: ~100 KB)
@@ -738,11 +738,3 @@ def plan_iso(reader, keep_capture_date):
     lay_out(segments, zeros, plan)
     return plan, film.found, film.tag_date or film.movie_date
 
-
-def _iso(data, acc, keep_capture_date):
-    """The handler for bifoga.metadata: the film with its metadata removed, same length."""
-    source = BytesSource(data)
-    plan, found, capture_date = plan_iso(Reader(source), keep_capture_date)
-    acc.found.update(found)
-    acc.capture_date = capture_date
-    return [plan.materialise(source)]

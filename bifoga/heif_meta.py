@@ -130,21 +130,53 @@ def _heif(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
     n = len(data)
     budget = [_MAX_PARTS]
     out = bytearray(data)
-    top = _heif_boxes(data, 0, n, "the file", budget)
+    meta, moov, holders = _heif_top(data, budget)
+    if moov is not None:
+        _heif_moov(data, out, moov, acc, budget)
+    if meta is None:
+        if moov is None and any(b.end > b.body for b in holders):
+            raise MetadataError("corrupt HEIF: no meta box")
+        return _heif_checked(out, [])
+    children = _heif_meta_children(data, out, meta, acc, budget)
+    items = _heif_iinf(data, children[b"iinf"], budget)
+    _heif_iloc(data, children[b"iloc"], items, budget)
+    primary = _heif_pitm(data, children[b"pitm"], items)
+    idat = children.get(b"idat")
+    kept, scrub = _heif_item_ranges(items, n, idat)
+    all_scrub = _heif_scrub_placed(holders, idat, kept, scrub)
+    jobs, first_exif, gps_blobs = _heif_read_items(data, scrub, acc)
+    acc.orientation = _heif_properties(data, out, children[b"iprp"], primary, acc, budget)
+    date = acc.capture_date if keep_capture_date else None
+    for item, ranges, length, kind, exif_prefix in jobs:
+        new = _heif_new_payload(item, length, kind, exif_prefix, first_exif, date, acc)
+        pos = 0
+        for start, end in ranges:
+            out[start:end] = new[pos : pos + end - start]
+            pos += end - start
+    if moov is None:  # no track refers to data: whatever no item uses is not needed
+        _heif_zero_unused(data, out, holders, idat, _merged(kept + all_scrub), acc)
+    return _heif_checked(out, gps_blobs)
+
+
+def _heif_top(data: bytes, budget: list[int]) -> tuple[_Box | None, _Box | None, list[_Box]]:
+    """The top-level boxes: the 'meta' and the 'moov' box (each at most once, or None) and the
+    data boxes (all others but 'ftyp')."""
+    top = _heif_boxes(data, 0, len(data), "the file", budget)
     if any(b.type == b"ftyp" and b.end - b.start > 1024 for b in top):
         raise MetadataError("corrupt HEIF: oversized ftyp box")
     metas = [b for b in top if b.type == b"meta"]
     moovs = [b for b in top if b.type == b"moov"]
     if len(metas) > 1 or len(moovs) > 1:
         raise MetadataError("corrupt HEIF: more than one meta or moov box")
-    holders = [b for b in top if b.type not in (b"ftyp", b"meta", b"moov")]  # data boxes
-    for moov in moovs:
-        _heif_moov(data, out, moov, acc, budget)
-    if not metas:
-        if not moovs and any(b.end > b.body for b in holders):
-            raise MetadataError("corrupt HEIF: no meta box")
-        return _heif_checked(out, [])
-    meta = metas[0]
+    holders = [b for b in top if b.type not in (b"ftyp", b"meta", b"moov")]
+    return (metas[0] if metas else None), (moovs[0] if moovs else None), holders
+
+
+def _heif_meta_children(
+    data: bytes, out: bytearray, meta: _Box, acc: _Acc, budget: list[int]
+) -> dict[bytes, _Box]:
+    """The 'meta' box's structural children by type (each once; the required ones present);
+    metadata boxes among them ('xml ', 'bxml', 'uuid', unknown) are freed."""
     if meta.body + 4 > meta.end:
         raise MetadataError("corrupt HEIF: short meta box")
     children: dict[bytes, _Box] = {}
@@ -154,20 +186,29 @@ def _heif(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
                 raise MetadataError(f"corrupt HEIF: more than one {box.type!r} box")
             children[box.type] = box
         elif box.type not in _HEIF_META_KEEP:
-            _heif_free(data, out, box, acc)  # 'xml ', 'bxml', 'uuid', unknown
+            _heif_free(data, out, box, acc)
     for need in (b"hdlr", b"pitm", b"iinf", b"iloc", b"iprp"):
         if need not in children:
             raise MetadataError(f"corrupt HEIF: no {need!r} box")
-    items = _heif_iinf(data, children[b"iinf"], budget)
-    _heif_iloc(data, children[b"iloc"], items, budget)
-    f = _Fields(data, children[b"pitm"])
+    return children
+
+
+def _heif_pitm(data: bytes, pitm: _Box, items: dict[int, _Item]) -> int:
+    """The primary item's id, from 'pitm'; it must be a picture."""
+    f = _Fields(data, pitm)
     version, _ = f.full_box()
     primary = f.uint(2 if version == 0 else 4)
     if primary not in items or items[primary].type not in _HEIF_IMAGE_ITEMS:
         raise MetadataError("corrupt HEIF: the primary item is not a picture")
-    idat = children.get(b"idat")
+    return primary
 
-    kept: list[tuple[int, int]] = []  # picture data: never written
+
+def _heif_item_ranges(
+    items: dict[int, _Item], n: int, idat: _Box | None
+) -> tuple[list[tuple[int, int]], list[tuple[_Item, list[tuple[int, int]]]]]:
+    """The byte ranges of the picture items (kept, never written) and each metadata item with
+    its ranges (to scrub); any other item type is refused."""
+    kept: list[tuple[int, int]] = []
     scrub: list[tuple[_Item, list[tuple[int, int]]]] = []
     for item_id, item in items.items():
         if item.type in _HEIF_IMAGE_ITEMS:
@@ -179,8 +220,17 @@ def _heif(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
             scrub.append((item, ranges))
         else:
             raise MetadataError(f"unsupported HEIF: item type {item.type!r}")
+    return kept, scrub
 
-    # Metadata may only be written where data lives (data boxes, idat), never over picture data.
+
+def _heif_scrub_placed(
+    holders: list[_Box],
+    idat: _Box | None,
+    kept: list[tuple[int, int]],
+    scrub: list[tuple[_Item, list[tuple[int, int]]]],
+) -> list[tuple[int, int]]:
+    """All metadata ranges, sorted, once they are known to lie where data lives (data boxes,
+    idat), apart from each other and never over picture data."""
     spaces = sorted([(b.body, b.end) for b in holders] + ([(idat.body, idat.end)] if idat else []))
     space_starts = [s for s, _ in spaces]
     kept_merged = _merged(kept)
@@ -192,10 +242,18 @@ def _heif(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
             raise MetadataError("corrupt HEIF: a metadata item lies outside the data boxes")
         if (i and all_scrub[i - 1][1] > start) or _overlaps(kept_merged, kept_starts, (start, end)):
             raise MetadataError("corrupt HEIF: a metadata item overlaps other item data")
+    return all_scrub
 
+
+def _heif_read_items(
+    data: bytes, scrub: list[tuple[_Item, list[tuple[int, int]]]], acc: _Acc
+) -> tuple[list[tuple], tuple[_Item, int | None] | None, list[bytes]]:
+    """Reads what the metadata items hold into acc. Returns a job per item (item, ranges,
+    length, kind: "exif", "xmp" or "zero", whether "Exif\\0\\0" precedes its TIFF), the first
+    Exif item read with its orientation (its date and orientation count), and the raw GPS IFDs
+    found."""
     jobs = []
-    date_item: _Item | None = None  # the first Exif item: its date and orientation count
-    exif_orientation: int | None = None
+    first_exif: tuple[_Item, int | None] | None = None
     gps_blobs: list[bytes] = []
     for item, ranges in scrub:
         payload = b"".join(data[s:e] for s, e in ranges)
@@ -205,7 +263,7 @@ def _heif(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
             if tiff is not None:
                 info = parse_exif(tiff)
                 if not acc.exif_seen:
-                    date_item, exif_orientation = item, info.orientation
+                    first_exif = (item, info.orientation)
                 info.merge_into(acc)
                 gps_blobs += _gps_blobs(tiff)
             elif any(payload):
@@ -220,50 +278,64 @@ def _heif(data: bytes, acc: _Acc, keep_capture_date: bool) -> list[bytes | memor
             if any(payload):
                 acc.found.add("xmp" if b"xml" in item.content_type.lower() else "other_exif")
         jobs.append((item, ranges, len(payload), kind, exif_prefix))
-    acc.orientation = _heif_properties(data, out, children[b"iprp"], primary, acc, budget)
+    return jobs, first_exif, gps_blobs
 
-    date = acc.capture_date if keep_capture_date else None
-    for item, ranges, length, kind, exif_prefix in jobs:
-        if kind == "exif":
-            # The EXIF Orientation goes back in: HEIF readers go by 'irot'/'imir' and ignore it,
-            # others use it; either way the picture stands as before.
-            first = item is date_item
-            orientation = exif_orientation if first and exif_orientation != 1 else None
-            wanted = date if first else None
-            new, written = _heif_exif_payload(length, exif_prefix, orientation, wanted)
-            if wanted and not written:
-                acc.date_dropped = True
-        elif kind == "xmp":
-            new = _heif_xmp_payload(length)
-        else:
-            new = bytes(length)
-        pos = 0
-        for start, end in ranges:
-            out[start:end] = new[pos : pos + end - start]
-            pos += end - start
 
-    if not moovs:  # no track refers to data: whatever no item uses is not needed
-        used = _merged(kept + all_scrub)
-        used_starts = [s for s, _ in used]
-        areas = [(b.body, b.end, b) for b in holders]
-        if idat is not None:
-            areas.append((idat.body, idat.end, None))
-        for start, end, box in sorted(areas, key=lambda a: a[0]):
-            i = max(bisect.bisect_right(used_starts, start) - 1, 0)
-            inside = []
-            while i < len(used) and used[i][0] < end:
-                if used[i][1] > start:
-                    inside.append(used[i])
-                i += 1
-            if box is not None and box.type not in (b"mdat", b"free", b"skip") and not inside:
-                _heif_free(data, out, box, acc)  # 'uuid' XMP, a motion photo's video, ...
-                continue
-            pos = start
-            for s, e in inside:
-                _heif_zero_gap(data, out, pos, min(s, end), acc)
-                pos = max(pos, e)
-            _heif_zero_gap(data, out, pos, end, acc)
-    return _heif_checked(out, gps_blobs)
+def _heif_new_payload(
+    item: _Item,
+    length: int,
+    kind: str,
+    exif_prefix: bool,
+    first_exif: tuple[_Item, int | None] | None,
+    date: str | None,
+    acc: _Acc,
+) -> bytes:
+    """What a metadata item's ``length`` bytes become (see :func:`_heif_read_items`)."""
+    if kind == "exif":
+        # The EXIF Orientation goes back in: HEIF readers go by 'irot'/'imir' and ignore it,
+        # others use it; either way the picture stands as before.
+        first = first_exif is not None and item is first_exif[0]
+        exif_orientation = first_exif[1] if first_exif is not None else None
+        orientation = exif_orientation if first and exif_orientation != 1 else None
+        wanted = date if first else None
+        new, written = _heif_exif_payload(length, exif_prefix, orientation, wanted)
+        if wanted and not written:
+            acc.date_dropped = True
+        return new
+    if kind == "xmp":
+        return _heif_xmp_payload(length)
+    return bytes(length)
+
+
+def _heif_zero_unused(
+    data: bytes,
+    out: bytearray,
+    holders: list[_Box],
+    idat: _Box | None,
+    used: list[tuple[int, int]],
+    acc: _Acc,
+) -> None:
+    """Zero the data-box and idat bytes outside the ``used`` ranges (merged, sorted); a data
+    box no item uses that is not 'mdat', 'free' or 'skip' is freed as a whole."""
+    used_starts = [s for s, _ in used]
+    areas = [(b.body, b.end, b) for b in holders]
+    if idat is not None:
+        areas.append((idat.body, idat.end, None))
+    for start, end, box in sorted(areas, key=lambda a: a[0]):
+        i = max(bisect.bisect_right(used_starts, start) - 1, 0)
+        inside = []
+        while i < len(used) and used[i][0] < end:
+            if used[i][1] > start:
+                inside.append(used[i])
+            i += 1
+        if box is not None and box.type not in (b"mdat", b"free", b"skip") and not inside:
+            _heif_free(data, out, box, acc)  # 'uuid' XMP, a motion photo's video, ...
+            continue
+        pos = start
+        for s, e in inside:
+            _heif_zero_gap(data, out, pos, min(s, end), acc)
+            pos = max(pos, e)
+        _heif_zero_gap(data, out, pos, end, acc)
 
 
 def _heif_checked(out: bytearray, gps_blobs: list[bytes]) -> list[bytes | memoryview]:

@@ -81,11 +81,20 @@ def verify_decodes(data: bytes) -> tuple[int, int]:
 
 def _upright(im, orientation: int | None):
     """Apply the orientation to the pixels so that the output needs no orientation tag."""
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
     if orientation is None:
         return ImageOps.exif_transpose(im)
-    method = {
+    method = transpose_for(orientation)
+    return im.transpose(method) if method is not None else im
+
+
+def transpose_for(orientation: int):
+    """The Image.Transpose that sets a picture of this EXIF orientation upright (as
+    ImageOps.exif_transpose does), None for 1 or an unknown value."""
+    from PIL import Image
+
+    return {
         2: Image.Transpose.FLIP_LEFT_RIGHT,
         3: Image.Transpose.ROTATE_180,
         4: Image.Transpose.FLIP_TOP_BOTTOM,
@@ -94,7 +103,6 @@ def _upright(im, orientation: int | None):
         7: Image.Transpose.TRANSVERSE,
         8: Image.Transpose.ROTATE_90,
     }.get(orientation)
-    return im.transpose(method) if method is not None else im
 
 
 _GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})

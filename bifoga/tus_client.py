@@ -57,6 +57,8 @@ from bifoga.retry import (
     GIVE_UP_AFTER,
     RETRY_DELAYS,
     RETRY_EVERY,
+    STALL_SECONDS,
+    is_stalled,
     is_transient,
     next_delay,
     parse_retry_after,
@@ -254,6 +256,40 @@ def parse_offset(headers, name="upload-offset"):
     if not _plain_digits(text) or len(text) > 20:
         raise TusError("protocol", "bad %s: %r" % (name, raw))
     return int(text)
+
+
+async def server_offset(io, url, headers):
+    """The upload's offset on the server, by a HEAD through the adapter ``io`` with the
+    Authorization and Tus-Resumable of ``headers``; None without a clear answer. An adapter
+    whose PATCH has stalled asks it: an offset still growing means the bytes still arrive."""
+    ask = {k: v for k, v in headers.items() if k.lower() in ("authorization", "tus-resumable")}
+    try:
+        resp = await io.control("HEAD", url, ask)
+        return int(resp.headers["upload-offset"]) if resp.status < 300 else None
+    except (OSError, KeyError, ValueError):  # ConnectionError too
+        return None
+
+
+async def wait_or_stall(io, url, headers, length, seen, finished, wait):
+    """An adapter's watch over its PATCH of ``length`` bytes: waits until ``finished()``;
+    True when the PATCH stalled first (the adapter aborts it, and the client resumes from the
+    server's offset). ``seen`` holds the bytes handed over ("loaded") and when they last grew
+    ("at", io.now()); ``wait()`` waits about a second or less. A request that neither
+    progresses nor fails (a half-open connection) stalls after STALL_SECONDS; when every byte
+    was handed over, the OS may still be sending them, so the server's offset decides."""
+    asked = -1  # the server's offset when last asked
+    while not finished():
+        await wait()
+        idle = io.now() - seen["at"]
+        if finished() or idle <= STALL_SECONDS:
+            continue
+        handed_over = seen["loaded"] >= length
+        offset = await server_offset(io, url, headers) if handed_over else None
+        if not is_stalled(idle, handed_over, offset, asked):
+            asked, seen["at"] = offset, io.now()
+            continue
+        return True
+    return False
 
 
 def _json_body(body):

@@ -100,3 +100,87 @@ class Progress(_Message):
 def upload_endpoint(template, visit_id):
     """The config's `upload_endpoint_template` for one visit."""
     return template.replace("{visit_id}", visit_id)
+
+
+def progress_reporters(key, report):
+    """The tus client's on_progress and on_state for the upload of `key`, each handing a
+    Progress to report()."""
+
+    def progress(sent, total):
+        report(Progress(key=key, sent=sent, total=total))
+
+    def state(value):
+        report(Progress(key=key, state=value))
+
+    return progress, state
+
+
+async def send_held(request, io, size, mime, absolute, post_json, now_ms, report, uploads,
+                    release, local_url):
+    """upload() of both workers: send the held copy (io: the worker's tus I/O over it, size
+    bytes of type mime) over tus, then post the finalisation that makes the chat message.
+    Answers Uploaded.
+
+    absolute(url) makes a URL absolute; post_json(url, token, payload) -> (status, body), an
+    OSError when no answer came; now_ms() a clock in ms; report(Progress); uploads (key ->
+    the running Upload, which cancel() reads); release(key) drops the copy when it was not
+    sent; local_url() an object URL of what was sent, made once it has been."""
+    # Imported here: the main thread imports this module too, and never uploads.
+    from bifoga.tus_client import TusError, Upload
+
+    key, token = request.key, request.token
+    progress, state = progress_reporters(key, report)
+    up = Upload(io, absolute(request.endpoint), size, {"filename": request.name, "filetype": mime},
+                headers={"Authorization": "Bearer " + token}, on_progress=progress,
+                on_state=state)
+    uploads[key] = up
+    started = now_ms()
+    status = body = None
+    try:
+        url = await up.start()
+        transferred = now_ms()
+        status, body = await post_json(absolute(request.finalise_url), token,
+                                       {"upload_id": url.rstrip("/").split("/")[-1]})
+    except TusError as exc:
+        return Uploaded(status=exc.status, error=exc.code, detail=str(exc))
+    except OSError as exc:  # ConnectionError too
+        return Uploaded(error="network", detail=str(exc))
+    finally:
+        uploads.pop(key, None)
+        if status not in (200, 201):
+            release(key)  # not sent: the copy (and its preview) goes
+    return finalised(status, body, local_url, round(transferred - started, 1),
+                     round(now_ms() - transferred, 1))
+
+
+def finalised(status, body, local_url, transfer_ms, finalise_ms):
+    """The Uploaded answer to the finalisation's (status, body); local_url() is called only
+    when it made the message. transfer_ms and finalise_ms: where the time went, the tus
+    transfer, then the server's checks."""
+    if status in (200, 201):  # 200: an earlier try had made the message, its answer was lost
+        return Uploaded(ok=True, message=json.loads(body), local_url=local_url(),
+                        transfer_ms=transfer_ms, finalise_ms=finalise_ms)
+    try:
+        error = json.loads(body)
+    except ValueError:
+        error = {}
+    return Uploaded(status=status, error=error.get("error"), detail=error.get("message", ""))
+
+
+async def retrying(attempt, now, sleep):
+    """A request on the upload's one retry policy (bifoga.retry): attempt() -> (status,
+    Retry-After or None, body, the exception when no answer came, else None); now() in
+    seconds; sleep(seconds) waits. Returns (status, body) of the final answer; raises the last
+    exception when none came."""
+    from bifoga.retry import parse_retry_after, should_retry
+
+    started, tries = now(), 0
+    while True:
+        status, retry_after, body, failure = await attempt()
+        delay = should_retry(status, tries, now() - started, parse_retry_after(retry_after))
+        if delay is None:
+            if failure is not None:
+                raise failure
+            return status, body
+        tries += 1
+        await sleep(delay)

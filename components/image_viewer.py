@@ -27,19 +27,38 @@ class ImageViewer(Component):
         self._pointers = {}
         self._pinch_distance = 0.0
 
+        header = self._header()
+        self.image = element("img", {"class": "viewer-image", "id": "viewer-image",
+                                     "draggable": "false"})
+        self.stage = element("div", {"class": "viewer-stage", "id": "viewer-stage"}, [self.image])
+        toolbar = self._toolbar()
+        footer = self._footer()
+        self.status = element("p", {"class": "viewer-status", "role": "status"})
+        help_text = element("p", {"class": "viewer-help", "id": "viewer-help"},
+                            content=self.t("viewer.help"))
+        self.root = element("dialog", {"id": "image-viewer", "class": "dialog image-viewer",
+                                 "aria-labelledby": "viewer-title",
+                                 "aria-describedby": "viewer-help", "aria-modal": "true"},
+                            [header, self.stage, toolbar, footer, self.status, help_text])
+        self._listen()
+
+    def _header(self):
+        """The title, which of the chat's images this is, and the close button."""
         self.title = element("h2", {"id": "viewer-title", "class": "viewer-title"})
         self.position = element("p", {"class": "viewer-position"})
         self.close_button = element("button", {"type": "button", "class": "secondary viewer-close"},
                                     content=self.t("viewer.close"))
-        self.image = element("img", {"class": "viewer-image", "id": "viewer-image",
-                                     "draggable": "false"})
-        self.stage = element("div", {"class": "viewer-stage", "id": "viewer-stage"}, [self.image])
+        return element("div", {"class": "viewer-header"},
+                       [self.title, self.position, self.close_button])
+
+    def _toolbar(self):
+        """Previous, zoom out, the zoom level, zoom in, reset, rotate, next."""
         self.zoom_label = element("output", {"class": "viewer-zoom", "aria-live": "polite"})
         self.prev_button = self._button("viewer.previous",
                                         lambda e: self.emit(events.STEP, -1), "‹")
         self.next_button = self._button("viewer.next", lambda e: self.emit(events.STEP, 1), "›")
-        toolbar = element("div", {"class": "viewer-toolbar", "role": "toolbar",
-                            "aria-controls": "viewer-stage"}, [
+        return element("div", {"class": "viewer-toolbar", "role": "toolbar",
+                               "aria-controls": "viewer-stage"}, [
             self.prev_button,
             self._button("viewer.zoom_out", lambda e: self._zoom(-1), "−"),
             self.zoom_label,
@@ -48,25 +67,19 @@ class ImageViewer(Component):
             self._button("viewer.rotate", lambda e: self._rotate(), "⟳"),
             self.next_button,
         ])
+
+    def _footer(self):
+        """Who sent the image and when, and the save and copy buttons."""
         self.save_button = element("button", {"type": "button", "class": "secondary"},
                                    content=self.t("viewer.save"))
         self.copy_button = element("button", {"type": "button", "class": "secondary"},
                                    content=self.t("viewer.copy"))
         self.info = element("p", {"class": "viewer-info"})
-        self.status = element("p", {"class": "viewer-status", "role": "status"})
-        help_text = element("p", {"class": "viewer-help", "id": "viewer-help"},
-                            content=self.t("viewer.help"))
-        self.root = element("dialog", {"id": "image-viewer", "class": "dialog image-viewer",
-                                 "aria-labelledby": "viewer-title",
-                                 "aria-describedby": "viewer-help", "aria-modal": "true"}, [
-            element("div", {"class": "viewer-header"},
-                    [self.title, self.position, self.close_button]),
-            self.stage, toolbar,
-            element("div", {"class": "viewer-footer"}, [
-                      self.info, element("div", {"class": "viewer-actions"},
-                                   [self.save_button, self.copy_button])]),
-            self.status, help_text,
-        ])
+        return element("div", {"class": "viewer-footer"}, [
+            self.info, element("div", {"class": "viewer-actions"},
+                               [self.save_button, self.copy_button])])
+
+    def _listen(self):
         add = self.listeners.add
         keep_focus_inside(self.listeners, self.root)
         add(self.close_button, "click", lambda e: self.close())

@@ -105,38 +105,36 @@ class Settings:
         host = os.environ.get("HOST", "127.0.0.1")
         port = _env_int("PORT", 8000)
         origin = os.environ.get("BIFOGA_PUBLIC_ORIGIN") or f"http://{host}:{port}"
+        numbers = {field: read(name, getattr(cls, field)) for field, name, read in _NUMBERS}
         return cls(
             data_dir=Path(os.environ.get("DATA_DIR", "./data")),
-            max_attachment_bytes=_env_int("BIFOGA_MAX_BYTES", 10 * 1024 * 1024),
             demo=os.environ.get("BIFOGA_DEMO", "") == "1",
             public_origin=origin.rstrip("/"),
-            # BIFOGA_RATE_LIMIT_PER_SECOND=0 turns rate limiting off.
-            rate_limit_per_second=_env_int("BIFOGA_RATE_LIMIT_PER_SECOND",
-                                           cls.rate_limit_per_second),
-            rate_limit_burst=_env_int("BIFOGA_RATE_LIMIT_BURST", cls.rate_limit_burst),
-            upload_expiry_seconds=_env_int("BIFOGA_UPLOAD_EXPIRY_SECONDS",
-                                           cls.upload_expiry_seconds),
-            cleanup_interval_seconds=_env_int("BIFOGA_CLEANUP_INTERVAL_SECONDS",
-                                              cls.cleanup_interval_seconds),
-            request_head_timeout_seconds=_env_int("BIFOGA_REQUEST_HEAD_TIMEOUT",
-                                                  cls.request_head_timeout_seconds),
-            body_read_timeout_seconds=_env_int("BIFOGA_BODY_READ_TIMEOUT",
-                                               cls.body_read_timeout_seconds),
             database_url=os.environ.get("DATABASE_URL", "").strip() or None,
-            db_pool_size=_env_int("BIFOGA_DB_POOL_SIZE", cls.db_pool_size),
-            max_upload_writers=_env_int("BIFOGA_UPLOAD_WRITERS", cls.max_upload_writers),
-            max_upload_writers_per_role=_env_int("BIFOGA_UPLOAD_WRITERS_PER_ROLE",
-                                                 cls.max_upload_writers_per_role),
-            upload_min_bytes_per_second=_env_int("BIFOGA_UPLOAD_MIN_BYTES_PER_SECOND",
-                                                 cls.upload_min_bytes_per_second),
-            upload_rate_window_seconds=_env_float("BIFOGA_UPLOAD_RATE_WINDOW",
-                                                  cls.upload_rate_window_seconds),
-            upload_patch_max_seconds=_env_float("BIFOGA_UPLOAD_PATCH_MAX_SECONDS",
-                                                cls.upload_patch_max_seconds),
-            max_open_uploads_per_role=_env_int("BIFOGA_OPEN_UPLOADS_PER_ROLE",
-                                               cls.max_open_uploads_per_role),
-            max_visit_bytes=_env_int("BIFOGA_VISIT_MAX_BYTES", cls.max_visit_bytes),
-            min_free_bytes=_env_int("BIFOGA_MIN_FREE_BYTES", cls.min_free_bytes),
-            link_ttl_days=_env_float("BIFOGA_LINK_TTL_DAYS", cls.link_ttl_days),
             demo_public=os.environ.get("BIFOGA_DEMO_PUBLIC", "") == "1",
+            **numbers,
         )
+
+
+# The number settings an environment variable sets: (field, variable, reader); the field's
+# default applies when the variable is unset or empty.
+_NUMBERS = (
+    ("max_attachment_bytes", "BIFOGA_MAX_BYTES", _env_int),
+    # BIFOGA_RATE_LIMIT_PER_SECOND=0 turns rate limiting off.
+    ("rate_limit_per_second", "BIFOGA_RATE_LIMIT_PER_SECOND", _env_int),
+    ("rate_limit_burst", "BIFOGA_RATE_LIMIT_BURST", _env_int),
+    ("upload_expiry_seconds", "BIFOGA_UPLOAD_EXPIRY_SECONDS", _env_int),
+    ("cleanup_interval_seconds", "BIFOGA_CLEANUP_INTERVAL_SECONDS", _env_int),
+    ("request_head_timeout_seconds", "BIFOGA_REQUEST_HEAD_TIMEOUT", _env_int),
+    ("body_read_timeout_seconds", "BIFOGA_BODY_READ_TIMEOUT", _env_int),
+    ("db_pool_size", "BIFOGA_DB_POOL_SIZE", _env_int),
+    ("max_upload_writers", "BIFOGA_UPLOAD_WRITERS", _env_int),
+    ("max_upload_writers_per_role", "BIFOGA_UPLOAD_WRITERS_PER_ROLE", _env_int),
+    ("upload_min_bytes_per_second", "BIFOGA_UPLOAD_MIN_BYTES_PER_SECOND", _env_int),
+    ("upload_rate_window_seconds", "BIFOGA_UPLOAD_RATE_WINDOW", _env_float),
+    ("upload_patch_max_seconds", "BIFOGA_UPLOAD_PATCH_MAX_SECONDS", _env_float),
+    ("max_open_uploads_per_role", "BIFOGA_OPEN_UPLOADS_PER_ROLE", _env_int),
+    ("max_visit_bytes", "BIFOGA_VISIT_MAX_BYTES", _env_int),
+    ("min_free_bytes", "BIFOGA_MIN_FREE_BYTES", _env_int),
+    ("link_ttl_days", "BIFOGA_LINK_TTL_DAYS", _env_float),
+)

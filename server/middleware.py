@@ -61,7 +61,9 @@ _TUS_PATH = re.compile(r"^/api/visits/[^/]+/uploads(/[^/]+)?/?$")
 log = logging.getLogger("bifoga.server")
 
 
-class SecurityHeadersMiddleware:
+class _HttpMiddleware:
+    """An ASGI middleware of HTTP requests (http()); anything else (lifespan) passes through."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -69,6 +71,14 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class SecurityHeadersMiddleware(_HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         is_api = path.startswith("/api/") or path == "/api"
         is_tus = bool(_TUS_PATH.match(path))
@@ -125,7 +135,7 @@ class StaticGZipMiddleware:
             await self.app(scope, receive, send)
 
 
-class ClientDisconnectMiddleware:
+class ClientDisconnectMiddleware(_HttpMiddleware):
     """End a request quietly when its client is gone: no traceback, no 500 in the log.
 
     Starlette raises ClientDisconnect when the client closes the connection while its body is
@@ -137,13 +147,7 @@ class ClientDisconnectMiddleware:
     itself (it keeps the bytes that arrived) and never gets here.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracking_send(message: Message) -> None:

@@ -26,13 +26,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bifoga.tus_client import Response
+from tests.storage_view import check_announced, counts
 from tests.tus_io import HttpxTusIO
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,9 +203,11 @@ def pdf_like(n: int, seed: int = 7) -> bytes:
     return make_pdf(n, seed)
 
 
-def pdf_file(objects: list[bytes], head: bytes = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n") -> bytes:
+def pdf_file(objects: list[bytes], head: bytes = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n",
+             trailer: bytes = b"") -> bytes:
     """A well-formed PDF of `objects` (numbered from 1; the first must be the catalog): header,
-    objects, cross-reference table with their exact offsets, trailer, %%EOF."""
+    objects, cross-reference table with their exact offsets, trailer (with `trailer`'s extra
+    entries), %%EOF."""
     out = bytearray(head)
     offsets = []
     for i, obj in enumerate(objects, start=1):
@@ -213,8 +216,8 @@ def pdf_file(objects: list[bytes], head: bytes = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, trailer, xref)
     return bytes(out)
 
 
@@ -254,27 +257,15 @@ class ThrottledTusIO(HttpxTusIO):
 
     async def send(self, url: str, headers: dict[str, str], start: int, end: int,
                    on_progress: Callable[[int], None]) -> Response:
-        self.requests.append(("PATCH", url))
         self.patch_starts.append(start)
-        data = memoryview(self.file_bytes)[start:end]
+        return await super().send(url, headers, start, end, on_progress)
 
-        async def body() -> AsyncIterator[bytes]:
-            done = 0
-            while done < len(data):
-                chunk = bytes(data[done:done + self.piece])
-                yield chunk
-                done += len(chunk)
-                self.sent = max(self.sent, start + done)
-                on_progress(done)
-                if self.bytes_per_second:
-                    await asyncio.sleep(len(chunk) / self.bytes_per_second)
+    def _handed_over(self, position: int) -> None:
+        self.sent = max(self.sent, position)
 
-        headers = {**headers, "Content-Length": str(end - start)}
-        try:
-            resp = await self.client.request("PATCH", url, headers=headers, content=body())
-        except httpx.TransportError as exc:
-            raise ConnectionError(f"PATCH {url}: {exc!r}") from exc
-        return self._response(resp)
+    async def _pace(self, size: int) -> None:
+        if self.bytes_per_second:
+            await asyncio.sleep(size / self.bytes_per_second)
 
 
 class Recorder:
@@ -379,16 +370,7 @@ def storage_invariants(data_dir: Path) -> dict[str, int]:
     on_disk = {p.name for p in att_dir.iterdir()}
     assert on_disk == stored, f"files without rows: {sorted(on_disk - stored)}"
 
-    # Chat entries: every attachment message names an existing attachment, exactly once.
-    by_attachment: dict[str, int] = {}
-    for m in messages:
-        if m["kind"] == "attachment":
-            assert m["attachment_id"] in {a["id"] for a in attachments}, dict(m)
-            by_attachment[m["attachment_id"]] = by_attachment.get(m["attachment_id"], 0) + 1
-        else:
-            assert m["kind"] == "text" and m["attachment_id"] is None, dict(m)
-    assert sorted(by_attachment) == sorted(a["id"] for a in attachments)
-    assert set(by_attachment.values()) <= {1}, "an attachment announced twice"
+    announced = check_announced(messages, {a["id"] for a in attachments})
 
     # Unfinished uploads: a file for every row, holding at least the counted bytes.
     for row in uploads:
@@ -399,13 +381,7 @@ def storage_invariants(data_dir: Path) -> dict[str, int]:
     on_disk_uploads = {p.name for p in up_dir.iterdir()}
     assert on_disk_uploads == {row["id"] for row in uploads}, \
         f"upload files without rows: {sorted(on_disk_uploads - {r['id'] for r in uploads})}"
-    return {
-        "attachments": len(attachments),
-        "messages": len(messages),
-        "attachment_messages": sum(by_attachment.values()),
-        "uploads": len(uploads),
-        "bytes": total,
-    }
+    return counts(attachments, messages, announced, uploads, total)
 
 
 def orphans_on_disk(data_dir: Path) -> list[str]:

@@ -18,6 +18,34 @@ from typing import Any
 _STORED_NAME = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
+def check_announced(messages: list[Any], attachment_ids: set[str]) -> int:
+    """Chat entries: every attachment message names an existing attachment, each attachment
+    exactly once; a text message names none. Returns the number of attachment messages."""
+    by_attachment: dict[str, int] = {}
+    for m in messages:
+        if m["kind"] == "attachment":
+            assert m["attachment_id"] in attachment_ids, dict(m)
+            by_attachment[m["attachment_id"]] = by_attachment.get(m["attachment_id"], 0) + 1
+        else:
+            assert m["kind"] == "text" and m["attachment_id"] is None, dict(m)
+    assert sorted(by_attachment) == sorted(attachment_ids)
+    assert set(by_attachment.values()) <= {1}, "an attachment announced twice"
+    return sum(by_attachment.values())
+
+
+def counts(attachments: list[Any], messages: list[Any], announced: int, uploads: list[Any],
+           total: int) -> dict[str, int]:
+    """What the invariant checks return: attachments, messages, attachment_messages, uploads,
+    bytes."""
+    return {
+        "attachments": len(attachments),
+        "messages": len(messages),
+        "attachment_messages": announced,
+        "uploads": len(uploads),
+        "bytes": total,
+    }
+
+
 class StorageView:
     kind = "sqlite"
 
@@ -121,16 +149,8 @@ class PgView(StorageView):
         with_bytes = set(self.attachments_with_bytes())
         assert with_bytes == stored, f"bytes without rows: {sorted(with_bytes - stored)}"
 
-        by_attachment: dict[str, int] = {}
-        ids = {a["id"] for a in self.rows("SELECT id FROM attachments")}
-        for m in messages:
-            if m["kind"] == "attachment":
-                assert m["attachment_id"] in ids, m
-                by_attachment[m["attachment_id"]] = by_attachment.get(m["attachment_id"], 0) + 1
-            else:
-                assert m["kind"] == "text" and m["attachment_id"] is None, m
-        assert sorted(by_attachment) == sorted(ids)
-        assert set(by_attachment.values()) <= {1}, "an attachment announced twice"
+        ids = {a["id"] for a in self.rows("SELECT id FROM attachments")}  # purged ones too
+        announced = check_announced(messages, ids)
 
         for row in uploads:
             assert 0 <= row["offset"] <= row["length"]
@@ -140,10 +160,4 @@ class PgView(StorageView):
             assert counted >= row["offset"], f"upload {row['id']}: counted bytes lost"
         orphans = set(self.uploads_with_bytes()) - {r["id"] for r in uploads}
         assert not orphans, f"upload bytes without rows: {sorted(orphans)}"
-        return {
-            "attachments": len(attachments),
-            "messages": len(messages),
-            "attachment_messages": sum(by_attachment.values()),
-            "uploads": len(uploads),
-            "bytes": total,
-        }
+        return counts(attachments, messages, announced, uploads, total)

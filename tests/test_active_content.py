@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 import zipfile
 import zlib
 from typing import Any
@@ -16,66 +15,16 @@ from PIL import Image
 
 from bifoga import refusals
 from bifoga.sniff import classify
+from tests.hostile.ole import Tree, compound_file
 from tests.live_server import pdf_file
 from tests.test_sniff import assert_source_agrees
 
-ENDOFCHAIN, FREESECT, FATSECT = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
 ACTIVE = refusals.ACTIVE_CONTENT
 DOC = "application/msword"
 ODT = "application/vnd.oasis.opendocument.text"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 # --- legacy Office: a compound file with storages ------------------------------------------
-
-Tree = list[tuple[str, "Tree | bytes"]]
-
-
-def compound_file(tree: Tree) -> bytes:
-    """A minimal compound file (512-byte sectors) holding `tree`: (name, children) is a
-    storage, (name, bytes) a stream (its bytes are not stored; only the directory matters
-    here). Siblings are chained through their right-sibling ids, as a degenerate tree."""
-    entries: list[bytearray] = []
-
-    def entry(name: str, kind: int) -> int:
-        raw = (name + "\x00").encode("utf-16-le")
-        e = bytearray(128)
-        e[: len(raw)] = raw
-        struct.pack_into("<HBB", e, 0x40, len(raw), kind, 1)
-        struct.pack_into("<III", e, 0x44, FREESECT, FREESECT, FREESECT)
-        struct.pack_into("<I", e, 0x74, ENDOFCHAIN)
-        entries.append(e)
-        return len(entries) - 1
-
-    def add_children(parent: int, children: Tree) -> None:
-        previous = None
-        for name, content in children:
-            sid = entry(name, 1 if isinstance(content, list) else 2)
-            if previous is None:
-                struct.pack_into("<I", entries[parent], 0x4C, sid)  # the parent's child
-            else:
-                struct.pack_into("<I", entries[previous], 0x48, sid)  # right sibling
-            previous = sid
-            if isinstance(content, list):
-                add_children(sid, content)
-
-    add_children(entry("Root Entry", 5), tree)
-    while len(entries) % 4:
-        entries.append(bytearray(128))
-    directory = b"".join(entries)
-    dir_sectors = len(directory) // 512
-    fat = bytearray(b"\xff" * 512)
-    struct.pack_into("<I", fat, 0, FATSECT)
-    for i in range(1, dir_sectors + 1):  # sectors 1..n: the directory's chain
-        struct.pack_into("<I", fat, 4 * i, i + 1 if i < dir_sectors else ENDOFCHAIN)
-    header = bytearray(512)
-    header[0:8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-    struct.pack_into("<HHHHH", header, 0x18, 0x3E, 3, 0xFFFE, 9, 6)
-    struct.pack_into("<IIII", header, 0x2C, 1, 1, 0, 4096)
-    struct.pack_into("<IIII", header, 0x3C, ENDOFCHAIN, 0, ENDOFCHAIN, 0)
-    for i in range(109):
-        struct.pack_into("<I", header, 0x4C + 4 * i, 0 if i == 0 else FREESECT)
-    return bytes(header) + bytes(fat) + directory
-
 
 WORD: Tree = [("\x01CompObj", b""), ("WordDocument", b""), ("1Table", b""),
               ("\x05SummaryInformation", b"")]

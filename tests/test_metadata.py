@@ -736,3 +736,17 @@ def test_metadata_module_does_not_need_pillow():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     photo = str(media_path("photo_gps.jpg"))
     subprocess.run([sys.executable, "-c", code, photo], cwd=root, check=True)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_transpose_for_agrees_with_pillows_exif_transpose(orientation):
+    from PIL import ImageOps
+
+    im = Image.new("RGB", (3, 2))
+    im.putdata([(i * 40, 0, 0) for i in range(6)])
+    tagged = im.copy()
+    tagged.getexif()[0x0112] = orientation
+    method = imaging.transpose_for(orientation)
+    got = im if method is None else im.transpose(method)
+    assert got.tobytes() == ImageOps.exif_transpose(tagged).tobytes()
+    assert got.size == ((3, 2) if orientation < 5 else (2, 3))

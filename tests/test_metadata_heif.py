@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from bifoga import metadata
+from bifoga.imaging import transpose_for
 from bifoga.metadata import MetadataError
 from tests import fixtures_images as fx
 from tests.bounds import RUNAWAY_SECONDS
@@ -724,13 +725,5 @@ def test_orientation_matches_libheif(plain_heic, heic_dir, irot, imir):
     plain, none = decode(None, None)
     assert none is None and plain.size == (96, 64)
     turned, orientation = decode(irot, imir)
-    method = {
-        2: Image.Transpose.FLIP_LEFT_RIGHT,
-        3: Image.Transpose.ROTATE_180,
-        4: Image.Transpose.FLIP_TOP_BOTTOM,
-        5: Image.Transpose.TRANSPOSE,
-        6: Image.Transpose.ROTATE_270,
-        7: Image.Transpose.TRANSVERSE,
-        8: Image.Transpose.ROTATE_90,
-    }[orientation]  # fmt: skip  (as ImageOps.exif_transpose)
+    method = transpose_for(orientation)
     assert turned.tobytes() == plain.transpose(method).tobytes()

@@ -125,3 +125,15 @@ def test_fair_share_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in names.items():
         monkeypatch.setenv(name, value)
     assert values(Settings.from_env()) == (3, 8, 2, 0, 1.5, 90.0)
+
+
+def test_every_number_setting_reads_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from server.config import _NUMBERS
+
+    for i, (_, name, _) in enumerate(_NUMBERS):
+        monkeypatch.setenv(name, str(i + 1))
+    s = Settings.from_env()
+    assert [getattr(s, field) for field, _, _ in _NUMBERS] == list(range(1, len(_NUMBERS) + 1))
+    monkeypatch.setenv("BIFOGA_RATE_LIMIT_PER_SECOND", "0.5")  # a whole number of requests
+    with pytest.raises(ValueError, match="BIFOGA_RATE_LIMIT_PER_SECOND must be an integer"):
+        Settings.from_env()

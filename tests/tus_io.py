@@ -57,23 +57,34 @@ class HttpxTusIO:
         on_progress: Callable[[int], None],
     ) -> Response:
         self.requests.append(("PATCH", url))
-        data = memoryview(self.file_bytes)[start:end]
-        piece = self.piece
-
-        async def body() -> AsyncIterator[bytes]:
-            sent = 0
-            while sent < len(data):
-                chunk = bytes(data[sent : sent + piece])
-                yield chunk  # resumes once httpx has written the piece
-                sent += len(chunk)
-                on_progress(sent)
-
         headers = {**headers, "Content-Length": str(end - start)}
+        body = self._body(start, end, on_progress)
         try:
-            resp = await self.client.request("PATCH", url, headers=headers, content=body())
+            resp = await self.client.request("PATCH", url, headers=headers, content=body)
         except httpx.TransportError as exc:
             raise ConnectionError(f"PATCH {url}: {exc!r}") from exc
         return self._response(resp)
+
+    async def _body(
+        self, start: int, end: int, on_progress: Callable[[int], None]
+    ) -> AsyncIterator[bytes]:
+        """The PATCH body: bytes start..end of the file in pieces, each counted as sent once
+        httpx has written it."""
+        data = memoryview(self.file_bytes)[start:end]
+        sent = 0
+        while sent < len(data):
+            chunk = bytes(data[sent : sent + self.piece])
+            yield chunk  # resumes once httpx has written the piece
+            sent += len(chunk)
+            self._handed_over(start + sent)
+            on_progress(sent)
+            await self._pace(len(chunk))
+
+    def _handed_over(self, position: int) -> None:
+        """The file's bytes before `position` are with the connection."""
+
+    async def _pace(self, size: int) -> None:
+        """Called after each piece of `size` bytes; a slower adapter waits here."""
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

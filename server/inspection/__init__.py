@@ -62,6 +62,12 @@ def inspect_upload(data: bytes, mime: str, category: str, max_pixels: int) -> No
         check_location(data, film=True)
 
 
+def _busy() -> TooManyRequests:
+    """A check that cannot start now (every checker busy): the client tries again soon."""
+    return TooManyRequests("The server is busy checking other files; try again.",
+                           headers={"Retry-After": "2"})
+
+
 def check_document(data: bytes, mime: str) -> None:
     """inspect_document in a child process (inspection.bounded): killed past
     DOCUMENT_SECONDS + 1 s and refused as unreadable; its refusal raised here as the same
@@ -69,8 +75,7 @@ def check_document(data: bytes, mime: str) -> None:
     try:
         value = bounded.check_in_child(data, mime, DOCUMENT_SECONDS + 1.0)
     except bounded.CheckBusy:
-        raise TooManyRequests("The server is busy checking other files; try again.",
-                              headers={"Retry-After": "2"}) from None
+        raise _busy() from None
     except bounded.CheckTimedOut:
         raise DocumentUnreadable("The document could not be checked in time; it may be "
                                  "damaged. Print it as a PDF and send that instead.") from None
@@ -149,8 +154,7 @@ def check_heif_items(data: bytes) -> None:
         try:
             findings = location.pool().read(item)
         except location.ExifToolUnavailable:
-            raise TooManyRequests("The server is busy checking other files; try again.",
-                                  headers={"Retry-After": "2"}) from None
+            raise _busy() from None
         except location.ExifToolFailed:
             raise ImageDoesNotDecode("The picture could not be checked for location data; "
                                      "it may be damaged.") from None
@@ -167,8 +171,7 @@ def check_location(data: bytes, film: bool) -> None:
     try:
         findings = location.pool().read(data)
     except location.ExifToolUnavailable:
-        raise TooManyRequests("The server is busy checking other files; try again.",
-                              headers={"Retry-After": "2"}) from None
+        raise _busy() from None
     except location.ExifToolFailed:
         raise unchecked from None
     if not findings.read_as_media:

@@ -11,6 +11,7 @@ import pikepdf
 
 from tests.hostile import Case
 from tests.hostile.ole import compound_file
+from tests.live_server import pdf_file
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -30,17 +31,7 @@ JS = b"<< /S /JavaScript /JS (app.alert\\(1\\)) >>"
 def pdf_objects(objects: list[bytes], trailer: bytes = b"",
                 head: bytes = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n") -> bytes:
     """Objects 1.. with a classic cross-reference table (object 1 is the catalog)."""
-    out = bytearray(head)
-    offsets = []
-    for i, obj in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, trailer, xref)
-    return bytes(out)
+    return pdf_file(objects, head, trailer)
 
 
 def page_pdf(*extra: bytes, catalog: bytes = b"", page: bytes = b"") -> bytes:
