@@ -1,9 +1,9 @@
 """Bifoga's app on the main thread (MicroPython): builds the model, the adapters, the flows and
 the components, connects them, and starts. main.py imports it in steps, then calls start().
 
-The model (bifoga/model.py) holds the state; the flows (bifoga/flows.py) run the I/O through
-the adapters and change the model through bifoga/transitions.py; each component renders its
-slice of the model and raises events, which are connected to the flows here and only here.
+The model (bifoga/chat/model.py) holds the state; the flows (bifoga/chat/flows.py) run the I/O
+through the adapters and change the model through bifoga/chat/transitions.py; each component renders
+its slice of the model and raises events, which are connected to the flows here and only here.
 Two workers check and upload files: the light one (light_worker.py, MicroPython), started once
 the UI is usable, and the Pyodide one (worker.py, with Pillow), started only when a file needs
 pixels changed or the light one hands a file over.
@@ -13,16 +13,17 @@ import asyncio
 
 from pyscript import create_named_worker, document, window
 
-from bifoga import events, model
-from bifoga.adapters import RequestError
-from bifoga.flows import Flows
-from bifoga.i18n import pick_lang, text
-from bifoga.links import parse_params
-from bifoga.model import CONFIRM_END, Model, initial_state
-from bifoga.transitions import error_detail
+from adapters.api_client import ApiClient
+from adapters.browser import Browser, take_early_files, take_visit_link
+from adapters.worker_client import WorkerClient
+from bifoga.chat import events, model
+from bifoga.chat.adapters import RequestError
+from bifoga.chat.flows import Flows
+from bifoga.chat.i18n import pick_lang, text
+from bifoga.chat.links import parse_params
+from bifoga.chat.model import CONFIRM_END, Model, initial_state
+from bifoga.chat.transitions import error_detail
 from components.announcer import Announcer
-from components.api_client import ApiClient
-from components.browser import Browser, take_early_files, take_visit_link
 from components.composer import Composer
 from components.confirm_dialog import ConfirmDialog
 from components.dom import element
@@ -33,7 +34,6 @@ from components.picker import Picker
 from components.preview_dialog import PreviewDialog
 from components.reminder_dialog import ReminderDialog
 from components.visit_header import VisitHeader
-from components.worker_client import WorkerClient
 
 # (script, worker name, config, interpreter, start limit in seconds, the page's mark when ready)
 WORKERS = {

@@ -2,7 +2,7 @@
 
 Enabled while the visit is open and no text is on its way; cleared once a text was sent."""
 
-from bifoga import events, model
+from bifoga.chat import events, model
 from components.dom import Component, element
 from components.icons import SEND, icon_button
 

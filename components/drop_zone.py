@@ -6,7 +6,7 @@ Raises "dropped"(list of File).
 
 from pyscript import document
 
-from bifoga import events, model
+from bifoga.chat import events, model
 from components.dom import Component, element
 
 

@@ -10,8 +10,8 @@ object URL: the files need the visit token, so no plain src URL.
 
 import asyncio
 
-from bifoga import events, model
-from bifoga.formatting import card_info, format_size, format_time, sender_label, type_label
+from bifoga.chat import events, model
+from bifoga.chat.formatting import card_info, format_size, format_time, sender_label, type_label
 from components.dom import Component, element
 from components.icons import DOCUMENT, DOWNLOAD, MAGNIFIER, icon, icon_button
 

@@ -7,8 +7,8 @@ markup over and renders it from the model. Raises "picked"(list of File). The ac
 (from the config) leaves audio out.
 """
 
-from bifoga import events, model
-from bifoga.formatting import format_size
+from bifoga.chat import events, model
+from bifoga.chat.formatting import format_size
 from components.dom import Component, set_text
 
 

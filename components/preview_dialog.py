@@ -5,7 +5,7 @@ attachments. Ladda upp is enabled while the model has files to send and no round
 Raises "upload", "cancel" (Avbryt, Stäng or Esc), "keep_date"(key, bool) and "reduce"(key).
 """
 
-from bifoga import events, model
+from bifoga.chat import events, model
 from components.dom import Component, clear, element, keep_focus_inside, set_text
 from components.preview_item import PreviewItem
 

@@ -7,8 +7,8 @@ one more confirmation. Renders the model's "filing" while its "dialog" is "remin
 "end_anyway" and "back".
 """
 
-from bifoga import events, model
-from bifoga.formatting import card_info, format_datetime
+from bifoga.chat import events, model
+from bifoga.chat.formatting import card_info, format_datetime
 from components.dom import Component, clear, element, keep_focus_inside, set_text
 from components.icons import DOWNLOAD, icon_button
 

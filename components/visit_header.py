@@ -5,8 +5,8 @@ Renders the visit and whether files went (from the chat's messages, so a reopene
 visit shows "Spara bilagor" once they have loaded). Raises "end" and "reminder".
 """
 
-from bifoga import events, model
-from bifoga.formatting import format_datetime
+from bifoga.chat import events, model
+from bifoga.chat.formatting import format_datetime
 from components.dom import Component, element
 
 

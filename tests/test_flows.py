@@ -1,5 +1,5 @@
 """The browser's flows without a browser: the real model, transitions and flows, with fakes of
-their I/O boundaries (the API, the worker, the browser; bifoga/adapters.py).
+their I/O boundaries (the API, the worker, the browser; bifoga/chat/adapters.py).
 
 The same flows run under MicroPython on the main thread: the last test runs one there.
 """
@@ -11,14 +11,15 @@ import json
 
 import pytest
 
-from bifoga import model, refusals
-from bifoga import transitions as T
-from bifoga.adapters import RequestError
-from bifoga.flows import Flows
-from bifoga.formatting import record_texts
-from bifoga.model import Model, initial_state
-from bifoga.worker_contract import Checked, Progress, Reduced, Uploaded, UploadRequest
-from tests.micropython_runner import REPO, micropython_available, run_micropython
+from bifoga.chat import model
+from bifoga.chat import transitions as T
+from bifoga.chat.adapters import RequestError
+from bifoga.chat.flows import Flows
+from bifoga.chat.formatting import record_texts
+from bifoga.chat.model import Model, initial_state
+from bifoga.chat.worker_contract import Checked, Progress, Reduced, Uploaded, UploadRequest
+from bifoga.media import refusals
+from tests.micropython_runner import micropython_available, repo_files, run_micropython
 
 MAX = 10 * 1024 * 1024
 CONFIG = {"max_attachment_bytes": MAX, "accept": "image/*",
@@ -738,17 +739,18 @@ def test_worker_contract_round_trips_and_refuses_unknown_fields():
 
 @pytest.mark.skipif(not micropython_available(), reason="npm ci has not run")
 def test_the_flows_run_under_micropython():
-    names = ["__init__", "i18n", "formatting", "links", "limits", "refusals", "model", "events",
-             "transitions", "flows", "adapters", "worker_contract", "viewer_math", "sniff_head"]
-    files = {f"/bifoga/{n}.py": (REPO / "bifoga" / f"{n}.py").read_text() for n in names}
+    files = repo_files(*("bifoga.chat." + n for n in (
+        "i18n", "formatting", "links", "model", "events", "transitions", "flows", "adapters",
+        "worker_contract", "viewer_math")), "bifoga.media.limits", "bifoga.media.refusals",
+        "bifoga.media.sniff_head")
     code = """
 import sys
 sys.path.insert(0, '/')
 import asyncio
-from bifoga.flows import Flows
-from bifoga.model import Model, initial_state, to_send
-from bifoga.worker_contract import Checked, Uploaded
-from bifoga.formatting import record_texts
+from bifoga.chat.flows import Flows
+from bifoga.chat.model import Model, initial_state, to_send
+from bifoga.chat.worker_contract import Checked, Uploaded
+from bifoga.chat.formatting import record_texts
 
 class Api:
     visit_id, token, visit_base = 'v1', 't', '/api/visits/v1'
@@ -949,11 +951,11 @@ def test_a_check_that_ends_without_an_answer_refuses_its_file_instead_of_waiting
 
 
 def test_component_event_names_are_the_typed_ones():
-    """Every .on(…) and .emit(…) in the components and app.py names a bifoga.events constant,
+    """Every .on(…) and .emit(…) in the components and app.py names a bifoga.chat.events constant,
     so a typo fails here; and a name that is not one fails at once."""
     import ast
 
-    from bifoga import events
+    from bifoga.chat import events
     from tests.micropython_runner import REPO as root
 
     used = 0

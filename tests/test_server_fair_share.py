@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bifoga.tus_client import Upload
+from bifoga.transfer.tus_client import Upload
 from tests.conftest import VisitHandle, tus_metadata
 from tests.live_server import ServerProcess, ThrottledTusIO
 from tests.storage_view import PgView
