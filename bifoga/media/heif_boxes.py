@@ -1,7 +1,9 @@
 """HEIF / HEIC structure: ISO-BMFF boxes, the items ('iinf', 'iloc') and their properties.
 
 Read by :mod:`bifoga.media.heif_meta`, which scrubs the metadata in place. Part of
-:mod:`bifoga.media.metadata` (the public interface): plain Python, no Pillow, runs in Pyodide.
+:mod:`bifoga.media.metadata` (the public interface): plain Python, no Pillow. CPython only
+(Pyodide in the heavy worker, the server): it uses dataclasses, which MicroPython lacks, and the
+light worker hands HEIF files to the heavy one.
 """
 
 from __future__ import annotations

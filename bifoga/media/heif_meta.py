@@ -1,8 +1,8 @@
 """HEIF / HEIC metadata removal, in place (ISO/IEC 23008-12: items described by ISO-BMFF boxes
 inside a top-level 'meta').
 
-Part of :mod:`bifoga.media.metadata` (the public interface): plain Python, no Pillow, runs in
-Pyodide.
+Part of :mod:`bifoga.media.metadata` (the public interface): plain Python, no Pillow. CPython
+only (Pyodide in the heavy worker, the server), as bifoga.media.heif_boxes.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 Pillow is imported lazily inside the functions, so importing this module never fails where
 Pillow is absent (the browser may run without it); check :func:`pillow_available` first.
 The lossless metadata removal itself lives in :mod:`bifoga.media.metadata` (no Pillow).
+
+CPython only (the server, the tests, and Pyodide in the heavy worker): Pillow and dataclasses;
+the light worker's MicroPython never imports it.
 """
 
 from __future__ import annotations
