@@ -1,8 +1,8 @@
 """Bifoga's main thread (MicroPython): starts the app (app.py) without holding the page.
 
 MicroPython compiles each module as it imports it, and importing the app's ~30 modules in one
-go was one task of 150 ms and more, in which not even a file chosen with the shell's paperclip
-could be delivered. So they are imported a few at a time, and the browser handles input in
+go would be one task of 150 ms and more, in which not even a file chosen with the shell's
+paperclip could be delivered. So they are imported a few at a time, and the browser handles input in
 between.
 """
 
