@@ -16,12 +16,12 @@ from pyscript import create_named_worker, document, window
 from adapters.api_client import ApiClient
 from adapters.browser import Browser, take_early_files, take_visit_link
 from adapters.worker_client import WorkerClient
-from bifoga.chat import events, model
+from bifoga.chat import events
 from bifoga.chat.adapters import RequestError
 from bifoga.chat.flows import Flows
 from bifoga.chat.i18n import pick_lang, text
 from bifoga.chat.links import parse_params
-from bifoga.chat.model import CONFIRM_END, Model, initial_state
+from bifoga.chat.model import CONFIRM_END, HEAVY, LIGHT, Model, initial_state
 from bifoga.chat.transitions import error_detail
 from components.announcer import Announcer
 from components.composer import Composer
@@ -37,10 +37,10 @@ from components.visit_header import VisitHeader
 
 # (script, worker name, config, interpreter, start limit in seconds, the page's mark when ready)
 WORKERS = {
-    model.LIGHT: ("./light_start.py", "bifoga-light", "./light.toml", "mpy", 60,
+    LIGHT: ("./light_start.py", "bifoga-light", "./light.toml", "mpy", 60,
                   "bifogaLightReady"),
     # 10 MB on a slow line included
-    model.HEAVY: ("./worker_start.py", "bifoga-worker", "./worker.toml", "py", 180,
+    HEAVY: ("./worker_start.py", "bifoga-worker", "./worker.toml", "py", 180,
                   "bifogaWorkerReady"),
 }
 
@@ -50,10 +50,10 @@ def described(files):
     return [(f, str(f.name), int(f.size), str(f.type)) for f in files]
 
 
-def mount(app, store, flows, lang, utc_offset):
+def mount(app, model, flows, lang, utc_offset):
     """Build the components for the loaded visit, subscribe them, connect their events."""
     spawn = flows.spawn
-    role = store.get("visit")["role"]
+    role = model.get("visit")["role"]
     header = VisitHeader(lang, utc_offset)
     messages = MessageList(lang, role, utc_offset, flows.inline_url)
     announcer = Announcer(lang)
@@ -97,11 +97,11 @@ def mount(app, store, flows, lang, utc_offset):
     drop_zone.attach(main)
     for component in (header, messages, announcer, composer, picker, drop_zone, preview,
                       viewer, reminder, confirm_end):
-        component.watch(store)
+        component.watch(model)
 
 
 async def connect_worker(flows, name):
-    """Start a worker (model.LIGHT or model.HEAVY). Never before the UI is usable: the light one
+    """Start a worker (LIGHT or HEAVY). Never before the UI is usable: the light one
     once it is, the heavy one on the first file that needs it. A worker that fails, or is not
     up in its time, is said so; nothing waits for it for ever."""
     script, worker_name, config, kind, limit, mark = WORKERS[name]
@@ -129,9 +129,9 @@ async def start():
         show_fatal(app, text(lang, "app.bad_link"))
         return
     api_base = str(document.querySelector('meta[name="bifoga-api-base"]').content or "/api")
-    store = Model(initial_state(lang))
-    flows = Flows(store, ApiClient(api_base, visit_id, token or ""), Browser(),
-                  start_heavy=lambda: flows.spawn(connect_worker(flows, model.HEAVY)))
+    model = Model(initial_state(lang))
+    flows = Flows(model, ApiClient(api_base, visit_id, token or ""), Browser(),
+                  start_heavy=lambda: flows.spawn(connect_worker(flows, HEAVY)))
     window.performance.mark("bifoga:built")
     try:
         await flows.load()
@@ -139,9 +139,9 @@ async def start():
     except RequestError as exc:
         key = ("app.link_expired" if exc.status == 410 else
                "app.bad_link" if exc.status in (401, 403, 404) else "app.load_failed")
-        show_fatal(app, text(lang, key, detail=error_detail(store.state, exc.status)))
+        show_fatal(app, text(lang, key, detail=error_detail(model.state, exc.status)))
         return
-    mount(app, store, flows, lang, -int(window.Date.new().getTimezoneOffset()))
+    mount(app, model, flows, lang, -int(window.Date.new().getTimezoneOffset()))
     # In the same task as mount: from here the components listen, and nothing falls between.
     early = take_early_files()
     document.body.setAttribute("data-ready", "true")
@@ -149,7 +149,7 @@ async def start():
     if early:  # picked, dropped or pasted before Python was up
         flows.spawn(flows.pick(described(early)))
     flows.spawn(flows.poll())
-    flows.spawn(connect_worker(flows, model.LIGHT))
+    flows.spawn(connect_worker(flows, LIGHT))
 
 
 def show_fatal(app, message):

@@ -86,9 +86,9 @@ class Component:
     def t(self, key, **values):
         return text(self.lang, key, **values)
 
-    def watch(self, store):
-        store.subscribe(self.render, self.KEYS)
-        self.render(store.state, list(self.KEYS))
+    def watch(self, model):
+        model.subscribe(self.render, self.KEYS)
+        self.render(model.state, list(self.KEYS))
 
     def render(self, state, changed):
         pass

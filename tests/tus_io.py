@@ -102,7 +102,7 @@ class FakeClock:
 class Drop:
     """Scripted PATCH fault: the connection breaks after ``after`` bytes of the body.
 
-    ``kept`` bytes of those reach the server's store (default: all of them)."""
+    ``kept`` bytes of those reach the server's storage (default: all of them)."""
 
     after: int
     kept: int | None = None

@@ -11,9 +11,25 @@ photo to convert, a photo to reduce) or that the light one cannot decide.
 
 import asyncio
 
-from bifoga.chat import model
 from bifoga.chat import transitions as T
 from bifoga.chat.adapters import RequestError
+from bifoga.chat.model import (
+    CHECKING,
+    FAILED,
+    HEAVY,
+    LIGHT,
+    READY,
+    REFUSED,
+    SENT,
+    STARTING,
+    can_pick,
+    held_by,
+    images,
+    is_mine,
+    is_open,
+    record,
+    uploading,
+)
 from bifoga.chat.viewer_math import step_index
 from bifoga.chat.worker_contract import Checked, Reduced, Uploaded, UploadRequest, upload_endpoint
 from bifoga.media import refusals
@@ -24,14 +40,14 @@ ZIP_URL_LIFETIME = 60  # seconds: the download has long started by then
 
 
 class Flows:
-    def __init__(self, store, api, browser, light=None, heavy=None, start_heavy=None):
+    def __init__(self, model, api, browser, light=None, heavy=None, start_heavy=None):
         """light, heavy: the two workers' clients (worker_contract's calls), set when each is up
         (worker_connected); start_heavy(): begins starting the heavy worker (app.py), called on
         the first file that needs it."""
-        self.model = store
+        self.model = model
         self.api = api
         self.browser = browser
-        self.workers = {model.LIGHT: light, model.HEAVY: heavy}
+        self.workers = {LIGHT: light, HEAVY: heavy}
         self.start_heavy = start_heavy
 
     @property
@@ -62,10 +78,10 @@ class Flows:
             self.model.unsubscribe(wake)
 
     async def worker_up(self, name):
-        """Until the worker `name` (model.LIGHT or HEAVY) is up, or could not start (False)."""
-        await self.until(lambda state: state["workers"][name] in (model.READY, model.FAILED),
+        """Until the worker `name` (LIGHT or HEAVY) is up, or could not start (False)."""
+        await self.until(lambda state: state["workers"][name] in (READY, FAILED),
                          ("workers",))
-        return self.state["workers"][name] == model.READY
+        return self.state["workers"][name] == READY
 
     # --- start and the chat --------------------------------------------------------------------
     async def load(self):
@@ -73,22 +89,22 @@ class Flows:
         self.apply(T.loaded(self.state, config, visit))
 
     def worker_starting(self, name):
-        self.apply(T.worker_state(self.state, name, model.STARTING))
+        self.apply(T.worker_state(self.state, name, STARTING))
 
     def worker_connected(self, name, client):
         self.workers[name] = client
-        self.apply(T.worker_state(self.state, name, model.READY))
+        self.apply(T.worker_state(self.state, name, READY))
 
     def worker_not_started(self, name, detail):
-        if name == model.HEAVY:
+        if name == HEAVY:
             self.apply(T.worker_failed(self.state, str(detail)[:200]))
         else:  # every file goes to the heavy worker then
-            self.apply(T.worker_state(self.state, name, model.FAILED))
+            self.apply(T.worker_state(self.state, name, FAILED))
 
     def need_heavy(self):
         """A file needs the heavy worker: start it, once."""
-        if self.state["workers"][model.HEAVY] == "":
-            self.worker_starting(model.HEAVY)
+        if self.state["workers"][HEAVY] == "":
+            self.worker_starting(HEAVY)
             if self.start_heavy is not None:
                 self.start_heavy()
 
@@ -121,7 +137,7 @@ class Flows:
     def visit_changed(self, visit, patch_for=T.visit_changed):
         """A new visit state; after the end the app drops its in-memory copies."""
         if visit.get("state") == "ended":
-            key = model.uploading(self.state)
+            key = uploading(self.state)
             if key:
                 self.spawn(self._worker_of(key).cancel(key))
             self.release_all()
@@ -129,7 +145,7 @@ class Flows:
         self.apply(patch_for(self.state, visit))
 
     async def send_text(self, body):
-        if not model.is_open(self.state) or self.state["composer_busy"]:
+        if not is_open(self.state) or self.state["composer_busy"]:
             return
         self.apply(T.text_sending(self.state))
         try:
@@ -142,7 +158,7 @@ class Flows:
     # --- picking and checking ------------------------------------------------------------------
     async def pick(self, files):
         """files: (File, name, size, mime) for each picked, dropped or pasted file."""
-        if not model.can_pick(self.state) or not files:
+        if not can_pick(self.state) or not files:
             return
         self.release_all()
         keyed = [(self.browser.new_key(),) + tuple(f) for f in files]
@@ -157,7 +173,7 @@ class Flows:
         if not patch:
             return
         self.apply(patch)
-        rec = model.record(self.state, key)
+        rec = record(self.state, key)
         try:
             head = await self.browser.read_head(rec["file"], HEAD_BYTES)
             look = first_look(head, rec["size"], rec["name"])
@@ -176,41 +192,41 @@ class Flows:
             self.apply(T.check_ended(self.state, key, serial, detail))
 
     async def _full_check(self, key, serial):
-        result, holder = None, model.LIGHT
-        if await self.worker_up(model.LIGHT):
+        result, holder = None, LIGHT
+        if await self.worker_up(LIGHT):
             if not self._still_to_check(key, serial):
                 return
-            result = await self._prepare(model.LIGHT, key)
+            result = await self._prepare(LIGHT, key)
         if result is None or result.hand_over:
             if not self._still_to_check(key, serial):
                 return
             self.apply(T.handed_over(self.state, key, serial))
             self.need_heavy()
-            if not await self.worker_up(model.HEAVY):  # it could not start: say why
+            if not await self.worker_up(HEAVY):  # it could not start: say why
                 self.apply(T.worker_failed(self.state, self.state["worker_failed"]))
                 return
             if not self._still_to_check(key, serial):
                 return
-            result, holder = await self._prepare(model.HEAVY, key), model.HEAVY
+            result, holder = await self._prepare(HEAVY, key), HEAVY
         patch = T.checked(self.state, key, result, holder, serial)
         if not patch and result.held:  # late or no longer wanted: the copy goes
             self.spawn(self.workers[holder].release(key))
         self.apply(patch)
 
     def _still_to_check(self, key, serial):
-        rec = model.record(self.state, key)
+        rec = record(self.state, key)
         # A refusal from the first bytes is final.
-        return T.is_current(self.state, key, serial) and rec["status"] != model.REFUSED
+        return T.is_current(self.state, key, serial) and rec["status"] != REFUSED
 
     async def _prepare(self, name, key):
         """The worker's Checked; from the light worker None when the call failed (the heavy
         one is asked then)."""
-        rec = model.record(self.state, key)
+        rec = record(self.state, key)
         try:
             return await self.workers[name].prepare(rec["file"], rec["name"], key,
                                                     rec["keep_date"], self.max_bytes())
         except Exception as exc:  # noqa: BLE001 - shown as a failed check, never a frozen dialog
-            if name == model.LIGHT:
+            if name == LIGHT:
                 return None
             return Checked(ok=False, reason=refusals.CHECK_FAILED, detail=str(exc)[:200])
 
@@ -225,10 +241,10 @@ class Flows:
             return
         self.need_heavy()
         result = Reduced(ok=False, detail="the image worker did not start")
-        if await self.worker_up(model.HEAVY):
-            rec = model.record(self.state, key)
+        if await self.worker_up(HEAVY):
+            rec = record(self.state, key)
             try:
-                result = await self.workers[model.HEAVY].reduce(rec["file"], key,
+                result = await self.workers[HEAVY].reduce(rec["file"], key,
                                                                 self.max_bytes())
             except Exception as exc:  # noqa: BLE001
                 result = Reduced(ok=False, detail=str(exc)[:200])
@@ -246,7 +262,7 @@ class Flows:
             finalise_url=self.api.visit_base + "/attachments")
 
     def _worker_of(self, key):
-        return self.workers[model.held_by(self.state, key) or model.LIGHT]
+        return self.workers[held_by(self.state, key) or LIGHT]
 
     async def upload(self):
         """"Ladda upp": the ready files, one after the other, and those still being checked
@@ -255,10 +271,10 @@ class Flows:
         if not self.apply(T.round_started(self.state)):
             return
         keys = [rec["key"] for rec in self.state["attachments"]
-                if rec["status"] in (model.READY, model.CHECKING)]
+                if rec["status"] in (READY, CHECKING)]
         sent = []
         for key in keys:
-            rec = model.record(self.state, key)
+            rec = record(self.state, key)
             if rec is None:
                 break  # cancelled
             if not rec["verified"]:
@@ -266,7 +282,7 @@ class Flows:
                 rec = await self.verified(key)
                 if rec is None:
                     break  # cancelled
-                if rec["status"] != model.READY:
+                if rec["status"] != READY:
                     continue  # the full check refused it: its reason is in view
             self.apply(T.upload_started(self.state, key))
             try:
@@ -282,11 +298,11 @@ class Flows:
     async def verified(self, key):
         """The record once its full check has settled it (None if it went)."""
         def settled(state):
-            rec = model.record(state, key)
+            rec = record(state, key)
             return (rec is None or rec["verified"]
-                    or rec["status"] not in (model.READY, model.CHECKING))
+                    or rec["status"] not in (READY, CHECKING))
         await self.until(settled, ("attachments",))
-        return model.record(self.state, key)
+        return record(self.state, key)
 
     def progress(self, report):
         """A worker's worker_contract.Progress."""
@@ -299,7 +315,7 @@ class Flows:
 
     def cancel(self):
         """Avbryt (or Stäng, or Esc): stop the upload running, drop the workers' copies."""
-        key = model.uploading(self.state)
+        key = uploading(self.state)
         if key and self.state["sending"]:
             self.spawn(self._worker_of(key).cancel(key))
         self.release_all()
@@ -307,7 +323,7 @@ class Flows:
 
     def release(self, key):
         """The worker holding a copy of this file drops it."""
-        holder = model.held_by(self.state, key)
+        holder = held_by(self.state, key)
         if holder and self.workers[holder] is not None:
             self.spawn(self.workers[holder].release(key))
 
@@ -315,7 +331,7 @@ class Flows:
         """Drop the workers' copies of the files that will not be sent (a sent one's copy shows
         in the sender's chat until the visit ends)."""
         for rec in self.state["attachments"]:
-            if rec["status"] != model.SENT:
+            if rec["status"] != SENT:
                 self.release(rec["key"])
 
     # --- ending the visit and filing -----------------------------------------------------------
@@ -377,20 +393,20 @@ class Flows:
         if known:
             return known["url"]
         url = await self.api.object_url(att)
-        if model.is_open(self.state):
+        if is_open(self.state):
             self.apply(T.url_kept(self.state, att["id"], url))
         return url
 
     async def inline_url(self, att):
         """The object URL to show a file inline; None once the visit has ended (nothing is
         shown inline then, and the URL fetched meanwhile is revoked at once)."""
-        if model.uploading(self.state) and model.is_mine(self.state, att["id"]):
+        if uploading(self.state) and is_mine(self.state, att["id"]):
             # The chat may hear of the sender's own file (long poll) before the upload's answer
             # brings the copy it sent: that copy is shown, not a download.
             await self.until(lambda state: att["id"] in state["object_urls"]
-                             or not model.uploading(state), ("object_urls", "attachments"))
+                             or not uploading(state), ("object_urls", "attachments"))
         url = await self.url(att)
-        if model.is_open(self.state):
+        if is_open(self.state):
             return url
         self.browser.revoke(url)
         return None
@@ -426,7 +442,7 @@ class Flows:
         await self.show(att, opener=att["id"])
 
     async def step(self, delta):
-        viewer, shown = self.state["viewer"], model.images(self.state)
+        viewer, shown = self.state["viewer"], images(self.state)
         if not viewer:
             return
         index = step_index(viewer["index"], delta, len(shown))

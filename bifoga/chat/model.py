@@ -1,5 +1,6 @@
-"""The browser's one model: the visit and its attachments in one store. Pure: runs under
-MicroPython on the main thread and in CPython in the tests.
+"""The browser's one model (class `Model`; a variable holding it is called `model` too): the
+visit and its attachments in one object. Pure: runs under MicroPython on the main thread and in
+CPython in the tests.
 
 Everything the UI shows is here, and only here:
 - the visit as the API gave it (open or ended, role, participants), the chat's messages and the
