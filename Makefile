@@ -29,19 +29,22 @@ node_modules/.installed: package.json package-lock.json
 static/vendor/.stamp: package-lock.json runtime-wheels.txt scripts/vendor_runtime.py scripts/pyodide_boot.mjs scripts/pyodide_snapshot.mjs $(wildcard wheels/*.whl) node_modules/.installed $(VENV)/.installed
 	$(PY) scripts/vendor_runtime.py
 
+# The pure packages (bifoga/ and its sub-packages), whichever bundle follows an import into them.
+BIFOGA_PY := $(wildcard bifoga/*.py bifoga/*/*.py)
+
 # The main thread's modules in one request (scripts/bundle_app.py follows main.py's imports).
-static/build/app.tar.gz: main.py $(wildcard bifoga/*.py components/*.py) scripts/bundle_app.py \
+static/build/app.tar.gz: main.py app.py $(BIFOGA_PY) $(wildcard components/*.py adapters/*.py) scripts/bundle_app.py \
 	static/vendor/.stamp
 	$(PY) scripts/bundle_app.py
 
 # The light worker's modules (MicroPython) in one request, from light_start.py's imports.
-static/build/light.tar.gz: light_start.py light_worker.py $(wildcard bifoga/*.py) scripts/bundle_app.py \
+static/build/light.tar.gz: light_start.py light_worker.py $(BIFOGA_PY) scripts/bundle_app.py \
 	static/vendor/.stamp
 	$(PY) scripts/bundle_app.py
 
 # The worker's modules in one request (scripts/bundle_app.py follows worker.py's imports), and
 # from the same files the worker's memory snapshot (worker-snapshot.bin: those modules imported).
-static/build/worker.zip: worker_start.py worker.py worker_heic.py $(wildcard bifoga/*.py) scripts/bundle_app.py \
+static/build/worker.zip: worker_start.py worker.py worker_heic.py $(BIFOGA_PY) scripts/bundle_app.py \
 	scripts/pyodide_snapshot.mjs scripts/worker_snapshot.py static/vendor/.stamp
 	$(PY) scripts/bundle_app.py
 

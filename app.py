@@ -1,9 +1,9 @@
 """Bifoga's app on the main thread (MicroPython): builds the model, the adapters, the flows and
 the components, connects them, and starts. main.py imports it in steps, then calls start().
 
-The model (bifoga/model.py) holds the state; the flows (bifoga/flows.py) run the I/O through
-the adapters and change the model through bifoga/transitions.py; each component renders its
-slice of the model and raises events, which are connected to the flows here and only here.
+The model (bifoga/chat/model.py) holds the state; the flows (bifoga/chat/flows.py) run the I/O
+through the adapters and change the model through bifoga/chat/transitions.py; each component renders
+its slice of the model and raises events, which are connected to the flows here and only here.
 Two workers check and upload files: the light one (light_worker.py, MicroPython), which
 index.html starts with the page's runtime, and the Pyodide one (worker.py, with Pillow), started
 only when a file needs pixels changed or the light one hands a file over.
@@ -13,16 +13,17 @@ import asyncio
 
 from pyscript import create_named_worker, document, window, workers
 
-from bifoga import events, model
-from bifoga.adapters import RequestError
-from bifoga.flows import Flows
-from bifoga.i18n import pick_lang, text
-from bifoga.links import parse_params
-from bifoga.model import CONFIRM_END, Model, initial_state
-from bifoga.transitions import error_detail
+from adapters.api_client import ApiClient
+from adapters.browser import Browser, take_early_files, take_visit_link
+from adapters.worker_client import WorkerClient
+from bifoga.chat import events
+from bifoga.chat.adapters import RequestError
+from bifoga.chat.flows import Flows
+from bifoga.chat.i18n import pick_lang, text
+from bifoga.chat.links import parse_params
+from bifoga.chat.model import CONFIRM_END, HEAVY, LIGHT, Model, initial_state
+from bifoga.chat.transitions import error_detail
 from components.announcer import Announcer
-from components.api_client import ApiClient
-from components.browser import Browser, take_early_files, take_visit_link
 from components.composer import Composer
 from components.confirm_dialog import ConfirmDialog
 from components.dom import element
@@ -33,15 +34,14 @@ from components.picker import Picker
 from components.preview_dialog import PreviewDialog
 from components.reminder_dialog import ReminderDialog
 from components.visit_header import VisitHeader
-from components.worker_client import WorkerClient
 
 # (script, worker name, config, interpreter, start limit in seconds, the page's mark when ready);
 # no script: index.html declares the worker, and PyScript starts it with the page's runtime.
 WORKERS = {
-    model.LIGHT: (None, "bifoga-light", None, "mpy", 60, "bifogaLightReady"),
+    LIGHT: (None, "bifoga-light", None, "mpy", 60, "bifogaLightReady"),
     # 10 MB on a slow line included
-    model.HEAVY: ("./worker_start.py", "bifoga-worker", "./worker.toml", "py", 180,
-                  "bifogaWorkerReady"),
+    HEAVY: ("./worker_start.py", "bifoga-worker", "./worker.toml", "py", 180,
+            "bifogaWorkerReady"),
 }
 
 
@@ -50,10 +50,10 @@ def described(files):
     return [(f, str(f.name), int(f.size), str(f.type)) for f in files]
 
 
-def mount(app, store, flows, lang, utc_offset):
+def mount(app, model, flows, lang, utc_offset):
     """Build the components for the loaded visit, subscribe them, connect their events."""
     spawn = flows.spawn
-    role = store.get("visit")["role"]
+    role = model.get("visit")["role"]
     header = VisitHeader(lang, utc_offset)
     messages = MessageList(lang, role, utc_offset, flows.inline_url)
     announcer = Announcer(lang)
@@ -97,13 +97,13 @@ def mount(app, store, flows, lang, utc_offset):
     drop_zone.attach(main)
     for component in (header, messages, announcer, composer, picker, drop_zone, preview,
                       viewer, reminder, confirm_end):
-        component.watch(store)
+        component.watch(model)
 
 
 async def connect_worker(flows, name):
-    """Connect to a worker (model.LIGHT or model.HEAVY). The light one starts with the page's
-    runtime (index.html), the heavy one here, on the first file that needs it. A worker that
-    fails, or is not up in its time, is said so; nothing waits for it for ever."""
+    """Connect to a worker (LIGHT or HEAVY). The light one starts with the page's runtime
+    (index.html), the heavy one here, on the first file that needs it. A worker that fails, or
+    is not up in its time, is said so; nothing waits for it for ever."""
     script, worker_name, config, kind, limit, mark = WORKERS[name]
     flows.worker_starting(name)
 
@@ -131,20 +131,20 @@ async def start():
         show_fatal(app, text(lang, "app.bad_link"))
         return
     api_base = str(document.querySelector('meta[name="bifoga-api-base"]').content or "/api")
-    store = Model(initial_state(lang))
-    flows = Flows(store, ApiClient(api_base, visit_id, token or ""), Browser(),
-                  start_heavy=lambda: flows.spawn(connect_worker(flows, model.HEAVY)))
+    model = Model(initial_state(lang))
+    flows = Flows(model, ApiClient(api_base, visit_id, token or ""), Browser(),
+                  start_heavy=lambda: flows.spawn(connect_worker(flows, HEAVY)))
     window.performance.mark("bifoga:built")
-    flows.spawn(connect_worker(flows, model.LIGHT))
+    flows.spawn(connect_worker(flows, LIGHT))
     try:
         await flows.load()
         window.performance.mark("bifoga:loaded")
     except RequestError as exc:
         key = ("app.link_expired" if exc.status == 410 else
                "app.bad_link" if exc.status in (401, 403, 404) else "app.load_failed")
-        show_fatal(app, text(lang, key, detail=error_detail(store.state, exc.status)))
+        show_fatal(app, text(lang, key, detail=error_detail(model.state, exc.status)))
         return
-    mount(app, store, flows, lang, -int(window.Date.new().getTimezoneOffset()))
+    mount(app, model, flows, lang, -int(window.Date.new().getTimezoneOffset()))
     # In the same task as mount: from here the components listen, and nothing falls between.
     early = take_early_files()
     document.body.setAttribute("data-ready", "true")

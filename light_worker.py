@@ -3,18 +3,18 @@ from check to server with no Pyodide download at all.
 
 - prepare(file, name, key, keep_date, max_bytes): reads the File only through a BlobSource
   (FileReaderSync on file.slice: the parts the checks need, never the whole file), checks it
-  (bifoga.sniff.classify_source) and removes a photo's or a film's metadata
-  (bifoga.metadata.strip_source). What will be sent is a Blob built from the strip's Plan:
+  (bifoga.media.sniff.classify_source) and removes a photo's or a film's metadata
+  (bifoga.media.metadata.strip_source). What will be sent is a Blob built from the strip's Plan:
   slices of the File for what is kept, the few rewritten bytes for the rest. It holds that
   Blob until upload or release.
-- upload(request): the tus upload (bifoga.tus_client) of the held Blob over fetch (control
+- upload(request): the tus upload (bifoga.transfer.tus_client) of the held Blob over fetch (control
   requests) and XHR (the PATCH, so that progress is seen), then the chat message.
 - cancel(key), release(key).
 
 What it cannot do answers Checked(hand_over=True): an iPhone photo to convert, a photo over the
 limit to reduce, a check it cannot decide, or a module that did not import here. The page then
 gives the file to the Pyodide worker (worker.py). What each call takes and answers is
-bifoga/worker_contract.py.
+bifoga/chat/worker_contract.py.
 """
 
 import asyncio
@@ -24,16 +24,16 @@ import js
 from pyscript import sync
 from pyscript.ffi import to_js
 
-from bifoga import refusals
-from bifoga.source import Plan
-from bifoga.tus_client import ProgressPacer, Response, wait_or_stall
-from bifoga.worker_contract import Checked, Uploaded, UploadRequest, retrying, send_held
+from bifoga.chat.worker_contract import Checked, Uploaded, UploadRequest, retrying, send_held
+from bifoga.media import refusals
+from bifoga.media.source import Plan
+from bifoga.transfer.tus_client import ProgressPacer, Response, wait_or_stall
 
 js.performance.mark("bifoga:light-start")
 
 try:  # the checks; where they do not import, every file goes to the Pyodide worker
-    from bifoga.metadata import LIGHT_FORMATS, MetadataError, detect_format, strip_source
-    from bifoga.sniff import UNDECIDED, classify_source
+    from bifoga.media.metadata import LIGHT_FORMATS, MetadataError, detect_format, strip_source
+    from bifoga.media.sniff import UNDECIDED, classify_source
     CHECKS_MISSING = ""
 except Exception as exc:  # noqa: BLE001 - any import failure means the same: hand over
     CHECKS_MISSING = str(exc)[:200] or type(exc).__name__
@@ -89,7 +89,7 @@ def bytes_to_js(data):
 
 
 class BlobSource:
-    """A bifoga.source Source over a File or Blob: each read is one FileReaderSync of a slice
+    """A bifoga.media.source Source over a File or Blob: each read is one FileReaderSync of a slice
     (synchronous; workers have it)."""
 
     def __init__(self, blob):
@@ -319,7 +319,8 @@ class LightTusIO:
 
 
 async def _post_json(url, token, payload):
-    """POST JSON on the upload's one retry policy (bifoga.retry); (status, body) of the final
+    """POST JSON on the upload's one retry policy (bifoga.transfer.retry); (status, body) of the
+       final
     answer, OSError if none came. The server answers a repeat with the message already made."""
     headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
 

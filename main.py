@@ -1,8 +1,8 @@
 """Bifoga's main thread (MicroPython): starts the app (app.py) without holding the page.
 
 MicroPython compiles each module as it imports it, and importing the app's ~30 modules in one
-go was one task of 150 ms and more, in which not even a file chosen with the shell's paperclip
-could be delivered. So they are imported a few at a time, and the browser handles input in
+go would be one task of 150 ms and more, in which not even a file chosen with the shell's
+paperclip could be delivered. So they are imported a few at a time, and the browser handles input in
 between.
 """
 
@@ -15,16 +15,16 @@ window.performance.mark("bifoga:main-start")
 # Each step a task of its own (about 10-40 ms on a quiet laptop-class CPU); app.py imports
 # whatever is not named here.
 IMPORT_STEPS = (
-    ("bifoga.i18n", "bifoga.events"),
-    ("bifoga.limits", "bifoga.formatting", "bifoga.sniff_head"),
-    ("bifoga.model", "bifoga.transitions"),
-    ("bifoga.flows", "bifoga.worker_contract"),
+    ("bifoga.chat.i18n", "bifoga.chat.events"),
+    ("bifoga.media.limits", "bifoga.chat.formatting", "bifoga.media.sniff_head"),
+    ("bifoga.chat.model", "bifoga.chat.transitions"),
+    ("bifoga.chat.flows", "bifoga.chat.worker_contract"),
     ("components.dom", "components.icons", "components.preview_item",
      "components.preview_dialog"),
     ("components.message_list", "components.image_viewer"),
     ("components.reminder_dialog", "components.visit_header"),
     ("components.picker", "components.drop_zone", "components.composer",
-     "components.confirm_dialog", "components.api_client", "components.browser"),
+     "components.confirm_dialog", "adapters.api_client", "adapters.browser"),
 )
 
 

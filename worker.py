@@ -5,14 +5,14 @@ convert, a photo over the limit to reduce) or when the light worker (light_worke
 MicroPython) cannot decide a file.
 
 - prepare: reads the picked File here (FileReaderSync), decides by its content, and removes a
-  photo's metadata losslessly (bifoga/metadata.py) before it can leave the device.
+  photo's metadata losslessly (bifoga/media/metadata.py) before it can leave the device.
 - reduce: scales and re-encodes a too large photo (Pillow, or the browser's decoder).
-- upload: the tus upload (pure-Python protocol in bifoga.tus_client) over thin I/O: urllib with
-  pyodide-http for the control requests, the browser's XHR with a Blob body for the bytes (a
+- upload: the tus upload (pure-Python protocol in bifoga.transfer.tus_client) over thin I/O: urllib
+with   pyodide-http for the control requests, the browser's XHR with a Blob body for the bytes (a
   Blob body is about 5 times faster than a Uint8Array one in Chromium), then the chat message
   that announces the file.
 - cancel: stops the upload and terminates it on the server; release: drops a held copy.
-What each call takes and answers is bifoga/worker_contract.py, for both workers. Progress goes
+What each call takes and answers is bifoga/chat/worker_contract.py, for both workers. Progress goes
 back through `sync.on_progress`, which the main thread sets on the worker object; callbacks can't
 be passed as call arguments.
 """
@@ -37,12 +37,7 @@ if "bifoga_snapshot" in sys.modules:
 from pyodide.ffi import JsException, create_proxy, to_js
 from pyscript import sync
 
-from bifoga import imaging, refusals
-from bifoga.metadata import MetadataError, strip
-from bifoga.metadata import inspect as metadata_inspect
-from bifoga.sniff import classify
-from bifoga.tus_client import ProgressPacer, Response, wait_or_stall
-from bifoga.worker_contract import (
+from bifoga.chat.worker_contract import (
     Checked,
     Reduced,
     Uploaded,
@@ -50,6 +45,11 @@ from bifoga.worker_contract import (
     retrying,
     send_held,
 )
+from bifoga.media import imaging, refusals
+from bifoga.media.metadata import MetadataError, strip
+from bifoga.media.metadata import inspect as metadata_inspect
+from bifoga.media.sniff import classify
+from bifoga.transfer.tus_client import ProgressPacer, Response, wait_or_stall
 
 # urllib.request, email.parser and pyodide-http only serve the upload, and cost about a third of
 # the worker's start in imports: they load after it is ready (_load_network, at the end).
@@ -235,7 +235,7 @@ async def _prepare_photo(data, key, keep, max_bytes, result):
 
 async def _prepare_film(data, key, keep, max_bytes, result):
     """Location, device and software leave the film; every audio and video sample stays as
-    it is (bifoga.film_meta / film_ebml overwrite in place)."""
+    it is (bifoga.media.film_meta / film_ebml overwrite in place)."""
     try:
         stripped = strip(data, keep_capture_date=keep)
     except MetadataError as exc:
@@ -322,8 +322,8 @@ def release(key):
 
 async def _post_json(url, token, payload):
     """POST JSON, trying again after a lost connection, 408, 423, 429 or 5xx, on the one retry
-    policy of an upload (bifoga.retry, as the tus transfer). Returns (status, body) of the final
-    answer; ConnectionError if none came. Safe for the finalisation: the server answers a
+    policy of an upload (bifoga.transfer.retry, as the tus transfer). Returns (status, body) of the
+    final answer; ConnectionError if none came. Safe for the finalisation: the server answers a
     repeat with 200 and the message it already made."""
     data = json.dumps(payload).encode()
     headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}

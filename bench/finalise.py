@@ -1,7 +1,7 @@
 """`python -m bench.finalise`: what the server's second look costs at finalisation.
 
 An ordinary phone photo of about 3 MB (4.3 MP, as the app sends it: metadata removed by
-bifoga.metadata.strip) is uploaded over tus to the real app (in process, httpx's ASGI
+bifoga.media.metadata.strip) is uploaded over tus to the real app (in process, httpx's ASGI
 transport) and finalised again and again, alternately with the first stage only (the sniffer,
 the metadata walk, Pillow's decode: the checks before server.inspection) and with everything
 (plus ExifTool and the rest of server.inspection). Only POST /attachments is timed. Prints the
@@ -34,7 +34,7 @@ RATIO_TARGET = 1.5
 def phone_photo(target: int = TARGET_BYTES) -> bytes:
     """A 2400x1800 photo with structure and sensor-like noise, EXIF with a GPS position,
     saved at the quality that lands nearest `target`, then stripped as the app does."""
-    from bifoga.metadata import strip
+    from bifoga.media.metadata import strip
 
     w, h = 2400, 1800
     rng = random.Random(3)

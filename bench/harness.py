@@ -346,7 +346,7 @@ class Bench:
                 raise RuntimeError(f"bifoga: upload did not finish: {_page_state(page)}") from exc
             # The worker's own split (the tus transfer, the server's checks at finalisation) and
             # its time for the photo (read, content check, metadata removal, decode), as the app
-            # records them: performance measures (components/worker_client.py).
+            # records them: performance measures (adapters/worker_client.py).
             return page.evaluate(measures.BIFOGA_WORKER_MEASURES_JS)
         if kind.name == "uppy":
             page.locator(".uppy-StatusBar-actionBtn--upload").click()

@@ -419,7 +419,7 @@ def peak(samples: list, start: float | None = None, end: float | None = None) ->
     return max(values, default=None)
 
 # Where Bifoga's worker spent its time on the last photo and upload: the app records these as
-# performance measures on the page's timeline (components/worker_client.py).
+# performance measures on the page's timeline (adapters/worker_client.py).
 BIFOGA_WORKER_MEASURES_JS = """() => {
   const last = (name) => {
     const entries = performance.getEntriesByName(name, "measure");

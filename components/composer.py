@@ -2,7 +2,8 @@
 
 Enabled while the visit is open and no text is on its way; cleared once a text was sent."""
 
-from bifoga import events, model
+from bifoga.chat import events
+from bifoga.chat.model import is_open
 from components.dom import Component, element
 from components.icons import SEND, icon_button
 
@@ -42,7 +43,7 @@ class Composer(Component):
         if state["composer_sent"] != self.sent:
             self.sent = state["composer_sent"]
             self.textarea.value = ""
-        enabled = model.is_open(state) and not state["composer_busy"]
+        enabled = is_open(state) and not state["composer_busy"]
         self.textarea.disabled = not enabled
         self.send_button.disabled = not enabled
         if self.focus_requested(state, changed) == "composer":

@@ -3,7 +3,7 @@
 Open while the model's "dialog" names it. Raises "confirm" and "back".
 """
 
-from bifoga import events
+from bifoga.chat import events
 from components.dom import Component, element, keep_focus_inside, set_text
 
 

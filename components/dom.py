@@ -3,8 +3,8 @@
 from pyscript import document
 from pyscript.ffi import create_proxy, to_js
 
-from bifoga import events
-from bifoga.i18n import text
+from bifoga.chat import events
+from bifoga.chat.i18n import text
 
 
 def element(tag, attrs=None, children=None, content=None):
@@ -86,9 +86,9 @@ class Component:
     def t(self, key, **values):
         return text(self.lang, key, **values)
 
-    def watch(self, store):
-        store.subscribe(self.render, self.KEYS)
-        self.render(store.state, list(self.KEYS))
+    def watch(self, model):
+        model.subscribe(self.render, self.KEYS)
+        self.render(model.state, list(self.KEYS))
 
     def render(self, state, changed):
         pass
@@ -100,7 +100,7 @@ class Component:
         return state["focus"][0]
 
     def on(self, name, callback):
-        """Listen to an event of bifoga/events.py (an unknown name fails at once)."""
+        """Listen to an event of bifoga/chat/events.py (an unknown name fails at once)."""
         if name not in events.ALL:
             raise ValueError("unknown event: " + str(name))
         self._handlers.setdefault(name, []).append(callback)

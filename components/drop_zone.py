@@ -6,7 +6,8 @@ Raises "dropped"(list of File).
 
 from pyscript import document
 
-from bifoga import events, model
+from bifoga.chat import events
+from bifoga.chat.model import is_open
 from components.dom import Component, element
 
 
@@ -30,7 +31,7 @@ class DropZone(Component):
         add(document, "paste", self._paste)
 
     def render(self, state, changed):
-        self.enabled = model.is_open(state) and state["config"] is not None
+        self.enabled = is_open(state) and state["config"] is not None
         if not self.enabled:
             self._hide()
 

@@ -8,9 +8,9 @@ Renders the model's "viewer" slice; raises "save"(attachment), "step"(delta) and
 
 import asyncio
 
-from bifoga import events
-from bifoga.formatting import format_size, sender_line, type_label
-from bifoga.viewer_math import PAN_STEP, View, pinch_factor
+from bifoga.chat import events
+from bifoga.chat.formatting import format_size, sender_line, type_label
+from bifoga.chat.viewer_math import PAN_STEP, View, pinch_factor
 from components.clipboard import copy_image
 from components.dom import Component, element, keep_focus_inside
 

@@ -10,8 +10,9 @@ object URL: the files need the visit token, so no plain src URL.
 
 import asyncio
 
-from bifoga import events, model
-from bifoga.formatting import card_info, format_size, format_time, sender_label, type_label
+from bifoga.chat import events
+from bifoga.chat.formatting import card_info, format_size, format_time, sender_label, type_label
+from bifoga.chat.model import shown_inline
 from components.dom import Component, element
 from components.icons import DOCUMENT, DOWNLOAD, MAGNIFIER, icon, icon_button
 
@@ -40,7 +41,7 @@ class MessageList(Component):
             if message["id"] not in self._shown:
                 self.add(message, state)
         for att_id in list(self._media):
-            if not model.shown_inline(state, self._attachments[att_id]):
+            if not shown_inline(state, self._attachments[att_id]):
                 self._as_card(att_id)
         target = self.focus_requested(state, changed) or ""
         if target.startswith("enlarge:") and target[8:] in self._enlarge:
@@ -73,7 +74,7 @@ class MessageList(Component):
     def _attachment(self, att, sender, when, state):
         category = att.get("category")
         self._attachments[att["id"]] = att
-        if not model.shown_inline(state, att):
+        if not shown_inline(state, att):
             return self._card(att)
         caption = element("p", {"class": "attachment-caption"}, [
             element("span", {"class": "attachment-name"}, content=att["name"]),

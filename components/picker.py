@@ -7,8 +7,9 @@ markup over and renders it from the model. Raises "picked"(list of File). The ac
 (from the config) leaves audio out.
 """
 
-from bifoga import events, model
-from bifoga.formatting import format_size
+from bifoga.chat import events
+from bifoga.chat.formatting import format_size
+from bifoga.chat.model import is_open
 from components.dom import Component, set_text
 
 
@@ -36,7 +37,7 @@ class Picker(Component):
 
     def render(self, state, changed):
         config = state["config"]
-        enabled = model.is_open(state) and config is not None
+        enabled = is_open(state) and config is not None
         self.input.disabled = not enabled
         self.camera_input.disabled = not enabled
         if config and "config" in changed:

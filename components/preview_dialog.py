@@ -5,7 +5,8 @@ attachments. Ladda upp is enabled while the model has files to send and no round
 Raises "upload", "cancel" (Avbryt, Stäng or Esc), "keep_date"(key, bool) and "reduce"(key).
 """
 
-from bifoga import events, model
+from bifoga.chat import events
+from bifoga.chat.model import PREVIEW, to_send
 from components.dom import Component, clear, element, keep_focus_inside, set_text
 from components.preview_item import PreviewItem
 
@@ -35,7 +36,7 @@ class PreviewDialog(Component):
         self.listeners.add(self.root, "cancel", self._escape)
 
     def render(self, state, changed):
-        showing = state["dialog"] == model.PREVIEW
+        showing = state["dialog"] == PREVIEW
         if not showing:
             if self.root.open:
                 self.root.close()
@@ -54,7 +55,7 @@ class PreviewDialog(Component):
         max_bytes = state["config"]["max_attachment_bytes"]
         for rec in records:
             self.items[rec["key"]].render(rec, max_bytes)
-        self.upload_button.disabled = state["sending"] or not model.to_send(state)
+        self.upload_button.disabled = state["sending"] or not to_send(state)
         set_text(self.cancel_button, self.t("preview.close" if state["preview_finished"]
                                             else "preview.cancel"))
         if not self.root.open:

@@ -1,14 +1,14 @@
 """One picked file inside the preview dialog: its preview, check result, what metadata goes,
 "Behåll fotodatum", "Minska storlek", and its own upload progress.
 
-Renders its record of the model (bifoga/model.py); raises "keep_date"(key, bool) and
+Renders its record of the model (bifoga/chat/model.py); raises "keep_date"(key, bool) and
 "reduce"(key).
 """
 
 from pyscript import window
 
-from bifoga import events
-from bifoga.formatting import metadata_labels, record_texts
+from bifoga.chat import events
+from bifoga.chat.formatting import metadata_labels, record_texts
 from components.dom import Component, clear, element, set_text
 from components.icons import DOCUMENT, icon
 

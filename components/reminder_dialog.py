@@ -7,8 +7,9 @@ one more confirmation. Renders the model's "filing" while its "dialog" is "remin
 "end_anyway" and "back".
 """
 
-from bifoga import events, model
-from bifoga.formatting import card_info, format_datetime
+from bifoga.chat import events
+from bifoga.chat.formatting import card_info, format_datetime
+from bifoga.chat.model import REMINDER, unmarked
 from components.dom import Component, clear, element, keep_focus_inside, set_text
 from components.icons import DOWNLOAD, icon_button
 
@@ -60,7 +61,7 @@ class ReminderDialog(Component):
 
     def render(self, state, changed):
         filing = state["filing"]
-        if state["dialog"] != model.REMINDER or not filing:
+        if state["dialog"] != REMINDER or not filing:
             if self.root.open:
                 self.root.close()
             self._rows_listeners_reset()
@@ -76,12 +77,12 @@ class ReminderDialog(Component):
             self.ids = ids
         else:
             self._check_marks(filing["attachments"])
-        unmarked = model.unmarked(filing)
-        set_text(self.summary, self.t("reminder.all_marked") if not unmarked else "")
+        left = unmarked(filing)
+        set_text(self.summary, self.t("reminder.all_marked") if not left else "")
         set_text(self.alert, state["dialog_alert"])
         self.confirm_row.hidden = not filing["confirming"]
         if filing["confirming"]:
-            set_text(self.confirm_text, self.t("reminder.unmarked", count=len(unmarked),
+            set_text(self.confirm_text, self.t("reminder.unmarked", count=len(left),
                                                total=len(filing["attachments"])))
         self.end_button.hidden = filing["ended"]
         set_text(self.back_button, self.t("reminder.close" if filing["ended"] else "end.back"))

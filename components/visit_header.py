@@ -5,8 +5,9 @@ Renders the visit and whether files went (from the chat's messages, so a reopene
 visit shows "Spara bilagor" once they have loaded). Raises "end" and "reminder".
 """
 
-from bifoga import events, model
-from bifoga.formatting import format_datetime
+from bifoga.chat import events
+from bifoga.chat.formatting import format_datetime
+from bifoga.chat.model import attachments_in_chat
 from components.dom import Component, element
 
 
@@ -37,7 +38,7 @@ class VisitHeader(Component):
     def render(self, state, changed):
         visit = state["visit"]
         if visit and ("visit" in changed or "messages" in changed):
-            self.update(visit, bool(model.attachments_in_chat(state)))
+            self.update(visit, bool(attachments_in_chat(state)))
         target = self.focus_requested(state, changed)
         controls = {"end_button": self.end_button, "reminder_button": self.reminder_button,
                     "banner": self.banner}

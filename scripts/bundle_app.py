@@ -29,7 +29,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("bifoga", "components")
+PACKAGES = ("bifoga", "components", "adapters")
 BUNDLE = ROOT / "static" / "build" / "app.tar.gz"
 LIGHT_BUNDLE = ROOT / "static" / "build" / "light.tar.gz"
 WORKER_BUNDLE = ROOT / "static" / "build" / "worker.zip"
@@ -39,7 +39,8 @@ SNAPSHOT_HELPER = ROOT / "scripts" / "worker_snapshot.py"
 
 
 def local_imports(path: Path) -> set[str]:
-    """Repository modules a file imports, as paths like 'bifoga/i18n.py'."""
+    """Repository modules a file imports, as paths like 'bifoga/chat/i18n.py', with the
+    __init__.py of every package on the way ('bifoga/__init__.py', 'bifoga/chat/__init__.py')."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module:
@@ -53,9 +54,19 @@ def local_imports(path: Path) -> set[str]:
             # A top-level module of the repository's own (worker_heic.py: browser glue).
             if len(parts) == 1 and (ROOT / f"{name}.py").is_file():
                 found.add(f"{name}.py")
-            if parts[0] in PACKAGES and len(parts) >= 2:
-                if (ROOT / parts[0] / f"{parts[1]}.py").is_file():
-                    found.add(f"{parts[0]}/{parts[1]}.py")
+            if parts[0] not in PACKAGES:
+                continue
+            # Every package on the way is imported too; the name may end in a module
+            # ('bifoga.chat.model') or a package ('bifoga.chat', from which names are taken).
+            for depth in range(1, len(parts) + 1):
+                folder = "/".join(parts[:depth])
+                if (ROOT / folder / "__init__.py").is_file():
+                    found.add(f"{folder}/__init__.py")
+                elif (ROOT / f"{folder}.py").is_file():
+                    found.add(f"{folder}.py")
+                    break
+                else:
+                    break
     return found
 
 
@@ -68,7 +79,6 @@ def closure(entry: str) -> list[str]:
             if module not in needed:
                 needed.add(module)
                 todo.append(module)
-    needed |= {f"{module.split('/')[0]}/__init__.py" for module in needed if "/" in module}
     return sorted(needed)
 
 
@@ -93,9 +103,9 @@ def mpy_cross() -> str:
 
 
 def bytecode(module: str, compiler: str) -> bytes:
-    """`module` (a path like 'bifoga/model.py') compiled to MicroPython's .mpy. The page and the
-    light worker import bytecode without compiling it: compiling the UI's modules was most of
-    the main thread's start on a phone's CPU. Line numbers are kept for tracebacks."""
+    """`module` (a path like 'bifoga/chat/model.py') compiled to MicroPython's .mpy. The page
+    and the light worker import bytecode without compiling it: compiling the UI's modules would
+    be most of the main thread's start on a phone's CPU. Line numbers stay, for tracebacks."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "module.mpy"
         subprocess.run([compiler, "-s", module, "-o", str(out), str(ROOT / module)],
@@ -104,7 +114,7 @@ def bytecode(module: str, compiler: str) -> bytes:
 
 
 def bytecode_name(module: str) -> str:
-    """Where a module's bytecode goes in a MicroPython bundle: 'bifoga/model.mpy'."""
+    """Where a module's bytecode goes in a MicroPython bundle: 'bifoga/chat/model.mpy'."""
     return module[: -len(".py")] + ".mpy"
 
 

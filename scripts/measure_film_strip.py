@@ -5,7 +5,7 @@ in node: time and bytes read for a ~10 MB GoPro-style film (H.264 + AAC + a GPMF
 
 The film is made with ffmpeg; MicroPython reads it through a Source over a file in its own
 file system (seek + read, as the browser reads a File through Blob.slice). Prints the time of
-iso_format then plan_iso on one Reader, as bifoga.metadata.strip_source runs them (best of 3),
+iso_format then plan_iso on one Reader, as bifoga.media.metadata.strip_source runs them (best of 3),
 the bytes read and the pieces of the Plan, beside CPython's.
 """
 
@@ -17,12 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bifoga.film_meta import plan_iso
-from bifoga.source import BytesSource, Reader
+from bifoga.media.film_meta import plan_iso
+from bifoga.media.source import BytesSource, Reader
 from tests.fixtures_films import add_track, gpmf_sample
-from tests.micropython_runner import MICROPYTHON_MJS, REPO
+from tests.micropython_runner import MICROPYTHON_MJS, repo_files
 
-_MODULES = ("__init__", "source", "meta_error", "isobmff", "film_meta")
+_MODULES = ("source", "meta_error", "isobmff", "film_meta")
 
 _NODE = """\
 import {{ loadMicroPython }} from {mjs};
@@ -31,6 +31,7 @@ const lines = [];
 const mp = await loadMicroPython({{ stdout: (l) => lines.push(l), stderr: (l) => lines.push(l),
                                    heapsize: 64 * 1024 * 1024 }});
 mp.FS.mkdir("/bifoga");
+mp.FS.mkdir("/bifoga/media");
 for (const [path, text] of Object.entries({modules})) mp.FS.writeFile(path, text);
 mp.FS.writeFile("/film.mp4", readFileSync({film}));
 try {{ mp.runPython({code}); }} catch (e) {{ lines.push(String(e)); }}
@@ -39,9 +40,9 @@ process.stdout.write(lines.join("\\n") + "\\n");
 
 _CODE = """
 import time
-from bifoga.source import Reader
-from bifoga.film_meta import plan_iso
-from bifoga.isobmff import iso_format
+from bifoga.media.source import Reader
+from bifoga.media.film_meta import plan_iso
+from bifoga.media.isobmff import iso_format
 
 class FileSource:
     def __init__(self, f, size):
@@ -93,8 +94,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         film = make_film(Path(tmp), args.mb, args.seconds)
         data = film.read_bytes()
-        modules = {"/bifoga/%s.py" % m: (REPO / "bifoga" / (m + ".py")).read_text()
-                   for m in _MODULES}
+        modules = repo_files(*("bifoga.media." + m for m in _MODULES))
         runner = Path(tmp) / "run.mjs"
         runner.write_text(_NODE.format(mjs=json.dumps(MICROPYTHON_MJS.as_uri()),
                                        modules=json.dumps(modules), film=json.dumps(str(film)),

@@ -1,4 +1,4 @@
-"""How long bifoga.metadata.strip_source takes under MicroPython (the light worker's
+"""How long bifoga.media.metadata.strip_source takes under MicroPython (the light worker's
 interpreter, run in node) on a 3 MB phone-like JPEG (and PNG, WebP and GIF files of noise of
 about the same size), and how much of each file it reads.
 
@@ -17,19 +17,19 @@ import time
 import piexif
 from PIL import Image, ImageCms
 
-from bifoga import metadata
-from bifoga.source import BytesSource
-from tests.micropython_runner import REPO, run_micropython
+from bifoga.media import metadata
+from bifoga.media.source import BytesSource
+from tests.micropython_runner import repo_files, run_micropython
 
-MODULES = ("__init__.py", "source.py", "metadata.py", "meta_common.py", "exif.py",
-           "jpeg_meta.py", "png_meta.py", "webp_meta.py", "gif_meta.py")
+MODULES = ("source", "metadata", "meta_common", "meta_error", "exif", "jpeg_meta", "png_meta",
+           "webp_meta", "gif_meta")
 TARGET = 3_000_000
 
 _PROGRAM = """
 import sys, time
 sys.path.append('/')
-from bifoga.source import BytesSource
-from bifoga.metadata import strip_source
+from bifoga.media.source import BytesSource
+from bifoga.media.metadata import strip_source
 
 class CountingSource(BytesSource):
     reads = 0
@@ -109,7 +109,7 @@ def main() -> None:
         metadata.strip_source(BytesSource(data))
         print("CPython strip_source %s (%d bytes): %.1f ms" % (
             name, len(data), (time.perf_counter() - start) * 1000))
-    files = {"/bifoga/" + n: (REPO / "bifoga" / n).read_text(encoding="utf-8") for n in MODULES}
+    files = repo_files(*("bifoga.media." + n for n in MODULES))
     code = "NAMES = %r\n" % sorted(images) + _PROGRAM
     out = run_micropython(code, files, timeout=300,
                           binary_files={"/" + n: d for n, d in images.items()})

@@ -37,7 +37,7 @@ sys.modules["bifoga_snapshot"] = helper
 # email.parser, urllib.*: the upload's standard modules (worker.py imports them lazily, with
 # pyodide-http, which touches js and stays out), about 0.8 s when the first upload came first.
 names = ["asyncio", "email.parser", "html", "json", "urllib.error", "urllib.request"] + sorted(
-    "bifoga." + path[len("bifoga/"):-3] for path in glob.glob("bifoga/*.py")
+    path[:-3].replace("/", ".") for path in glob.glob("bifoga/**/*.py", recursive=True)
     if not path.endswith("__init__.py"))
 helper.preload(names)
 recorded = json.dumps(helper.MODULES)

@@ -11,9 +11,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from bifoga import refusals
-from bifoga.limits import ACCEPT_ATTRIBUTE, ALLOWED_MIME_TYPES
-from bifoga.sniff import classify
+from bifoga.media import refusals
+from bifoga.media.limits import ACCEPT_ATTRIBUTE, ALLOWED_MIME_TYPES
+from bifoga.media.sniff import classify
 from server.common import (
     AppContext,
     authenticate,
@@ -259,7 +259,7 @@ _REFUSALS: dict[str | None, type[ApiError]] = {
 
 
 def _refusal(reason: str | None) -> ApiError:
-    """The sniffer's verdict as the API error of the same name (bifoga.refusals)."""
+    """The sniffer's verdict as the API error of the same name (bifoga.media.refusals)."""
     return _REFUSALS.get(reason, NotAllowedType)()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bifoga import refusals
+from bifoga.media import refusals
 
 
 class ApiError(Exception):

@@ -1,6 +1,6 @@
 """Defence in depth at finalisation: no location left in images and films, and images decode.
 
-The browser removes the metadata (bifoga.metadata.strip in the worker) and checks that the
+The browser removes the metadata (bifoga.media.metadata.strip in the worker) and checks that the
 picture shows before it uploads anything. The server does not trust that: an old app version,
 another client or a bug must not put a patient's position into the chat. Everything here is
 synchronous and CPU-bound; the caller runs it in a thread, a few at a time (memory).
@@ -11,11 +11,11 @@ from __future__ import annotations
 import io
 import re
 
-from bifoga.imaging import verify_decodes
-from bifoga.metadata import MetadataError, find_location
+from bifoga.media.imaging import verify_decodes
+from bifoga.media.metadata import MetadataError, find_location
 from server.errors import ApiError, NotAllowedType
 
-# The formats bifoga.metadata reads (and the browser strips losslessly).
+# The formats bifoga.media.metadata reads (and the browser strips losslessly).
 METADATA_CHECKED = frozenset({"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"})
 # Pillow cannot decode HEIC/HEIF: libheif does, through pillow-heif (server.inspection.heic).
 NOT_DECODED = frozenset({"image/heic", "image/heif"})
@@ -61,7 +61,7 @@ class ImageDoesNotDecode(NotAllowedType):
 
 
 def carries_position(data: bytes) -> bool:
-    """True if a JPEG/PNG/WebP/HEIC/HEIF still has a position (bifoga.metadata.find_location:
+    """True if a JPEG/PNG/WebP/HEIC/HEIF still has a position (bifoga.media.metadata.find_location:
     a GPS IFD, GPS fields in XMP, in a PNG text chunk compressed or not, in a HEIF item).
 
     Raises ImageDoesNotDecode for a structurally broken file (which the browser refuses too)."""

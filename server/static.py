@@ -29,8 +29,9 @@ ROOT_FILES = {
     "pyscript.toml": "pyscript.toml",
     "worker.toml": "worker.toml",
 }
-PYTHON_PACKAGES = ("components", "controllers", "bifoga")
+PYTHON_PACKAGES = ("components", "adapters", "bifoga")
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.py")
+_PACKAGE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SEGMENT = re.compile(r"[A-Za-z0-9_@+~=,-][A-Za-z0-9_.@+~=,-]*")
 
 CONTENT_TYPES = {
@@ -62,8 +63,10 @@ def resolve(app_dir: Path, path: str) -> Path | None:
     if path in ROOT_FILES:
         return app_dir / ROOT_FILES[path]
     parts = path.split("/")
-    if len(parts) == 2 and parts[0] in PYTHON_PACKAGES and _MODULE.fullmatch(parts[1]):
-        return app_dir / parts[0] / parts[1]
+    # A module of a package, or of one of its sub-packages (bifoga/media/sniff.py).
+    if (2 <= len(parts) <= 3 and parts[0] in PYTHON_PACKAGES and _MODULE.fullmatch(parts[-1])
+            and all(_PACKAGE.fullmatch(p) for p in parts[1:-1])):
+        return app_dir.joinpath(*parts)
     # Every segment is checked, so "..", hidden files and backslashes never get through.
     if parts[0] == "static" and len(parts) > 1 and all(_SEGMENT.fullmatch(p) for p in parts[1:]):
         return app_dir.joinpath(*parts)

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Message
 
-from bifoga.limits import ALLOWED_MIME_TYPES
+from bifoga.media.limits import ALLOWED_MIME_TYPES
 from server.common import AppContext, authenticate, ctx_of, require_free_space
 from server.config import TUS_VERSION, Settings
 from server.errors import (

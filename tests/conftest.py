@@ -194,9 +194,9 @@ def tus_upload(server_client: Any) -> Callable[..., Any]:
 
 @pytest.fixture(scope="session")
 def stripped_photo(fixtures_dir: Path) -> bytes:
-    """photo_gps.jpg after bifoga.metadata.strip, as the browser sends it. The server refuses
+    """photo_gps.jpg after bifoga.media.metadata.strip, as the browser sends it. The server refuses
     the original (it still carries GPS) with 422 metadata_not_removed."""
-    from bifoga.metadata import strip
+    from bifoga.media.metadata import strip
 
     return strip((fixtures_dir / "photo_gps.jpg").read_bytes()).data
 

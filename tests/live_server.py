@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from bifoga.tus_client import Response
+from bifoga.transfer.tus_client import Response
 from tests.storage_view import check_announced, counts
 from tests.tus_io import HttpxTusIO
 

@@ -84,6 +84,21 @@ def run_micropython(code: str, files: dict[str, str], timeout: float = 60.0,
     return proc.stdout
 
 
+def repo_files(*modules: str) -> dict[str, str]:
+    """The source of the repository's `modules` (dotted names: "bifoga.media.sniff"), keyed by
+    their paths in the MicroPython FS (imported from '/'), with the __init__.py of every
+    package on the way."""
+    files: dict[str, str] = {}
+    for module in modules:
+        parts = module.split(".")
+        for depth in range(1, len(parts)):
+            init = "/".join(parts[:depth]) + "/__init__.py"
+            files["/" + init] = (REPO / init).read_text(encoding="utf-8")
+        path = "/".join(parts) + ".py"
+        files["/" + path] = (REPO / path).read_text(encoding="utf-8")
+    return files
+
+
 # Modules MicroPython 1.27 lacks, or (re) has only a small part of.
 _LACKING_MODULES = {"typing", "dataclasses", "__future__", "enum", "re"}
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bifoga import refusals
-from bifoga.sniff import classify
+from bifoga.media import refusals
+from bifoga.media.sniff import classify
 from tests.hostile.ole import Tree, compound_file
 from tests.live_server import pdf_file
 from tests.test_sniff import assert_source_agrees

@@ -1,10 +1,10 @@
 """The SPA uses only what openapi.yaml declares: the upload endpoint from the config, and
 request headers the spec names for the operation they are sent to.
 
-- bifoga/tus_client.py (the worker's tus client) runs for real against the app in process: every
-  request it makes must be an operation of the spec, and every header it sends a declared
+- bifoga/transfer/tus_client.py (the worker's tus client) runs for real against the app in process:
+every   request it makes must be an operation of the spec, and every header it sends a declared
   parameter of that operation (values valid), the bearer token, or the declared body type.
-- components/api_client.py, worker.py and bifoga/tus_client.py are read for the header names
+- adapters/api_client.py, worker.py and bifoga/transfer/tus_client.py are read for the header names
   they put in requests (string dict keys and subscripts in Header-Case): each must be declared.
 """
 
@@ -22,13 +22,13 @@ import pytest
 import schemathesis
 import yaml
 
-from bifoga.tus_client import Upload
+from bifoga.transfer.tus_client import Upload
 from server.app import create_app
 from tests.tus_io import HttpxTusIO
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC_PATH = REPO / "openapi.yaml"
-SPA_MODULES = ("components/api_client.py", "worker.py", "bifoga/tus_client.py")
+SPA_MODULES = ("adapters/api_client.py", "worker.py", "bifoga/transfer/tus_client.py")
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch"}
 # A header name as the SPA writes one: Authorization, Content-Type, Upload-Offset...
 _HEADER_NAME = re.compile(r"[A-Z][A-Za-z0-9]*(?:-[A-Z][A-Za-z0-9]*)*")

@@ -1,8 +1,8 @@
 """Fault tests against the real server process: no data is lost, nothing is left half-done.
 
 * ``kill -9`` in the middle of a 9.5 MB upload, restart on the same port and data directory:
-  the tus client (bifoga.tus_client over httpx) resumes from the server's offset and finishes,
-  the stored file is byte-identical, and the storage holds exactly one attachment message.
+  the tus client (bifoga.transfer.tus_client over httpx) resumes from the server's offset and
+  finishes, the stored file is byte-identical, and the storage holds exactly one attachment message.
 * The same with the connection cut by a proxy and no restart.
 * ``kill -9`` at random moments (mid-body, mid-finalisation) in a loop of quick uploads, with
   the crash-consistency invariants checked on the SQLite file and the data directory after
@@ -23,7 +23,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from bifoga.tus_client import Upload
+from bifoga.transfer.tus_client import Upload
 from tests.live_server import (
     CuttingProxy,
     MiB,

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bifoga import containers, isobmff, metadata
-from bifoga.film_meta import (
+from bifoga.media import containers, isobmff, metadata
+from bifoga.media.film_meta import (
     chunk_offsets,
     chunk_ranges,
     lay_out,
@@ -22,13 +22,14 @@ from bifoga.film_meta import (
     subtract,
     timestamp_text,
 )
-from bifoga.metadata import MetadataError
-from bifoga.source import BytesSource, Plan
+from bifoga.media.metadata import MetadataError
+from bifoga.media.source import BytesSource, Plan
 from tests.fixtures_films import films  # noqa: F401
 from tests.micropython_runner import (
     REPO,
     assert_fits_micropython,
     micropython_available,
+    repo_files,
     run_micropython,
 )
 from tests.test_metadata_film import POSITION, box, ebml, full, simple_tag, u32
@@ -403,12 +404,12 @@ def test_film_with_picture_items_is_refused() -> None:
 # ---------------------------------------------------------------------------------------------
 # MicroPython
 
-_MODULES = ("__init__", "source", "meta_error", "isobmff", "film_meta", "film_ebml")
+_MODULES = ("source", "meta_error", "isobmff", "film_meta", "film_ebml")
 _PLAN_CODE = """
 import binascii
-from bifoga.source import BytesSource, Reader
-from bifoga.film_meta import plan_iso
-from bifoga.film_ebml import plan_ebml
+from bifoga.media.source import BytesSource, Reader
+from bifoga.media.film_meta import plan_iso
+from bifoga.media.film_ebml import plan_ebml
 for name, hexed in FILMS:
     planner = plan_ebml if name.endswith(".webm") else plan_iso
     for keep in (False, True):
@@ -421,9 +422,9 @@ for name, hexed in FILMS:
 
 def _plans(films: dict[str, bytes]) -> list[str]:  # noqa: F811
     """What _PLAN_CODE prints, run here in CPython."""
-    from bifoga.film_ebml import plan_ebml
-    from bifoga.film_meta import plan_iso
-    from bifoga.source import Reader
+    from bifoga.media.film_ebml import plan_ebml
+    from bifoga.media.film_meta import plan_iso
+    from bifoga.media.source import Reader
 
     lines = []
     for name, data in films.items():
@@ -436,17 +437,16 @@ def _plans(films: dict[str, bytes]) -> list[str]:  # noqa: F811
 
 
 def test_film_modules_fit_micropython() -> None:
-    for module in _MODULES[1:]:
-        imported = assert_fits_micropython(REPO / "bifoga" / (module + ".py"))
-        assert imported <= {"binascii"} | {"bifoga." + m for m in _MODULES}, module
+    for module in _MODULES:
+        imported = assert_fits_micropython(REPO / "bifoga" / "media" / (module + ".py"))
+        assert imported <= {"binascii"} | {"bifoga.media." + m for m in _MODULES}, module
 
 
 @pytest.mark.skipif(not micropython_available(), reason="node or MicroPython missing")
 def test_micropython_plans_films_as_cpython_does(films: dict[str, bytes]) -> None:  # noqa: F811
     chosen = {name: films[name] for name in ("gopro.mp4", "iphone.mov", "tags.webm")}
     chosen["gopro_stz2.mp4"] = gopro_film(size_box=b"stz2", bits=16, offset_box=b"co64")[0]
-    files = {"/bifoga/%s.py" % m: (REPO / "bifoga" / (m + ".py")).read_text(encoding="utf-8")
-             for m in _MODULES}
+    files = repo_files(*("bifoga.media." + m for m in _MODULES))
     code = "FILMS = %s\n%s" % (json.dumps([[n, d.hex()] for n, d in chosen.items()]),
                                _PLAN_CODE)
     got = run_micropython(code, files, timeout=120).strip().splitlines()

@@ -1,5 +1,5 @@
 """The browser's flows without a browser: the real model, transitions and flows, with fakes of
-their I/O boundaries (the API, the worker, the browser; bifoga/adapters.py).
+their I/O boundaries (the API, the worker, the browser; bifoga/chat/adapters.py).
 
 The same flows run under MicroPython on the main thread: the last test runs one there.
 """
@@ -11,14 +11,36 @@ import json
 
 import pytest
 
-from bifoga import model, refusals
-from bifoga import transitions as T
-from bifoga.adapters import RequestError
-from bifoga.flows import Flows
-from bifoga.formatting import record_texts
-from bifoga.model import Model, initial_state
-from bifoga.worker_contract import Checked, Progress, Reduced, Uploaded, UploadRequest
-from tests.micropython_runner import REPO, micropython_available, run_micropython
+from bifoga.chat import transitions as T
+from bifoga.chat.adapters import RequestError
+from bifoga.chat.flows import Flows
+from bifoga.chat.formatting import record_texts
+from bifoga.chat.model import (
+    CHECKING,
+    CONFIRM_END,
+    FAILED,
+    HEAVY,
+    LIGHT,
+    PREVIEW,
+    READY,
+    REFUSED,
+    REMINDER,
+    SENT,
+    STARTING,
+    STATUSES,
+    UPLOADING,
+    Model,
+    attachments_in_chat,
+    images,
+    initial_state,
+    is_open,
+    shown_inline,
+    to_send,
+    unmarked,
+)
+from bifoga.chat.worker_contract import Checked, Progress, Reduced, Uploaded, UploadRequest
+from bifoga.media import refusals
+from tests.micropython_runner import micropython_available, repo_files, run_micropython
 
 MAX = 10 * 1024 * 1024
 CONFIG = {"max_attachment_bytes": MAX, "accept": "image/*",
@@ -161,29 +183,29 @@ class FakeBrowser:
 def make(state="open", **api_options):
     """The flows with fakes of both workers: the light one (connect(flows)) and the heavy one,
     which "starts" (heavy_starts counts it) only when a file needs it."""
-    store = Model(initial_state("sv"))
-    flows = Flows(store, FakeApi(state, **api_options), FakeBrowser(), light=FakeWorker(),
+    model = Model(initial_state("sv"))
+    flows = Flows(model, FakeApi(state, **api_options), FakeBrowser(), light=FakeWorker(),
                   heavy=FakeWorker())
     flows.heavy_starts = []
 
     def start_heavy():
         flows.heavy_starts.append(True)
-        connect(flows, model.HEAVY)
+        connect(flows, HEAVY)
     flows.start_heavy = start_heavy
-    return store, flows
+    return model, flows
 
 
-def connect(flows, name=model.LIGHT):
+def connect(flows, name=LIGHT):
     """The worker `name` is up (its fake was made with the flows)."""
     flows.worker_connected(name, flows.workers[name])
 
 
 def light(flows):
-    return flows.workers[model.LIGHT]
+    return flows.workers[LIGHT]
 
 
 def heavy(flows):
-    return flows.workers[model.HEAVY]
+    return flows.workers[HEAVY]
 
 
 # What each kind of test file starts with (the main thread's first look reads these).
@@ -212,49 +234,49 @@ def run(coroutine):
 
 
 async def started(state="open", **api_options):
-    store, flows = make(state, **api_options)
+    model, flows = make(state, **api_options)
     await flows.load()
     connect(flows)
-    return store, flows
+    return model, flows
 
 
 # --- picking, checking, reducing ---------------------------------------------------------------
 def test_pick_checks_each_file_and_the_model_decides_what_is_sent():
     async def go():
-        store, flows = await started()
+        model, flows = await started()
         light(flows).checked["song.jpg"] = Checked(ok=False, reason=refusals.AUDIO_NOT_ALLOWED,
                                                    mime="audio/mpeg", category="document")
         big = file("big.pdf", MAX + 1, "application/pdf")
         await flows.pick([file("a.jpg"), file("song.jpg"), big])
-        return store, flows
+        return model, flows
 
-    store, flows = run(go())
-    recs = {r["name"]: r for r in store.state["attachments"]}
-    assert all(r["status"] in model.STATUSES for r in recs.values())
-    assert store.state["dialog"] == model.PREVIEW
-    assert recs["a.jpg"]["status"] == model.READY and recs["a.jpg"]["typed"]
+    model, flows = run(go())
+    recs = {r["name"]: r for r in model.state["attachments"]}
+    assert all(r["status"] in STATUSES for r in recs.values())
+    assert model.state["dialog"] == PREVIEW
+    assert recs["a.jpg"]["status"] == READY and recs["a.jpg"]["typed"]
     assert recs["a.jpg"]["removed"] == ["gps", "datetime"] and recs["a.jpg"]["has_date"]
-    assert recs["song.jpg"]["status"] == model.REFUSED and recs["song.jpg"]["as_card"]
+    assert recs["song.jpg"]["status"] == REFUSED and recs["song.jpg"]["as_card"]
     # Too large and not a photo: refused at once, the worker never sees it.
     assert recs["big.pdf"]["reason"] == refusals.TOO_LARGE
     assert [c[1] for c in light(flows).calls if c[0] == "prepare"] == ["a.jpg", "song.jpg"]
-    assert model.to_send(store.state) == [recs["a.jpg"]["key"]]
+    assert to_send(model.state) == [recs["a.jpg"]["key"]]
     texts = record_texts(recs["song.jpg"], MAX, "sv")
     assert texts["alert"] == "song.jpg är en ljudfil. Ljudfiler kan inte skickas."
 
 
 def test_nothing_is_picked_while_the_visit_is_ended_or_a_round_runs():
     async def go():
-        store, flows = await started("ended")
+        model, flows = await started("ended")
         await flows.pick([file("a.jpg")])
-        return store
+        return model
 
     assert run(go()).state["attachments"] == []
 
 
 def test_a_worker_failure_is_a_failed_check_never_a_frozen_dialog():
     async def go():
-        store, flows = await started()
+        model, flows = await started()
 
         async def broken(*args):
             raise RuntimeError("worker died")
@@ -262,87 +284,87 @@ def test_a_worker_failure_is_a_failed_check_never_a_frozen_dialog():
         # failed check.
         light(flows).prepare = heavy(flows).prepare = broken
         await flows.pick([file("a.jpg")])
-        return store, flows
+        return model, flows
 
-    store, flows = run(go())
-    rec = store.state["attachments"][0]
-    assert rec["status"] == model.REFUSED and rec["reason"] == refusals.CHECK_FAILED
+    model, flows = run(go())
+    rec = model.state["attachments"][0]
+    assert rec["status"] == REFUSED and rec["reason"] == refusals.CHECK_FAILED
     assert "worker died" in record_texts(rec, MAX, "en")["alert"]
     assert flows.heavy_starts == [True]
 
 
 def test_keep_date_checks_again_and_a_late_answer_is_ignored():
     async def go():
-        store, flows = await started()
+        model, flows = await started()
         await flows.pick([file("a.jpg")])
-        key = store.state["attachments"][0]["key"]
+        key = model.state["attachments"][0]["key"]
         await flows.keep_date(key, True)
-        return store, flows
+        return model, flows
 
-    store, flows = run(go())
-    rec = store.state["attachments"][0]
-    assert rec["keep_date"] and rec["status"] == model.READY and rec["removed"] == ["gps"]
+    model, flows = run(go())
+    rec = model.state["attachments"][0]
+    assert rec["keep_date"] and rec["status"] == READY and rec["removed"] == ["gps"]
     assert rec["has_date"]  # the checkbox stays offered
     assert [c for c in light(flows).calls if c[0] == "prepare"][-1] == ("prepare", "a.jpg", True)
     # An answer for a record that is no longer being checked changes nothing, nor one from an
     # older check of it.
-    assert T.checked(store.state, rec["key"], Checked(ok=False), model.LIGHT,
+    assert T.checked(model.state, rec["key"], Checked(ok=False), LIGHT,
                      rec["check_serial"]) == {}
-    assert rec["check_serial"] == 2 and rec["holder"] == model.LIGHT
+    assert rec["check_serial"] == 2 and rec["holder"] == LIGHT
     assert ("release", rec["key"]) in light(flows).calls  # the first check's copy went
 
 
 def test_a_too_large_photo_is_reduced_then_sent_as_jpeg():
     async def go():
-        store, flows = await started()
+        model, flows = await started()
         light(flows).checked["big.png"] = Checked(ok=False, reason=refusals.TOO_LARGE,
                                                   reducible=True, mime="image/png",
                                                   category="image")
         await flows.pick([file("big.png", MAX + 5, "image/png")])
-        rec = store.state["attachments"][0]
-        assert rec["status"] == model.REFUSED and not rec["as_card"]  # stays in view
+        rec = model.state["attachments"][0]
+        assert rec["status"] == REFUSED and not rec["as_card"]  # stays in view
         await flows.reduce(rec["key"])
-        rec = store.state["attachments"][0]
-        assert rec["status"] == model.READY and rec["name"] == "big.jpg"
+        rec = model.state["attachments"][0]
+        assert rec["status"] == READY and rec["name"] == "big.jpg"
         assert rec["reduced"] == (2048, 1536) and rec["mime"] == "image/jpeg"
         await flows.upload()
-        return store, flows
+        return model, flows
 
-    store, flows = run(go())
+    model, flows = run(go())
     # Pixels change: the heavy worker, started on "Minska storlek", reduces and sends it.
     assert flows.heavy_starts == [True]
     assert ("upload", "big.jpg", "/files/v1/tus", "/api/visits/v1/attachments") in \
         heavy(flows).calls
-    assert store.state["dialog"] is None and store.state["focus"][0] == "attach"
+    assert model.state["dialog"] is None and model.state["focus"][0] == "attach"
 
 
 # --- the first bytes, checked at once on the main thread -----------------------------------------
 async def picked_before_the_worker(*files):
     """Files picked while the worker is still starting (flows.pick waits for it: a task)."""
-    store, flows = make()
+    model, flows = make()
     await flows.load()
     task = asyncio.create_task(flows.pick(list(files)))
     for _ in range(5):
         await asyncio.sleep(0)
-    return store, flows, task
+    return model, flows, task
 
 
 def test_the_first_bytes_make_a_pdf_ready_before_the_worker_is_up():
     async def go():
-        store, flows, task = await picked_before_the_worker(
+        model, flows, task = await picked_before_the_worker(
             file("remiss.pdf", 5000, "application/pdf"))
-        rec = store.state["attachments"][0]
-        assert rec["status"] == model.READY and rec["typed"] and not rec["verified"]
-        assert model.to_send(store.state) == [rec["key"]]
-        assert store.state["focus"][0] == "upload"
+        rec = model.state["attachments"][0]
+        assert rec["status"] == READY and rec["typed"] and not rec["verified"]
+        assert to_send(model.state) == [rec["key"]]
+        assert model.state["focus"][0] == "upload"
         assert record_texts(rec, MAX, "sv")["status"] == (
             "remiss.pdf kan skickas. Den sista kontrollen görs innan den skickas.")
         assert light(flows).calls == []  # nothing has reached the worker yet
         # "Ladda upp" now: the file waits for the worker's full check, and says why.
         upload = asyncio.create_task(flows.upload())
         await asyncio.sleep(0.06)
-        rec = store.state["attachments"][0]
-        assert rec["waiting"] and store.state["sending"]
+        rec = model.state["attachments"][0]
+        assert rec["waiting"] and model.state["sending"]
         said = record_texts(rec, MAX, "sv")["status"]
         assert said == "Kontrollerar remiss.pdf innan den skickas…"
         light(flows).checked["remiss.pdf"] = Checked(ok=True, mime="application/pdf",
@@ -350,22 +372,22 @@ def test_the_first_bytes_make_a_pdf_ready_before_the_worker_is_up():
         connect(flows)
         await task
         await upload
-        return store, flows
+        return model, flows
 
-    store, flows = run(go())
+    model, flows = run(go())
     assert [c[0] for c in light(flows).calls] == ["prepare", "upload"]
-    assert store.state["dialog"] is None
-    assert [m["attachment"]["name"] for m in store.state["messages"]] == ["remiss.pdf"]
+    assert model.state["dialog"] is None
+    assert [m["attachment"]["name"] for m in model.state["messages"]] == ["remiss.pdf"]
 
 
 def test_a_photo_sent_at_once_waits_for_its_metadata_to_go_and_says_so():
     async def go():
-        store, flows, task = await picked_before_the_worker(file("a.jpg"))
-        rec = store.state["attachments"][0]
-        assert rec["status"] == model.READY and rec["removed"] == [] and not rec["verified"]
+        model, flows, task = await picked_before_the_worker(file("a.jpg"))
+        rec = model.state["attachments"][0]
+        assert rec["status"] == READY and rec["removed"] == [] and not rec["verified"]
         upload = asyncio.create_task(flows.upload())
         await asyncio.sleep(0.06)
-        texts = record_texts(store.state["attachments"][0], MAX, "en")
+        texts = record_texts(model.state["attachments"][0], MAX, "en")
         assert texts["status"] == ("Removing hidden details such as location from a.jpg "
                                    "before it is sent…")
         connect(flows)
@@ -379,10 +401,10 @@ def test_a_photo_sent_at_once_waits_for_its_metadata_to_go_and_says_so():
 
 def test_audio_is_refused_from_its_first_bytes_and_never_reaches_the_worker():
     async def go():
-        store, flows, task = await picked_before_the_worker(
+        model, flows, task = await picked_before_the_worker(
             file("voice.jpg", 4000, "image/jpeg", head=HEADS["audio/mpeg"]))
-        rec = store.state["attachments"][0]
-        assert rec["status"] == model.REFUSED and rec["reason"] == refusals.AUDIO_NOT_ALLOWED
+        rec = model.state["attachments"][0]
+        assert rec["status"] == REFUSED and rec["reason"] == refusals.AUDIO_NOT_ALLOWED
         assert rec["as_card"]  # a song named .jpg is never rendered as a picture
         connect(flows)
         await task
@@ -393,24 +415,24 @@ def test_audio_is_refused_from_its_first_bytes_and_never_reaches_the_worker():
 
 def test_what_the_first_bytes_cannot_tell_waits_for_the_worker():
     async def go():
-        store, flows, task = await picked_before_the_worker(
+        model, flows, task = await picked_before_the_worker(
             file("brev.docx", 4000, "application/zip"))
-        rec = store.state["attachments"][0]
-        assert rec["status"] == model.CHECKING and model.to_send(store.state) == []
+        rec = model.state["attachments"][0]
+        assert rec["status"] == CHECKING and to_send(model.state) == []
         light(flows).checked["brev.docx"] = Checked(
             ok=True, category="document",
             mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
         connect(flows)
         await task
-        return store
+        return model
 
     rec = run(go()).state["attachments"][0]
-    assert rec["status"] == model.READY and rec["verified"]
+    assert rec["status"] == READY and rec["verified"]
 
 
 def test_a_file_the_full_check_refuses_is_not_sent_though_upload_was_pressed():
     async def go():
-        store, flows, task = await picked_before_the_worker(
+        model, flows, task = await picked_before_the_worker(
             file("a.pdf", 5000, "application/pdf"), file("b.jpg"))
         upload = asyncio.create_task(flows.upload())
         await asyncio.sleep(0.06)
@@ -418,50 +440,50 @@ def test_a_file_the_full_check_refuses_is_not_sent_though_upload_was_pressed():
         connect(flows)
         await task
         await upload
-        return store, flows
+        return model, flows
 
-    store, flows = run(go())
-    a, b = store.state["attachments"]
-    assert a["status"] == model.REFUSED and a["reason"] == refusals.ACTIVE_CONTENT
-    assert not a["waiting"] and b["status"] == model.SENT
+    model, flows = run(go())
+    a, b = model.state["attachments"]
+    assert a["status"] == REFUSED and a["reason"] == refusals.ACTIVE_CONTENT
+    assert not a["waiting"] and b["status"] == SENT
     assert [c[1] for c in light(flows).calls if c[0] == "upload"] == ["b.jpg"]
-    assert store.state["preview_finished"] and not store.state["sending"]
+    assert model.state["preview_finished"] and not model.state["sending"]
 
 
 def test_cancel_while_waiting_for_the_full_check_sends_nothing():
     async def go():
-        store, flows, task = await picked_before_the_worker(file("a.jpg"))
+        model, flows, task = await picked_before_the_worker(file("a.jpg"))
         upload = asyncio.create_task(flows.upload())
         await asyncio.sleep(0.06)
         flows.cancel()
         connect(flows)
         await task
         await upload
-        return store, flows
+        return model, flows
 
-    store, flows = run(go())
+    model, flows = run(go())
     assert [c for c in light(flows).calls if c[0] == "upload"] == []
-    assert store.state["attachments"] == [] and not store.state["sending"]
+    assert model.state["attachments"] == [] and not model.state["sending"]
 
 
 def test_a_worker_that_cannot_start_refuses_what_waits_for_it_and_what_comes_after():
     async def go():
-        store, flows, task = await picked_before_the_worker(file("a.jpg"), file("b.docx", 900,
+        model, flows, task = await picked_before_the_worker(file("a.jpg"), file("b.docx", 900,
                                                                                 "application/zip"))
-        flows.start_heavy = lambda: flows.worker_not_started(model.HEAVY, "NetworkError")
+        flows.start_heavy = lambda: flows.worker_not_started(HEAVY, "NetworkError")
         upload = asyncio.create_task(flows.upload())
         await asyncio.sleep(0)
-        flows.worker_not_started(model.LIGHT, "no MicroPython")  # all goes to the heavy one
+        flows.worker_not_started(LIGHT, "no MicroPython")  # all goes to the heavy one
         await task
         await upload
-        assert not store.state["sending"] and store.state["preview_finished"]
+        assert not model.state["sending"] and model.state["preview_finished"]
         flows.cancel()
         await flows.pick([file("c.pdf", 800, "application/pdf")])  # no waiting, ever
-        return store, flows
+        return model, flows
 
-    store, flows = run(go())
-    rec = store.state["attachments"][0]
-    assert rec["status"] == model.REFUSED and rec["reason"] == refusals.CHECK_FAILED
+    model, flows = run(go())
+    rec = model.state["attachments"][0]
+    assert rec["status"] == REFUSED and rec["reason"] == refusals.CHECK_FAILED
     assert "NetworkError" in record_texts(rec, MAX, "sv")["alert"]
     assert light(flows).calls == [] and heavy(flows).calls == []
 
@@ -469,40 +491,40 @@ def test_a_worker_that_cannot_start_refuses_what_waits_for_it_and_what_comes_aft
 # --- uploading ---------------------------------------------------------------------------------
 async def uploading_two():
     """Two photos picked and checked, "Ladda upp" pressed, the first upload held in flight."""
-    store, flows = await started()
+    model, flows = await started()
     await flows.pick([file("a.jpg"), file("b.jpg")])
     light(flows).gate = asyncio.Event()
     task = asyncio.create_task(flows.upload())
     await asyncio.sleep(0)
-    return store, flows, task
+    return model, flows, task
 
 
 def test_upload_follows_the_config_endpoint_shows_progress_and_closes_when_all_went():
     async def go():
-        store, flows, task = await uploading_two()
-        first = store.state["attachments"][0]
-        assert store.state["sending"] and first["status"] == model.UPLOADING
+        model, flows, task = await uploading_two()
+        first = model.state["attachments"][0]
+        assert model.state["sending"] and first["status"] == UPLOADING
         flows.progress(Progress(key=first["key"], sent=50, total=200))
         flows.progress(Progress(key=first["key"], state="reconnecting"))
-        rec = store.state["attachments"][0]
+        rec = model.state["attachments"][0]
         assert rec["progress"] == 25 and rec["reconnecting"]
         assert record_texts(rec, MAX, "sv")["status"] == "Återansluter…"
         flows.progress(Progress(key=first["key"], sent=100, total=200))
         assert "Laddar upp a.jpg: 50 %" == record_texts(
-            store.state["attachments"][0], MAX, "sv")["status"]
+            model.state["attachments"][0], MAX, "sv")["status"]
         # A second "Ladda upp" during the round sends nothing twice.
         await flows.upload()
         light(flows).gate.set()
         await task
-        return store, flows
+        return model, flows
 
-    store, flows = run(go())
+    model, flows = run(go())
     uploads = [c for c in light(flows).calls if c[0] == "upload"]
     assert [c[1] for c in uploads] == ["a.jpg", "b.jpg"]
     assert uploads[0][2] == "/files/v1/tus"
-    assert not store.state["sending"] and store.state["attachments"] == []
-    assert [m["attachment"]["name"] for m in store.state["messages"]] == ["a.jpg", "b.jpg"]
-    assert store.state["notice"]["status"] == "a.jpg, b.jpg skickad."
+    assert not model.state["sending"] and model.state["attachments"] == []
+    assert [m["attachment"]["name"] for m in model.state["messages"]] == ["a.jpg", "b.jpg"]
+    assert model.state["notice"]["status"] == "a.jpg, b.jpg skickad."
 
 
 @pytest.mark.parametrize("outcome, alert", [
@@ -513,34 +535,34 @@ def test_upload_follows_the_config_endpoint_shows_progress_and_closes_when_all_w
 ])
 def test_a_refused_upload_keeps_its_reason_in_view_and_the_dialog_only_closes(outcome, alert):
     async def go():
-        store, flows = await started()
+        model, flows = await started()
         await flows.pick([file("a.jpg"), file("b.jpg")])
         light(flows).outcomes["b.jpg"] = outcome
         await flows.upload()
-        return store
+        return model
 
-    store = run(go())
-    a, b = store.state["attachments"]
-    assert a["status"] == model.SENT and b["status"] == model.FAILED
-    assert store.state["preview_finished"] and model.to_send(store.state) == []
+    model = run(go())
+    a, b = model.state["attachments"]
+    assert a["status"] == SENT and b["status"] == FAILED
+    assert model.state["preview_finished"] and to_send(model.state) == []
     assert alert in record_texts(b, MAX, "sv")["alert"]
 
 
 def test_cancel_stops_the_upload_and_drops_the_workers_copies():
     async def go():
-        store, flows, task = await uploading_two()
+        model, flows, task = await uploading_two()
         flows.cancel()
         light(flows).outcomes["a.jpg"] = Uploaded(error="cancelled")
         light(flows).gate.set()
         await task
         await asyncio.sleep(0)
-        return store, flows
+        return model, flows
 
-    store, flows = run(go())
+    model, flows = run(go())
     assert ("cancel", "k1") in light(flows).calls
     assert ("release", "k2") in light(flows).calls
     assert [c[1] for c in light(flows).calls if c[0] == "upload"] == ["a.jpg"]
-    assert store.state["dialog"] is None and not store.state["sending"]
+    assert model.state["dialog"] is None and not model.state["sending"]
 
 
 # --- the chat ----------------------------------------------------------------------------------
@@ -549,21 +571,21 @@ def test_poll_adds_messages_once_and_follows_the_end_of_the_visit():
              {"messages": [message(2), message(3)], "cursor": 3, "state": "ended"}]
 
     async def go():
-        store, flows = await started(pages=pages)
-        store.apply(T.url_kept(store.state, "x", "blob:x"))
+        model, flows = await started(pages=pages)
+        model.apply(T.url_kept(model.state, "x", "blob:x"))
         flows.api.visit_state = "ended"
         await flows.poll(sleep=no_sleep)
-        return store, flows
+        return model, flows
 
-    store, flows = run(go())
-    assert [m["id"] for m in store.state["messages"]] == [1, 2, 3]
-    assert store.state["cursor"] == 3 and not model.is_open(store.state)
-    assert flows.browser.revoked == ["blob:x"] and store.state["object_urls"] == {}
+    model, flows = run(go())
+    assert [m["id"] for m in model.state["messages"]] == [1, 2, 3]
+    assert model.state["cursor"] == 3 and not is_open(model.state)
+    assert flows.browser.revoked == ["blob:x"] and model.state["object_urls"] == {}
 
 
 def test_poll_says_when_the_connection_is_lost_and_when_the_link_is_bad():
     async def go():
-        store, flows = await started(pages=[])
+        model, flows = await started(pages=[])
         answers = [RequestError(0), {"messages": [], "cursor": 0, "state": "open"},
                    RequestError(404)]
 
@@ -571,27 +593,27 @@ def test_poll_says_when_the_connection_is_lost_and_when_the_link_is_bad():
             answer = answers.pop(0)
             if isinstance(answer, Exception):
                 raise answer
-            assert store.state["notice"]["alert"] == "Anslutningen bröts. Försöker igen…"
+            assert model.state["notice"]["alert"] == "Anslutningen bröts. Försöker igen…"
             return answer
         flows.api.messages = messages
         await flows.poll(sleep=no_sleep)
-        return store
+        return model
 
     assert "länken" in run(go()).state["notice"]["alert"].lower()
 
 
 def test_sending_a_text_clears_the_composer_or_says_why_not():
     async def go():
-        store, flows = await started()
+        model, flows = await started()
         await flows.send_text("hej")
-        assert store.state["composer_sent"] == 1 and store.state["messages"][0]["id"] == 100
+        assert model.state["composer_sent"] == 1 and model.state["messages"][0]["id"] == 100
         flows.api.fail["send_text"] = RequestError(409, "visit_ended")
         await flows.send_text("igen")
-        return store
+        return model
 
-    store = run(go())
-    assert store.state["composer_sent"] == 1 and not store.state["composer_busy"]
-    assert store.state["notice"]["alert"].startswith("Besöket är avslutat")
+    model = run(go())
+    assert model.state["composer_sent"] == 1 and not model.state["composer_busy"]
+    assert model.state["notice"]["alert"].startswith("Besöket är avslutat")
 
 
 # --- ending and filing -------------------------------------------------------------------------
@@ -601,42 +623,42 @@ LISTING = [dict(attachment("a1"), mark=None), dict(attachment("a2", "document", 
 
 def test_end_without_files_asks_the_simple_question():
     async def go():
-        store, flows = await started()
+        model, flows = await started()
         await flows.end_requested()
-        assert store.state["dialog"] == model.CONFIRM_END
+        assert model.state["dialog"] == CONFIRM_END
         flows.back()
-        assert store.state["dialog"] is None and store.state["focus"][0] == "end_button"
+        assert model.state["dialog"] is None and model.state["focus"][0] == "end_button"
         await flows.end_requested()
         await flows.end_confirmed()
-        return store
+        return model
 
-    store = run(go())
-    assert store.state["visit"]["state"] == "ended" and store.state["dialog"] is None
-    assert store.state["focus"][0] == "banner"
+    model = run(go())
+    assert model.state["visit"]["state"] == "ended" and model.state["dialog"] is None
+    assert model.state["focus"][0] == "banner"
 
 
 def test_reminder_marks_asks_once_more_then_ends():
     async def go():
-        store, flows = await started(listing=LISTING)
+        model, flows = await started(listing=LISTING)
         await flows.end_requested()
-        filing = store.state["filing"]
-        assert store.state["dialog"] == model.REMINDER and not filing["ended"]
+        filing = model.state["filing"]
+        assert model.state["dialog"] == REMINDER and not filing["ended"]
         await flows.end_from_reminder()  # one unmarked: ask once more
-        assert store.state["filing"]["confirming"] and flows.api.visit_state == "open"
-        assert store.state["focus"][0] == "end_anyway"
+        assert model.state["filing"]["confirming"] and flows.api.visit_state == "open"
+        assert model.state["focus"][0] == "end_anyway"
         flows.api.fail["mark"] = RequestError(500)
         await flows.mark("a1", "not_relevant")
-        assert store.state["filing"]["attachments"][0]["mark"] is None  # reverted
-        assert "fel 500" in store.state["dialog_alert"]
+        assert model.state["filing"]["attachments"][0]["mark"] is None  # reverted
+        assert "fel 500" in model.state["dialog_alert"]
         del flows.api.fail["mark"]
         await flows.mark("a1", "not_relevant")
-        assert model.unmarked(store.state["filing"]) == []
+        assert unmarked(model.state["filing"]) == []
         await flows.end_from_reminder()
-        return store, flows
+        return model, flows
 
-    store, flows = run(go())
+    model, flows = run(go())
     assert ("mark", "a1", "not_relevant") in flows.api.calls
-    assert store.state["visit"]["state"] == "ended" and store.state["filing"] is None
+    assert model.state["visit"]["state"] == "ended" and model.state["filing"] is None
 
 
 def test_a_reopened_ended_visit_offers_its_filing_list_with_the_marks_as_saved():
@@ -645,28 +667,28 @@ def test_a_reopened_ended_visit_offers_its_filing_list_with_the_marks_as_saved()
               "state": "ended"}]
 
     async def go():
-        store, flows = await started("ended", listing=LISTING, pages=pages)
-        assert model.attachments_in_chat(store.state) == []  # nothing loaded yet
+        model, flows = await started("ended", listing=LISTING, pages=pages)
+        assert attachments_in_chat(model.state) == []  # nothing loaded yet
         await flows.poll(sleep=no_sleep)
-        assert model.attachments_in_chat(store.state)  # the header re-renders from this
+        assert attachments_in_chat(model.state)  # the header re-renders from this
         await flows.end_requested()
-        return store, flows
+        return model, flows
 
-    store, flows = run(go())
-    filing = store.state["filing"]
-    assert store.state["dialog"] == model.REMINDER and filing["ended"]
+    model, flows = run(go())
+    filing = model.state["filing"]
+    assert model.state["dialog"] == REMINDER and filing["ended"]
     assert [a["mark"] for a in filing["attachments"]] == [None, "saved"]
     # Ended: nothing is shown inline, so no object URL is ever made for the list.
-    att = store.state["messages"][0]["attachment"]
-    assert not model.shown_inline(store.state, att) and model.images(store.state) == []
+    att = model.state["messages"][0]["attachment"]
+    assert not shown_inline(model.state, att) and images(model.state) == []
     assert not [c for c in flows.api.calls if c[0] == "object_url"]
     flows.back()
-    assert store.state["focus"][0] == "reminder_button"
+    assert model.state["focus"][0] == "reminder_button"
 
 
 def test_download_all_saves_the_zip_and_revokes_its_url_later():
     async def go():
-        store, flows = await started(listing=LISTING)
+        model, flows = await started(listing=LISTING)
         await flows.download_all(sleep=no_sleep)
         return flows
 
@@ -683,46 +705,46 @@ def test_viewer_steps_through_the_images_and_gives_focus_back_to_its_opener():
               "cursor": 3, "state": "ended"}]
 
     async def go():
-        store, flows = await started(pages=pages)
-        store.apply(T.messages_arrived(store.state, pages[0]["messages"], 3))
+        model, flows = await started(pages=pages)
+        model.apply(T.messages_arrived(model.state, pages[0]["messages"], 3))
         await flows.enlarge(attachment("i1"))
-        assert store.state["viewer"]["count"] == 2 and store.state["viewer"]["index"] == 0
+        assert model.state["viewer"]["count"] == 2 and model.state["viewer"]["index"] == 0
         await flows.step(1)
-        assert store.state["viewer"]["id"] == "i2" and store.state["viewer"]["opener"] == "i1"
+        assert model.state["viewer"]["id"] == "i2" and model.state["viewer"]["opener"] == "i1"
         await flows.step(1)  # the last: stays
-        assert store.state["viewer"]["id"] == "i2"
+        assert model.state["viewer"]["id"] == "i2"
         # One URL per attachment, fetched once.
         await flows.download(attachment("i2"), sleep=no_sleep)
         flows.viewer_closed()
-        return store, flows
+        return model, flows
 
-    store, flows = run(go())
+    model, flows = run(go())
     assert [c for c in flows.api.calls if c[0] == "object_url"] == [("object_url", "i1"),
                                                                       ("object_url", "i2")]
     assert flows.browser.saved == [("blob:i2", "a.jpg")] and flows.browser.revoked == []
-    assert store.state["viewer"] is None and store.state["focus"][0] == "enlarge:i1"
+    assert model.state["viewer"] is None and model.state["focus"][0] == "enlarge:i1"
 
 
 def test_an_image_the_browser_cannot_show_leaves_the_viewer_list():
-    store = Model(initial_state())
-    store.apply({"visit": {"state": "open"}})
-    store.apply(T.messages_arrived(store.state, [message(1, "attachment", attachment("h1"))]))
-    assert [a["id"] for a in model.images(store.state)] == ["h1"]
-    store.apply(T.image_unshowable(store.state, "h1"))
-    assert model.images(store.state) == []
+    model = Model(initial_state())
+    model.apply({"visit": {"state": "open"}})
+    model.apply(T.messages_arrived(model.state, [message(1, "attachment", attachment("h1"))]))
+    assert [a["id"] for a in images(model.state)] == ["h1"]
+    model.apply(T.image_unshowable(model.state, "h1"))
+    assert images(model.state) == []
 
 
 # --- the model and the contract ----------------------------------------------------------------
 def test_model_patches_notify_only_subscribers_of_changed_keys():
-    store = Model({"a": 1, "b": 2})
+    model = Model({"a": 1, "b": 2})
     seen: list[tuple[str, list[str]]] = []
-    store.subscribe(lambda state, changed: seen.append(("a", changed)), ("a",))
-    store.subscribe(lambda state, changed: seen.append(("any", changed)))
-    assert store.apply({"a": 1}) == []
-    assert store.apply({"b": 3}) == ["b"]
-    assert store.apply({"a": 5, "c": 1}) == ["a", "c"]
+    model.subscribe(lambda state, changed: seen.append(("a", changed)), ("a",))
+    model.subscribe(lambda state, changed: seen.append(("any", changed)))
+    assert model.apply({"a": 1}) == []
+    assert model.apply({"b": 3}) == ["b"]
+    assert model.apply({"a": 5, "c": 1}) == ["a", "c"]
     assert seen == [("any", ["b"]), ("a", ["a", "c"]), ("any", ["a", "c"])]
-    assert store.get("a") == 5 and store.snapshot() == {"a": 5, "b": 3, "c": 1}
+    assert model.get("a") == 5 and model.snapshot() == {"a": 5, "b": 3, "c": 1}
 
 
 def test_worker_contract_round_trips_and_refuses_unknown_fields():
@@ -738,17 +760,18 @@ def test_worker_contract_round_trips_and_refuses_unknown_fields():
 
 @pytest.mark.skipif(not micropython_available(), reason="npm ci has not run")
 def test_the_flows_run_under_micropython():
-    names = ["__init__", "i18n", "formatting", "links", "limits", "refusals", "model", "events",
-             "transitions", "flows", "adapters", "worker_contract", "viewer_math", "sniff_head"]
-    files = {f"/bifoga/{n}.py": (REPO / "bifoga" / f"{n}.py").read_text() for n in names}
+    files = repo_files(*("bifoga.chat." + n for n in (
+        "i18n", "formatting", "links", "model", "events", "transitions", "flows", "adapters",
+        "worker_contract", "viewer_math")), "bifoga.media.limits", "bifoga.media.refusals",
+        "bifoga.media.sniff_head")
     code = """
 import sys
 sys.path.insert(0, '/')
 import asyncio
-from bifoga.flows import Flows
-from bifoga.model import Model, initial_state, to_send
-from bifoga.worker_contract import Checked, Uploaded
-from bifoga.formatting import record_texts
+from bifoga.chat.flows import Flows
+from bifoga.chat.model import Model, initial_state, to_send
+from bifoga.chat.worker_contract import Checked, Uploaded
+from bifoga.chat.formatting import record_texts
 
 class Api:
     visit_id, token, visit_base = 'v1', 't', '/api/visits/v1'
@@ -774,20 +797,20 @@ class Browser:
         return b'\\x89PNG\\r\\n\\x1a\\n' + bytes(42)
 
 async def main():
-    store = Model(initial_state('en'))
+    model = Model(initial_state('en'))
     worker = Worker()
-    flows = Flows(store, Api(), Browser(), light=worker)
+    flows = Flows(model, Api(), Browser(), light=worker)
     await flows.load()
     picking = asyncio.create_task(flows.pick([(None, 'p.png', 50, 'image/png')]))
     await asyncio.sleep(0.01)
-    rec = store.state['attachments'][0]
+    rec = model.state['attachments'][0]
     print(rec['status'], rec['verified'], record_texts(rec, 100, 'en')['status'])
     flows.worker_connected('light', worker)
     await picking
-    rec = store.state['attachments'][0]
-    print(rec['status'], to_send(store.state) == ['k1'], record_texts(rec, 100, 'en')['status'])
+    rec = model.state['attachments'][0]
+    print(rec['status'], to_send(model.state) == ['k1'], record_texts(rec, 100, 'en')['status'])
     await flows.upload()
-    print(store.state['dialog'], len(store.state['messages']), store.state['notice']['status'])
+    print(model.state['dialog'], len(model.state['messages']), model.state['notice']['status'])
 
 await main()
 """
@@ -799,41 +822,41 @@ await main()
 # --- the light path and the heavy one ----------------------------------------------------------
 def test_a_photo_goes_by_the_light_worker_and_pyodide_never_starts():
     async def go():
-        store, flows = await started()
+        model, flows = await started()
         await flows.pick([file("a.jpg")])
-        rec = store.state["attachments"][0]
-        assert rec["holder"] == model.LIGHT and rec["verified"]
+        rec = model.state["attachments"][0]
+        assert rec["holder"] == LIGHT and rec["verified"]
         await flows.upload()
-        return store, flows
+        return model, flows
 
-    store, flows = run(go())
+    model, flows = run(go())
     assert [c[0] for c in light(flows).calls] == ["prepare", "upload"]
     assert flows.heavy_starts == [] and heavy(flows).calls == []
-    assert store.state["workers"][model.HEAVY] == ""
+    assert model.state["workers"][HEAVY] == ""
 
 
 def test_what_the_light_worker_hands_over_starts_pyodide_and_the_preview_says_so():
     async def go():
-        store, flows = await started()
+        model, flows = await started()
         flows.start_heavy = lambda: flows.heavy_starts.append(True)  # starting, not up yet
         light(flows).checked["IMG_1.HEIC"] = Checked(hand_over=True, mime="image/heic")
         task = asyncio.create_task(flows.pick([file("IMG_1.HEIC", 3000, "image/heic",
                                                     head=b"\x00\x00\x00\x18ftypheic")]))
         for _ in range(10):
             await asyncio.sleep(0)
-        rec = store.state["attachments"][0]
-        assert rec["imaging"] and store.state["workers"][model.HEAVY] == model.STARTING
+        rec = model.state["attachments"][0]
+        assert rec["imaging"] and model.state["workers"][HEAVY] == STARTING
         assert record_texts(rec, MAX, "sv")["status"] == (
             "Förbereder bildbehandling för IMG_1.HEIC…")
         heavy(flows).checked["IMG_1.HEIC"] = Checked(
             ok=True, mime="image/jpeg", category="image", converted=True,
             preview_url="blob:converted", removed=["gps"])
-        connect(flows, model.HEAVY)
+        connect(flows, HEAVY)
         await task
         await flows.upload()
-        return store, flows
+        return model, flows
 
-    store, flows = run(go())
+    model, flows = run(go())
     assert flows.heavy_starts == [True]
     assert [c[0] for c in heavy(flows).calls] == ["prepare", "upload"]
     assert [c[1] for c in heavy(flows).calls if c[0] == "upload"] == ["IMG_1.jpg"]
@@ -844,10 +867,10 @@ def test_the_sender_sees_its_own_file_from_the_copy_it_sent_until_the_visit_ends
     pages = [{"messages": [], "cursor": 0, "state": "ended"}]
 
     async def go():
-        store, flows = await started(pages=pages)
+        model, flows = await started(pages=pages)
         await flows.pick([file("a.jpg")])
         await flows.upload()
-        att = store.state["messages"][0]["attachment"]
+        att = model.state["messages"][0]["attachment"]
         url = await flows.inline_url(att)
         assert url == "blob:sent-k1"
         assert [c for c in flows.api.calls if c[0] == "object_url"] == []  # never fetched back
@@ -856,24 +879,24 @@ def test_the_sender_sees_its_own_file_from_the_copy_it_sent_until_the_visit_ends
         flows.api.visit_state = "ended"
         await flows.poll(sleep=no_sleep)
         await asyncio.sleep(0)
-        return store, flows
+        return model, flows
 
-    store, flows = run(go())
-    assert flows.browser.revoked == ["blob:sent-k1"] and store.state["object_urls"] == {}
+    model, flows = run(go())
+    assert flows.browser.revoked == ["blob:sent-k1"] and model.state["object_urls"] == {}
     assert ("release", "k1") in light(flows).calls
 
 
 def test_the_chat_hearing_of_ones_own_file_before_the_upload_answers_waits_for_its_copy():
     async def go():
-        store, flows = await started()
-        flows.apply({"visit": dict(store.state["visit"], role="patient")})
+        model, flows = await started()
+        flows.apply({"visit": dict(model.state["visit"], role="patient")})
         await flows.pick([file("a.jpg")])
         light(flows).gate = asyncio.Event()
         upload = asyncio.create_task(flows.upload())
         await asyncio.sleep(0)
         # The long poll brings the message before the worker's answer does.
         att = {k: v for k, v in attachment("a-k1").items() if k != "sender_role"}
-        flows.apply(T.messages_arrived(store.state, [message("m-k1", "attachment", att)]))
+        flows.apply(T.messages_arrived(model.state, [message("m-k1", "attachment", att)]))
         shown = asyncio.create_task(flows.inline_url(att))
         await asyncio.sleep(0)
         light(flows).gate.set()
@@ -892,7 +915,7 @@ def test_a_render_that_fails_on_the_checks_answer_does_not_keep_the_upload_waiti
     telling subscribers at the first failure, so the upload, subscribed last, never heard that
     its file was checked: no request, "Ladda upp" disabled, no progress, no error."""
     async def go():
-        store, flows = make()
+        model, flows = make()
         await flows.load()
         connect(flows)
         light(flows).gate_prepare = asyncio.Event()
@@ -901,29 +924,29 @@ def test_a_render_that_fails_on_the_checks_answer_does_not_keep_the_upload_waiti
         def fragile_render(state, changed):  # a component that fails on the verified record
             if any(rec["verified"] for rec in state["attachments"]):
                 raise RuntimeError("render failed")
-        store.subscribe(fragile_render, ("attachments",))
-        store.on_error = failures.append
+        model.subscribe(fragile_render, ("attachments",))
+        model.on_error = failures.append
         picking = asyncio.create_task(flows.pick([file("a.jpg")]))
         for _ in range(5):
             await asyncio.sleep(0)
-        assert model.to_send(store.state)  # ready from its first bytes
+        assert to_send(model.state)  # ready from its first bytes
         upload = asyncio.create_task(flows.upload())
         await asyncio.sleep(0)
-        assert store.state["attachments"][0]["waiting"]
+        assert model.state["attachments"][0]["waiting"]
         light(flows).gate_prepare.set()  # the answer lands between the upload's two awaits
         await picking
         await upload
-        return store, flows, failures
+        return model, flows, failures
 
-    store, flows, failures = run(go())
+    model, flows, failures = run(go())
     assert [c[0] for c in light(flows).calls] == ["prepare", "upload"]
-    assert store.state["messages"] and not store.state["sending"]
+    assert model.state["messages"] and not model.state["sending"]
     assert failures and all(str(f) == "render failed" for f in failures)
 
 
 def test_a_check_that_ends_without_an_answer_refuses_its_file_instead_of_waiting():
     async def go():
-        store, flows = make()
+        model, flows = make()
         await flows.load()
         connect(flows)
         light(flows).gate_prepare = asyncio.Event()
@@ -938,22 +961,22 @@ def test_a_check_that_ends_without_an_answer_refuses_its_file_instead_of_waiting
         light(flows).gate_prepare.set()
         await picking
         await upload
-        return store, flows
+        return model, flows
 
-    store, flows = run(go())
-    rec = store.state["attachments"][0]
-    assert rec["status"] == model.REFUSED and rec["reason"] == refusals.CHECK_FAILED
-    assert not store.state["sending"] and store.state["preview_finished"]
+    model, flows = run(go())
+    rec = model.state["attachments"][0]
+    assert rec["status"] == REFUSED and rec["reason"] == refusals.CHECK_FAILED
+    assert not model.state["sending"] and model.state["preview_finished"]
     assert [c[0] for c in light(flows).calls] == ["prepare"]
     assert "not iterable" in record_texts(rec, MAX, "en")["alert"]
 
 
 def test_component_event_names_are_the_typed_ones():
-    """Every .on(…) and .emit(…) in the components and app.py names a bifoga.events constant,
+    """Every .on(…) and .emit(…) in the components and app.py names a bifoga.chat.events constant,
     so a typo fails here; and a name that is not one fails at once."""
     import ast
 
-    from bifoga import events
+    from bifoga.chat import events
     from tests.micropython_runner import REPO as root
 
     used = 0
@@ -972,7 +995,7 @@ def test_component_event_names_are_the_typed_ones():
 
 def test_ladda_upp_also_sends_a_file_whose_check_ends_after_the_press():
     async def go():
-        store, flows = await started()
+        model, flows = await started()
         flows.start_heavy = lambda: flows.heavy_starts.append(True)  # starting, not up yet
         light(flows).checked["clip.mp4"] = Checked(hand_over=True)
         picking = asyncio.create_task(flows.pick([
@@ -980,18 +1003,18 @@ def test_ladda_upp_also_sends_a_file_whose_check_ends_after_the_press():
             file("clip.mp4", 9000, "video/mp4", head=b"\x00\x00\x00\x18ftypisom")]))
         for _ in range(10):
             await asyncio.sleep(0)
-        pdf, clip = store.state["attachments"]
-        assert pdf["status"] == model.READY and clip["status"] == model.CHECKING
+        pdf, clip = model.state["attachments"]
+        assert pdf["status"] == READY and clip["status"] == CHECKING
         upload = asyncio.create_task(flows.upload())
         for _ in range(10):
             await asyncio.sleep(0)
         heavy(flows).checked["clip.mp4"] = Checked(ok=True, mime="video/mp4", category="video")
-        connect(flows, model.HEAVY)
+        connect(flows, HEAVY)
         await picking
         await upload
-        return store, flows
+        return model, flows
 
-    store, flows = run(go())
+    model, flows = run(go())
     assert [c[1] for c in light(flows).calls if c[0] == "upload"] == ["remiss.pdf"]
     assert [c[1] for c in heavy(flows).calls if c[0] == "upload"] == ["clip.mp4"]
-    assert store.state["dialog"] is None
+    assert model.state["dialog"] is None

@@ -1,11 +1,11 @@
-"""bifoga/limits.py: the size limit, the allowed types, and that it runs under MicroPython."""
+"""bifoga/media/limits.py: the size limit, the allowed types, and that it runs under MicroPython."""
 
 import json
 
 import pytest
 
-from bifoga import limits
-from bifoga.limits import (
+from bifoga.media import limits
+from bifoga.media.limits import (
     ACCEPT_ATTRIBUTE,
     ALLOWED_MIME_TYPES,
     DEFAULT_MAX_BYTES,
@@ -16,6 +16,7 @@ from tests.micropython_runner import (
     REPO,
     assert_fits_micropython,
     micropython_available,
+    repo_files,
     run_micropython,
 )
 
@@ -94,18 +95,17 @@ def test_accept_attribute() -> None:
 
 
 def test_source_avoids_what_micropython_lacks() -> None:
-    assert_fits_micropython(REPO / "bifoga" / "limits.py")
+    assert_fits_micropython(REPO / "bifoga" / "media" / "limits.py")
 
 
 @pytest.mark.skipif(not micropython_available(),
                     reason="node or node_modules/@micropython/... is missing (npm ci)")
 def test_limits_runs_under_micropython() -> None:
-    files = {"/bifoga/" + name: (REPO / "bifoga" / name).read_text(encoding="utf-8")
-             for name in ("__init__.py", "limits.py", "refusals.py")}
+    files = repo_files("bifoga.media.limits", "bifoga.media.refusals")
     code = "\n".join([
         "import sys",
         "sys.path.append('/')",
-        "from bifoga import limits",
+        "from bifoga.media import limits",
         "print(sys.implementation.name)",
         "print(limits.check_size(10485760, limits.DEFAULT_MAX_BYTES))",
         "print(limits.check_size(10485761, limits.DEFAULT_MAX_BYTES))",

@@ -15,7 +15,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from bifoga.tus_client import Upload
+from bifoga.transfer.tus_client import Upload
 from tests.live_server import (
     ServerProcess,
     ThrottledTusIO,

@@ -1,4 +1,5 @@
-"""Lossless metadata removal (bifoga.metadata) and the Pillow helpers (bifoga.imaging)."""
+"""Lossless metadata removal (bifoga.media.metadata) and the Pillow helpers
+(bifoga.media.imaging)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from bifoga import imaging, metadata
-from bifoga.metadata import MetadataError
+from bifoga.media import imaging, metadata
+from bifoga.media.metadata import MetadataError
 from tests import fixtures_images as fx
 from tests import hostile_images as hostile
 from tests.bounds import RUNAWAY_SECONDS
@@ -592,7 +593,7 @@ def test_mutated_fixture(photo, photo_gps, edits, anywhere):
 
 
 # ---------------------------------------------------------------------------------------------
-# bifoga.imaging (Pillow)
+# bifoga.media.imaging (Pillow)
 
 
 def test_pillow_available():
@@ -728,9 +729,9 @@ def test_metadata_module_does_not_need_pillow():
 
     code = (
         "import sys; sys.modules['PIL'] = None\n"
-        "import bifoga.metadata, bifoga.imaging\n"
-        "assert not bifoga.imaging.pillow_available()\n"
-        "r = bifoga.metadata.strip(open(sys.argv[1], 'rb').read())\n"
+        "import bifoga.media.metadata, bifoga.media.imaging\n"
+        "assert not bifoga.media.imaging.pillow_available()\n"
+        "r = bifoga.media.metadata.strip(open(sys.argv[1], 'rb').read())\n"
         "assert r.orientation == 6 and 'gps' in r.removed\n"
     )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,6 +1,6 @@
 """The device's remover keeps only what it knows: crafted still images (a position hidden where a
 keep-list or a hand-written walk misses it) leave it with no position that ExifTool or
-bifoga.metadata.find_location reads; GIFs are stripped; the plan reads and sends slices."""
+bifoga.media.metadata.find_location reads; GIFs are stripped; the plan reads and sends slices."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageSequence
 
-from bifoga import metadata
-from bifoga.metadata import MetadataError
-from bifoga.source import BytesSource
+from bifoga.media import metadata
+from bifoga.media.metadata import MetadataError
+from bifoga.media.source import BytesSource
 from tests import fixtures_images as fx
 from tests import hostile_images as hostile
 from tests.media import media_path
@@ -91,7 +91,7 @@ def test_exif_walk_goes_on_past_a_bad_entry():
 
 
 def metadata_exif_info(tiff: bytes):
-    from bifoga.exif import parse_exif
+    from bifoga.media.exif import parse_exif
 
     return parse_exif(tiff)
 

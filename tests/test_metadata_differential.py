@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageSequence
 
-from bifoga import metadata
+from bifoga.media import metadata
 from tests import fixtures_images as fx
 from tests import hostile_images as hostile
 from tests.media import media_path
@@ -51,7 +51,7 @@ def _images() -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def before(tmp_path_factory):
-    """The old bifoga.metadata, as a package `bifoga_before`, or None without git history."""
+    """The old bifoga.media.metadata, as a package `bifoga_before`, or None without git history."""
     if shutil.which("git") is None:
         return None
     root = tmp_path_factory.mktemp("before")

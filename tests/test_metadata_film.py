@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bifoga import metadata
-from bifoga.formatting import metadata_labels
-from bifoga.metadata import MetadataError
-from bifoga.sniff import classify
-from bifoga.source import BytesSource
+from bifoga.chat.formatting import metadata_labels
+from bifoga.media import metadata
+from bifoga.media.metadata import MetadataError
+from bifoga.media.sniff import classify
+from bifoga.media.source import BytesSource
 from tests.fixtures_films import (  # noqa: F401
     FILMS,
     MADE,
@@ -231,7 +231,7 @@ def test_large_size_boxes_and_full_meta() -> None:
 
 
 def test_what_counts_as_a_position() -> None:
-    from bifoga.film_meta import carries_position, category
+    from bifoga.media.film_meta import carries_position, category
 
     assert carries_position(b"+60.6749+017.1413+012.000/") and carries_position(b"-33.86+151.21/")
     assert not carries_position(b"Call +46-702 123 456") and not carries_position(b"Lavf60.16")

@@ -1,4 +1,4 @@
-"""HEIC/HEIF metadata removal (bifoga.metadata): in-place scrubbing of the Exif and XMP items.
+"""HEIC/HEIF metadata removal (bifoga.media.metadata): in-place scrubbing of the Exif and XMP items.
 
 Synthetic files are built box by box here (fake HEVC bytes, piexif-made Exif), so the logic is
 covered without any tool. When libheif's command-line tools (heif-enc, heif-convert: Debian
@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from bifoga import metadata
-from bifoga.imaging import transpose_for
-from bifoga.metadata import MetadataError
+from bifoga.media import metadata
+from bifoga.media.imaging import transpose_for
+from bifoga.media.metadata import MetadataError
 from tests import fixtures_images as fx
 from tests.bounds import RUNAWAY_SECONDS
 
@@ -425,9 +425,9 @@ def test_exif_orientation_1_or_none_is_not_written_back():
 )
 @pytest.mark.parametrize("lead", [b"", box(b"free", b"padding")])  # ftyp need not come first
 def test_whatever_the_sniffer_lets_through_is_scrubbed(brands, lead):
-    """bifoga.sniff passes HEIF as image/heic or image/heif by the same brand rules: any such
+    """bifoga.media.sniff passes HEIF as image/heic or image/heif by the same brand rules: any such
     file must be recognised here (an unrecognised file would travel unchanged)."""
-    from bifoga import containers, sniff
+    from bifoga.media import containers, sniff
 
     data = make_heif(brands=brands, lead=lead).data
     verdict = sniff.classify(data, "IMG_0001.HEIC")

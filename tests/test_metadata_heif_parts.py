@@ -1,12 +1,12 @@
-"""Unit tests of the HEIF remover's steps (bifoga/heif_meta.py), one per box or stage, on
+"""Unit tests of the HEIF remover's steps (bifoga/media/heif_meta.py), one per box or stage, on
 boxes built here; tests/test_metadata_heif.py tests the whole on complete files."""
 
 from __future__ import annotations
 
 import pytest
 
-from bifoga.heif_boxes import _Box, _heif_boxes, _Item
-from bifoga.heif_meta import (
+from bifoga.media.heif_boxes import _Box, _heif_boxes, _Item
+from bifoga.media.heif_meta import (
     _XMP_HEAD,
     _heif_item_ranges,
     _heif_meta_children,
@@ -18,7 +18,7 @@ from bifoga.heif_meta import (
     _heif_xmp_payload,
     _heif_zero_unused,
 )
-from bifoga.meta_common import MetadataError, _Acc
+from bifoga.media.meta_common import MetadataError, _Acc
 from tests.test_metadata_heif import EXIF, GPS_TIFF, box, full, u16, u32
 
 FTYP = box(b"ftyp", b"heic", u32(0), b"mif1heic")

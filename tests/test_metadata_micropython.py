@@ -1,5 +1,6 @@
 """The still-image remover as the browser's light worker runs it: under MicroPython 1.27 (the
-PyScript build, in node), bifoga.metadata.strip_source gives exactly the Plan CPython gives."""
+PyScript build, in node), bifoga.media.metadata.strip_source gives exactly the Plan CPython
+gives."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import binascii
 
 import pytest
 
-from bifoga import metadata
-from bifoga.source import BytesSource
+from bifoga.media import metadata
+from bifoga.media.source import BytesSource
 from tests import fixtures_images as fx
 from tests import hostile_images as hostile
 from tests.media import media_path
@@ -16,21 +17,22 @@ from tests.micropython_runner import (
     REPO,
     assert_fits_micropython,
     micropython_available,
+    repo_files,
     run_micropython,
 )
 
-LIGHT_MODULES = ("__init__.py", "source.py", "metadata.py", "meta_common.py", "meta_error.py",
+LIGHT_MODULES = ("source.py", "metadata.py", "meta_common.py", "meta_error.py",
                  "exif.py", "isobmff.py", "jpeg_meta.py", "png_meta.py", "webp_meta.py",
                  "gif_meta.py")
 
 
-@pytest.mark.parametrize("name", LIGHT_MODULES[1:])
+@pytest.mark.parametrize("name", LIGHT_MODULES)
 def test_light_modules_avoid_what_micropython_lacks(name):
-    imported = assert_fits_micropython(REPO / "bifoga" / name)
+    imported = assert_fits_micropython(REPO / "bifoga" / "media" / name)
     # only each other and what MicroPython has; HEIF and film parsers are imported lazily
-    allowed = {"bifoga." + m[:-3] for m in LIGHT_MODULES} | {"binascii", "struct"}
-    allowed |= {"bifoga.heif_meta", "bifoga.film_meta", "bifoga.film_ebml",
-                "bifoga.meta_location"} if name == "metadata.py" else set()
+    allowed = {"bifoga.media." + m[:-3] for m in LIGHT_MODULES} | {"binascii", "struct"}
+    allowed |= {"bifoga.media.heif_meta", "bifoga.media.film_meta", "bifoga.media.film_ebml",
+                "bifoga.media.meta_location"} if name == "metadata.py" else set()
     assert imported <= allowed
 
 
@@ -55,8 +57,8 @@ def _cases() -> dict[str, bytes]:
 _PROGRAM = """
 import sys, binascii
 sys.path.append('/')
-from bifoga.metadata import strip_source, MetadataError
-from bifoga.source import BytesSource
+from bifoga.media.metadata import strip_source, MetadataError
+from bifoga.media.source import BytesSource
 print(sys.implementation.name)
 for name in NAMES:
     data = open('/cases/' + name, 'rb').read()
@@ -69,11 +71,11 @@ for name in NAMES:
         pieces = [p if p[0] == 'range' else ('bytes', binascii.hexlify(p[1]).decode())
                   for p in r.plan.pieces]
         print(name, keep, repr(pieces), repr(r.removed), repr(r.orientation))
-from bifoga.metadata import LIGHT_FORMATS, detect_format
+from bifoga.media.metadata import LIGHT_FORMATS, detect_format
 print('light formats:', all(detect_format(open('/cases/' + n, 'rb').read(64)) in LIGHT_FORMATS
                             for n in NAMES))
-print('heavy parsers imported:', 'bifoga.heif_meta' in sys.modules,
-      'bifoga.film_meta' in sys.modules)
+print('heavy parsers imported:', 'bifoga.media.heif_meta' in sys.modules,
+      'bifoga.media.film_meta' in sys.modules)
 """
 
 
@@ -91,8 +93,7 @@ def _cpython_line(name: str, data: bytes, keep: bool) -> str:
                     reason="node or node_modules/@micropython/... is missing (npm ci)")
 def test_micropython_plans_exactly_as_cpython():
     cases = _cases()
-    files = {"/bifoga/" + n: (REPO / "bifoga" / n).read_text(encoding="utf-8")
-             for n in LIGHT_MODULES}
+    files = repo_files(*("bifoga.media." + n[:-3] for n in LIGHT_MODULES))
     code = "NAMES = " + repr(sorted(cases)) + "\n" + _PROGRAM
     out = run_micropython(code, files, timeout=180, binary_files={
         "/cases/" + n: d for n, d in cases.items()}).splitlines()

@@ -1,5 +1,5 @@
 """The still-image parsers' small functions, one by one (JPEG segments, PNG chunks, WebP chunks,
-GIF blocks, EXIF dates and walks), each read through a bifoga.source Reader."""
+GIF blocks, EXIF dates and walks), each read through a bifoga.media.source Reader."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import zlib
 
 import pytest
 
-from bifoga import exif, gif_meta, jpeg_meta, png_meta, webp_meta
-from bifoga.meta_common import MetadataError, _Acc
-from bifoga.source import BytesSource, Reader
+from bifoga.media import exif, gif_meta, jpeg_meta, png_meta, webp_meta
+from bifoga.media.meta_common import MetadataError, _Acc
+from bifoga.media.source import BytesSource, Reader
 from tests import fixtures_images as fx
 from tests import hostile_images as hostile
 
@@ -295,8 +295,8 @@ def test_exif_round_trip():
 
 
 def test_add_or_keep_slices_what_the_source_already_has():
-    from bifoga.meta_common import _add_or_keep
-    from bifoga.source import Plan
+    from bifoga.media.meta_common import _add_or_keep
+    from bifoga.media.source import Plan
 
     data = b"HEADbodyTAIL"
     plan = Plan()
@@ -311,7 +311,7 @@ def test_add_or_keep_slices_what_the_source_already_has():
 
 @pytest.mark.parametrize("window", [3, 64, 1 << 16])
 def test_progressive_jpeg_with_restarts_in_any_window(monkeypatch, window):
-    from bifoga import metadata
+    from bifoga.media import metadata
 
     data = hostile.progressive_jpeg_with_restarts()
     expected = metadata.strip(data).data

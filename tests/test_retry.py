@@ -1,5 +1,5 @@
-"""bifoga.retry, the one retry policy of an upload (the tus transfer's schedule is checked in
-tests/test_tus_client.py); and worker._post_json, the finalisation, using it (with the browser
+"""bifoga.transfer.retry, the one retry policy of an upload (the tus transfer's schedule is checked
+in tests/test_tus_client.py); and worker._post_json, the finalisation, using it (with the browser
 modules stubbed, so it runs in CPython)."""
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ from typing import Any
 
 import pytest
 
-from bifoga.retry import GIVE_UP_AFTER, RETRY_DELAYS, RETRY_EVERY, parse_retry_after, should_retry
+from bifoga.transfer.retry import (
+    GIVE_UP_AFTER,
+    RETRY_DELAYS,
+    RETRY_EVERY,
+    parse_retry_after,
+    should_retry,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -212,7 +218,7 @@ def test_worker_gives_up_after_120_seconds(worker: Any,
 def test_a_stall_is_declared_only_when_the_server_offset_stops_growing():
     """A slow uplink: XHR says every byte was handed over long before they are through. The
     server's offset (HEAD) still growing is no stall; standing still, or no answer, is."""
-    from bifoga.retry import STALL_SECONDS, is_stalled
+    from bifoga.transfer.retry import STALL_SECONDS, is_stalled
 
     assert not is_stalled(STALL_SECONDS, True, None, -1)  # not idle long enough
     assert is_stalled(STALL_SECONDS + 1, False, None, -1)  # bytes not handed over: dropped

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bifoga.limits import ACCEPT_ATTRIBUTE, ALLOWED_MIME_TYPES
+from bifoga.media.limits import ACCEPT_ATTRIBUTE, ALLOWED_MIME_TYPES
 from server.config import Settings
 
 

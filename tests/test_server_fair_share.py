@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bifoga.tus_client import Upload
+from bifoga.transfer.tus_client import Upload
 from tests.conftest import VisitHandle, tus_metadata
 from tests.live_server import ServerProcess, ThrottledTusIO
 from tests.storage_view import PgView
@@ -324,10 +324,10 @@ def test_one_roles_reservations_do_not_use_up_the_others_quota(make_server_clien
 
 @pytest.fixture(scope="module")
 def live(pg_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """One `python -m server` on a PostgreSQL database of its own (the store of the reported
-    trouble), with a 1 s rate window of 4000 B/s. These tests take no `storage_kind`: they check
-    uvicorn's sockets and the tus client, which are the same on either store (the ASGI tests
-    above run on both)."""
+    """One `python -m server` on a PostgreSQL database of its own (the storage of the
+    reported trouble), with a 1 s rate window of 4000 B/s. These tests take no `storage_kind`:
+    they check uvicorn's sockets and the tus client, which are the same on either storage (the
+    ASGI tests above run on both)."""
     pg_cluster.sql("DROP DATABASE IF EXISTS fair_share_live")
     pg_cluster.sql("CREATE DATABASE fair_share_live")
     env = {"DATABASE_URL": str(pg_cluster.url("fair_share_live")),

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bifoga.sniff import classify
+from bifoga.media.sniff import classify
 from server.errors import ApiError
 from server.inspection import DOCUMENT_SECONDS, inspect_document, inspect_upload
 from server.inspection.location import ExifToolFailed, ExifToolPool

@@ -14,8 +14,8 @@ import piexif
 import pytest
 from PIL import Image
 
-from bifoga.metadata import inspect
-from bifoga.sniff import classify
+from bifoga.media.metadata import inspect
+from bifoga.media.sniff import classify
 from tests.conftest import VisitHandle
 from tests.test_sniff import heif
 

@@ -2,7 +2,7 @@
 
 422 `metadata_not_removed` for HEIC/HEIF (Exif or XMP item), PNG (any text chunk, compressed or
 not), WebP (EXIF or XMP chunk) and films (MP4/MOV/3GP 'udta', QuickTime keys, XMP; WebM tags);
-the same files after bifoga.metadata.strip are stored (201). Uploads go through tus.
+the same files after bifoga.media.metadata.strip are stored (201). Uploads go through tus.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bifoga.metadata import find_location, strip
+from bifoga.media.metadata import find_location, strip
 from tests.conftest import VisitHandle
 from tests.fixtures_films import FILMS, MADE, films  # noqa: F401
 from tests.test_server_images import (

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bifoga.limits import ALLOWED_EXTENSIONS, ALLOWED_MIME_TYPES
+from bifoga.media.limits import ALLOWED_EXTENSIONS, ALLOWED_MIME_TYPES
 from server.names import (
     FALLBACK_NAME,
     MAX_NAME_CHARS,

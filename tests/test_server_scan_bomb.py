@@ -110,7 +110,7 @@ def test_heavy_checks_take_their_own_lane() -> None:
 
 async def as_a_client_would(request: Any) -> httpx.Response:
     """The request, again after a 429 (each role may write only a few uploads at once), after
-    the Retry-After the server gives, as bifoga.retry does."""
+    the Retry-After the server gives, as bifoga.transfer.retry does."""
     while True:
         r = await request()
         if r.status_code != 429:

@@ -11,9 +11,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from bifoga import i18n
-from bifoga.formatting import format_size
-from bifoga.limits import ACCEPT_ATTRIBUTE, DEFAULT_MAX_BYTES
+from bifoga.chat import i18n
+from bifoga.chat.formatting import format_size
+from bifoga.media.limits import ACCEPT_ATTRIBUTE, DEFAULT_MAX_BYTES
 from server.middleware import CONTENT_SECURITY_POLICY
 from tests.micropython_runner import REPO
 

@@ -1,4 +1,5 @@
-"""Content checks in bifoga/sniff.py: real fixtures, files made here, hand-built containers."""
+"""Content checks in bifoga/media/sniff.py: real fixtures, files made here, hand-built
+containers."""
 
 import io
 import random
@@ -17,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from bifoga import containers, sniff, sniff_head
-from bifoga.limits import ALLOWED_MIME_TYPES, category_of
-from bifoga.sniff import Verdict, classify
-from bifoga.sniff_head import HEAD_BYTES, LIKELY, REFUSE, UNDECIDED, first_look
+from bifoga.media import containers, sniff, sniff_head
+from bifoga.media.limits import ALLOWED_MIME_TYPES, category_of
+from bifoga.media.sniff import Verdict, classify
+from bifoga.media.sniff_head import HEAD_BYTES, LIKELY, REFUSE, UNDECIDED, first_look
 from tests.bounds import RUNAWAY_SECONDS
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

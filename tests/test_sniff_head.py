@@ -1,4 +1,5 @@
-"""bifoga/sniff_head.py: the sniffer's first-bytes stage, alone on the main thread (MicroPython).
+"""bifoga/media/sniff_head.py: the sniffer's first-bytes stage, alone on the main thread
+(MicroPython).
 
 Every sample of tests/test_sniff.py is also checked against the whole file's verdict there
 (`assert_head_agrees` in `expect` and in the fuzz tests); this module checks the answers
@@ -12,15 +13,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bifoga import sniff, sniff_head
-from bifoga.limits import ALLOWED_MIME_TYPES
-from bifoga.sniff import classify
-from bifoga.sniff_head import HEAD_BYTES, LIKELY, REFUSE, UNDECIDED, first_look
+from bifoga.media import sniff, sniff_head
+from bifoga.media.limits import ALLOWED_MIME_TYPES
+from bifoga.media.sniff import classify
+from bifoga.media.sniff_head import HEAD_BYTES, LIKELY, REFUSE, UNDECIDED, first_look
 from tests.live_server import pdf_file
 from tests.micropython_runner import (
     REPO,
     assert_fits_micropython,
     micropython_available,
+    repo_files,
     run_micropython,
 )
 from tests.test_sniff import (
@@ -157,7 +159,7 @@ def test_long_files_agree_with_classify(prefix: bytes, noise: bytes, pad: int, t
 # --------------------------------------------------------------------------- filetype 1.2.0
 
 def _filetype_mime(buf: bytes) -> str | None:
-    """What bifoga/sniff.py made of a filetype 1.2.0 guess before sniff_head replaced it."""
+    """What bifoga/media/sniff.py made of a filetype 1.2.0 guess before sniff_head replaced it."""
     filetype = pytest.importorskip("filetype")
     kind = filetype.guess(buf)
     mime = kind.mime if kind else None
@@ -209,8 +211,8 @@ def test_same_as_filetype(start: bytes, body: bytes, plant, cut: int) -> None:
 # --------------------------------------------------------------------------- MicroPython
 
 def test_source_avoids_what_micropython_lacks() -> None:
-    imported = assert_fits_micropython(REPO / "bifoga" / "sniff_head.py")
-    assert imported <= {"bifoga.limits", "bifoga.refusals"}
+    imported = assert_fits_micropython(REPO / "bifoga" / "media" / "sniff_head.py")
+    assert imported <= {"bifoga.media.limits", "bifoga.media.refusals"}
 
 
 def _micropython_cases() -> list[tuple[bytes, int]]:
@@ -229,14 +231,13 @@ def _micropython_cases() -> list[tuple[bytes, int]]:
                     reason="node or node_modules/@micropython/... is missing (npm ci)")
 def test_micropython_gives_the_same_answers() -> None:
     cases = _micropython_cases()
-    files = {"/bifoga/" + name: (REPO / "bifoga" / name).read_text(encoding="utf-8")
-             for name in ("__init__.py", "limits.py", "refusals.py", "sniff_head.py")}
+    files = repo_files("bifoga.media.limits", "bifoga.media.refusals", "bifoga.media.sniff_head")
     files["/cases.py"] = "CASES = [\n" + "".join(
         "    (%r, %d),\n" % (head, size) for head, size in cases) + "]\n"
     code = "\n".join([
         "import sys",
         "sys.path.append('/')",
-        "from bifoga.sniff_head import first_look",
+        "from bifoga.media.sniff_head import first_look",
         "from cases import CASES",
         "print(sys.implementation.name)",
         "for head, size in CASES:",

@@ -1,4 +1,4 @@
-"""Unit tests of the compound-file (OLE2) reader's steps in bifoga/containers.py, one per
+"""Unit tests of the compound-file (OLE2) reader's steps in bifoga/media/containers.py, one per
 structure: header, DIFAT, FAT chain, directory, names, macro storages, root streams. The files
 are built here (tests/hostile/ole.py); tests/test_sniff.py tests inspect_ole2 as a whole."""
 
@@ -8,8 +8,8 @@ import struct
 
 import pytest
 
-from bifoga import containers
-from bifoga.containers import (
+from bifoga.media import containers
+from bifoga.media.containers import (
     OLE_EXCEL,
     OLE_MACROS,
     OLE_OTHER,

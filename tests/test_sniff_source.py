@@ -1,4 +1,4 @@
-"""bifoga.sniff.classify_source: the content check reading a picked file through a Source.
+"""bifoga.media.sniff.classify_source: the content check reading a picked file through a Source.
 
 Every sample of tests/test_sniff.py and tests/test_active_content.py is already checked both
 ways (`assert_source_agrees` in `expect`, the fuzz helpers and the active-content cases). This
@@ -18,13 +18,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bifoga import active, active_patterns, containers, sniff
-from bifoga.sniff import classify, classify_source
+from bifoga.media import active, active_patterns, containers, sniff
+from bifoga.media.sniff import classify, classify_source
 from tests.live_server import make_pdf, pdf_file
 from tests.micropython_runner import (
     REPO,
     assert_fits_micropython,
     micropython_available,
+    repo_files,
     run_micropython,
 )
 from tests.test_active_content import CASES as ACTIVE_CASES
@@ -242,16 +243,16 @@ def test_large_files_are_judged_from_a_small_part() -> None:
 
 # --------------------------------------------------------------------------- MicroPython
 
-SHARED = ("__init__.py", "limits.py", "refusals.py", "sniff_head.py", "source.py", "inflate.py",
+SHARED = ("limits.py", "refusals.py", "sniff_head.py", "source.py", "inflate.py",
           "containers.py", "active.py", "sniff.py")
 
 
 @pytest.mark.parametrize("module", SHARED)
 def test_modules_avoid_what_micropython_lacks(module: str) -> None:
-    imported = assert_fits_micropython(REPO / "bifoga" / module)
-    assert imported <= {"bifoga.limits", "bifoga.refusals", "bifoga.sniff_head", "bifoga.source",
-                        "bifoga.inflate", "bifoga", "collections", "sys", "binascii", "deflate",
-                        "io", "zlib"}
+    imported = assert_fits_micropython(REPO / "bifoga" / "media" / module)
+    assert imported <= {"bifoga.media.limits", "bifoga.media.refusals", "bifoga.media.sniff_head",
+                        "bifoga.media.source", "bifoga.media.inflate", "bifoga.media",
+                        "collections", "sys", "binascii", "deflate", "io", "zlib"}
 
 
 def _ffmpeg(out: Path, *args: str) -> bytes:
@@ -310,7 +311,7 @@ def light_files(folder: Path) -> dict[str, tuple[bytes, str]]:
 _MICROPYTHON_RUN = """\
 import sys, time
 sys.path.append('/')
-from bifoga.sniff import classify_source
+from bifoga.media.sniff import classify_source
 
 class FileSource:
     def __init__(self, path):
@@ -344,8 +345,7 @@ def test_micropython_gives_the_same_verdicts(tmp_path: Path) -> None:
     if subprocess.run(["which", "ffmpeg"], capture_output=True).returncode:
         pytest.skip("ffmpeg is not installed")
     files = light_files(tmp_path)
-    modules = {"/bifoga/" + m: (REPO / "bifoga" / m).read_text(encoding="utf-8")
-               for m in SHARED}
+    modules = repo_files(*("bifoga.media." + m[:-3] for m in SHARED))
     cases = [("/media/" + key, name) for key, (_, name) in files.items()]
     code = "CASES = %r\nRUNS = 3\n" % cases + _MICROPYTHON_RUN
     out = run_micropython(code, modules, timeout=600,
@@ -384,8 +384,7 @@ def test_micropython_agrees_on_mutated_files() -> None:
             buf[rng.randrange(len(buf))] = rng.choice([0, 0x23, 0x2F, 0xC3, 0xED, 0xFF,
                                                        rng.randrange(256)])
         cases.append((bytes(buf[:rng.randint(1, len(buf))]), rng.choice(NAMES)))
-    modules = {"/bifoga/" + m: (REPO / "bifoga" / m).read_text(encoding="utf-8")
-               for m in SHARED}
+    modules = repo_files(*("bifoga.media." + m[:-3] for m in SHARED))
     paths = [("/media/%d" % i, name) for i, (_, name) in enumerate(cases)]
     code = "CASES = %r\nRUNS = 1\n" % paths + _MICROPYTHON_RUN
     out = run_micropython(code, modules, timeout=600,

@@ -1,10 +1,10 @@
-"""bifoga.source: the Source a check reads and the Plan of what is sent, in CPython and under
+"""bifoga.media.source: the Source a check reads and the Plan of what is sent, in CPython and under
 MicroPython."""
 
 import pytest
 
-from bifoga.source import BytesSource, Plan, Reader, whole
-from tests.micropython_runner import REPO, micropython_available, run_micropython
+from bifoga.media.source import BytesSource, Plan, Reader, whole
+from tests.micropython_runner import micropython_available, repo_files, run_micropython
 
 DATA = bytes(range(256)) * 700
 
@@ -39,10 +39,9 @@ def test_plan_joins_ranges_and_materialises() -> None:
 
 @pytest.mark.skipif(not micropython_available(), reason="node or MicroPython missing")
 def test_source_runs_under_micropython() -> None:
-    files = {"/bifoga/__init__.py": "", "/bifoga/source.py":
-             (REPO / "bifoga" / "source.py").read_text(encoding="utf-8")}
+    files = repo_files("bifoga.media.source")
     code = "\n".join([
-        "from bifoga.source import BytesSource, Plan, Reader",
+        "from bifoga.media.source import BytesSource, Plan, Reader",
         "data = bytes(range(256)) * 50",
         "r = Reader(BytesSource(data), chunk=7)",
         "p = Plan(); p.keep(0, 3); p.add(b'x'); p.keep(5, 6)",

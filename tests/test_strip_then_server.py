@@ -1,9 +1,9 @@
-"""Property: the device's remover (bifoga.metadata.strip) followed by the server's checks never
-lets a position through. Real phone media (tests/fixtures_images.py, tests/fixtures_films.py,
+"""Property: the device's remover (bifoga.media.metadata.strip) followed by the server's checks
+never lets a position through. Real phone media (tests/fixtures_images.py, tests/fixtures_films.py,
 tests/media.py, and the hidden-position corpus of tests/hostile/media.py) are mutated: bytes
-flipped, blocks that hide a position inserted, tails cut. For each mutant either the remover
-refuses it, or the server refuses what the remover made of it, or ExifTool (all tags, embedded
-streams, a separate run from the server's) reads no position in what would be stored."""
+flipped, blocks that hide a position inserted, tails cut. For each mutant either the remover refuses
+it, or the server refuses what the remover made of it, or ExifTool (all tags, embedded streams, a
+separate run from the server's) reads no position in what would be stored."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bifoga.metadata import MetadataError, strip
-from bifoga.sniff import classify
+from bifoga.media.metadata import MetadataError, strip
+from bifoga.media.sniff import classify
 from server.errors import ApiError
 from server.images import check_film, check_image
 from server.inspection import inspect_upload

@@ -1,5 +1,5 @@
-"""Tests of bifoga.tus_client: unit tests on an in-memory fake server with a simulated clock,
-then integration tests against the real reference server (``python -m server``)."""
+"""Tests of bifoga.transfer.tus_client: unit tests on an in-memory fake server with a simulated
+clock, then integration tests against the real reference server (``python -m server``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bifoga.tus_client import (
+from bifoga.transfer.tus_client import (
     Response,
     TusError,
     Upload,
@@ -36,6 +36,7 @@ from tests.micropython_runner import (
     REPO,
     assert_fits_micropython,
     micropython_available,
+    repo_files,
     run_micropython,
 )
 from tests.tus_io import Drop, FakeClock, Hang, HttpxTusIO, MemoryTusIO
@@ -875,15 +876,14 @@ def test_real_refusals_at_creation(server, size, filetype, token, code, status):
 def test_the_client_runs_under_micropython():
     """The light worker runs the very module under MicroPython: create, a dropped PATCH, a
     resume from the server's offset (HEAD), the end; then a cancel that DELETEs."""
-    files = {"/bifoga/" + n + ".py": (REPO / "bifoga" / (n + ".py")).read_text()
-             for n in ("__init__", "retry", "tus_client")}
+    files = repo_files("bifoga.transfer.retry", "bifoga.transfer.tus_client")
     for path in files:
         assert_fits_micropython(REPO / path.lstrip("/"))
     code = """
 import sys
 sys.path.insert(0, '/')
 import asyncio
-from bifoga.tus_client import Response, TusError, Upload, decode_metadata, encode_metadata
+from bifoga.transfer.tus_client import Response, TusError, Upload, decode_metadata, encode_metadata
 
 class IO:
     def __init__(self, size, drop_first=False, hold=False):

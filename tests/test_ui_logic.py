@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bifoga import formatting, i18n, links
-from tests.micropython_runner import REPO, micropython_available, run_micropython
+from bifoga.chat import formatting, i18n, links
+from tests.micropython_runner import REPO, micropython_available, repo_files, run_micropython
 
-UI_SOURCES = [REPO / "main.py", REPO / "app.py", *sorted((REPO / "components").glob("*.py"))]
+UI_SOURCES = [REPO / "main.py", REPO / "app.py", *sorted((REPO / "components").glob("*.py")),
+              *sorted((REPO / "adapters").glob("*.py"))]
 
 
 def placeholders(template: str) -> set[str]:
@@ -122,14 +123,14 @@ def test_visit_from_fragment(fragment, expected):
 
 @pytest.mark.skipif(not micropython_available(), reason="npm ci has not run")
 def test_main_thread_logic_runs_under_micropython():
-    names = ["__init__", "i18n", "formatting", "links", "model", "limits", "refusals"]
-    files = {f"/bifoga/{n}.py": (REPO / "bifoga" / f"{n}.py").read_text() for n in names}
+    files = repo_files("bifoga.chat.i18n", "bifoga.chat.formatting", "bifoga.chat.links",
+                       "bifoga.chat.model", "bifoga.media.limits", "bifoga.media.refusals")
     code = """
 import sys
 sys.path.insert(0, '/')
-from bifoga import formatting, links, i18n
-from bifoga.model import Model
-from bifoga.limits import check_size
+from bifoga.chat import formatting, links, i18n
+from bifoga.chat.model import Model
+from bifoga.media.limits import check_size
 print(formatting.format_size(int(3.2 * 1024 * 1024), 'sv'))
 print(formatting.format_time('2026-11-27T14:05:03Z', 'sv', 60))
 print(formatting.format_datetime('2026-12-31T23:30:00Z', 'sv', 60))
@@ -153,7 +154,8 @@ def test_component_sources_compile_for_micropython():
     """The components only run in the browser; at least their syntax must be MicroPython's."""
     if not micropython_available():
         pytest.skip("npm ci has not run")
-    files = {f"/src/{p.name}": p.read_text() for p in UI_SOURCES}
+    files = {"/src/" + p.relative_to(REPO).as_posix().replace("/", "."): p.read_text()
+             for p in UI_SOURCES}
     code = ("import os\nfor n in os.listdir('/src'):\n"
             "    compile(open('/src/' + n).read(), n, 'exec')\nprint('ok')")
     assert run_micropython(code, files).strip() == "ok"
@@ -175,10 +177,12 @@ def test_worker_modules_come_in_their_bundle(tmp_path):
     target = tmp_path / "worker.zip"
     modules = build_worker("worker.py", target)
     assert modules == closure("worker.py")
-    assert {"bifoga/sniff.py", "bifoga/metadata.py", "bifoga/__init__.py"} <= set(modules)
+    assert {"bifoga/media/sniff.py", "bifoga/media/metadata.py", "bifoga/__init__.py",
+            "bifoga/media/__init__.py"} <= set(modules)
     with zipfile.ZipFile(target) as archive:
         assert archive.namelist() == modules
-        assert archive.read("bifoga/sniff.py") == (REPO / "bifoga/sniff.py").read_bytes()
+        sniff = "bifoga/media/sniff.py"
+        assert archive.read(sniff) == (REPO / sniff).read_bytes()
 
 
 def test_main_thread_modules_come_in_the_bundle():
@@ -194,25 +198,28 @@ def test_the_bundle_holds_exactly_what_main_imports(tmp_path):
     target = tmp_path / "app.tar.gz"
     modules = build("main.py", target)
     assert modules == closure("main.py")
-    assert {"components/preview_dialog.py", "bifoga/flows.py", "bifoga/model.py",
-            "bifoga/worker_contract.py", "bifoga/i18n.py", "bifoga/__init__.py"} <= set(modules)
-    assert "bifoga/sniff.py" not in modules  # the worker's, not the main thread's
+    assert {"components/preview_dialog.py", "adapters/browser.py", "bifoga/chat/flows.py",
+            "bifoga/chat/model.py", "bifoga/chat/worker_contract.py", "bifoga/chat/i18n.py",
+            "bifoga/__init__.py", "bifoga/chat/__init__.py"} <= set(modules)
+    assert "bifoga/media/sniff.py" not in modules  # the worker's, not the main thread's
     with tarfile.open(target) as tar:
         assert tar.getnames() == [bytecode_name(m) for m in modules]
         compiled = {"/" + info.name: tar.extractfile(info).read() for info in tar.getmembers()}
     # MicroPython bytecode of the page's own version, which imports from the bundle alone.
-    assert compiled["/bifoga/i18n.mpy"][:2] == b"M\x06"
+    assert compiled["/bifoga/chat/i18n.mpy"][:2] == b"M\x06"
     if not micropython_available():
         pytest.skip("npm ci has not run")
     code = ("import sys\nsys.path.insert(0, '/')\n"
-            "from bifoga import i18n, model, transitions\n"
+            "from bifoga.chat import i18n, model, transitions\n"
             "print(i18n.text('sv', 'app.title'), transitions.__name__)")
-    assert run_micropython(code, {}, binary_files=compiled).strip() == "Bifoga bifoga.transitions"
+    said = run_micropython(code, {}, binary_files=compiled).strip()
+    assert said == "Bifoga bifoga.chat.transitions"
 
 
 def test_every_refusal_reason_has_its_text_in_both_languages():
-    """One vocabulary: each reason of bifoga/refusals.py is a catalogue key and a server code."""
-    from bifoga import refusals
+    """One vocabulary: each reason of bifoga/media/refusals.py is a catalogue key and a server
+    code."""
+    from bifoga.media import refusals
 
     for reason in refusals.ALL:
         for lang in ("sv", "en"):
@@ -244,7 +251,8 @@ def test_every_catalogue_key_is_used():
     ("kind." + category)."""
     sources = [REPO / "main.py", REPO / "app.py", REPO / "index.html",
                *sorted((REPO / "components").glob("*.py")),
-               *sorted(p for p in (REPO / "bifoga").glob("*.py") if p.name != "i18n.py")]
+               *sorted((REPO / "adapters").glob("*.py")),
+               *sorted(p for p in (REPO / "bifoga").glob("**/*.py") if p.name != "i18n.py")]
     code = "\n".join(p.read_text() for p in sources)
     prefixes = set(re.findall(r"""["']([a-z_]+\.(?:[a-z_]+\.)?)["']\s*\+""", code))
     assert {"refusal.", "kind.", "meta.", "visit.role.", "reminder."} <= prefixes
@@ -266,19 +274,20 @@ def test_the_light_workers_bundle_holds_what_it_imports_and_runs_under_micropyth
     target = tmp_path / "light.tar.gz"
     modules = build("light_start.py", target)
     assert modules == closure("light_start.py")
-    assert {"light_worker.py", "bifoga/sniff.py", "bifoga/metadata.py", "bifoga/tus_client.py",
-            "bifoga/source.py", "bifoga/worker_contract.py"} <= set(modules)
-    assert "bifoga/imaging.py" not in modules and "worker.py" not in modules
+    assert {"light_worker.py", "bifoga/media/sniff.py", "bifoga/media/metadata.py",
+            "bifoga/transfer/tus_client.py", "bifoga/media/source.py",
+            "bifoga/chat/worker_contract.py"} <= set(modules)
+    assert "bifoga/media/imaging.py" not in modules and "worker.py" not in modules
     with tarfile.open(target) as tar:
         assert sorted(tar.getnames()) == sorted(bytecode_name(m) for m in modules)
         compiled = {"/" + info.name: tar.extractfile(info).read() for info in tar.getmembers()}
     if not micropython_available():
         pytest.skip("npm ci has not run")
     code = ("import sys\nsys.path.insert(0, '/')\n"
-            "from bifoga.sniff import classify_source\n"
-            "from bifoga.metadata import LIGHT_FORMATS, strip_source\n"
-            "from bifoga.tus_client import Upload\n"
-            "import bifoga.film_meta, bifoga.film_ebml\n"  # films go the light way too
+            "from bifoga.media.sniff import classify_source\n"
+            "from bifoga.media.metadata import LIGHT_FORMATS, strip_source\n"
+            "from bifoga.transfer.tus_client import Upload\n"
+            "import bifoga.media.film_meta, bifoga.media.film_ebml\n"  # films go the light way too
             "print(sorted(LIGHT_FORMATS))")
     assert run_micropython(code, {}, binary_files=compiled).strip() == str(
         ["3gp", "gif", "jpeg", "mkv", "mov", "mp4", "png", "webm", "webp"])

@@ -1,4 +1,4 @@
-"""bifoga.worker_contract.send_held: both workers' upload() answer, on the in-memory tus
+"""bifoga.chat.worker_contract.send_held: both workers' upload() answer, on the in-memory tus
 server (tests/tus_io.py) with a fake finalisation."""
 
 from __future__ import annotations
@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from bifoga.tus_client import Response, server_offset, wait_or_stall
-from bifoga.worker_contract import (
+from bifoga.chat.worker_contract import (
     Progress,
     Uploaded,
     UploadRequest,
@@ -16,6 +15,7 @@ from bifoga.worker_contract import (
     retrying,
     send_held,
 )
+from bifoga.transfer.tus_client import Response, server_offset, wait_or_stall
 from tests.live_server import run_async
 from tests.micropython_runner import REPO, micropython_available, run_micropython
 from tests.tus_io import MemoryTusIO
@@ -86,8 +86,8 @@ def test_send_held_runs_under_micropython() -> None:
 import sys
 sys.path.insert(0, '/')
 import asyncio
-from bifoga.tus_client import Response, server_offset, wait_or_stall
-from bifoga.worker_contract import UploadRequest, retrying, send_held
+from bifoga.transfer.tus_client import Response, server_offset, wait_or_stall
+from bifoga.chat.worker_contract import UploadRequest, retrying, send_held
 
 class IO:
     async def control(self, method, url, headers, body=b''):
@@ -188,7 +188,7 @@ def test_retrying_gives_up_with_the_last_failure() -> None:
     answers = [(None, None, b"", ConnectionError(str(i))) for i in range(40)]
     with pytest.raises(ConnectionError) as failed:
         _retrying(answers, [0.0])
-    assert int(str(failed.value)) > 4  # the schedule ran to its end (bifoga.retry: 120 s)
+    assert int(str(failed.value)) > 4  # the schedule ran to its end (bifoga.transfer.retry: 120 s)
 
 
 class _StallIO(_HeadIO):

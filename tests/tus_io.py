@@ -1,4 +1,4 @@
-"""TusIO adapters for the tests of bifoga.tus_client.
+"""TusIO adapters for the tests of bifoga.transfer.tus_client.
 
 * :class:`HttpxTusIO` -- the real thing for CPython: httpx against a running server.
 * :class:`MemoryTusIO` -- an in-memory tus server on a :class:`FakeClock`, with scripted faults,
@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bifoga.tus_client import Response, decode_metadata
+from bifoga.transfer.tus_client import Response, decode_metadata
 
 PIECE = 64 * 1024
 
@@ -113,7 +113,7 @@ class FakeClock:
 class Drop:
     """Scripted PATCH fault: the connection breaks after ``after`` bytes of the body.
 
-    ``kept`` bytes of those reach the server's store (default: all of them)."""
+    ``kept`` bytes of those reach the server's storage (default: all of them)."""
 
     after: int
     kept: int | None = None

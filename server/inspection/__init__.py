@@ -1,7 +1,7 @@
 """The server's second look at a finalised upload, with the field's reference parsers.
 
-bifoga.sniff (and bifoga.metadata.find_location) stay the fast first stage, on the device and
-here; what this package decides is the verdict that counts:
+bifoga.media.sniff (and bifoga.media.metadata.find_location) stay the fast first stage, on the
+device and here; what this package decides is the verdict that counts:
 
 - documents: PDF with qpdf through pikepdf (inspection.pdf); Office, RTF and OpenDocument with
   oletools and a real reading of the package (inspection.office); embedded and nested files go
@@ -18,7 +18,7 @@ from __future__ import annotations
 import atexit
 import time
 
-from bifoga.sniff import classify
+from bifoga.media.sniff import classify
 from server.errors import ActiveContent, ApiError, DocumentUnreadable, TooManyRequests
 from server.images import (
     FILM_LOCATION_MESSAGE,

@@ -10,7 +10,7 @@ import string
 import pytest
 from playwright.sync_api import expect
 
-from bifoga.i18n import CATALOGUE
+from bifoga.chat.i18n import CATALOGUE
 from tests.e2e.conftest import REPO_ROOT
 from tests.e2e.test_send_flow import UPLOAD_TIMEOUT_MS, pick, send_file
 

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from bifoga.metadata import find_location
+from bifoga.media.metadata import find_location
 from tests.engines.drivers import ChromiumDriver, Driver, FirefoxDriver, PageError, WebKitDriver
 from tests.live_server import ServerProcess, free_port
 
@@ -334,7 +334,7 @@ def test_the_hurried_patient_always_ends_in_the_chat(
 
 
 # From the end of the worker's check to the photo in the chat, and the worker's own measures
-# of its upload (components/worker_client.py), for comparing engines.
+# of its upload (adapters/worker_client.py), for comparing engines.
 UPLOAD_TIMINGS = """() => {
   const last = (name) => { const e = performance.getEntriesByName(name);
                            return e.length ? Math.round(e[e.length - 1].duration) : null; };

@@ -27,7 +27,7 @@ import js
 from pyscript import create_named_worker
 
 from app import WORKERS
-from bifoga.model import HEAVY
+from bifoga.chat.model import HEAVY
 
 
 async def _start():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from bifoga.metadata import strip
+from bifoga.media.metadata import strip
 from tests.e2e.test_send_flow import UPLOAD_TIMEOUT_MS, send_file
 
 STORAGE_PROBE = """async () => {

@@ -302,7 +302,7 @@ def _shift_chunk_offsets(data: bytes, shift: int) -> bytes:
 
 
 def media_cases() -> dict[str, Case]:
-    from bifoga.metadata import strip
+    from bifoga.media.metadata import strip
     from tests.media import phone_photo
 
     exif_bad = b"Exif\x00\x00" + gps_tiff(bad_offset_first=True)
