@@ -17,7 +17,7 @@ from bifoga.chat.worker_contract import (
 )
 from bifoga.transfer.tus_client import Response, server_offset, wait_or_stall
 from tests.live_server import run_async
-from tests.micropython_runner import REPO, micropython_available, run_micropython
+from tests.micropython_runner import micropython_available, repo_files, run_micropython
 from tests.tus_io import MemoryTusIO
 
 REQUEST = UploadRequest(key="k1", name="Remiss.pdf", endpoint="/api/visits/v1/uploads",
@@ -80,8 +80,8 @@ def test_finalised_without_a_json_body() -> None:
 
 @pytest.mark.skipif(not micropython_available(), reason="npm ci has not run")
 def test_send_held_runs_under_micropython() -> None:
-    files = {"/bifoga/" + n + ".py": (REPO / "bifoga" / (n + ".py")).read_text()
-             for n in ("__init__", "retry", "tus_client", "worker_contract")}
+    files = repo_files("bifoga.transfer.retry", "bifoga.transfer.tus_client",
+                       "bifoga.chat.worker_contract")
     code = """
 import sys
 sys.path.insert(0, '/')
