@@ -6,7 +6,9 @@ from check to server with no Pyodide download at all.
   (bifoga.media.sniff.classify_source) and removes a photo's or a film's metadata
   (bifoga.media.metadata.strip_source). What will be sent is a Blob built from the strip's Plan:
   slices of the File for what is kept, the few rewritten bytes for the rest. It holds that
-  Blob until upload or release.
+  Blob until upload or release. A photo's decoding by the browser (createImageBitmap) starts
+  with the check and may still run when the upload starts: it must succeed before the upload
+  is finalised, and its failure stops the transfer.
 - upload(request): the tus upload (bifoga.transfer.tus_client) of the held Blob over fetch (control
   requests) and XHR (the PATCH, so that progress is seen), then the chat message.
 - cancel(key), release(key).
@@ -44,7 +46,9 @@ BROWSER_DECODABLE = ("image/jpeg", "image/png", "image/webp", "image/gif")
 # Response headers the tus client and the finalisation read.
 HEADERS_READ = ("location", "upload-offset", "upload-length", "retry-after", "tus-resumable")
 
-_held = {}  # key -> {"blob", "mime", "url"}: what a check let through, until upload or release
+# key -> {"blob", "mime", "url", "decoding" (a _Decoding or None)}: what a check let through,
+# until upload or release
+_held = {}
 _uploads = {}  # key -> Upload, so that cancel can reach it
 
 
@@ -126,28 +130,34 @@ def _now_ms():
 
 class _Decoding:
     """The browser's decoding of a picked photo (createImageBitmap), started at once: it runs on
-    the browser's own threads while this one strips the file."""
+    the browser's own threads while this one strips the file, and goes on while the stripped
+    copy is sent; the upload is finalised only once it has decoded (send_held's refusal)."""
 
     def __init__(self, file):
         self.promise = js.createImageBitmap(file)
-        self.ok = None
+        self.ok = None  # None while it runs
+        self.settled = asyncio.Event()
+        asyncio.create_task(self._settle())  # and the bitmap is let go, whoever asks
 
-    async def decodes(self):
-        """Whether it decoded; the bitmap is let go at once."""
-        if self.ok is None:
-            try:
-                bitmap = await self.promise
-            except Exception:  # noqa: BLE001 - any failure to decode is the same: it does not
-                self.ok = False
-            else:
-                bitmap.close()
-                self.ok = True
-        return self.ok
+    async def _settle(self):
+        try:
+            bitmap = await self.promise
+        except Exception:  # noqa: BLE001 - any failure to decode is the same: it does not
+            self.ok = False
+        else:
+            bitmap.close()
+            self.ok = True
+        self.settled.set()
+
+    async def refusal(self):
+        """IMAGE_DOES_NOT_DECODE once it failed, None once it decoded."""
+        await self.settled.wait()
+        return None if self.ok else refusals.IMAGE_DOES_NOT_DECODE
 
 
-def _hold(key, blob, mime):
+def _hold(key, blob, mime, decoding):
     release(key)
-    _held[str(key)] = {"blob": blob, "mime": mime, "url": ""}
+    _held[str(key)] = {"blob": blob, "mime": mime, "url": "", "decoding": decoding}
 
 
 async def prepare(file, name, key, keep_date, max_bytes):
@@ -182,11 +192,7 @@ async def _prepare(file, name, key, keep, max_bytes):
     # The picked photo is what is decoded: the pixel data sent are slices of that very File,
     # and the server decodes what arrives.
     decoding = _Decoding(file) if mime in BROWSER_DECODABLE else None
-    try:
-        return await _prepared(file, source, verdict, key, keep, decoding)
-    finally:
-        if decoding is not None:
-            await decoding.decodes()  # settled on every path, so that its bitmap is closed
+    return await _prepared(file, source, verdict, key, keep, decoding)
 
 
 async def _prepared(file, source, verdict, key, keep, decoding):
@@ -209,11 +215,11 @@ async def _prepared(file, source, verdict, key, keep, decoding):
     else:
         plan = Plan()
         plan.keep(0, source.size)
-    if decoding is not None and not await decoding.decodes():
+    if decoding is not None and decoding.ok is False:  # known already: said at once
         return Checked(reason=refusals.IMAGE_DOES_NOT_DECODE, size=source.size)
     blob = plan_blob(file, plan, mime)
     result.size = int(blob.size)
-    _hold(key, blob, mime)
+    _hold(key, blob, mime, decoding)
     return result
 
 
@@ -355,8 +361,10 @@ async def upload(request_json):
         held["url"] = str(js.URL.createObjectURL(blob))
         return held["url"]
 
+    decoding = held["decoding"]
     answer = await send_held(request, LightTusIO(blob), int(blob.size), held["mime"], _absolute,
-                             _post_json, _now_ms, _report, _uploads, release, local_url)
+                             _post_json, _now_ms, _report, _uploads, release, local_url,
+                             refusal=decoding.refusal if decoding is not None else None)
     return answer.to_json()
 
 

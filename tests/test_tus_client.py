@@ -579,6 +579,26 @@ def test_cancel_before_start():
     assert io.log == []
 
 
+def test_cancel_before_the_started_upload_ran_a_step():
+    """start() has made its task, and cancel() comes before that task ran: start() still says
+    "cancelled", cancel() returns, and nothing reached the server."""
+    io = MemoryTusIO(blob(10))
+    rec = Recorder()
+    up = make_upload(io, rec)
+
+    async def scenario():
+        task = asyncio.ensure_future(up.start())
+        # Runs right after start() has made its task, before that task's first step.
+        cancelling = asyncio.ensure_future(up.cancel())
+        with pytest.raises(TusError) as err:
+            await asyncio.wait_for(task, 1)
+        await asyncio.wait_for(cancelling, 1)
+        assert err.value.code == "cancelled"
+
+    run(scenario())
+    assert io.log == [] and rec.states[-1:] == ["cancelled"]
+
+
 def test_cancel_ignores_network_error_on_delete():
     io = MemoryTusIO(blob(10))
     up = make_upload(io, url=ENDPOINT + "/u9")

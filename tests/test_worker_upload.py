@@ -3,6 +3,7 @@ server (tests/tus_io.py) with a fake finalisation."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -15,16 +16,17 @@ from bifoga.chat.worker_contract import (
     retrying,
     send_held,
 )
+from bifoga.media import refusals
 from bifoga.transfer.tus_client import Response, server_offset, wait_or_stall
 from tests.live_server import run_async
 from tests.micropython_runner import micropython_available, repo_files, run_micropython
-from tests.tus_io import MemoryTusIO
+from tests.tus_io import Hang, MemoryTusIO
 
 REQUEST = UploadRequest(key="k1", name="Remiss.pdf", endpoint="/api/visits/v1/uploads",
                         finalise_url="/api/visits/v1/attachments", token="tok")
 
 
-def _send(io: MemoryTusIO, answer: tuple[int, bytes] | Exception):
+def _send(io: MemoryTusIO, answer: tuple[int, bytes] | Exception, refusal=None):
     calls: dict = {"reports": [], "released": [], "posted": [], "uploads": {}}
 
     async def post_json(url: str, token: str, payload: dict) -> tuple[int, bytes]:
@@ -39,8 +41,69 @@ def _send(io: MemoryTusIO, answer: tuple[int, bytes] | Exception):
         REQUEST, io, len(io.file_bytes), "application/pdf",
         lambda url: "https://care.example" + url, post_json, lambda: float(next(ticks)),
         calls["reports"].append, calls["uploads"], calls["released"].append,
-        lambda: "blob:sent"))
+        lambda: "blob:sent", refusal=refusal))
     return result, calls
+
+
+class LateCheck:
+    """A check that runs beside the transfer (the browser's decoding of a photo): it answers
+    `reason` once `settle()` was called."""
+
+    def __init__(self, reason: str | None) -> None:
+        self.reason = reason
+        self.done = asyncio.Event()
+        self.asked = 0
+
+    def settle(self) -> None:
+        self.done.set()
+
+    async def refusal(self) -> str | None:
+        self.asked += 1
+        await self.done.wait()
+        return self.reason
+
+
+def test_send_held_finalises_only_once_the_late_check_passed() -> None:
+    check = LateCheck(None)
+    io = MemoryTusIO(b"x" * 5000)
+    result, calls = _send(io, (201, json.dumps({"id": "m1"}).encode()), refusal=_settling(check))
+    assert result.ok and len(calls["posted"]) == 1 and check.done.is_set()
+    assert "DELETE" not in [m for m, *_ in io.log]
+
+
+def _settling(check: LateCheck):
+    """check.refusal, with the check settling only after the transfer has ended."""
+    async def refusal():
+        if not check.done.is_set():
+            asyncio.get_running_loop().call_later(0.01, check.settle)
+        return await check.refusal()
+    return refusal
+
+
+def test_send_held_refused_by_the_late_check_after_the_transfer_terminates_the_upload() -> None:
+    check = LateCheck(refusals.IMAGE_DOES_NOT_DECODE)
+    io = MemoryTusIO(b"x" * 5000)
+    result, calls = _send(io, (201, b"{}"), refusal=_settling(check))
+    assert result == Uploaded(error=refusals.IMAGE_DOES_NOT_DECODE)
+    assert calls["posted"] == [] and calls["released"] == ["k1"]
+    assert [m for m, *_ in io.log].count("DELETE") == 1 and io.uploads == {}
+
+
+def test_send_held_refused_by_the_late_check_stops_the_transfer_at_once() -> None:
+    check = LateCheck(refusals.IMAGE_DOES_NOT_DECODE)
+    io = MemoryTusIO(b"x" * 5000)
+    io.script["PATCH"].append(Hang())  # the bytes are still going when the check refuses
+
+    async def refusal_once_the_bytes_go():
+        while "PATCH" not in [method for method, _ in io.times]:
+            await asyncio.sleep(0)
+        check.settle()
+        return await check.refusal()
+
+    result, calls = _send(io, (201, b"{}"), refusal=refusal_once_the_bytes_go)
+    assert result == Uploaded(error=refusals.IMAGE_DOES_NOT_DECODE)
+    assert calls["posted"] == [] and calls["released"] == ["k1"]
+    assert "DELETE" in [m for m, *_ in io.log] and io.uploads == {}
 
 
 def test_send_held_answers_the_message_and_keeps_the_copy() -> None:

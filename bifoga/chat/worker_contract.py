@@ -116,7 +116,7 @@ def progress_reporters(key, report):
 
 
 async def send_held(request, io, size, mime, absolute, post_json, now_ms, report, uploads,
-                    release, local_url):
+                    release, local_url, refusal=None):
     """upload() of both workers: send the held copy (io: the worker's tus I/O over it, size
     bytes of type mime) over tus, then post the finalisation that makes the chat message.
     Answers Uploaded.
@@ -124,8 +124,15 @@ async def send_held(request, io, size, mime, absolute, post_json, now_ms, report
     absolute(url) makes a URL absolute; post_json(url, token, payload) -> (status, body), an
     OSError when no answer came; now_ms() a clock in ms; report(Progress); uploads (key ->
     the running Upload, which cancel() reads); release(key) drops the copy when it was not
-    sent; local_url() an object URL of what was sent, made once it has been."""
+    sent; local_url() an object URL of what was sent, made once it has been.
+
+    refusal: a check still running while the bytes go (metadata is removed before, always),
+    an async callable answering a refusal reason or None. A refusal stops the transfer at
+    once, terminates the upload on the server, and is the answer; nothing is finalised
+    before it has said None."""
     # Imported here: the main thread imports this module too, and never uploads.
+    import asyncio
+
     from bifoga.transfer.tus_client import TusError, Upload
 
     key, token = request.key, request.token
@@ -134,18 +141,32 @@ async def send_held(request, io, size, mime, absolute, post_json, now_ms, report
                 headers={"Authorization": "Bearer " + token}, on_progress=progress,
                 on_state=state)
     uploads[key] = up
+
+    async def stop_if_refused():
+        if await refusal():
+            await up.cancel()
+
+    watch = asyncio.create_task(stop_if_refused()) if refusal is not None else None
     started = now_ms()
     status = body = None
     try:
         url = await up.start()
         transferred = now_ms()
+        if refusal is not None and await refusal():
+            await watch  # until its cancel has terminated the upload on the server (DELETE)
+            return Uploaded(error=await refusal())
         status, body = await post_json(absolute(request.finalise_url), token,
                                        {"upload_id": url.rstrip("/").split("/")[-1]})
     except TusError as exc:
+        if refusal is not None and exc.code == "cancelled" and await refusal():
+            await watch  # until its cancel has terminated the upload on the server (DELETE)
+            return Uploaded(error=await refusal())
         return Uploaded(status=exc.status, error=exc.code, detail=str(exc))
     except OSError as exc:  # ConnectionError too
         return Uploaded(error="network", detail=str(exc))
     finally:
+        if watch is not None:
+            watch.cancel()  # a check left running when the upload failed otherwise
         uploads.pop(key, None)
         if status not in (200, 201):
             release(key)  # not sent: the copy (and its preview) goes

@@ -379,7 +379,15 @@ class Upload:
             raise RuntimeError("start() is already running")
         self._finished = asyncio.Event()
         self._task = asyncio.create_task(self._run())
-        return await self._task
+        try:
+            return await self._task
+        except asyncio.CancelledError:
+            # cancel() came before the task ran a line: _run could not say so itself.
+            if not self._finished.is_set() and self._cancelled:
+                self._finished.set()
+                self._set_state("cancelled")
+                raise TusError("cancelled", "upload cancelled")  # noqa: B904 - as in _run
+            raise
 
     async def cancel(self):
         """Stop the upload and terminate it on the server (DELETE) if it was created.

@@ -115,3 +115,44 @@ def test_an_iphone_photo_still_goes_through_pyodide_started_only_then(
     assert _leaks(exiftool_tags(saved)[0]) == []
     assert Image.open(saved).size == (640, 480)
     assert patient.errors == []
+
+
+def damaged_png() -> bytes:
+    """A PNG whose every chunk is well formed (lengths, CRCs) but whose pixel data is no zlib
+    stream: the metadata walk lets it through, the browser cannot decode it."""
+    import struct
+    import zlib
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(out, "PNG")
+    png = out.getvalue()
+    at = png.index(b"IDAT") - 4
+    length = struct.unpack(">I", png[at:at + 4])[0]
+    garbage = bytes((i * 37 + 11) % 256 for i in range(length))
+    chunk = (struct.pack(">I", length) + b"IDAT" + garbage
+             + struct.pack(">I", zlib.crc32(b"IDAT" + garbage)))
+    return png[:at] + chunk + png[at + 12 + length:]
+
+
+def test_a_damaged_photo_sent_at_once_is_refused_and_never_reaches_the_clinician(
+        visit, make_participant, tmp_path: Path):
+    """The browser's decoding runs beside the check and the upload: "Ladda upp" pressed at once
+    may start the transfer, but nothing is finalised until the picture has decoded, so the
+    patient reads why and the clinician gets nothing."""
+    clinician = make_participant(visit["clinician_url"], "clinician")
+    clinician.open()
+    patient = make_participant(visit["patient_url"], "patient")
+    P = patient.page
+    damaged = tmp_path / "skadad.png"
+    damaged.write_bytes(damaged_png())
+    pick_at_once(patient, str(damaged))
+    dialog = P.get_by_role("dialog", name="Förhandsgranska")
+    upload = dialog.get_by_role("button", name="Ladda upp")
+    expect(upload).to_be_enabled(timeout=READY_TIMEOUT_MS)
+    upload.click()
+    expect(dialog).to_contain_text("skadad.png ser ut som en bild men går inte att visa",
+                                   timeout=UPLOAD_TIMEOUT_MS)
+    finalised = [u for u in patient.requests if u.endswith("/attachments")]
+    assert finalised == [], patient.requests
+    expect(clinician.page.locator(".attachment-image-wrap, .attachment-document")).to_have_count(0)
+    assert pyodide_requests(patient) == []
