@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bifoga.media import containers, isobmff, metadata
@@ -125,10 +125,16 @@ def test_sample_tables() -> None:
 
 
 def test_chunk_ranges() -> None:
-    # Chunks of 3, 3 and 1 samples; the table holds 6 sizes: the last chunk is cut off.
-    assert chunk_ranges([100, 200, 300], [3, 3, 1], 0, 6, [1, 2, 3, 4, 5, 6], 1000) == [
-        (100, 106), (200, 215)]
-    assert chunk_ranges([100, 200], [2, 2], 10, 3, [], 1000) == [(100, 120), (200, 210)]
+    # Chunks of 3, 2 and 1 samples, each its sizes' sum long; constant sizes too.
+    assert chunk_ranges([100, 200, 300], [3, 2, 1], 0, 6, [1, 2, 3, 4, 5, 6], 1000) == [
+        (100, 106), (200, 209), (300, 306)]
+    assert chunk_ranges([100, 200], [2, 1], 10, 3, [], 1000) == [(100, 120), (200, 210)]
+    # A sample-to-chunk table that does not add up to the samples is refused: a chunk given
+    # more samples than it holds would claim the bytes after it (a removed track's, say).
+    with pytest.raises(MetadataError, match="do not hold"):
+        chunk_ranges([100, 200, 300], [3, 3, 1], 0, 6, [1, 2, 3, 4, 5, 6], 1000)
+    with pytest.raises(MetadataError, match="do not hold"):
+        chunk_ranges([100, 200], [2, 1], 10, 4, [], 1000)
     with pytest.raises(MetadataError, match="past the end"):
         chunk_ranges([990], [2], 10, 2, [], 1000)
     with pytest.raises(MetadataError):  # a huge claim does not run: it is refused
@@ -331,6 +337,9 @@ def test_strip_source_answers_as_strip_does(films: dict[str, bytes],  # noqa: F8
 @given(edits=st.lists(st.tuples(st.integers(min_value=0), st.integers(min_value=0,
                                                                       max_value=255)),
                       min_size=1, max_size=6))
+# The GPMF track's 'trak' renamed, and the sound track's sample-to-chunk table stretched over
+# the GPMF samples: the table no longer adds up, and the film is refused.
+@example(edits=[(4021, 0), (290059266139, 1)])
 def test_fuzz_real_gopro_moov(films: dict[str, bytes],  # noqa: F811
                               edits: list[tuple[int, int]]) -> None:
     """A real GoPro-style film with its movie box mutated: refused, or stripped alike through

@@ -311,7 +311,11 @@ def sample_sizes(data, box):
 
 def chunk_ranges(offsets, per_chunk, constant, count, sizes, file_size):
     """The byte ranges [start, end) of a track's chunks in the file (a chunk's samples are
-    contiguous). Raises MetadataError when one runs past the end of the file."""
+    contiguous). Raises MetadataError when one runs past the end of the file, or when the
+    chunks do not hold exactly the track's samples: a sample-to-chunk table that gives a chunk
+    more samples than it has would make it claim the bytes after it (another track's)."""
+    if sum(per_chunk[:len(offsets)]) != count:
+        raise MetadataError("corrupt film: a track's chunks do not hold its %d samples" % count)
     ranges = []
     sample = 0
     for i in range(min(len(offsets), len(per_chunk))):
