@@ -32,7 +32,7 @@ SELECTED = [e.strip() for e in (os.environ.get("BIFOGA_ENGINES") or ",".join(ENG
 HURRIED_RUNS = 10
 READY_S = 60
 WORKER_S = 120
-UPLOAD_S = 60
+UPLOAD_S = 120  # a cold Pyodide worker in a loaded CI machine included
 
 PICKER = "#attachment-input"
 DIALOG = "#preview-dialog"
