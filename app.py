@@ -1,11 +1,9 @@
 """Bifoga's app on the main thread (MicroPython): builds the model, the adapters, the flows and
-the components, connects them, and starts. main.py imports what start() needs in steps, calls
-start(), which loads the visit while main.py imports the components, and mounts them.
+the components, connects them, and starts. main.py imports it in steps, then calls start().
 
 The model (bifoga/chat/model.py) holds the state; the flows (bifoga/chat/flows.py) run the I/O
-through the adapters and change the model through bifoga/chat/transitions.py; each component
-renders its slice of the model and raises events, which are connected to the flows here and
-only here.
+through the adapters and change the model through bifoga/chat/transitions.py; each component renders
+its slice of the model and raises events, which are connected to the flows here and only here.
 Two workers check and upload files: the light one (light_worker.py, MicroPython), which
 index.html starts with the page's runtime, and the Pyodide one (worker.py, with Pillow), started
 only when a file needs pixels changed or the light one hands a file over.
@@ -25,6 +23,17 @@ from bifoga.chat.i18n import pick_lang, text
 from bifoga.chat.links import parse_params
 from bifoga.chat.model import CONFIRM_END, HEAVY, LIGHT, Model, initial_state
 from bifoga.chat.transitions import error_detail
+from components.announcer import Announcer
+from components.composer import Composer
+from components.confirm_dialog import ConfirmDialog
+from components.dom import element
+from components.drop_zone import DropZone
+from components.image_viewer import ImageViewer
+from components.message_list import MessageList
+from components.picker import Picker
+from components.preview_dialog import PreviewDialog
+from components.reminder_dialog import ReminderDialog
+from components.visit_header import VisitHeader
 
 # (script, worker name, config, interpreter, start limit in seconds, the page's mark when ready);
 # no script: index.html declares the worker, and PyScript starts it with the page's runtime.
@@ -42,20 +51,7 @@ def described(files):
 
 
 def mount(app, model, flows, lang, utc_offset):
-    """Build the components for the loaded visit, subscribe them, connect their events. (main.py
-    has imported the components while the visit loaded.)"""
-    from components.announcer import Announcer
-    from components.composer import Composer
-    from components.confirm_dialog import ConfirmDialog
-    from components.dom import element
-    from components.drop_zone import DropZone
-    from components.image_viewer import ImageViewer
-    from components.message_list import MessageList
-    from components.picker import Picker
-    from components.preview_dialog import PreviewDialog
-    from components.reminder_dialog import ReminderDialog
-    from components.visit_header import VisitHeader
-
+    """Build the components for the loaded visit, subscribe them, connect their events."""
     spawn = flows.spawn
     role = model.get("visit")["role"]
     header = VisitHeader(lang, utc_offset)
@@ -125,9 +121,7 @@ async def connect_worker(flows, name):
     setattr(window, mark, window.performance.now())
 
 
-async def start(components_imported):
-    """Load the visit, then, once main.py has imported the components too
-    (components_imported: an asyncio.Event), mount them."""
+async def start():
     lang = pick_lang(parse_params(str(window.location.search)).get("lang"))
     document.documentElement.lang = lang
     document.title = text(lang, "app.title")
@@ -150,7 +144,6 @@ async def start(components_imported):
                "app.bad_link" if exc.status in (401, 403, 404) else "app.load_failed")
         show_fatal(app, text(lang, key, detail=error_detail(model.state, exc.status)))
         return
-    await components_imported.wait()
     mount(app, model, flows, lang, -int(window.Date.new().getTimezoneOffset()))
     # In the same task as mount: from here the components listen, and nothing falls between.
     early = take_early_files()
@@ -162,8 +155,6 @@ async def start(components_imported):
 
 
 def show_fatal(app, message):
-    from components.dom import element
-
     take_early_files()  # nothing can be sent here: the shell stops keeping files
     app.replaceChildren(element("p", {"class": "app-error", "role": "alert"}, content=message))
 

@@ -1,9 +1,9 @@
 """Bifoga's main thread (MicroPython): starts the app (app.py) without holding the page.
 
-The app's ~40 modules (bytecode, from static/build/app.tar.gz) are imported a few at a time, a
-task each, so that the browser handles input in between: a file chosen with the shell's
-paperclip is delivered meanwhile. What app.start needs comes first; it starts loading the visit
-while the components are imported, and mounts them once both are done.
+MicroPython compiles each module as it imports it, and importing the app's ~30 modules in one
+go would be one task of 150 ms and more, in which not even a file chosen with the shell's
+paperclip could be delivered. So they are imported a few at a time, and the browser handles input in
+between.
 """
 
 import asyncio
@@ -12,23 +12,19 @@ from pyscript import window
 
 window.performance.mark("bifoga:main-start")
 
-# Each step a task of its own (a few ms each on a phone-class CPU). IMPORT_STEPS: what
-# app.start needs to load the visit; COMPONENT_STEPS: what it mounts after (app.mount imports
-# whatever is not named here).
+# Each step a task of its own (about 10-40 ms on a quiet laptop-class CPU); app.py imports
+# whatever is not named here.
 IMPORT_STEPS = (
     ("bifoga.chat.i18n", "bifoga.chat.events"),
     ("bifoga.media.limits", "bifoga.chat.formatting", "bifoga.media.sniff_head"),
     ("bifoga.chat.model", "bifoga.chat.transitions"),
     ("bifoga.chat.flows", "bifoga.chat.worker_contract"),
-    ("adapters.api_client", "adapters.browser", "adapters.worker_client"),
-)
-COMPONENT_STEPS = (
     ("components.dom", "components.icons", "components.preview_item",
      "components.preview_dialog"),
     ("components.message_list", "components.image_viewer"),
     ("components.reminder_dialog", "components.visit_header"),
     ("components.picker", "components.drop_zone", "components.composer",
-     "components.confirm_dialog", "components.announcer"),
+     "components.confirm_dialog", "adapters.api_client", "adapters.browser"),
 )
 
 
@@ -38,23 +34,15 @@ def next_task():
     return window.Promise.new(lambda resolve, reject: window.setTimeout(resolve, 0))
 
 
-async def import_steps(steps):
-    for names in steps:
+async def boot():
+    for names in IMPORT_STEPS:
         for name in names:
             __import__(name)
         await next_task()
-
-
-async def boot():
-    await import_steps(IMPORT_STEPS)
     import app
 
-    components = asyncio.Event()
-    starting = asyncio.create_task(app.start(components))
-    await import_steps(COMPONENT_STEPS)
     window.performance.mark("bifoga:imported")
-    components.set()
-    await starting
+    await app.start()
 
 
 asyncio.create_task(boot())

@@ -1,7 +1,7 @@
 """The layout's promises: every module the browser runs under MicroPython imports under the very
 MicroPython build PyScript loads, the shared packages never touch the browser (`js`,
 `pyscript`), the browser modules ask PyScript only for what it offers, and the modules each
-side imports at start (main.py's IMPORT_STEPS and COMPONENT_STEPS) exist.
+side imports at start (main.py's IMPORT_STEPS) exist.
 
 Which modules run under MicroPython is not listed by hand: it is the app bundle's and the light
 worker's bundle's contents (scripts/bundle_app.py follows the imports), less the few modules
@@ -123,10 +123,9 @@ def test_the_browser_modules_ask_pyscript_only_for_what_it_offers() -> None:
 def test_main_imports_steps_name_modules_of_its_bundle() -> None:
     """A step naming a module that moved fails only in the browser, at start: caught here."""
     tree = ast.parse((REPO / "main.py").read_text(encoding="utf-8"))
-    names = [name for node in tree.body if isinstance(node, ast.Assign)
-             and any(isinstance(t, ast.Name) and t.id in ("IMPORT_STEPS", "COMPONENT_STEPS")
-                     for t in node.targets)
-             for step in ast.literal_eval(node.value) for name in step]
+    steps = next(node.value for node in tree.body if isinstance(node, ast.Assign)
+                 and any(isinstance(t, ast.Name) and t.id == "IMPORT_STEPS" for t in node.targets))
+    names = [name for step in ast.literal_eval(steps) for name in step]
     bundle = {_module_name(m) for m in closure("main.py")}
     assert names and set(names) <= bundle, sorted(set(names) - bundle)
 
