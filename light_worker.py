@@ -326,8 +326,8 @@ class LightTusIO:
 
 async def _post_json(url, token, payload):
     """POST JSON on the upload's one retry policy (bifoga.transfer.retry); (status, body) of the
-       final
-    answer, OSError if none came. The server answers a repeat with the message already made."""
+    final answer, OSError if none came. The server answers a repeat with the message already
+    made."""
     headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
 
     async def attempt():
