@@ -1,9 +1,9 @@
 """Bifoga's main thread (MicroPython): starts the app (app.py) without holding the page.
 
-MicroPython compiles each module as it imports it, and importing the app's ~30 modules in one
-go would be one task of 150 ms and more, in which not even a file chosen with the shell's
-paperclip could be delivered. So they are imported a few at a time, and the browser handles input in
-between.
+index.html imports this module from static/build/app.tar.gz, where the app's ~40 modules are
+MicroPython bytecode. Importing them all in one go would still be one long task on a phone's
+CPU, in which not even a file chosen with the shell's paperclip could be delivered. So they are
+imported a few at a time, and the browser handles input in between.
 """
 
 import asyncio
@@ -12,7 +12,7 @@ from pyscript import window
 
 window.performance.mark("bifoga:main-start")
 
-# Each step a task of its own (about 10-40 ms on a quiet laptop-class CPU); app.py imports
+# Each step a task of its own (a few ms each as bytecode, more on a phone's CPU); app.py imports
 # whatever is not named here.
 IMPORT_STEPS = (
     ("bifoga.chat.i18n", "bifoga.chat.events"),
