@@ -30,6 +30,7 @@ from server.errors import (  # re-exported: callers import the error classes fro
     VisitEnded,
 )
 from server.inspection import bounded as inspection_helpers
+from server.inspection import location
 from server.live import RateLimiter, VisitNotifier
 from server.middleware import (
     ClientDisconnectMiddleware,
@@ -118,6 +119,7 @@ def create_app(settings: Settings, app_dir: Path | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await ctx.storage.start(ctx.notifier)
         inspection_helpers.warm()  # the document checks' processes start importing now
+        location.pool().warm()  # and ExifTool, for the first picture's check
         await ctx.storage.delete_expired_uploads()
         await purge_expired_visits(ctx)
         if settings.demo and await ctx.storage.count_visits() == 0:

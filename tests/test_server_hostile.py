@@ -127,6 +127,18 @@ def test_a_hung_exiftool_is_killed_and_replaced() -> None:
         pool.close()
 
 
+def test_a_warmed_pool_has_exiftool_running_before_the_first_check() -> None:
+    pool = ExifToolPool(workers=2)
+    try:
+        pool.warm()
+        pool._launcher.submit(lambda: None).result(timeout=60)  # after the warm start
+        assert [p.running for p in pool._all] == [True]
+        assert not pool.read(heic_photo()).carries_position
+        assert len(pool._all) == 1  # the check used the warm process, started no other
+    finally:
+        pool.close()
+
+
 def test_exiftool_busy_is_a_retry_not_an_acceptance() -> None:
     pool = ExifToolPool(workers=1, wait_seconds=0.05)
     try:

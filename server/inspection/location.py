@@ -167,6 +167,26 @@ class ExifToolPool:
         finally:
             self._idle.put(process)
 
+    def warm(self) -> None:
+        """Start one process now, in the background: the first picture's check then does not
+        wait for ExifTool's start (a second of Perl on a loaded machine)."""
+        def start() -> None:
+            try:
+                process = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                if (process is None or not process.running) and shutil.which(self.executable):
+                    process = self._start()
+                    with self._all_lock:
+                        self._all.append(process)
+            except Exception:  # noqa: BLE001 - the first check starts it again, and says why
+                process = None
+            finally:
+                self._idle.put(process)
+
+        self._launcher.submit(start)
+
     def _start(self) -> _Process:
         process = _Process(executable=self.executable, common_args=[])
         process.run()

@@ -65,6 +65,15 @@ KEEP_BLOBS_AND_DOWNLOADS = """() => {
       return url;
     };
     window.__engineDownloads = [];
+    // What a failed wait shows (drivers.Driver.state_for_error): where clicks landed, when.
+    window.__engineTrace = [];
+    for (const type of ["pointerdown", "click"]) {
+      document.addEventListener(type, (event) => {
+        const t = event.target;
+        const label = t.getAttribute && (t.getAttribute("aria-label") || t.id || t.className);
+        window.__engineTrace.push(`${Math.round(performance.now())} ${type} ${t.tagName} ${label}`);
+      }, true);
+    }
     document.addEventListener("click", (event) => {
       const link = event.target;
       if (link instanceof HTMLAnchorElement && link.hasAttribute("download")) {
@@ -143,8 +152,21 @@ def dialog_open(driver: Driver) -> bool:
     return bool(driver.call("(s) => !!document.querySelector(s)?.open", DIALOG))
 
 
-def send(driver: Driver, path: Path, expect_text: str | None = None) -> None:
-    """Pick `path` with the paperclip, wait until it may go (and is fully checked), send it."""
+def send(driver: Driver, server: ServerProcess, path: Path, expect_text: str | None = None
+         ) -> None:
+    """Pick `path` with the paperclip, wait until it may go (and is fully checked), send it.
+    If it does not go, the failure shows what the server heard meanwhile."""
+    log_start = server.log_path.stat().st_size
+    try:
+        _send(driver, path, expect_text)
+    except PageError as exc:
+        with open(server.log_path, "rb") as log:
+            log.seek(log_start)
+            heard = log.read()[-4000:].decode(errors="replace")
+        raise PageError(f"{exc}\nthe server's log meanwhile:\n{heard}") from exc
+
+
+def _send(driver: Driver, path: Path, expect_text: str | None) -> None:
     driver.set_files(PICKER, [path])
     driver.wait("(s) => document.querySelector(s)?.open", 20, DIALOG)
     driver.wait("(s) => { const b = document.querySelector(s); return b && !b.disabled; }",
@@ -179,9 +201,9 @@ def test_patient_sends_photo_pdf_and_heic_and_the_clinician_sees_and_downloads_t
     assert find_location(photo.read_bytes())
 
     open_visit(engine, visit["patient_url"])
-    send(engine, photo, expect_text="Platsinformation (GPS)")
-    send(engine, pdf)
-    send(engine, iphone_photo, expect_text="omvandlad från iPhones format HEIC")
+    send(engine, live_server, photo, expect_text="Platsinformation (GPS)")
+    send(engine, live_server, pdf)
+    send(engine, live_server, iphone_photo, expect_text="omvandlad från iPhones format HEIC")
     # A sound is refused, with its reason, and nothing is sent.
     engine.set_files(PICKER, [fixtures_dir / "tone.mp3"])
     engine.wait("(s, t) => document.querySelector(s + ' [role=alert]')?.innerText.includes(t)",

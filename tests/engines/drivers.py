@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,27 @@ WEBKIT_DRIVER = os.environ.get("BIFOGA_WEBKIT_DRIVER", "/usr/bin/WebKitWebDriver
 MINIBROWSER = os.environ.get("BIFOGA_MINIBROWSER",
                              "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser")
 XVFB = "Xvfb"
+
+# Resolves once the element stays in the same place over one animation frame (false if it
+# never does within 100 frames, or is not there).
+STEADY = """async (s) => {
+  const place = () => {
+    const e = document.querySelector(s);
+    if (!e) return null;
+    const r = e.getBoundingClientRect();
+    return [r.x, r.y, r.width, r.height].join();
+  };
+  const frame = () => new Promise((done) => requestAnimationFrame(() => done()));
+  let last = place();
+  for (let i = 0; i < 100; i++) {
+    await frame();
+    const now = place();
+    if (now !== null && now === last) return true;
+    last = now;
+  }
+  return false;
+}"""
+
 
 class PageError(AssertionError):
     """A page script threw, or a wait ran out."""
@@ -77,6 +99,13 @@ class Driver:
         raise NotImplementedError
 
     # --- the same for all -------------------------------------------------------------------
+    def steady(self, selector: str) -> None:
+        """Until `selector` holds still: a click sent to where it was while the layout still
+        moves (an image above it just loaded) lands on whatever is there by then."""
+        if not self.call(STEADY, selector):
+            raise PageError(f"{self.name}: {selector} does not hold still to be clicked\n"
+                            f"{self.state_for_error()}")
+
     def load(self, url: str) -> None:
         """A new page load of `url`, even when only its fragment differs from the current one
         (the app moves the token out of the address bar: the next visit's link would otherwise
@@ -112,16 +141,32 @@ class Driver:
             except PageError as exc:  # e.g. between two documents of a navigation
                 last_error = exc
             if time.monotonic() > deadline:
-                text = self.text()[:600]
                 raise PageError(f"{self.name}: not true within {timeout} s: {condition}"
-                                f"\nlast error: {last_error}\npage text: {text!r}")
+                                f"\nlast error: {last_error}\n{self.state_for_error()}")
             time.sleep(interval)
 
-    def text(self) -> str:
+    def text(self, selector: str = "body") -> str:
         try:
-            return str(self.call("() => document.body ? document.body.innerText : ''"))
+            return str(self.call("(s) => document.querySelector(s)?.innerText ?? ''", selector))
         except Exception as exc:  # only for error messages
             return f"<no text: {exc}>"
+
+    def console(self) -> list[str]:
+        """The page's and its workers' last console lines, where the engine's driver gives
+        them."""
+        return []
+
+    def state_for_error(self) -> str:
+        """What a failed wait shows: the page, the open dialog whole, the console's tail."""
+        lines = "\n  ".join(self.console()[-40:]) or "(none)"
+        try:
+            trace = self.call("() => (window.__engineTrace || []).slice(-30)")
+        except Exception as exc:  # only for error messages
+            trace = f"<no trace: {exc}>"
+        return (f"page text: {self.text()[:600]!r}\n"
+                f"dialog text: {self.text('dialog[open]')[:1500]!r}\n"
+                f"page trace (the test's): {trace}\n"
+                f"console:\n  {lines}")
 
 
 class ChromiumDriver(Driver):
@@ -130,6 +175,9 @@ class ChromiumDriver(Driver):
     def __init__(self, browser: Any) -> None:
         self.context = browser.new_context(viewport={"width": 1280, "height": 900})
         self.page = self.context.new_page()
+        self.logged: deque[str] = deque(maxlen=200)
+        self.page.on("console", lambda m: self.logged.append(f"{m.type}: {m.text}"[:500]))
+        self.page.on("pageerror", lambda e: self.logged.append(f"pageerror: {e}"[:500]))
 
     def navigate(self, url: str) -> None:
         self.page.goto(url, wait_until="commit")
@@ -151,6 +199,9 @@ class ChromiumDriver(Driver):
 
     def set_viewport(self, width: int, height: int) -> None:
         self.page.set_viewport_size({"width": width, "height": height})
+
+    def console(self) -> list[str]:
+        return list(self.logged)
 
     def close(self) -> None:
         self.context.close()
@@ -178,6 +229,9 @@ class FirefoxDriver(Driver):
         self.session.command("session.new", {"capabilities": {}})
         contexts = self.session.command("browsingContext.getTree", {})["contexts"]
         self.context = contexts[0]["context"]
+        self.logged: deque[str] = deque(maxlen=200)
+        self.session.on("log.entryAdded", lambda entry: self.logged.append(
+            f"{entry.get('level')}: {entry.get('text')}"[:500]))
         self.set_viewport(1280, 900)
 
     def _await_line(self, wanted: bytes, timeout: float) -> None:
@@ -223,6 +277,7 @@ class FirefoxDriver(Driver):
 
     def click(self, selector: str) -> None:
         element = self._element(selector)
+        self.steady(selector)
         self.session.command("input.performActions", {"context": self.context, "actions": [{
             "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
             "actions": [
@@ -240,6 +295,9 @@ class FirefoxDriver(Driver):
     def set_viewport(self, width: int, height: int) -> None:
         self.session.command("browsingContext.setViewport", {
             "context": self.context, "viewport": {"width": width, "height": height}})
+
+    def console(self) -> list[str]:
+        return list(self.logged)
 
     def close(self) -> None:
         self.session.close()
@@ -342,6 +400,7 @@ class WebKitDriver(Driver):
 
     def click(self, selector: str) -> None:
         self.call("(s) => document.querySelector(s).scrollIntoView({block: 'center'})", selector)
+        self.steady(selector)
         self._element(selector).click()
 
     def screenshot(self, path: Path) -> None:
