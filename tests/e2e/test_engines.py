@@ -176,6 +176,10 @@ def _send(driver: Driver, path: Path, expect_text: str | None) -> None:
     if expect_text:
         driver.wait("(s, t) => document.querySelector(s).innerText.includes(t)", 10,
                     DIALOG, expect_text)
+    # As a patient does: the preview is seen (its picture in place, the dialog's layout
+    # settled) before "Ladda upp" is pressed.
+    driver.wait("(s) => [...document.querySelectorAll(s + ' img')].every((i) => i.complete)",
+                UPLOAD_S, DIALOG)
     driver.click(UPLOAD)
     driver.wait("(s) => !document.querySelector(s).open", UPLOAD_S, DIALOG)
 

@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +37,19 @@ MINIBROWSER = os.environ.get("BIFOGA_MINIBROWSER",
                              "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser")
 XVFB = "Xvfb"
 
-# Resolves once the element stays in the same place over one animation frame (false if it
-# never does within 100 frames, or is not there).
+# Resolves once the element is where a click at its centre reaches it, and stays there over
+# one animation frame: scrolled into view again if something scrolled it away (the chat's own
+# scroller keeps its newest message in view). False if that never happens within 100 frames.
 STEADY = """async (s) => {
   const place = () => {
     const e = document.querySelector(s);
     if (!e) return null;
     const r = e.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+    if (!hit || !(hit === e || e.contains(hit))) {
+      e.scrollIntoView({block: "center"});
+      return null;
+    }
     return [r.x, r.y, r.width, r.height].join();
   };
   const frame = () => new Promise((done) => requestAnimationFrame(() => done()));
@@ -54,6 +61,25 @@ STEADY = """async (s) => {
     last = now;
   }
   return false;
+}"""
+
+
+# Before a click: remember the element and where the next click lands (capture, once).
+CLICK_WATCH = """(s) => {
+  const target = document.querySelector(s);
+  const watch = {target, landed: null};
+  window.__driverClick = watch;
+  document.addEventListener("click", (event) => { watch.landed = event.target; },
+                            {capture: true, once: true});
+  return !!target;
+}"""
+# After it: "reached" when it landed on the element (or inside it), "missed" when elsewhere,
+# "none" while no click has come yet.
+CLICK_LANDED = """() => {
+  const watch = window.__driverClick;
+  if (!watch || !watch.landed) return "none";
+  return watch.target.contains(watch.landed) ? "reached" : "missed:" + watch.landed.tagName
+    + "." + watch.landed.className;
 }"""
 
 
@@ -100,11 +126,32 @@ class Driver:
 
     # --- the same for all -------------------------------------------------------------------
     def steady(self, selector: str) -> None:
-        """Until `selector` holds still: a click sent to where it was while the layout still
-        moves (an image above it just loaded) lands on whatever is there by then."""
+        """Until `selector` is in view, on top, and holds still: a click sent to where it was
+        while the layout still moves (an image above it just loaded) lands on whatever is
+        there by then."""
         if not self.call(STEADY, selector):
             raise PageError(f"{self.name}: {selector} does not hold still to be clicked\n"
                             f"{self.state_for_error()}")
+
+    def click_reaching(self, selector: str, dispatch: Callable[[], None]) -> None:
+        """Send a click with `dispatch` until one reaches `selector`: one that the moving
+        layout made land on something else is sent again (it did nothing the flow asked
+        for); one that reached it is never repeated."""
+        landed = "none"
+        for _attempt in range(3):
+            self.steady(selector)
+            if not self.call(CLICK_WATCH, selector):
+                raise PageError(f"{self.name}: no element {selector}")
+            dispatch()
+            deadline = time.monotonic() + 5
+            landed = self.call(CLICK_LANDED)
+            while landed == "none" and time.monotonic() < deadline:
+                time.sleep(0.02)
+                landed = self.call(CLICK_LANDED)
+            if landed == "reached":
+                return
+        raise PageError(f"{self.name}: a click on {selector} did not reach it ({landed})\n"
+                        f"{self.state_for_error()}")
 
     def load(self, url: str) -> None:
         """A new page load of `url`, even when only its fragment differs from the current one
@@ -276,17 +323,20 @@ class FirefoxDriver(Driver):
             "files": [str(p) for p in paths]})
 
     def click(self, selector: str) -> None:
-        element = self._element(selector)
-        self.steady(selector)
-        self.session.command("input.performActions", {"context": self.context, "actions": [{
-            "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
-            "actions": [
-                {"type": "pointerMove", "x": 0, "y": 0,
-                 "origin": {"type": "element", "element": element}},
-                {"type": "pointerDown", "button": 0},
-                {"type": "pointerUp", "button": 0},
-            ]}]})
-        self.session.command("input.releaseActions", {"context": self.context})
+        def dispatch() -> None:
+            element = self._element(selector)
+            self.session.command("input.performActions", {"context": self.context, "actions": [{
+                "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+                "actions": [
+                    {"type": "pointerMove", "x": 0, "y": 0,
+                     "origin": {"type": "element", "element": element}},
+                    {"type": "pointerDown", "button": 0},
+                    {"type": "pointerUp", "button": 0},
+                ]}]})
+            self.session.command("input.releaseActions", {"context": self.context})
+
+        self._element(selector)  # scrolled into view
+        self.click_reaching(selector, dispatch)
 
     def screenshot(self, path: Path) -> None:
         shot = self.session.command("browsingContext.captureScreenshot", {"context": self.context})
@@ -400,8 +450,7 @@ class WebKitDriver(Driver):
 
     def click(self, selector: str) -> None:
         self.call("(s) => document.querySelector(s).scrollIntoView({block: 'center'})", selector)
-        self.steady(selector)
-        self._element(selector).click()
+        self.click_reaching(selector, lambda: self._element(selector).click())
 
     def screenshot(self, path: Path) -> None:
         path.write_bytes(self.driver.get_screenshot_as_png())
