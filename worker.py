@@ -52,7 +52,7 @@ from bifoga.media.sniff import classify
 from bifoga.transfer.tus_client import ProgressPacer, Response, wait_or_stall
 
 # urllib.request, email.parser and pyodide-http only serve the upload, and cost about a third of
-# the worker's start in imports: they load after it is ready (_load_network, at the end).
+# the worker's start in imports: the first upload imports them (_import_network).
 urllib = Parser = None
 
 js.performance.mark("bifoga:worker-imported")
@@ -347,8 +347,7 @@ async def upload(request_json):
     announces the file. Takes worker_contract.UploadRequest, answers worker_contract.Uploaded
     (JSON), with an object URL of what was sent for the sender's own chat (until release)."""
     request = UploadRequest.from_json(request_json)
-    _network_needed.set()  # the upload's imports (_load_network), now if not done yet
-    await _network
+    _import_network()
 
     # Only what this worker has checked is sent: the processed bytes (metadata removed, or
     # size reduced), or the checked file as it is. The main thread may offer "Ladda upp" from
@@ -402,26 +401,22 @@ async def _load_pillow():
     return imaging.pillow_available()
 
 
-async def _load_network():
-    """The upload's imports: when an upload needs them, or a little after start-up, so that a
-    file picked at once is checked first."""
+def _import_network():
+    """The upload's imports, on the first upload: between two calls nothing runs in this
+    worker, so nothing of its own can stand in a call's way."""
     global urllib, Parser
-    try:
-        await asyncio.wait_for(_network_needed.wait(), NETWORK_IMPORT_DELAY)
-    except TimeoutError:
-        pass
+    if Parser is not None:
+        return
     import urllib.error
     import urllib.request
-    from email.parser import Parser
+    from email.parser import Parser as parser
 
     import pyodide_http  # urllib over the browser's XHR
 
     pyodide_http.patch_all()
+    Parser = parser
 
 
-NETWORK_IMPORT_DELAY = 2.0  # seconds after ready
-_network_needed = asyncio.Event()
-_network = asyncio.get_event_loop().create_task(_load_network())
 js.performance.mark("bifoga:worker-ready")
 
 __export__ = ["prepare", "reduce", "release", "upload", "cancel"]
