@@ -114,18 +114,11 @@ def worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
                          "pyodide_http": pyodide_http, "pyscript": pyscript}.items():
         monkeypatch.setitem(sys.modules, name, module)
 
-    async def load() -> Any:
-        # Inside a running loop: the module schedules a task at import (Pillow loading).
-        spec = importlib.util.spec_from_file_location("bifoga_worker_under_test",
-                                                      REPO / "worker.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        module._network_needed.set()  # the upload's imports, loaded after start-up
-        await module._network
-        return module
-
-    module = asyncio.run(load())
+    spec = importlib.util.spec_from_file_location("bifoga_worker_under_test", REPO / "worker.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module._import_network()  # the upload's imports, as the first upload makes them
     module.clock = clock
     yield module
 
