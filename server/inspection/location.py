@@ -156,8 +156,6 @@ class ExifToolPool:
                 # Linux to end ExifTool when the thread that started it ends (PDEATHSIG), and
                 # the checks run in short-lived worker threads.
                 process = self._launcher.submit(self._start).result(timeout=30)
-                with self._all_lock:
-                    self._all.append(process)
             yield process
         except ExifToolFailed:
             if process is not None:
@@ -178,8 +176,6 @@ class ExifToolPool:
             try:
                 if (process is None or not process.running) and shutil.which(self.executable):
                     process = self._start()
-                    with self._all_lock:
-                        self._all.append(process)
             except Exception:  # noqa: BLE001 - the first check starts it again, and says why
                 process = None
             finally:
@@ -188,8 +184,11 @@ class ExifToolPool:
         self._launcher.submit(start)
 
     def _start(self) -> _Process:
+        """A running process, known to close(); on the launcher thread only."""
         process = _Process(executable=self.executable, common_args=[])
         process.run()
+        with self._all_lock:
+            self._all.append(process)
         return process
 
     def read(self, data: bytes) -> Findings:
