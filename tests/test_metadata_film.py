@@ -311,6 +311,37 @@ def test_broken_matroska_is_refused_junk_after_it_is_zeroed() -> None:
             metadata.strip(bad)
 
 
+def gopro_film(gpmf_offsets: tuple[int, int]) -> bytes:
+    """A GoPro-style film: a GPMF track (handler 'meta', entry 'gpmd', two 4-byte samples at
+    `gpmf_offsets`) beside the video, both in one 'mdat' after a 16-byte 'ftyp'."""
+    return box(b"ftyp", b"mp41", u32(0)) + box(b"mdat", SAMPLES, b"GPS5" * 8) + box(
+        b"moov", mvhd(), *(box(b"trak", box(b"mdia", full(b"hdlr", 0, u32(0), handler, bytes(12)),
+                                             box(b"minf", box(b"stbl", stbl))))
+                           for handler, stbl in (
+                               (b"vide", full(b"stsd", 0, u32(1), box(b"avc1", bytes(8)))
+                                + full(b"stsz", 0, u32(0), u32(1), u32(len(SAMPLES)))
+                                + full(b"stsc", 0, u32(1), u32(1), u32(1), u32(1))
+                                + full(b"stco", 0, u32(1), u32(24))),
+                               (b"meta", full(b"stsd", 0, u32(1), box(b"gpmd", bytes(8)))
+                                + full(b"stsz", 0, u32(8), u32(4))
+                                + full(b"stsc", 0, u32(1), u32(1), u32(2), u32(1))
+                                + full(b"stco", 0, u32(2), *map(u32, gpmf_offsets))))))
+
+
+def test_removed_samples_outside_the_media_data_refuse_the_film() -> None:
+    """Zeroing a removed track's samples where its table says must never break the film: a
+    table pointing at the 'mdat' header (or anywhere outside the media data) is refused."""
+    good = gopro_film((24 + len(SAMPLES), 40 + len(SAMPLES)))
+    stripped = metadata.strip(good)
+    assert "gps" in stripped.removed and not metadata.find_location(stripped.data)
+    for offsets in ((24 + len(SAMPLES), 16), (8, 40 + len(SAMPLES)), (len(good) - 30, 0)):
+        bad = gopro_film(offsets)
+        with pytest.raises(MetadataError):
+            metadata.strip(bad)
+        with pytest.raises(MetadataError):
+            metadata.strip_source(BytesSource(bad))
+
+
 # ---------------------------------------------------------------------------------------------
 # Fuzzing: any input is scrubbed or refused with MetadataError, never another exception, and a
 # scrubbed film has the same length and no position left.
@@ -325,20 +356,7 @@ _SEEDS = [
               full(b"keys", 0, u32(1), box(b"mdta", b"com.apple.quicktime.location.ISO6709")),
               box(b"ilst", box(u32(1), box(b"data", u32(1), u32(0), b"+60.6749+017.1413/")))),
           box(b"uuid", bytes.fromhex("be7acfcb97a942e89c71999491e3afac"), b"GPSLatitude")),
-    # A GoPro-style film: a GPMF track (handler 'meta', entry 'gpmd') beside the video.
-    box(b"ftyp", b"mp41", u32(0)) + box(b"mdat", SAMPLES, b"GPS5" * 8) + box(
-        b"moov", mvhd(), *(box(b"trak", box(b"mdia", full(b"hdlr", 0, u32(0), handler, bytes(12)),
-                                             box(b"minf", box(b"stbl", stbl))))
-                           for handler, stbl in (
-                               (b"vide", full(b"stsd", 0, u32(1), box(b"avc1", bytes(8)))
-                                + full(b"stsz", 0, u32(0), u32(1), u32(len(SAMPLES)))
-                                + full(b"stsc", 0, u32(1), u32(1), u32(1), u32(1))
-                                + full(b"stco", 0, u32(1), u32(24))),
-                               (b"meta", full(b"stsd", 0, u32(1), box(b"gpmd", bytes(8)))
-                                + full(b"stsz", 0, u32(8), u32(4))
-                                + full(b"stsc", 0, u32(1), u32(1), u32(2), u32(1))
-                                + full(b"stco", 0, u32(2), u32(24 + len(SAMPLES)),
-                                       u32(40 + len(SAMPLES))))))),
+    gopro_film((24 + len(SAMPLES), 40 + len(SAMPLES))),
     webm(ebml(0x1549A966, ebml(0x4461, b"\xff" * 8), ebml(0x4461, b"\x7f" * 40)),
          ebml(0x1254C367, ebml(0x7373, simple_tag(b"LOCATION", b"+60.6749+017.1413/"))),
          unknown=True),

@@ -711,6 +711,17 @@ def _unclaimed(film, top, zeros):
     return merged(zeros + gaps)
 
 
+def _inside_media_data(top, zeros):
+    """Refuses a film where a removed track's samples (`zeros`) are not all within the body of
+    a top-level media data or padding box: a sample table pointing at a box's header, or at
+    'moov', would have the zeroing break the film's structure."""
+    bodies = [(body, end) for btype, _, body, end in top if btype in _CARRIERS]
+    for start, end in zeros:
+        if not any(body <= start and end <= stop for body, stop in bodies):
+            raise MetadataError("corrupt film: a track's samples at %d lie outside its media "
+                                "data" % start)
+
+
 def plan_iso(reader, keep_capture_date):
     """The film `reader` reads with its metadata and other tracks removed, same length:
     (a bifoga.media.source.Plan over reader.source, the categories found, the capture date or None).
@@ -732,6 +743,7 @@ def plan_iso(reader, keep_capture_date):
     if stop < size:
         segments.append((stop, size, film.tail(stop)))
     zeros = merged(film.zeros)
+    _inside_media_data(top, zeros)
     if any(b[0] == b"moof" for b in top):  # a fragmented film, even without its 'mvex'
         if film.dropped:
             raise MetadataError("unsupported film: a fragmented film with a track that is "
