@@ -12,7 +12,7 @@ CHROMIUM ?= /usr/bin/chromium
 .PHONY: setup run test test-unit test-e2e test-engines lint bench bench-nodes vendor chromium \
 	exiftool engines postgresql cluster clean pillow-wheel
 
-setup: $(VENV)/.installed node_modules/.installed static/vendor/.stamp static/build/app.tar.gz \
+setup: $(VENV)/.installed node_modules/.installed static/vendor/.stamp static/build/app.tar \
 	static/build/light.tar.gz static/build/worker.zip
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -33,7 +33,7 @@ static/vendor/.stamp: package-lock.json runtime-wheels.txt scripts/vendor_runtim
 BIFOGA_PY := $(wildcard bifoga/*.py bifoga/*/*.py)
 
 # The main thread's modules in one request (scripts/bundle_app.py follows main.py's imports).
-static/build/app.tar.gz: main.py app.py $(BIFOGA_PY) $(wildcard components/*.py adapters/*.py) scripts/bundle_app.py \
+static/build/app.tar: main.py app.py $(BIFOGA_PY) $(wildcard components/*.py adapters/*.py) scripts/bundle_app.py \
 	static/vendor/.stamp
 	$(PY) scripts/bundle_app.py
 

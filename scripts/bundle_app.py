@@ -1,9 +1,13 @@
-"""Pack the main thread's Python modules into one static/build/app.tar.gz, the light worker's
+"""Pack the main thread's Python modules into one static/build/app.tar, the light worker's
 into static/build/light.tar.gz, and the Pyodide worker's into static/build/worker.zip.
 
-Why: PyScript fetches every file in [files] with its own request; for the ~25 small modules of
-the UI that cost more time than the bytes did. One gzipped tar is one request, and PyScript's
-MicroPython unpacks it with its own gzip and tarfile modules. The worker's archive is a zip
+Why: PyScript fetches every file in [files] with its own request; for the ~40 small modules of
+the UI that cost more time than the bytes did. One tar is one request. The light worker's is
+gzipped, and PyScript's MicroPython unpacks it with its own gzip and tarfile modules. The main
+thread's is a plain tar with .br and .gz encodings beside it (the server sends one as
+Content-Encoding, the browser decodes it natively): the shell starts its download at first
+paint, and index.html unpacks it with a few slices, where tarfile's Python would hold a
+phone's main thread for a few hundred ms. The worker's archive is a zip
 because Pyodide unpacks it with zipfile, which its start-up has imported already (tarfile would
 be one more import before the worker is ready). The module lists are not kept by hand: they are
 everything main.py (worker.py) imports from this repository, followed transitively.
@@ -30,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bifoga", "components", "adapters")
-BUNDLE = ROOT / "static" / "build" / "app.tar.gz"
+BUNDLE = ROOT / "static" / "build" / "app.tar"
 LIGHT_BUNDLE = ROOT / "static" / "build" / "light.tar.gz"
 WORKER_BUNDLE = ROOT / "static" / "build" / "worker.zip"
 WORKER_SNAPSHOT = ROOT / "static" / "build" / "worker-snapshot.bin"
@@ -120,8 +124,9 @@ def bytecode_name(module: str) -> str:
 
 def build(entry: str = "main.py", target: Path = BUNDLE, with_entry: bool = True) -> list[str]:
     """The modules `entry` needs (and `entry` itself, with_entry), as MicroPython bytecode in a
-    gzipped tar; answers their source paths. index.html imports main from the bundle;
-    PyScript fetches the light worker's light_start.py itself."""
+    tar (`target` a .tar.gz: gzipped; a .tar: plain, with its .br and .gz encodings beside it);
+    answers their source paths. index.html imports main from the bundle; PyScript fetches the
+    light worker's light_start.py itself."""
     modules = sorted({entry, *closure(entry)} if with_entry else closure(entry))
     compiler = mpy_cross()
     raw = io.BytesIO()
@@ -131,7 +136,15 @@ def build(entry: str = "main.py", target: Path = BUNDLE, with_entry: bool = True
             info = tarfile.TarInfo(bytecode_name(module))
             info.size, info.mode, info.mtime = len(data), 0o644, 0  # reproducible
             tar.addfile(info, io.BytesIO(data))
-    _write(target, gzip.compress(raw.getvalue(), compresslevel=9, mtime=0))
+    if target.name.endswith(".tar.gz"):
+        _write(target, gzip.compress(raw.getvalue(), compresslevel=9, mtime=0))
+    else:
+        import brotli  # requirements-dev.txt
+
+        _write(target, raw.getvalue())
+        _write(target.with_name(target.name + ".gz"),
+               gzip.compress(raw.getvalue(), compresslevel=9, mtime=0))
+        _write(target.with_name(target.name + ".br"), brotli.compress(raw.getvalue(), quality=11))
     return modules
 
 

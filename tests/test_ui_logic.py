@@ -185,9 +185,88 @@ def test_worker_modules_come_in_their_bundle(tmp_path):
         assert archive.read(sniff) == (REPO / sniff).read_bytes()
 
 
-def test_main_thread_modules_come_in_the_bundle():
-    config = (REPO / "pyscript.toml").read_text()
-    assert '"./static/build/app.tar.gz" = "./*"' in config
+def start_up_script() -> str:
+    """index.html's MicroPython start-up script (the one with config="pyscript.toml")."""
+    html = (REPO / "index.html").read_text()
+    found = re.search(r'<script type="mpy" config="pyscript\.toml">\n(.*?)</script>', html, re.S)
+    assert found, "index.html has no start-up script"
+    return found.group(1)
+
+
+def unpack_source() -> str:
+    import ast
+
+    script = start_up_script()
+    tree = compile(script, "index.html", "exec",
+                   flags=ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    unpack = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "unpack")
+    return "import os\n" + ast.get_source_segment(script, unpack) + "\n"
+
+
+def test_main_thread_modules_come_in_the_bundle_the_shell_fetches():
+    html = (REPO / "index.html").read_text()
+    # One request, started by the shell at first paint; the start-up script takes that answer.
+    assert 'window.bifogaShell.bundle = fetch("static/build/app.tar");' in html
+    assert "await window.bifogaShell.bundle" in start_up_script()
+    assert "import main" in start_up_script()
+    assert "[files]" not in re.sub(r"#.*", "", (REPO / "pyscript.toml").read_text())
+
+
+def tar_of(members: dict[str, bytes]) -> bytes:
+    import io
+    import tarfile
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return raw.getvalue()
+
+
+UNPACKED = {"main.mpy": b"M\x06main", "bifoga/chat/i18n.mpy": bytes(range(256)) * 3,
+            "bifoga/chat/__init__.mpy": b"", "components/dom.mpy": b"x" * 512}
+
+
+def test_the_start_up_script_unpacks_a_bundle_in_cpython(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(unpack_source(), scope)  # noqa: S102 - index.html's own code, under test
+    scope["unpack"](tar_of(UNPACKED))
+    found = {p.relative_to(tmp_path).as_posix(): p.read_bytes()
+             for p in tmp_path.rglob("*") if p.is_file()}
+    assert found == UNPACKED
+
+
+@pytest.mark.parametrize("name", ["../outside.mpy", "/etc/outside.mpy", "a/../../outside.mpy"])
+def test_the_start_up_script_refuses_a_name_outside_the_app(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(unpack_source(), scope)  # noqa: S102 - index.html's own code, under test
+    with pytest.raises(ValueError, match="outside the app"):
+        scope["unpack"](tar_of({name: b"x"}))
+    assert not list(tmp_path.parent.glob("outside.mpy"))
+
+
+def test_the_start_up_script_unpacks_the_real_bundle_under_micropython(tmp_path):
+    """What the page does: the real app.tar unpacked by the page's MicroPython, then its
+    modules imported from what was written."""
+    from scripts.bundle_app import build
+
+    if not micropython_available():
+        pytest.skip("npm ci has not run")
+    target = tmp_path / "app.tar"
+    build("main.py", target)
+    code = (unpack_source() + "os.chdir('/app')\n"
+            "unpack(open('/bundle.tar', 'rb').read())\n"
+            "import sys\nsys.path.insert(0, '/app')\n"
+            "from bifoga.chat import i18n, model\n"
+            "print(i18n.text('en', 'app.starting'), sorted(os.listdir('/app')))")
+    said = run_micropython(code, {"/app/.keep": ""},
+                           binary_files={"/bundle.tar": target.read_bytes()}).strip()
+    assert said.startswith("Starting… ")
+    assert "'main.mpy'" in said and "'components'" in said
 
 
 def test_the_bundle_holds_exactly_what_main_imports(tmp_path):
@@ -195,8 +274,15 @@ def test_the_bundle_holds_exactly_what_main_imports(tmp_path):
 
     from scripts.bundle_app import build, bytecode_name, closure
 
-    target = tmp_path / "app.tar.gz"
+    target = tmp_path / "app.tar"
     modules = build("main.py", target)
+    # Sent encoded, as the browser asks: the encodings are of this very tar.
+    import gzip
+
+    import brotli
+
+    assert gzip.decompress((tmp_path / "app.tar.gz").read_bytes()) == target.read_bytes()
+    assert brotli.decompress((tmp_path / "app.tar.br").read_bytes()) == target.read_bytes()
     assert modules == sorted(["main.py", *closure("main.py")])  # index.html imports main
     assert {"components/preview_dialog.py", "adapters/browser.py", "bifoga/chat/flows.py",
             "bifoga/chat/model.py", "bifoga/chat/worker_contract.py", "bifoga/chat/i18n.py",

@@ -41,7 +41,7 @@ CANCEL = "#preview-dialog .dialog-actions button.secondary"
 # The files PyScript needs to start the main thread, each of which index.html once preloaded.
 WASM = "/static/vendor/micropython-1.27.0/micropython.wasm"
 MJS = "/static/vendor/micropython-1.27.0/micropython.mjs"
-START_UP_FILES = (WASM, "/pyscript.toml", "/static/build/app.tar.gz")
+START_UP_FILES = (WASM, "/pyscript.toml", "/static/build/app.tar")
 # The runtime's modules that index.html's inline script modulepreloads and only the page
 # imports (its toml chunk, preloaded too, is imported again by the worker, which shares no
 # module map with the page).
