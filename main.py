@@ -1,9 +1,9 @@
 """Bifoga's main thread (MicroPython): starts the app (app.py) without holding the page.
 
 index.html's start-up script imports this module from static/build/app.tar, where the app's
-~40 modules are MicroPython bytecode. Importing them all in one go would still be one long task on a phone's
-CPU, in which not even a file chosen with the shell's paperclip could be delivered. So they are
-imported a few at a time, and the browser handles input in between.
+~40 modules are MicroPython bytecode. Importing them all in one go would still be one long task
+on a phone's CPU, in which not even a file chosen with the shell's paperclip could be delivered.
+So they are imported a few at a time, and the browser handles input in between.
 """
 
 import asyncio
