@@ -509,6 +509,9 @@ def test_upload_follows_the_config_endpoint_shows_progress_and_closes_when_all_w
         rec = model.state["attachments"][0]
         assert rec["progress"] == 25 and rec["reconnecting"]
         assert record_texts(rec, MAX, "sv")["status"] == "Återansluter…"
+        flows.progress(Progress(key=first["key"], state="uploading"))  # connected again
+        assert not model.state["attachments"][0]["reconnecting"]
+        flows.progress(Progress(key=first["key"], state="reconnecting"))
         flows.progress(Progress(key=first["key"], sent=100, total=200))
         assert "Laddar upp a.jpg: 50 %" == record_texts(
             model.state["attachments"][0], MAX, "sv")["status"]

@@ -13,6 +13,7 @@ from bifoga.chat.worker_contract import (
     Uploaded,
     UploadRequest,
     finalised,
+    progress_reporters,
     retrying,
     send_held,
 )
@@ -116,7 +117,20 @@ def test_send_held_answers_the_message_and_keeps_the_copy() -> None:
     assert payload["upload_id"] in {u.rstrip("/").split("/")[-1] for u in io.uploads}
     assert calls["released"] == [] and calls["uploads"] == {}
     assert Progress(key="k1", sent=5000, total=5000) in calls["reports"]
-    assert any(p.state for p in calls["reports"])
+    # No state the page does not show: each report holds the worker until the page took it.
+    assert not any(p.state for p in calls["reports"])
+
+
+def test_only_reconnecting_and_its_end_are_reported() -> None:
+    reports: list[Progress] = []
+    progress, state = progress_reporters("k1", reports.append)
+    for value in ("uploading", "reconnecting", "reconnecting", "uploading", "failed",
+                  "uploading", "done"):
+        state(value)
+    progress(10, 20)
+    assert reports == [Progress(key="k1", state="reconnecting"),
+                       Progress(key="k1", state="uploading"),
+                       Progress(key="k1", sent=10, total=20)]
 
 
 def test_send_held_refused_finalisation_releases_the_copy() -> None:
@@ -188,7 +202,7 @@ await main()
     assert run_micropython(code, files, top_level_await=True).splitlines() == [
         "http://h/fin t u1",
         "True {'id': 'm1'} blob:x 0.0 [] {}",
-        "['uploading', 0, 3, 'done']",
+        "[0, 3]",
         "(201, b'ok')",
     ]
 

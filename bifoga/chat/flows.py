@@ -31,7 +31,14 @@ from bifoga.chat.model import (
     uploading,
 )
 from bifoga.chat.viewer_math import step_index
-from bifoga.chat.worker_contract import Checked, Reduced, Uploaded, UploadRequest, upload_endpoint
+from bifoga.chat.worker_contract import (
+    RECONNECTING,
+    Checked,
+    Reduced,
+    Uploaded,
+    UploadRequest,
+    upload_endpoint,
+)
 from bifoga.media import refusals
 from bifoga.media.sniff_head import HEAD_BYTES, first_look
 
@@ -307,8 +314,8 @@ class Flows:
     def progress(self, report):
         """A worker's worker_contract.Progress."""
         if report.state:
-            if report.state == "reconnecting":
-                self.apply(T.upload_reconnecting(self.state, report.key))
+            self.apply(T.upload_reconnecting(self.state, report.key,
+                                             report.state == RECONNECTING))
         else:
             self.apply(T.upload_progress(self.state, report.key, int(report.sent),
                                          int(report.total)))

@@ -313,11 +313,12 @@ def upload_progress(state, key, sent, total):
     return update_record(state, key, progress=int(sent * 100 // total), reconnecting=False)
 
 
-def upload_reconnecting(state, key):
+def upload_reconnecting(state, key, reconnecting=True):
+    """The transfer lost its connection and tries again (True), or has it back (False)."""
     rec = model.record(state, key)
     if rec is None or rec["status"] != UPLOADING:
         return {}
-    return update_record(state, key, reconnecting=True)
+    return update_record(state, key, reconnecting=reconnecting)
 
 
 def uploaded(state, key, outcome):

@@ -102,15 +102,24 @@ def upload_endpoint(template, visit_id):
     return template.replace("{visit_id}", visit_id)
 
 
+RECONNECTING = "reconnecting"
+
+
 def progress_reporters(key, report):
     """The tus client's on_progress and on_state for the upload of `key`, each handing a
-    Progress to report()."""
+    Progress to report(). Of the states, only what the page shows goes: "reconnecting", and
+    the state that ends it. A report is a call the worker waits on until the page's thread has
+    taken it (PyScript's sync), so the states nobody reads ("uploading" before the creation
+    request, "done") would hold the upload whenever that thread is busy."""
+    shown = [None]
 
     def progress(sent, total):
         report(Progress(key=key, sent=sent, total=total))
 
     def state(value):
-        report(Progress(key=key, state=value))
+        if value != shown[0] and RECONNECTING in (value, shown[0]):
+            shown[0] = value
+            report(Progress(key=key, state=value))
 
     return progress, state
 
