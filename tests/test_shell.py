@@ -64,7 +64,7 @@ def catalogue(lang: str, key: str) -> str:
 def test_the_shell_says_what_the_catalogue_says_in_both_languages(shell):
     keys = [key for key, _, _ in shell.texts]
     assert {"picker.attach", "picker.camera", "picker.limits", "picker.queued",
-            "app.starting"} <= set(keys)
+            "app.starting", "app.start_failed"} <= set(keys)
     for key, swedish, english in shell.texts:
         assert swedish == catalogue("sv", key), key
         assert english == catalogue("en", key), key

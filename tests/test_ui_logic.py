@@ -249,6 +249,51 @@ def test_the_start_up_script_refuses_a_name_outside_the_app(tmp_path, monkeypatc
     assert not list(tmp_path.parent.glob("outside.mpy"))
 
 
+class _Element:
+    def __init__(self, hidden: bool) -> None:
+        self.hidden = hidden
+
+
+def test_the_start_up_script_says_so_when_the_app_does_not_come():
+    """The bundle's answer is an error (the connection dropped, a proxy's 503): the page says
+    Bifoga could not start, where it said it was starting, instead of starting for ever."""
+    import asyncio
+    import sys
+    import textwrap
+    import types
+
+    class Answer:
+        ok, status = False, 503
+
+    async def bundle() -> Answer:
+        return Answer()
+
+    elements = {".chat-empty": _Element(False), ".chat-footer": _Element(False),
+                "start-failed": _Element(True)}
+    document = types.SimpleNamespace(querySelector=elements.__getitem__,
+                                     getElementById=elements.__getitem__)
+    window = types.SimpleNamespace(document=document,
+                                   bifogaShell=types.SimpleNamespace(bundle=bundle()))
+    fake = types.ModuleType("pyscript")
+    fake.window = window  # type: ignore[attr-defined]
+    scope: dict = {}
+    exec("async def page():\n" + textwrap.indent(start_up_script(), "    "), scope)  # noqa: S102
+    saved = sys.modules.get("pyscript")
+    sys.modules["pyscript"] = fake
+    try:
+        with pytest.raises(RuntimeError, match="HTTP 503"):
+            asyncio.run(scope["page"]())
+    finally:
+        if saved is None:
+            sys.modules.pop("pyscript")
+        else:
+            sys.modules["pyscript"] = saved
+    assert elements["start-failed"].hidden is False
+    assert elements[".chat-empty"].hidden is True and elements[".chat-footer"].hidden is True
+    html = (REPO / "index.html").read_text()
+    assert re.search(r'<p class="app-error" id="start-failed" role="alert" hidden', html)
+
+
 def test_the_start_up_script_unpacks_the_real_bundle_under_micropython(tmp_path):
     """What the page does: the real app.tar unpacked by the page's MicroPython, then its
     modules imported from what was written."""

@@ -10,6 +10,7 @@ CATALOGUE = {
     "sv": {
         "app.title": "Bifoga",
         "app.starting": "Startar…",
+        "app.start_failed": "Bifoga kunde inte starta. Kontrollera anslutningen och ladda om sidan.",
         "app.bad_link": "Länken till besöket saknas eller är ogiltig. Öppna den länk du fått från vården.",
         "app.load_failed": "Besöket kunde inte hämtas ({detail}). Försök igen om en stund.",
         "visit.heading": "Besök med {name}",
@@ -141,6 +142,7 @@ CATALOGUE = {
     "en": {
         "app.title": "Bifoga",
         "app.starting": "Starting…",
+        "app.start_failed": "Bifoga could not start. Check your connection and reload the page.",
         "app.bad_link": "The visit link is missing or not valid. Open the link you got from your care provider.",
         "app.load_failed": "The visit could not be loaded ({detail}). Try again in a moment.",
         "visit.heading": "Visit with {name}",
